@@ -1,0 +1,42 @@
+//! The command line. Pingora's own options (`-d` daemon, `-u` upgrade, `-t` test) are flattened
+//! in; its `-c` YAML file is not used (the TOML file holds everything).
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+#[command(
+    name = "immich-mcp-gateway",
+    version,
+    about = "MCP gateway and streaming reverse proxy for Immich, on Pingora"
+)]
+pub struct Cli {
+    /// The TOML config file (every key has a default, so it may be omitted).
+    #[arg(long, value_name = "FILE", env = "IMMICH_GATEWAY_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Listen on ADDR instead of `[server].listen` (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<String>,
+
+    /// Run against an embedded synthetic Immich on a loopback port (no Immich needed).
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Number of synthetic assets in the demo library (default 10000).
+    #[arg(long, value_name = "N", requires = "demo")]
+    pub demo_assets: Option<u64>,
+
+    /// Validate the configuration and exit: 0 when valid, 1 with every error otherwise.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Print the `sha256:` hash of a gateway key for `[[auth.keys]].hash`, and exit.
+    #[arg(long, value_name = "KEY")]
+    pub hash_key: Option<String>,
+
+    /// Pingora's options.
+    #[command(flatten)]
+    pub pingora: pingora::server::configuration::Opt,
+}

@@ -1,0 +1,503 @@
+//! The gateway's configuration: one TOML file parsed into the typed [`Config`], validated, and
+//! swapped atomically on reload. Nothing outside this module sees raw TOML.
+//!
+//! Every key has a default, so an empty file (or no file) is a valid configuration.
+//! `conf/gateway.toml` documents every key with its default.
+
+mod env;
+mod load;
+pub mod reload;
+mod units;
+
+pub use load::{ConfigError, ConfigErrors, load_file, load_str};
+pub use units::{Dur, Size};
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listening sockets, worker threads and request limits.
+    pub server: ServerConfig,
+    /// Where Immich is and how to reach it.
+    pub immich: ImmichConfig,
+    /// Streaming of large results (seed 000's keys).
+    pub streaming: StreamingConfig,
+    /// The MCP endpoint.
+    pub mcp: McpConfig,
+    /// Who may call the gateway and which Immich key their calls use.
+    pub auth: AuthConfig,
+    /// Logs and metrics.
+    pub telemetry: TelemetryConfig,
+    /// The embedded synthetic Immich used by `--demo`.
+    pub demo: DemoConfig,
+}
+
+/// `[server]`: sockets, threads and request limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Addresses to listen on (`host:port`). Changing them needs a restart or upgrade.
+    pub listen: Vec<String>,
+    /// Worker threads; absent means one per CPU core. Changing it needs a restart or upgrade.
+    pub threads: Option<usize>,
+    /// Accept HTTP/2 over cleartext (prior knowledge) beside HTTP/1.1 on the same port.
+    pub h2c: bool,
+    /// Longest accepted request line (method, target, version); longer gets 431.
+    pub max_request_line: Size,
+    /// Largest accepted total of request header names and values; larger gets 431.
+    pub max_header_bytes: Size,
+    /// Largest request body proxied to `/api` (uploads); larger gets 413.
+    pub max_body_size: Size,
+    /// How often the config file is checked for changes (also catches ConfigMap symlink swaps).
+    pub config_poll_interval: Dur,
+    /// On SIGTERM, how long to keep accepting before shutting down (lets load balancers drain).
+    pub grace_period: Dur,
+    /// After the grace period, how long in-flight requests may take before the process exits.
+    pub graceful_shutdown_timeout: Dur,
+    /// Unix socket used to hand listeners to a new binary on zero-downtime upgrade (`-u`).
+    pub upgrade_sock: String,
+    /// PID file written in daemon mode (`-d`).
+    pub pid_file: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: vec!["127.0.0.1:8080".into()],
+            threads: None,
+            h2c: true,
+            max_request_line: Size::kib(8),
+            max_header_bytes: Size::kib(64),
+            max_body_size: Size::gib(4),
+            config_poll_interval: Dur::secs(2),
+            grace_period: Dur::secs(0),
+            graceful_shutdown_timeout: Dur::secs(10),
+            upgrade_sock: "/tmp/immich-mcp-gateway-upgrade.sock".into(),
+            pid_file: "/tmp/immich-mcp-gateway.pid".into(),
+        }
+    }
+}
+
+/// `[immich]`: the upstream Immich server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImmichConfig {
+    /// Immich's base URL, without `/api` (e.g. `http://immich-server:2283`).
+    pub base_url: String,
+    /// The Immich API key the gateway uses in `inject` mode. Prefer `api_key_file`.
+    pub api_key: Option<String>,
+    /// A file holding the Immich API key (e.g. a mounted Kubernetes Secret); re-read on reload.
+    pub api_key_file: Option<PathBuf>,
+    /// Time allowed to open a TCP (and TLS) connection to Immich.
+    pub connect_timeout: Dur,
+    /// Longest wait for each read from Immich (a stalled response ends with 504).
+    pub read_timeout: Dur,
+    /// Longest wait for each write to Immich.
+    pub write_timeout: Dur,
+    /// How long an idle pooled connection to Immich is kept.
+    pub idle_timeout: Dur,
+    /// Idle keep-alive connections kept per upstream. Changing it needs a restart or upgrade.
+    pub pool_size: usize,
+    /// Verify Immich's TLS certificate when `base_url` is https.
+    pub verify_tls: bool,
+}
+
+impl Default for ImmichConfig {
+    fn default() -> Self {
+        ImmichConfig {
+            base_url: "http://127.0.0.1:2283".into(),
+            api_key: None,
+            api_key_file: None,
+            connect_timeout: Dur::secs(5),
+            read_timeout: Dur::secs(60),
+            write_timeout: Dur::secs(60),
+            idle_timeout: Dur::secs(60),
+            pool_size: 128,
+            verify_tls: true,
+        }
+    }
+}
+
+/// Which transport a stream uses when the client does not say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Server-Sent Events.
+    Sse,
+    /// Chunked NDJSON.
+    Chunked,
+    /// WebSocket.
+    Websocket,
+}
+
+/// `[streaming]`: seed 000's streaming keys, with its defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamingConfig {
+    /// Stream large results at all.
+    pub enabled: bool,
+    /// Results with more items than this are streamed instead of paged.
+    pub auto_stream_threshold: usize,
+    /// Items per streamed chunk.
+    pub chunk_size: usize,
+    /// A partial chunk is sent after this long even if not full.
+    pub flush_interval: Dur,
+    /// Longest a single stream may run.
+    pub stream_timeout: Dur,
+    /// A stream with no progress for this long is ended.
+    pub idle_timeout: Dur,
+    /// Global buffered bytes above which new upstream reads pause.
+    pub high_water_mark: Size,
+    /// Global buffered bytes below which paused reads resume.
+    pub low_water_mark: Size,
+    /// Global buffered bytes at which new streams are refused.
+    pub max_buffer_size: Size,
+    /// Transport used when the client does not choose one.
+    pub preferred_transport: Transport,
+    /// Compress streams when the client accepts it.
+    pub enable_compression: bool,
+    /// Streams allowed at once per client.
+    pub max_concurrent_streams: usize,
+    /// Per-stream buffer bound.
+    pub stream_buffer_size: Size,
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        StreamingConfig {
+            enabled: true,
+            auto_stream_threshold: 500,
+            chunk_size: 100,
+            flush_interval: Dur::ms(100),
+            stream_timeout: Dur::secs(300),
+            idle_timeout: Dur::secs(30),
+            high_water_mark: Size::mib(10),
+            low_water_mark: Size::mib(5),
+            max_buffer_size: Size::mib(50),
+            preferred_transport: Transport::Sse,
+            enable_compression: true,
+            max_concurrent_streams: 100,
+            stream_buffer_size: Size::kib(64),
+        }
+    }
+}
+
+/// `[mcp]`: the MCP endpoint at `/mcp`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    /// Serve MCP at `/mcp`.
+    pub enabled: bool,
+    /// Refuse the browser welcome page (GET `/mcp` answers 405).
+    pub strict: bool,
+    /// Largest JSON-RPC request body.
+    pub max_body_size: Size,
+    /// Lifetime of a session id.
+    pub session_ttl: Dur,
+    /// Test-only: expose the conformance-suite fixtures. Never enable in production.
+    pub conformance_fixtures: bool,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        McpConfig {
+            enabled: true,
+            strict: false,
+            max_body_size: Size::mib(4),
+            session_ttl: Dur::secs(24 * 3600),
+            conformance_fixtures: false,
+        }
+    }
+}
+
+/// How client credentials relate to Immich credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// The client's `x-api-key` / `Authorization` go to Immich unchanged.
+    Passthrough,
+    /// Clients present gateway keys; the gateway sends its own Immich key.
+    Inject,
+}
+
+/// `[auth]`: client authentication.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `passthrough` or `inject`.
+    pub mode: AuthMode,
+    /// Gateway keys accepted in `inject` mode.
+    pub keys: Vec<GatewayKey>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            mode: AuthMode::Passthrough,
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// One gateway API key, stored as a hash (`immich-mcp-gateway --hash-key` prints one).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayKey {
+    /// A label for logs and metrics (never the key itself).
+    pub name: String,
+    /// `sha256:<64 hex digits>` of the key.
+    pub hash: String,
+    /// The Immich key this client's calls use; absent means `[immich].api_key`.
+    #[serde(default)]
+    pub immich_api_key: Option<String>,
+    /// A file holding that Immich key.
+    #[serde(default)]
+    pub immich_api_key_file: Option<PathBuf>,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[telemetry]`: logs and metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive); `RUST_LOG` wins.
+    pub log_level: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// Serve Prometheus metrics at `/metrics`.
+    pub metrics: bool,
+    /// Log one line per request.
+    pub access_log: bool,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            log_level: "info".into(),
+            log_format: LogFormat::Text,
+            metrics: true,
+            access_log: true,
+        }
+    }
+}
+
+/// `[demo]`: the embedded synthetic Immich (`--demo`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Number of synthetic assets (generated lazily: a million costs no more memory).
+    pub assets: u64,
+    /// Faults injected on every demo response: e.g. `"slow=2s"`, `"status=503"`, `"reset"`,
+    /// `"truncate"`. Empty for none. The `x-demo-fault` request header does the same per request.
+    pub fault: String,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            assets: 10_000,
+            fault: String::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks what types alone cannot: positive sizes, ordered water marks, parseable URLs.
+    /// Each problem is returned with the dotted key it concerns.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &str, message: String| {
+            if !ok {
+                problems.push((key.to_string(), message));
+            }
+        };
+        let s = &self.server;
+        check(
+            !s.listen.is_empty(),
+            "server.listen",
+            "at least one listen address is required".into(),
+        );
+        for addr in &s.listen {
+            check(
+                addr.parse::<std::net::SocketAddr>().is_ok()
+                    || addr
+                        .rsplit_once(':')
+                        .is_some_and(|(_, p)| p.parse::<u16>().is_ok()),
+                "server.listen",
+                format!("{addr:?} is not host:port"),
+            );
+        }
+        check(
+            s.threads != Some(0),
+            "server.threads",
+            "must be at least 1 (omit it for one per core)".into(),
+        );
+        for (key, size) in [
+            ("server.max_request_line", s.max_request_line),
+            ("server.max_header_bytes", s.max_header_bytes),
+            ("server.max_body_size", s.max_body_size),
+        ] {
+            check(size.0 > 0, key, "must be greater than zero".into());
+        }
+        check(
+            s.max_header_bytes.0 < 1_048_575,
+            "server.max_header_bytes",
+            "must be below 1MiB (Pingora's own header limit)".into(),
+        );
+        check(
+            !s.config_poll_interval.0.is_zero(),
+            "server.config_poll_interval",
+            "must be greater than zero".into(),
+        );
+
+        let i = &self.immich;
+        if let Err(e) = crate::immich::BaseUrl::parse(&i.base_url) {
+            check(false, "immich.base_url", e);
+        }
+        for (key, d) in [
+            ("immich.connect_timeout", i.connect_timeout),
+            ("immich.read_timeout", i.read_timeout),
+            ("immich.write_timeout", i.write_timeout),
+            ("immich.idle_timeout", i.idle_timeout),
+        ] {
+            check(!d.0.is_zero(), key, "must be greater than zero".into());
+        }
+        check(
+            i.pool_size > 0,
+            "immich.pool_size",
+            "must be at least 1".into(),
+        );
+        check(
+            !(i.api_key.is_some() && i.api_key_file.is_some()),
+            "immich.api_key",
+            "set api_key or api_key_file, not both".into(),
+        );
+
+        let st = &self.streaming;
+        check(
+            st.auto_stream_threshold > 0,
+            "streaming.auto_stream_threshold",
+            "must be at least 1".into(),
+        );
+        check(
+            st.chunk_size > 0,
+            "streaming.chunk_size",
+            "must be at least 1".into(),
+        );
+        check(
+            st.max_concurrent_streams > 0,
+            "streaming.max_concurrent_streams",
+            "must be at least 1".into(),
+        );
+        for (key, d) in [
+            ("streaming.flush_interval", st.flush_interval),
+            ("streaming.stream_timeout", st.stream_timeout),
+            ("streaming.idle_timeout", st.idle_timeout),
+        ] {
+            check(!d.0.is_zero(), key, "must be greater than zero".into());
+        }
+        for (key, size) in [
+            ("streaming.high_water_mark", st.high_water_mark),
+            ("streaming.low_water_mark", st.low_water_mark),
+            ("streaming.max_buffer_size", st.max_buffer_size),
+            ("streaming.stream_buffer_size", st.stream_buffer_size),
+        ] {
+            check(size.0 > 0, key, "must be greater than zero".into());
+        }
+        check(
+            st.low_water_mark < st.high_water_mark,
+            "streaming.low_water_mark",
+            format!("must be below high_water_mark ({})", st.high_water_mark),
+        );
+        check(
+            st.high_water_mark <= st.max_buffer_size,
+            "streaming.high_water_mark",
+            format!("must not exceed max_buffer_size ({})", st.max_buffer_size),
+        );
+
+        check(
+            self.mcp.max_body_size.0 > 0,
+            "mcp.max_body_size",
+            "must be greater than zero".into(),
+        );
+        check(
+            !self.mcp.session_ttl.0.is_zero(),
+            "mcp.session_ttl",
+            "must be greater than zero".into(),
+        );
+
+        for (n, key) in self.auth.keys.iter().enumerate() {
+            if let Err(e) = crate::proxy::auth::KeyHash::parse(&key.hash) {
+                check(false, &format!("auth.keys[{n}].hash"), e);
+            }
+            check(
+                !key.name.is_empty(),
+                &format!("auth.keys[{n}].name"),
+                "must not be empty".into(),
+            );
+        }
+        check(
+            self.auth.mode != AuthMode::Inject || !self.auth.keys.is_empty(),
+            "auth.keys",
+            "inject mode needs at least one [[auth.keys]] entry, or every request is refused"
+                .into(),
+        );
+
+        if let Err(e) = crate::telemetry::log_filter(&self.telemetry.log_level) {
+            check(false, "telemetry.log_level", e);
+        }
+        check(
+            self.demo.assets > 0,
+            "demo.assets",
+            "must be at least 1".into(),
+        );
+        if let Err(e) = crate::demo::Fault::parse(&self.demo.fault) {
+            check(false, "demo.fault", e);
+        }
+        problems
+    }
+
+    /// The keys whose change only takes effect after a restart or a zero-downtime upgrade.
+    pub fn restart_only_changes(&self, newer: &Config) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.server.listen != newer.server.listen {
+            changed.push("server.listen");
+        }
+        if self.server.threads != newer.server.threads {
+            changed.push("server.threads");
+        }
+        if self.server.h2c != newer.server.h2c {
+            changed.push("server.h2c");
+        }
+        if self.server.upgrade_sock != newer.server.upgrade_sock {
+            changed.push("server.upgrade_sock");
+        }
+        if self.server.grace_period != newer.server.grace_period
+            || self.server.graceful_shutdown_timeout != newer.server.graceful_shutdown_timeout
+        {
+            changed.push("server.grace_period / graceful_shutdown_timeout");
+        }
+        if self.immich.pool_size != newer.immich.pool_size {
+            changed.push("immich.pool_size");
+        }
+        if self.telemetry.log_format != newer.telemetry.log_format {
+            changed.push("telemetry.log_format");
+        }
+        if self.demo != newer.demo {
+            changed.push("demo");
+        }
+        changed
+    }
+}

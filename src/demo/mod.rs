@@ -1,0 +1,262 @@
+//! The embedded demo Immich (`--demo`): an in-process fake of Immich's REST API on an ephemeral
+//! loopback port, serving a deterministic synthetic library with the real server's response
+//! shapes, status codes and error bodies. Tests and benchmarks use it too.
+//!
+//! Keys: [`ADMIN_KEY`] may do everything; [`READONLY_KEY`] only reads, so writes get Immich's
+//! `403 Missing required permission: …`. A fault switch (`[demo].fault` or the `x-demo-fault`
+//! header) makes responses slow, fail, reset or truncated.
+
+pub mod library;
+mod media;
+mod routes;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use library::Library;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The demo key with every permission.
+pub const ADMIN_KEY: &str = "demo-admin-key";
+/// The demo key that can only read.
+pub const READONLY_KEY: &str = "demo-readonly-key";
+
+/// Permissions of [`READONLY_KEY`].
+pub const READONLY_PERMISSIONS: &[&str] = &[
+    "asset.read",
+    "asset.view",
+    "asset.download",
+    "asset.statistics",
+    "album.read",
+    "album.statistics",
+    "albumAsset.read",
+    "person.read",
+    "person.statistics",
+    "tag.read",
+    "timeline.read",
+    "map.read",
+    "memory.read",
+    "user.read",
+    "apiKey.read",
+    "server.about",
+];
+
+/// Faults to inject into demo responses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fault {
+    /// Wait this long before answering.
+    pub delay: Option<Duration>,
+    /// Answer with this status and an error body instead.
+    pub status: Option<u16>,
+    /// Close the connection without answering.
+    pub reset: bool,
+    /// Send only the first half of the body (invalid JSON for JSON responses).
+    pub truncate: bool,
+}
+
+impl Fault {
+    /// Parses `"slow=2s,status=503"`, `"reset"`, `"truncate"`; empty means no fault.
+    pub fn parse(text: &str) -> Result<Fault, String> {
+        let mut fault = Fault::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.split_once('=') {
+                Some(("slow", d)) => fault.delay = Some(crate::config::Dur::parse(d)?.0),
+                Some(("status", s)) => {
+                    let code: u16 = s
+                        .parse()
+                        .map_err(|_| format!("fault status {s:?} is not a number"))?;
+                    if !(400..=599).contains(&code) {
+                        return Err(format!("fault status {code} must be 400–599"));
+                    }
+                    fault.status = Some(code);
+                }
+                None if part == "reset" => fault.reset = true,
+                None if part == "truncate" => fault.truncate = true,
+                _ => {
+                    return Err(format!(
+                        "unknown fault {part:?}; use slow=DURATION, status=CODE, reset or truncate"
+                    ));
+                }
+            }
+        }
+        Ok(fault)
+    }
+}
+
+/// The body type of demo responses: whole or streamed.
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// A whole body.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// The demo server's state.
+pub struct DemoImmich {
+    library: Library,
+    fault: Fault,
+}
+
+impl DemoImmich {
+    /// A demo Immich with `assets` synthetic assets and a standing fault (usually none).
+    pub fn new(assets: u64, fault: Fault) -> Arc<DemoImmich> {
+        Arc::new(DemoImmich {
+            library: Library::new(assets),
+            fault,
+        })
+    }
+
+    async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<Response<Body>, std::io::Error> {
+        let fault = match req
+            .headers()
+            .get("x-demo-fault")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(text) => Fault::parse(text).unwrap_or_default(),
+            None => self.fault.clone(),
+        };
+        if let Some(delay) = fault.delay {
+            tokio::time::sleep(delay).await;
+        }
+        if fault.reset {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected reset",
+            ));
+        }
+        if let Some(status) = fault.status {
+            return Ok(routes::message(status, "Injected fault"));
+        }
+        let response = routes::route(&self, req).await;
+        if fault.truncate {
+            let (parts, body) = response.into_parts();
+            let bytes = body.collect().await?.to_bytes();
+            let half = bytes.slice(..bytes.len() / 2);
+            let mut response = Response::from_parts(parts, full(half.clone()));
+            response
+                .headers_mut()
+                .insert("content-length", half.len().into());
+            return Ok(response);
+        }
+        Ok(response)
+    }
+
+    /// Serves connections from `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = &mut shutdown => return,
+            };
+            let Ok((stream, _)) = accepted else { continue };
+            let _ = stream.set_nodelay(true);
+            let demo = self.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| demo.clone().handle(req));
+                let _ = http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+}
+
+/// Binds the demo's loopback listener on an ephemeral port (before Pingora forks or starts).
+pub fn bind() -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Pingora background service running the demo on a pre-bound listener.
+pub struct DemoService {
+    /// The demo state.
+    pub demo: Arc<DemoImmich>,
+    /// The pre-bound listener, taken on start.
+    pub listener: std::sync::Mutex<Option<std::net::TcpListener>>,
+}
+
+#[async_trait]
+impl BackgroundService for DemoService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let Some(std_listener) = self.listener.lock().unwrap().take() else {
+            return;
+        };
+        let listener = match tokio::net::TcpListener::from_std(std_listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "demo Immich cannot start");
+                return;
+            }
+        };
+        self.demo
+            .clone()
+            .serve(listener, async move {
+                let _ = shutdown.changed().await;
+            })
+            .await;
+    }
+}
+
+/// Starts a demo Immich on its own thread and runtime, for tests and benchmarks; it lives until
+/// the process ends. Returns its address.
+pub fn spawn(assets: u64, fault: Fault) -> SocketAddr {
+    let listener = bind().expect("bind loopback");
+    let addr = listener.local_addr().expect("bound address");
+    let demo = DemoImmich::new(assets, fault);
+    std::thread::Builder::new()
+        .name("demo-immich".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                demo.serve(listener, std::future::pending()).await;
+            });
+        })
+        .expect("spawn demo thread");
+    addr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse() {
+        assert_eq!(Fault::parse("").unwrap(), Fault::default());
+        let f = Fault::parse("slow=250ms, status=503").unwrap();
+        assert_eq!(
+            (f.delay, f.status),
+            (Some(Duration::from_millis(250)), Some(503))
+        );
+        assert!(Fault::parse("reset").unwrap().reset);
+        assert!(Fault::parse("truncate").unwrap().truncate);
+        assert!(Fault::parse("explode").is_err());
+        assert!(Fault::parse("status=200").is_err());
+    }
+}

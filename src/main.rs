@@ -1,0 +1,41 @@
+use clap::Parser;
+use immich_mcp_gateway::cli::Cli;
+use immich_mcp_gateway::config::reload::Source;
+use immich_mcp_gateway::proxy::auth::KeyHash;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(key) = &cli.hash_key {
+        println!("{}", KeyHash::of(key));
+        return ExitCode::SUCCESS;
+    }
+    let source = Source {
+        path: cli.config.clone(),
+        listen: cli.listen.clone(),
+        demo_base_url: None,
+        demo_assets: cli.demo_assets,
+    };
+    if cli.check {
+        let checked = source
+            .load()
+            .and_then(|config| immich_mcp_gateway::config::reload::Runtime::build(config, 0));
+        return match checked {
+            Ok(_) => {
+                println!("configuration OK");
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match immich_mcp_gateway::server::run(source, cli.demo, cli.pingora) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(errors) => {
+            eprintln!("invalid configuration:\n{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Responses the gateway writes itself: its own endpoints and its JSON errors.
+
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora_proxy::Session;
+
+/// Writes a complete response with an explicit `Content-Length` (so HTTP/1.1 keep-alive holds).
+pub async fn respond(
+    session: &mut Session,
+    status: u16,
+    content_type: &str,
+    request_id: &str,
+    extra_headers: &[(&'static str, &str)],
+    body: Bytes,
+) -> Result<()> {
+    let mut header = ResponseHeader::build(status, Some(4 + extra_headers.len()))?;
+    header.insert_header("content-type", content_type)?;
+    header.insert_header("content-length", body.len().to_string())?;
+    header.insert_header("cache-control", "no-store")?;
+    header.insert_header("x-request-id", request_id)?;
+    for (name, value) in extra_headers {
+        header.insert_header(*name, *value)?;
+    }
+    let head_only = session.req_header().method == http::Method::HEAD;
+    session
+        .write_response_header(Box::new(header), head_only || body.is_empty())
+        .await?;
+    if !head_only && !body.is_empty() {
+        session.write_response_body(Some(body), true).await?;
+    }
+    Ok(())
+}
+
+/// Writes a JSON value.
+pub async fn respond_json(
+    session: &mut Session,
+    status: u16,
+    request_id: &str,
+    value: &serde_json::Value,
+) -> Result<()> {
+    let body = serde_json::to_vec(value).expect("a Value always serializes");
+    respond(
+        session,
+        status,
+        "application/json",
+        request_id,
+        &[],
+        Bytes::from(body),
+    )
+    .await
+}
+
+/// The gateway's error body: `{"error": "...", "requestId": "..."}`.
+pub fn error_body(message: &str, request_id: &str) -> serde_json::Value {
+    serde_json::json!({ "error": message, "requestId": request_id })
+}
+
+/// Writes the gateway's JSON error.
+pub async fn respond_error(
+    session: &mut Session,
+    status: u16,
+    request_id: &str,
+    message: &str,
+    extra_headers: &[(&'static str, &str)],
+) -> Result<()> {
+    let body =
+        serde_json::to_vec(&error_body(message, request_id)).expect("a Value always serializes");
+    respond(
+        session,
+        status,
+        "application/json",
+        request_id,
+        extra_headers,
+        Bytes::from(body),
+    )
+    .await
+}

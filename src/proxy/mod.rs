@@ -1,0 +1,572 @@
+//! The Pingora service: routes each request to the gateway's own endpoints or proxies `/api/*`
+//! to Immich. The [`ProxyHttp`] phases below read in the order a request lives through them.
+
+pub mod auth;
+mod local;
+pub mod path;
+
+use crate::config::AuthMode;
+use crate::config::reload::{ConfigStore, Runtime};
+use crate::immich::ImmichClient;
+use crate::telemetry::metrics;
+use async_trait::async_trait;
+use auth::Principal;
+use bytes::Bytes;
+use local::{respond, respond_error, respond_json};
+use pingora::ErrorType::*;
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::upstreams::peer::HttpPeer;
+use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long `/ready` waits for Immich's ping.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What kind of request this is, for routing and as the `route` label of metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /health`.
+    Health,
+    /// `GET /ready`.
+    Ready,
+    /// `GET /metrics`.
+    Metrics,
+    /// `/api/*`, proxied to Immich.
+    Api,
+    /// Anything else.
+    Unknown,
+}
+
+impl Route {
+    fn of(path: &str) -> Route {
+        match path {
+            "/health" => Route::Health,
+            "/ready" => Route::Ready,
+            "/metrics" => Route::Metrics,
+            p if p == "/api"
+                || p.starts_with("/api/")
+                || p.starts_with("//")
+                || p.starts_with("/api%") =>
+            {
+                Route::Api
+            }
+            _ => Route::Unknown,
+        }
+    }
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::Ready => "ready",
+            Route::Metrics => "metrics",
+            Route::Api => "api",
+            Route::Unknown => "other",
+        }
+    }
+}
+
+/// Per-request state, created when the request arrives.
+pub struct RequestCtx {
+    runtime: Arc<Runtime>,
+    started: Instant,
+    request_id: String,
+    route: Route,
+    principal: Option<Principal>,
+    upstream_path: Option<String>,
+    upstream_started: Option<Instant>,
+    request_body_bytes: u64,
+    connect_attempts: u8,
+}
+
+/// The gateway: one instance serves every request of the process.
+pub struct Gateway {
+    store: Arc<ConfigStore>,
+    immich: ImmichClient,
+    started: Instant,
+}
+
+impl Gateway {
+    /// A gateway serving the configuration in `store`.
+    pub fn new(store: Arc<ConfigStore>) -> Gateway {
+        let immich = ImmichClient::new(&store.current().config.immich);
+        Gateway {
+            store,
+            immich,
+            started: Instant::now(),
+        }
+    }
+
+    async fn serve_health(&self, session: &mut Session, ctx: &RequestCtx) -> Result<()> {
+        let body = serde_json::json!({
+            "status": "healthy",
+            "service": env!("CARGO_PKG_NAME"),
+            "version": env!("CARGO_PKG_VERSION"),
+            "transport": "streamable_http",
+            "active_sessions": metrics().active_sessions.get(),
+            "uptime_seconds": self.started.elapsed().as_secs(),
+            "config_generation": ctx.runtime.generation,
+        });
+        respond_json(session, 200, &ctx.request_id, &body).await
+    }
+
+    async fn serve_ready(&self, session: &mut Session, ctx: &RequestCtx) -> Result<()> {
+        let upstream = &ctx.runtime.upstream;
+        let outcome = match upstream.addr() {
+            None => Err(format!(
+                "cannot resolve Immich's host {:?}",
+                upstream.host()
+            )),
+            Some(_) => self.immich.ping(upstream.base(), READY_TIMEOUT).await,
+        };
+        let (status, body) = match outcome {
+            Ok(()) => (
+                200,
+                serde_json::json!({ "status": "ready", "immich": "reachable" }),
+            ),
+            Err(reason) => {
+                tracing::warn!(request_id = %ctx.request_id, %reason, "not ready");
+                (
+                    503,
+                    serde_json::json!({ "status": "not ready", "reason": reason, "requestId": ctx.request_id }),
+                )
+            }
+        };
+        respond_json(session, status, &ctx.request_id, &body).await
+    }
+
+    /// Checks the request line and header sizes against `[server]` limits.
+    fn oversized_head(&self, session: &Session, ctx: &RequestCtx) -> Option<&'static str> {
+        let req = session.req_header();
+        let limits = &ctx.runtime.config.server;
+        let line = req.method.as_str().len() + req.uri.to_string().len() + "  HTTP/1.1".len();
+        if line as u64 > limits.max_request_line.0 {
+            return Some("request line too long");
+        }
+        let headers: usize = req
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        (headers as u64 > limits.max_header_bytes.0).then_some("request headers too large")
+    }
+
+    /// Authorises a request for `/api`; in `inject` mode a missing or unknown key gets 401.
+    fn authorise(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+    ) -> std::result::Result<(), &'static str> {
+        let credentials = &ctx.runtime.credentials;
+        if credentials.mode() == AuthMode::Passthrough {
+            return Ok(());
+        }
+        let presented = auth::presented_key(session.req_header())
+            .ok_or("missing gateway API key (X-API-Key or Authorization: Bearer)")?;
+        ctx.principal = Some(
+            credentials
+                .authenticate(presented)
+                .ok_or("invalid gateway API key")?,
+        );
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            runtime: self.store.current(),
+            started: Instant::now(),
+            request_id: String::new(),
+            route: Route::Unknown,
+            principal: None,
+            upstream_path: None,
+            upstream_started: None,
+            request_body_bytes: 0,
+            connect_attempts: 0,
+        }
+    }
+
+    /// Names the request (keeping a sane client `X-Request-Id`), classifies it, answers the
+    /// gateway's own endpoints, and admits or refuses `/api` requests.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.request_id = request_id(session);
+        ctx.route = Route::of(session.req_header().uri.path());
+        let id = ctx.request_id.clone();
+
+        if let Some(problem) = self.oversized_head(session, ctx) {
+            respond_error(session, 431, &id, problem, &[("connection", "close")]).await?;
+            return Ok(true);
+        }
+        let method = session.req_header().method.clone();
+        let is_read = method == http::Method::GET || method == http::Method::HEAD;
+        match ctx.route {
+            Route::Health | Route::Ready | Route::Metrics if !is_read => {
+                respond_error(
+                    session,
+                    405,
+                    &id,
+                    "only GET and HEAD are allowed here",
+                    &[("allow", "GET, HEAD")],
+                )
+                .await?;
+            }
+            Route::Health => self.serve_health(session, ctx).await?,
+            Route::Ready => self.serve_ready(session, ctx).await?,
+            Route::Metrics if ctx.runtime.config.telemetry.metrics => {
+                let body = Bytes::from(metrics().render());
+                respond(
+                    session,
+                    200,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    &id,
+                    &[],
+                    body,
+                )
+                .await?;
+            }
+            Route::Metrics | Route::Unknown => {
+                let message = "not found: the gateway serves /api/*, /health, /ready and /metrics";
+                respond_error(session, 404, &id, message, &[]).await?;
+            }
+            Route::Api => {
+                let raw = session.req_header().uri.path().to_string();
+                match path::normalize_api_path(&raw) {
+                    Ok(p) => ctx.upstream_path = Some(p),
+                    Err(reason) => {
+                        respond_error(session, 400, &id, &format!("bad path: {reason}"), &[])
+                            .await?;
+                        return Ok(true);
+                    }
+                }
+                if let Err(reason) = self.authorise(session, ctx) {
+                    let challenge = "Bearer realm=\"immich-mcp-gateway\"";
+                    respond_error(
+                        session,
+                        401,
+                        &id,
+                        reason,
+                        &[("www-authenticate", challenge)],
+                    )
+                    .await?;
+                    return Ok(true);
+                }
+                let limit = ctx.runtime.config.server.max_body_size.0;
+                let declared = session
+                    .req_header()
+                    .headers
+                    .get("content-length")
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                if declared.is_some_and(|n| n > limit) {
+                    let message = format!(
+                        "request body larger than the limit of {}",
+                        ctx.runtime.config.server.max_body_size
+                    );
+                    respond_error(session, 413, &id, &message, &[("connection", "close")]).await?;
+                    return Ok(true);
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Enforces the body limit on bodies without a Content-Length (chunked uploads).
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _eos: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(chunk) = body {
+            ctx.request_body_bytes += chunk.len() as u64;
+            if ctx.request_body_bytes > ctx.runtime.config.server.max_body_size.0 {
+                return Error::e_explain(
+                    HTTPStatus(413),
+                    "request body larger than the configured limit",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Picks Immich's resolved address with the configured timeouts.
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        ctx.connect_attempts += 1;
+        let upstream = &ctx.runtime.upstream;
+        let Some(addr) = upstream.addr() else {
+            metrics().upstream_errors.with_label_values(&["dns"]).inc();
+            return Error::e_explain(
+                ConnectNoRoute,
+                format!("cannot resolve Immich's host {:?}", upstream.host()),
+            );
+        };
+        let immich = &ctx.runtime.config.immich;
+        let mut peer = HttpPeer::new(addr, upstream.base().tls, upstream.host().to_string());
+        let options = &mut peer.options;
+        options.connection_timeout = Some(immich.connect_timeout.0);
+        options.total_connection_timeout = Some(immich.connect_timeout.0);
+        options.read_timeout = Some(immich.read_timeout.0);
+        options.write_timeout = Some(immich.write_timeout.0);
+        options.idle_timeout = Some(immich.idle_timeout.0);
+        options.verify_cert = immich.verify_tls;
+        options.verify_hostname = immich.verify_tls;
+        ctx.upstream_started = Some(Instant::now());
+        Ok(Box::new(peer))
+    }
+
+    /// Retries a failed connect once (a stale pooled connection), never more.
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        if ctx.connect_attempts >= 2 {
+            e.set_retry(false);
+        }
+        e
+    }
+
+    /// Rewrites the request for Immich: normalised path under the base URL's prefix, Host,
+    /// forwarding headers, request id, and in `inject` mode the gateway's Immich key in place of
+    /// every client credential.
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let base = ctx.runtime.upstream.base();
+        let path = ctx.upstream_path.as_deref().unwrap_or("/api");
+        let target = match upstream.uri.query() {
+            Some(q) => format!("{}{path}?{q}", base.prefix),
+            None => format!("{}{path}", base.prefix),
+        };
+        upstream.set_uri(
+            target
+                .parse::<http::Uri>()
+                .or_err(InvalidHTTPHeader, "normalised path is not a valid URI")?,
+        );
+        upstream.insert_header("host", base.authority())?;
+
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip().to_string());
+        if let Some(ip) = client_ip {
+            let forwarded = match upstream
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(previous) => format!("{previous}, {ip}"),
+                None => ip,
+            };
+            upstream.insert_header("x-forwarded-for", forwarded)?;
+        }
+        if !upstream.headers.contains_key("x-forwarded-proto") {
+            upstream.insert_header("x-forwarded-proto", "http")?;
+        }
+        upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+
+        if let Some(principal) = &ctx.principal {
+            upstream.remove_header("authorization");
+            upstream.remove_header("cookie");
+            upstream.insert_header("x-api-key", &*principal.immich_key)?;
+        }
+        Ok(())
+    }
+
+    /// Times Immich's answer.
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        _upstream: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(started) = ctx.upstream_started {
+            metrics()
+                .upstream_duration
+                .with_label_values(&[ctx.route.label()])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
+    /// Tags the response with the request id.
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    /// Answers a failed proxy attempt with a JSON body: 504 when Immich timed out, 502 when it
+    /// could not be reached or broke the response, 4xx for client-side faults.
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let (status, message) = classify(e);
+        if ctx.request_id.is_empty() {
+            ctx.request_id = request_id(session);
+        }
+        if let Some(kind) = upstream_error_kind(e) {
+            metrics().upstream_errors.with_label_values(&[kind]).inc();
+            tracing::warn!(request_id = %ctx.request_id, error = %e, "request to Immich failed");
+        }
+        // A response already under way cannot be replaced; the connection is simply closed.
+        if status > 0 && session.response_written().is_none() {
+            let _ = respond_error(session, status, &ctx.request_id, &message, &[]).await;
+        }
+        FailToProxy {
+            error_code: status,
+            can_reuse_downstream: false,
+        }
+    }
+
+    /// Counts and logs the finished request.
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let elapsed = ctx.started.elapsed();
+        let route = ctx.route.label();
+        metrics()
+            .requests
+            .with_label_values(&[route, status_label(status)])
+            .inc();
+        metrics()
+            .request_duration
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+        if ctx.runtime.config.telemetry.access_log {
+            let req = session.req_header();
+            tracing::info!(
+                request_id = %ctx.request_id,
+                method = %req.method,
+                path = %req.uri.path(),
+                status,
+                route,
+                client = ctx.principal.as_ref().map_or("-", |p| &*p.name),
+                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                error = e.map(|e| e.to_string()),
+                "request"
+            );
+        }
+    }
+}
+
+fn status_label(status: u16) -> &'static str {
+    const LABELS: [&str; 6] = ["0", "1xx", "2xx", "3xx", "4xx", "5xx"];
+    match status {
+        200 => "200",
+        404 => "404",
+        _ => LABELS[usize::from(status / 100).min(5)],
+    }
+}
+
+/// The status and message for a proxying error (0 means the client is gone: answer nothing).
+fn classify(e: &Error) -> (u16, String) {
+    match e.etype() {
+        HTTPStatus(413) => (413, "request body larger than the configured limit".into()),
+        HTTPStatus(code) => (*code, format!("request failed with status {code}")),
+        ConnectTimedout | ReadTimedout | WriteTimedout if e.esource() == &ErrorSource::Upstream => {
+            (504, "Immich did not answer in time".into())
+        }
+        _ => match e.esource() {
+            ErrorSource::Upstream => (502, format!("cannot reach Immich: {}", short(e))),
+            ErrorSource::Downstream => match e.etype() {
+                ReadError | WriteError | ConnectionClosed => (0, String::new()),
+                _ => (400, format!("bad request: {}", short(e))),
+            },
+            ErrorSource::Internal | ErrorSource::Unset => match e.etype() {
+                ConnectNoRoute | ConnectRefused | ConnectError => {
+                    (502, format!("cannot reach Immich: {}", short(e)))
+                }
+                ConnectTimedout => (504, "Immich did not answer in time".into()),
+                _ => (500, "internal gateway error".into()),
+            },
+        },
+    }
+}
+
+fn upstream_error_kind(e: &Error) -> Option<&'static str> {
+    Some(match e.etype() {
+        ConnectTimedout | ReadTimedout | WriteTimedout => "timeout",
+        ConnectRefused | ConnectError | TLSHandshakeFailure => "connect",
+        ConnectNoRoute => "dns",
+        ConnectionClosed if e.esource() == &ErrorSource::Upstream => "reset",
+        _ if e.esource() == &ErrorSource::Upstream => "other",
+        _ => return None,
+    })
+}
+
+fn short(e: &Error) -> String {
+    match &e.context {
+        Some(context) => format!("{} ({context})", e.etype().as_str()),
+        None => e.etype().as_str().to_string(),
+    }
+}
+
+/// A client's `X-Request-Id` if it is short visible ASCII, otherwise a fresh random one.
+fn request_id(session: &Session) -> String {
+    let supplied = session
+        .req_header()
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok());
+    match supplied {
+        Some(id)
+            if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            id.to_string()
+        }
+        _ => {
+            let bytes: [u8; 16] = rand::random();
+            hex::encode(bytes)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_classified() {
+        assert_eq!(Route::of("/health"), Route::Health);
+        assert_eq!(Route::of("/api"), Route::Api);
+        assert_eq!(Route::of("/api/server/ping"), Route::Api);
+        assert_eq!(Route::of("//api/x"), Route::Api);
+        assert_eq!(Route::of("/apix"), Route::Unknown);
+        assert_eq!(Route::of("/"), Route::Unknown);
+    }
+
+    #[test]
+    fn errors_map_to_statuses() {
+        let timeout = Error::explain(ReadTimedout, "slow");
+        let mut timeout = *timeout;
+        timeout.esource = ErrorSource::Upstream;
+        assert_eq!(classify(&timeout).0, 504);
+        let mut refused = *Error::explain(ConnectRefused, "no");
+        refused.esource = ErrorSource::Upstream;
+        assert_eq!(classify(&refused).0, 502);
+        assert_eq!(classify(&Error::explain(HTTPStatus(413), "big")).0, 413);
+    }
+}

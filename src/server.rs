@@ -1,0 +1,121 @@
+//! Assembles the Pingora server: the proxy service on the configured listeners, the config
+//! reloader, and under `--demo` the embedded Immich.
+
+use crate::config::reload::{ConfigStore, Reloader, Source};
+use crate::config::{Config, ConfigErrors};
+use crate::demo::{DemoImmich, DemoService, Fault};
+use crate::proxy::Gateway;
+use crate::telemetry;
+use pingora::apps::HttpServerOptions;
+use pingora::server::Server;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::services::background::background_service;
+use std::sync::{Arc, Mutex};
+
+/// Pingora's server settings derived from ours.
+fn server_conf(config: &Config) -> ServerConf {
+    let server = &config.server;
+    let mut conf = ServerConf::default();
+    conf.threads = server
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    conf.upstream_keepalive_pool_size = config.immich.pool_size;
+    conf.grace_period_seconds = Some(server.grace_period.0.as_secs());
+    conf.graceful_shutdown_timeout_seconds = Some(server.graceful_shutdown_timeout.0.as_secs());
+    conf.upgrade_sock = server.upgrade_sock.clone();
+    conf.pid_file = server.pid_file.clone();
+    // One retry covers a pooled connection Immich closed; more would only delay a 502.
+    conf.max_retries = 1;
+    conf
+}
+
+/// Loads the configuration and runs the gateway until shutdown. Returns only on start-up errors.
+pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors> {
+    let demo_listener = if demo {
+        let listener =
+            crate::demo::bind().expect("cannot bind a loopback port for the demo Immich");
+        let addr = listener.local_addr().expect("bound address");
+        source.demo_base_url = Some(format!("http://{addr}"));
+        Some(listener)
+    } else {
+        None
+    };
+    let store = ConfigStore::open(source)?;
+    let runtime = store.current();
+    let config = &runtime.config;
+    telemetry::init_logging(&config.telemetry);
+
+    let mut server = Server::new_with_opt_and_conf(opt, server_conf(config));
+    server.bootstrap();
+
+    let mut proxy =
+        pingora_proxy::http_proxy_service(&server.configuration, Gateway::new(store.clone()));
+    let mut options = HttpServerOptions::default();
+    options.h2c = config.server.h2c;
+    proxy.app_logic_mut().expect("proxy app").server_options = Some(options);
+    for addr in &config.server.listen {
+        proxy.add_tcp(addr);
+        tracing::info!(%addr, "listening");
+    }
+    server.add_service(proxy);
+    server.add_service(background_service(
+        "config reloader",
+        Reloader {
+            store: store.clone(),
+        },
+    ));
+
+    if let Some(listener) = demo_listener {
+        let fault = Fault::parse(&config.demo.fault).expect("validated");
+        tracing::info!(
+            immich = %config.immich.base_url,
+            assets = config.demo.assets,
+            admin_key = crate::demo::ADMIN_KEY,
+            readonly_key = crate::demo::READONLY_KEY,
+            "demo Immich running"
+        );
+        let demo = DemoImmich::new(config.demo.assets, fault);
+        server.add_service(background_service(
+            "demo immich",
+            DemoService {
+                demo,
+                listener: Mutex::new(Some(listener)),
+            },
+        ));
+    } else {
+        server.add_service(background_service(
+            "immich probe",
+            StartupProbe {
+                store: store.clone(),
+            },
+        ));
+    }
+    tracing::info!(immich = %config.immich.base_url, mode = ?config.auth.mode, "immich-mcp-gateway {} starting", env!("CARGO_PKG_VERSION"));
+    server.run_forever();
+}
+
+/// Checks once at start-up that Immich answers, so a wrong URL shows in the first log lines.
+struct StartupProbe {
+    store: Arc<ConfigStore>,
+}
+
+#[async_trait::async_trait]
+impl pingora::services::background::BackgroundService for StartupProbe {
+    async fn start(&self, _shutdown: pingora::server::ShutdownWatch) {
+        let runtime = self.store.current();
+        let client = crate::immich::ImmichClient::new(&runtime.config.immich);
+        match client
+            .ping(runtime.upstream.base(), std::time::Duration::from_secs(5))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(immich = %runtime.config.immich.base_url, "Immich is reachable")
+            }
+            Err(reason) => tracing::error!(
+                immich = %runtime.config.immich.base_url,
+                %reason,
+                "Immich is not reachable; serving anyway, /ready answers 503 until it is"
+            ),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Logs (tracing, text or JSON, level reloadable) and Prometheus metrics.
+
+use crate::config::{LogFormat, TelemetryConfig};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+use std::sync::{LazyLock, OnceLock};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::reload;
+
+/// Every metric the gateway exports, in one registry.
+pub struct Metrics {
+    registry: Registry,
+    /// `gateway_http_requests_total{route,status}`.
+    pub requests: IntCounterVec,
+    /// `gateway_http_request_duration_seconds{route}`.
+    pub request_duration: HistogramVec,
+    /// `gateway_upstream_request_duration_seconds{route}`: from sending to Immich until its
+    /// response header arrives.
+    pub upstream_duration: HistogramVec,
+    /// `gateway_upstream_errors_total{kind}`: connect, timeout, reset, dns and other.
+    pub upstream_errors: IntCounterVec,
+    /// `gateway_config_reloads_total{result}`: success or error.
+    pub config_reloads: IntCounterVec,
+    /// `gateway_active_sessions`: MCP sessions seen recently and not deleted.
+    pub active_sessions: IntGauge,
+    /// `gateway_build_info{version}`: always 1.
+    pub build_info: IntGaugeVec,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+impl Metrics {
+    fn new() -> Metrics {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "gateway_http_requests_total",
+                "HTTP requests answered, by route class and status code.",
+            ),
+            &["route", "status"],
+        )
+        .unwrap();
+        let request_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "gateway_http_request_duration_seconds",
+                "Time from request start to the last byte of the response, by route class.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )
+        .unwrap();
+        let upstream_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "gateway_upstream_request_duration_seconds",
+                "Time from connecting to Immich until its response header, by route class.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )
+        .unwrap();
+        let upstream_errors = IntCounterVec::new(
+            Opts::new(
+                "gateway_upstream_errors_total",
+                "Failed requests to Immich, by kind (connect, timeout, reset, dns, other).",
+            ),
+            &["kind"],
+        )
+        .unwrap();
+        let config_reloads = IntCounterVec::new(
+            Opts::new(
+                "gateway_config_reloads_total",
+                "Configuration reloads, by result (success or error).",
+            ),
+            &["result"],
+        )
+        .unwrap();
+        let active_sessions =
+            IntGauge::new("gateway_active_sessions", "MCP sessions currently open.").unwrap();
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "gateway_build_info",
+                "Build information; the value is always 1.",
+            ),
+            &["version"],
+        )
+        .unwrap();
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(request_duration.clone()),
+            Box::new(upstream_duration.clone()),
+            Box::new(upstream_errors.clone()),
+            Box::new(config_reloads.clone()),
+            Box::new(active_sessions.clone()),
+            Box::new(build_info.clone()),
+        ] {
+            registry.register(c).unwrap();
+        }
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        for result in ["success", "error"] {
+            config_reloads.with_label_values(&[result]).inc_by(0);
+        }
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            upstream_duration,
+            upstream_errors,
+            config_reloads,
+            active_sessions,
+            build_info,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        out
+    }
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The process-wide metrics.
+pub fn metrics() -> &'static Metrics {
+    &METRICS
+}
+
+type FilterHandle = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+static FILTER: OnceLock<FilterHandle> = OnceLock::new();
+
+/// Checks a log filter directive as written in `[telemetry].log_level`.
+pub fn log_filter(level: &str) -> Result<EnvFilter, String> {
+    EnvFilter::try_new(level).map_err(|e| format!("invalid log filter {level:?}: {e}"))
+}
+
+/// Installs the global logger. `RUST_LOG`, when set, wins over the configured level.
+pub fn init_logging(config: &TelemetryConfig) {
+    use tracing_subscriber::prelude::*;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| {
+            log_filter(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"))
+        });
+    let (filter, handle) = reload::Layer::new(filter);
+    let registry = tracing_subscriber::registry().with(filter);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let installed = match config.log_format {
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(ansi)
+                    .with_target(false),
+            )
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .with_target(false),
+            )
+            .try_init(),
+    };
+    if installed.is_ok() {
+        let _ = FILTER.set(handle);
+    }
+}
+
+/// Applies a reloaded `[telemetry].log_level` (ignored while `RUST_LOG` is set).
+pub fn set_log_level(level: &str) {
+    if std::env::var_os("RUST_LOG").is_some() {
+        return;
+    }
+    if let (Some(handle), Ok(filter)) = (FILTER.get(), log_filter(level)) {
+        let _ = handle.reload(filter);
+    }
+}
