@@ -15,18 +15,17 @@ use std::sync::{Arc, Mutex};
 /// Pingora's server settings derived from ours.
 fn server_conf(config: &Config) -> ServerConf {
     let server = &config.server;
-    let mut conf = ServerConf::default();
-    conf.threads = server
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    conf.upstream_keepalive_pool_size = config.immich.pool_size;
-    conf.grace_period_seconds = Some(server.grace_period.0.as_secs());
-    conf.graceful_shutdown_timeout_seconds = Some(server.graceful_shutdown_timeout.0.as_secs());
-    conf.upgrade_sock = server.upgrade_sock.clone();
-    conf.pid_file = server.pid_file.clone();
-    // One retry covers a pooled connection Immich closed; more would only delay a 502.
-    conf.max_retries = 1;
-    conf
+    ServerConf {
+        threads: server.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        upstream_keepalive_pool_size: config.immich.pool_size,
+        grace_period_seconds: Some(server.grace_period.0.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(server.graceful_shutdown_timeout.0.as_secs()),
+        upgrade_sock: server.upgrade_sock.clone(),
+        pid_file: server.pid_file.clone(),
+        // One retry covers a pooled connection Immich closed; more would only delay a 502.
+        max_retries: 1,
+        ..ServerConf::default()
+    }
 }
 
 /// Loads the configuration and runs the gateway until shutdown. Returns only on start-up errors.

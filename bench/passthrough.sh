@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Proxy benchmark: the gateway vs nginx configured as a reverse proxy, side by side in one run,
+# against the same upstream. The upstream is a static nginx (so it costs almost nothing and
+# the proxies are what is measured) answering /api/server/ping (15 B JSON) and /api/big
+# (~100 KB JSON captured from the demo Immich's /api/search/metadata).
+#
+#   bash bench/passthrough.sh            # defaults: 10 s per run, 32 connections, 1 worker each
+#   DURATION=20s CONNECTIONS=64 WORKERS=2 ROUNDS=3 bash bench/passthrough.sh
+#
+# Needs: wrk, nginx (Debian: apt-get install -y wrk nginx-light). Everything runs on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+WORKERS=${WORKERS:-1}
+ROUNDS=${ROUNDS:-3}
+work=$(mktemp -d)
+chmod 755 "$work"  # nginx workers run as www-data
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+cargo build --release --quiet --bin immich-mcp-gateway --example demo-immich
+bin=target/release/immich-mcp-gateway
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/$2" && return 0; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
+
+# A ~100 KB Immich-shaped JSON body, from the demo.
+target/release/examples/demo-immich 10000 > "$work/demo.addr" & pids+=($!)
+sleep 0.5
+curl -s -X POST -H 'x-api-key: demo-admin-key' -H 'content-type: application/json' \
+  -d '{"size":115}' "$(cat "$work/demo.addr")/api/search/metadata" > "$work/big.json"
+echo "payload: $(wc -c < "$work/big.json") bytes"
+
+up=$(port); nx=$(port); gw=$(port)
+mkdir -p "$work/www/api/server"
+printf '{"res":"pong"}' > "$work/www/api/server/ping"
+cp "$work/big.json" "$work/www/api/big"
+cat > "$work/upstream.conf" <<CONF
+worker_processes 1; daemon off; pid $work/upstream.pid; error_log $work/upstream.err;
+events { worker_connections 4096; }
+http { access_log off; default_type application/json; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$up; root $work/www; } }
+CONF
+cat > "$work/proxy.conf" <<CONF
+worker_processes $WORKERS; daemon off; pid $work/proxy.pid; error_log $work/proxy.err;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  upstream immich { server 127.0.0.1:$up; keepalive 128; }
+  server { listen 127.0.0.1:$nx;
+    location /api/ { proxy_pass http://immich; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme; proxy_buffering on; } } }
+CONF
+cat > "$work/gateway.toml" <<CONF
+[server]
+threads = $WORKERS
+upgrade_sock = "$work/upgrade.sock"
+[immich]
+base_url = "http://127.0.0.1:$up"
+[telemetry]
+access_log = false
+log_level = "warn"
+CONF
+nginx -c "$work/upstream.conf" -e "$work/upstream.err" & pids+=($!)
+nginx -c "$work/proxy.conf" -e "$work/proxy.err" & pids+=($!)
+"$bin" --config "$work/gateway.toml" --listen "127.0.0.1:$gw" 2> "$work/gateway.log" & pids+=($!)
+wait_port "$up" api/server/ping; wait_port "$nx" api/server/ping; wait_port "$gw" health
+
+run() { # name url -> "req/s p50 p99"
+  wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$2" > "$work/wrk.out"
+  awk -v name="$1" '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
+    /Non-2xx|Socket errors/ { errors = errors " " $0 }
+    END { printf "%-28s %10.0f req/s   p50 %6.3f ms   p99 %6.3f ms%s\n", name, rps, p50, p99, errors }' "$work/wrk.out"
+}
+
+echo "wrk -t1 -c$CONNECTIONS -d$DURATION, $WORKERS worker(s) per proxy, $ROUNDS alternating rounds"
+for path in api/server/ping api/big; do
+  for round in $(seq "$ROUNDS"); do
+    run "nginx   /$path #$round" "http://127.0.0.1:$nx/$path" | tee -a "$work/results"
+    run "gateway /$path #$round" "http://127.0.0.1:$gw/$path" | tee -a "$work/results"
+  done
+done
+echo
+echo "medians:"
+for path in api/server/ping api/big; do
+  n=$(grep "^nginx   /$path " "$work/results" | awk '{print $4}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  g=$(grep "^gateway /$path " "$work/results" | awk '{print $4}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  np50=$(grep "^nginx   /$path " "$work/results" | awk '{print $7}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  gp50=$(grep "^gateway /$path " "$work/results" | awk '{print $7}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  np99=$(grep "^nginx   /$path " "$work/results" | awk '{print $10}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  gp99=$(grep "^gateway /$path " "$work/results" | awk '{print $10}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  awk -v p="/$path" -v n="$n" -v g="$g" -v np50="$np50" -v gp50="$gp50" -v np99="$np99" -v gp99="$gp99" 'BEGIN {
+    printf "%-18s nginx %8.0f req/s (p50 %.3f, p99 %.3f ms)   gateway %8.0f req/s (p50 %.3f, p99 %.3f ms)   ratio %.2fx\n", p, n, np50, np99, g, gp50, gp99, g/n }'
+done

@@ -1,0 +1,278 @@
+//! Shared test harness: starts the real gateway binary on ephemeral loopback ports and talks to
+//! it over HTTP. Every network call targets 127.0.0.1 and is bounded in time.
+
+#![allow(dead_code)]
+
+pub mod schema;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The demo's admin key.
+pub const ADMIN: &str = "demo-admin-key";
+/// The demo's read-only key.
+pub const READONLY: &str = "demo-readonly-key";
+
+/// A free loopback port (bound then released; the race with other processes is negligible here).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running gateway process, killed on drop.
+pub struct Gateway {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The config file it was started with.
+    pub config_path: PathBuf,
+    /// Its log.
+    pub log_path: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Gateway {
+    /// Starts the gateway with `config` (TOML) and extra arguments, and waits until `/health`
+    /// answers.
+    pub fn start(config: &str, args: &[&str]) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("gateway.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let mut gateway = Gateway::start_at(&config_path, args, dir.path());
+        gateway._dir = Some(dir);
+        gateway
+    }
+
+    /// Starts the gateway on an existing config path (which may be a symlink).
+    pub fn start_at(config_path: &Path, args: &[&str], log_dir: &Path) -> Gateway {
+        let port = free_port();
+        let log_path = log_dir.join(format!("gateway-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let sock = log_dir.join(format!("upgrade-{port}.sock"));
+        let child = Command::new(env!("CARGO_BIN_EXE_immich-mcp-gateway"))
+            .arg("--config")
+            .arg(config_path)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(args)
+            .env("IMMICH_GATEWAY__SERVER__UPGRADE_SOCK", sock)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let gateway = Gateway {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            config_path: config_path.to_path_buf(),
+            log_path,
+            _dir: None,
+        };
+        gateway.wait_healthy();
+        gateway
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok((200, _, _)) = raw_get(&self.url, "/health") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("gateway did not become healthy; log:\n{}", self.log());
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Sends a signal with `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// A URL on the gateway.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A bounded HTTP client.
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// Sends raw bytes and returns (status, headers text, body) of the reply; for requests a normal
+/// client would refuse or rewrite (dot segments, oversized heads).
+pub fn raw_request(base: &str, request: &[u8]) -> std::io::Result<(u16, String, Vec<u8>)> {
+    let addr: SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request)?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                reply.extend_from_slice(&buf[..n]);
+                if let Some(parsed) = parse_complete(&reply) {
+                    return Ok(parsed);
+                }
+            }
+            Err(e) if reply.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    parse_complete(&reply).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "incomplete reply: {}",
+            String::from_utf8_lossy(&reply)
+        ))
+    })
+}
+
+fn parse_complete(reply: &[u8]) -> Option<(u16, String, Vec<u8>)> {
+    let end = reply.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&reply[..end]).to_string();
+    let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
+    let body = &reply[end + 4..];
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    (body.len() >= length).then(|| (status, head, body[..length].to_vec()))
+}
+
+/// A GET with a raw socket (used before the async runtime exists).
+pub fn raw_get(base: &str, path: &str) -> std::io::Result<(u16, String, Vec<u8>)> {
+    raw_request(
+        base,
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+/// An upstream that records each request head it receives and answers `{"ok":true}`: it shows
+/// exactly what the gateway forwards to Immich.
+pub struct CaptureUpstream {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Request heads received, oldest first.
+    pub heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl CaptureUpstream {
+    /// Starts it on a loopback port.
+    pub fn start() -> CaptureUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let recorded = heads.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let recorded = recorded.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut data = Vec::new();
+                    let mut buf = [0u8; 8192];
+                    loop {
+                        let Ok(n) = stream.read(&mut buf) else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        data.extend_from_slice(&buf[..n]);
+                        while let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&data[..end]).to_string();
+                            let length = head
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                                })
+                                .unwrap_or(0);
+                            if data.len() < end + 4 + length {
+                                break;
+                            }
+                            data.drain(..end + 4 + length);
+                            recorded.lock().unwrap().push(head);
+                            let body = b"{\"ok\":true}";
+                            let reply = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                                body.len()
+                            );
+                            if stream
+                                .write_all(reply.as_bytes())
+                                .and_then(|()| stream.write_all(body))
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        CaptureUpstream { addr, heads }
+    }
+
+    /// The most recent request head.
+    pub fn last(&self) -> String {
+        self.heads
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// The value of a header in a raw head (case-insensitive name).
+pub fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().skip(1).find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
+}
+
+/// A port nothing listens on.
+pub fn closed_port() -> u16 {
+    free_port()
+}
