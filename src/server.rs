@@ -24,6 +24,7 @@ fn server_conf(config: &Config) -> ServerConf {
         pid_file: server.pid_file.clone(),
         // One retry covers a pooled connection Immich closed; more would only delay a 502.
         max_retries: 1,
+        work_stealing: false,
         ..ServerConf::default()
     }
 }
@@ -31,8 +32,7 @@ fn server_conf(config: &Config) -> ServerConf {
 /// Loads the configuration and runs the gateway until shutdown. Returns only on start-up errors.
 pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors> {
     let demo_listener = if demo {
-        let listener =
-            crate::demo::bind().expect("cannot bind a loopback port for the demo Immich");
+        let listener = crate::demo::bind().expect("cannot bind a loopback port for the demo Immich");
         let addr = listener.local_addr().expect("bound address");
         source.demo_base_url = Some(format!("http://{addr}"));
         Some(listener)
@@ -47,8 +47,7 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(config));
     server.bootstrap();
 
-    let mut proxy =
-        pingora_proxy::http_proxy_service(&server.configuration, Gateway::new(store.clone()));
+    let mut proxy = pingora_proxy::http_proxy_service(&server.configuration, Gateway::new(store.clone()));
     let mut options = HttpServerOptions::default();
     options.h2c = config.server.h2c;
     proxy.app_logic_mut().expect("proxy app").server_options = Some(options);
@@ -57,12 +56,7 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
         tracing::info!(%addr, "listening");
     }
     server.add_service(proxy);
-    server.add_service(background_service(
-        "config reloader",
-        Reloader {
-            store: store.clone(),
-        },
-    ));
+    server.add_service(background_service("config reloader", Reloader { store: store.clone() }));
 
     if let Some(listener) = demo_listener {
         let fault = Fault::parse(&config.demo.fault).expect("validated");
@@ -74,20 +68,10 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
             "demo Immich running"
         );
         let demo = DemoImmich::new(config.demo.assets, fault);
-        server.add_service(background_service(
-            "demo immich",
-            DemoService {
-                demo,
-                listener: Mutex::new(Some(listener)),
-            },
-        ));
+        server
+            .add_service(background_service("demo immich", DemoService { demo, listener: Mutex::new(Some(listener)) }));
     } else {
-        server.add_service(background_service(
-            "immich probe",
-            StartupProbe {
-                store: store.clone(),
-            },
-        ));
+        server.add_service(background_service("immich probe", StartupProbe { store: store.clone() }));
     }
     tracing::info!(immich = %config.immich.base_url, mode = ?config.auth.mode, "immich-mcp-gateway {} starting", env!("CARGO_PKG_VERSION"));
     server.run_forever();
@@ -103,10 +87,7 @@ impl pingora::services::background::BackgroundService for StartupProbe {
     async fn start(&self, _shutdown: pingora::server::ShutdownWatch) {
         let runtime = self.store.current();
         let client = crate::immich::ImmichClient::new(&runtime.config.immich);
-        match client
-            .ping(runtime.upstream.base(), std::time::Duration::from_secs(5))
-            .await
-        {
+        match client.ping(runtime.upstream.base(), std::time::Duration::from_secs(5)).await {
             Ok(()) => {
                 tracing::info!(immich = %runtime.config.immich.base_url, "Immich is reachable")
             }

@@ -19,19 +19,13 @@ fn check(text: &str) -> (bool, String, String) {
         .arg(&path)
         .output()
         .unwrap();
-    let stderr =
-        String::from_utf8_lossy(&output.stderr).replace(&path.display().to_string(), "FILE");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).to_string(),
-        stderr,
-    )
+    let stderr = String::from_utf8_lossy(&output.stderr).replace(&path.display().to_string(), "FILE");
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).to_string(), stderr)
 }
 
 #[test]
 fn check_accepts_the_documented_example_and_an_empty_file() {
-    let example =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/conf/gateway.toml")).unwrap();
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/conf/gateway.toml")).unwrap();
     let (ok, stdout, stderr) = check(&example);
     assert!(ok, "conf/gateway.toml must be valid: {stderr}");
     assert!(stdout.contains("configuration OK"));
@@ -41,30 +35,18 @@ fn check_accepts_the_documented_example_and_an_empty_file() {
 
 #[test]
 fn the_documented_example_lists_every_key_with_its_default() {
-    let example =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/conf/gateway.toml")).unwrap();
-    let parsed =
-        immich_mcp_gateway::config::load_str(&example, "conf/gateway.toml", Vec::new()).unwrap();
-    assert_eq!(
-        parsed,
-        immich_mcp_gateway::config::Config::default(),
-        "the example's values are the defaults"
-    );
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/conf/gateway.toml")).unwrap();
+    let parsed = immich_mcp_gateway::config::load_str(&example, "conf/gateway.toml", Vec::new()).unwrap();
+    assert_eq!(parsed, immich_mcp_gateway::config::Config::default(), "the example's values are the defaults");
     let defaults = toml::Value::try_from(immich_mcp_gateway::config::Config::default()).unwrap();
     for (section, table) in defaults.as_table().unwrap() {
-        assert!(
-            example.contains(&format!("[{section}]")),
-            "section [{section}] is documented"
-        );
+        assert!(example.contains(&format!("[{section}]")), "section [{section}] is documented");
         for key in table.as_table().unwrap().keys() {
             let documented = example.lines().any(|l| {
                 let l = l.trim_start_matches('#').trim();
                 l.starts_with(&format!("{key} =")) || l.starts_with(&format!("{key}="))
             });
-            assert!(
-                documented,
-                "{section}.{key} is documented in conf/gateway.toml"
-            );
+            assert!(documented, "{section}.{key} is documented in conf/gateway.toml");
         }
     }
 }
@@ -81,23 +63,14 @@ fn check_prints_every_error_with_line_and_column() {
         "FILE:7:1: streaming.not_a_key",
         "FILE:8:19: streaming.high_water_mark",
     ] {
-        assert!(
-            stderr.contains(expected),
-            "missing {expected:?} in:\n{stderr}"
-        );
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
     }
     assert!(stderr.contains("unknown field"), "{stderr}");
 
     let (ok, _, stderr) = check("[server]\nthreads = 0\n[streaming]\nlow_water_mark = \"20MiB\"\n");
     assert!(!ok);
-    assert!(
-        stderr.contains("FILE:2:1: server.threads: must be at least 1"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("FILE:4:1: streaming.low_water_mark: must be below high_water_mark"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("FILE:2:1: server.threads: must be at least 1"), "{stderr}");
+    assert!(stderr.contains("FILE:4:1: streaming.low_water_mark: must be below high_water_mark"), "{stderr}");
 
     let (ok, _, stderr) = check("[server\nthreads = 2\n");
     assert!(!ok);
@@ -106,9 +79,7 @@ fn check_prints_every_error_with_line_and_column() {
 
 fn generation(gw: &Gateway) -> u64 {
     let (_, _, body) = common::raw_get(&gw.url, "/health").unwrap();
-    serde_json::from_slice::<Value>(&body).unwrap()["config_generation"]
-        .as_u64()
-        .unwrap()
+    serde_json::from_slice::<Value>(&body).unwrap()["config_generation"].as_u64().unwrap()
 }
 
 fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
@@ -157,42 +128,22 @@ async fn reload_applies_good_files_and_keeps_the_old_config_on_bad_ones_without_
     }
 
     // A good change (file watch).
-    std::fs::write(
-        &gw.config_path,
-        format!("{base}\n[streaming]\nchunk_size = 250\n"),
-    )
-    .unwrap();
+    std::fs::write(&gw.config_path, format!("{base}\n[streaming]\nchunk_size = 250\n")).unwrap();
     wait_for("reload of a good file", || generation(&gw) == 1);
 
     // A bad file is rejected and the old config stays.
-    std::fs::write(
-        &gw.config_path,
-        format!("{base}\n[streaming]\nchunk_size = \"lots\"\n"),
-    )
-    .unwrap();
-    wait_for("rejection of a bad file", || {
-        gw.log().contains("configuration reload rejected")
-    });
+    std::fs::write(&gw.config_path, format!("{base}\n[streaming]\nchunk_size = \"lots\"\n")).unwrap();
+    wait_for("rejection of a bad file", || gw.log().contains("configuration reload rejected"));
     assert_eq!(generation(&gw), 1);
 
     // SIGHUP re-reads the file on demand: fix it, then signal.
-    std::fs::write(
-        &gw.config_path,
-        format!("{base}\n[streaming]\nchunk_size = 300\n"),
-    )
-    .unwrap();
+    std::fs::write(&gw.config_path, format!("{base}\n[streaming]\nchunk_size = 300\n")).unwrap();
     gw.signal("HUP");
     wait_for("reload after SIGHUP", || generation(&gw) >= 2);
 
     // A key that only applies on restart is reported as such.
-    std::fs::write(
-        &gw.config_path,
-        format!("{base}threads = 7\n[streaming]\nchunk_size = 300\n"),
-    )
-    .unwrap();
-    wait_for("restart-only warning", || {
-        gw.log().contains("server.threads")
-    });
+    std::fs::write(&gw.config_path, format!("{base}threads = 7\n[streaming]\nchunk_size = 300\n")).unwrap();
+    wait_for("restart-only warning", || gw.log().contains("server.threads"));
     assert!(gw.log().contains("only applies after a restart"));
 
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -200,32 +151,11 @@ async fn reload_applies_good_files_and_keeps_the_old_config_on_bad_ones_without_
     for w in workers {
         w.await.unwrap();
     }
-    let metrics = client()
-        .get(gw.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("gateway_config_reloads_total{result=\"error\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("gateway_config_reloads_total{result=\"success\"} 3"),
-        "{metrics}"
-    );
-    assert_eq!(
-        failed.load(Ordering::Relaxed),
-        0,
-        "no request failed during reloads"
-    );
-    assert!(
-        ok.load(Ordering::Relaxed) > 20,
-        "requests kept flowing: {}",
-        ok.load(Ordering::Relaxed)
-    );
+    let metrics = client().get(gw.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("gateway_config_reloads_total{result=\"error\"} 1"), "{metrics}");
+    assert!(metrics.contains("gateway_config_reloads_total{result=\"success\"} 3"), "{metrics}");
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "no request failed during reloads");
+    assert!(ok.load(Ordering::Relaxed) > 20, "requests kept flowing: {}", ok.load(Ordering::Relaxed));
 }
 
 #[test]

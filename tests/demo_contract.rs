@@ -27,47 +27,28 @@ async fn call(method: &str, path: &str, key: Option<&str>, body: Option<Value>) 
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let bytes = response.bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 /// Calls an operation and validates the reply against `spec_path`'s schema for its status.
-async fn conforming(
-    method: &str,
-    spec_path: &str,
-    path: &str,
-    body: Option<Value>,
-    expected: u16,
-) -> Value {
+async fn conforming(method: &str, spec_path: &str, path: &str, body: Option<Value>, expected: u16) -> Value {
     let (status, value) = call(method, path, Some(ADMIN), body).await;
     assert_eq!(status, expected, "{method} {path}: {value}");
     if status == 204 {
         let declared = &spec()["paths"][spec_path][method.to_ascii_lowercase()]["responses"]["204"];
-        assert!(
-            declared.is_object() && value.is_null(),
-            "{method} {spec_path}: 204 must be declared and bodiless"
-        );
+        assert!(declared.is_object() && value.is_null(), "{method} {spec_path}: 204 must be declared and bodiless");
         return value;
     }
     let schema = response_schema(&method.to_ascii_lowercase(), spec_path, status)
         .unwrap_or_else(|| panic!("no schema for {method} {spec_path} {status}"));
     let errors = validate(schema, &value);
-    assert!(
-        errors.is_empty(),
-        "{method} {path} does not match the spec:\n{}",
-        errors.join("\n")
-    );
+    assert!(errors.is_empty(), "{method} {path} does not match the spec:\n{}", errors.join("\n"));
     value
 }
 
 #[test]
 fn the_validator_accepts_every_real_sample() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/immich/samples-v3.1.0.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/immich/samples-v3.1.0.json");
     let samples: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut checked = 0;
     for sample in samples["samples"].as_array().unwrap() {
@@ -78,19 +59,14 @@ fn the_validator_accepts_every_real_sample() {
             .unwrap()
             .keys()
             .find(|t| {
-                let (a, b): (Vec<&str>, Vec<&str>) =
-                    (t.split('/').collect(), path.split('/').collect());
+                let (a, b): (Vec<&str>, Vec<&str>) = (t.split('/').collect(), path.split('/').collect());
                 a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x.starts_with('{') || x == y)
             })
             .unwrap_or_else(|| panic!("no template for {path}"));
         let status = sample["status"].as_u64().unwrap() as u16;
         if let Some(schema) = response_schema(&method, template, status) {
             let errors = validate(schema, &sample["body"]);
-            assert!(
-                errors.is_empty(),
-                "real sample {method} {path} rejected:\n{}",
-                errors.join("\n")
-            );
+            assert!(errors.is_empty(), "real sample {method} {path} rejected:\n{}", errors.join("\n"));
             checked += 1;
         }
     }
@@ -116,10 +92,7 @@ async fn every_operation_matches_the_spec() {
     )
     .await;
     assert_eq!(page["assets"]["nextPage"], "2");
-    let asset_id = page["assets"]["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let asset_id = page["assets"]["items"][0]["id"].as_str().unwrap().to_string();
     conforming(
         "POST",
         "/search/metadata",
@@ -128,71 +101,24 @@ async fn every_operation_matches_the_spec() {
         200,
     )
     .await;
-    conforming(
-        "POST",
-        "/search/smart",
-        "/search/smart",
-        Some(json!({ "query": "beach in Lisbon", "size": 4 })),
-        200,
-    )
-    .await;
-    conforming(
-        "POST",
-        "/search/random",
-        "/search/random",
-        Some(json!({ "size": 3 })),
-        200,
-    )
-    .await;
-    conforming(
-        "POST",
-        "/search/statistics",
-        "/search/statistics",
-        Some(json!({ "country": "Germany" })),
-        200,
-    )
-    .await;
+    conforming("POST", "/search/smart", "/search/smart", Some(json!({ "query": "beach in Lisbon", "size": 4 })), 200)
+        .await;
+    conforming("POST", "/search/random", "/search/random", Some(json!({ "size": 3 })), 200).await;
+    conforming("POST", "/search/statistics", "/search/statistics", Some(json!({ "country": "Germany" })), 200).await;
     conforming("GET", "/search/places", "/search/places?name=Be", None, 200).await;
-    conforming(
-        "GET",
-        "/search/suggestions",
-        "/search/suggestions?type=camera-make",
-        None,
-        200,
-    )
-    .await;
+    conforming("GET", "/search/suggestions", "/search/suggestions?type=camera-make", None, 200).await;
     conforming("GET", "/search/explore", "/search/explore", None, 200).await;
     conforming("GET", "/search/cities", "/search/cities", None, 200).await;
 
     conforming("GET", "/assets/statistics", "/assets/statistics", None, 200).await;
-    let asset = conforming(
-        "GET",
-        "/assets/{id}",
-        &format!("/assets/{asset_id}"),
-        None,
-        200,
-    )
-    .await;
+    let asset = conforming("GET", "/assets/{id}", &format!("/assets/{asset_id}"), None, 200).await;
     assert!(asset["exifInfo"]["make"].is_string());
-    conforming(
-        "PUT",
-        "/assets",
-        "/assets",
-        Some(json!({ "ids": [asset_id], "isFavorite": true, "rating": 4 })),
-        204,
-    )
-    .await;
+    conforming("PUT", "/assets", "/assets", Some(json!({ "ids": [asset_id], "isFavorite": true, "rating": 4 })), 204)
+        .await;
 
     let albums = conforming("GET", "/albums", "/albums", None, 200).await;
     let album_id = albums[0]["id"].as_str().unwrap().to_string();
-    conforming(
-        "GET",
-        "/albums/{id}",
-        &format!("/albums/{album_id}"),
-        None,
-        200,
-    )
-    .await;
+    conforming("GET", "/albums/{id}", &format!("/albums/{album_id}"), None, 200).await;
     conforming("GET", "/albums/statistics", "/albums/statistics", None, 200).await;
     let created = conforming(
         "POST",
@@ -225,129 +151,44 @@ async fn every_operation_matches_the_spec() {
 
     let people = conforming("GET", "/people", "/people", None, 200).await;
     let person_id = people["people"][0]["id"].as_str().unwrap().to_string();
-    conforming(
-        "GET",
-        "/people/{id}",
-        &format!("/people/{person_id}"),
-        None,
-        200,
-    )
-    .await;
-    conforming(
-        "GET",
-        "/people/{id}/statistics",
-        &format!("/people/{person_id}/statistics"),
-        None,
-        200,
-    )
-    .await;
+    conforming("GET", "/people/{id}", &format!("/people/{person_id}"), None, 200).await;
+    conforming("GET", "/people/{id}/statistics", &format!("/people/{person_id}/statistics"), None, 200).await;
 
     let tags = conforming("GET", "/tags", "/tags", None, 200).await;
     let tag_id = tags[0]["id"].as_str().unwrap().to_string();
-    conforming(
-        "PUT",
-        "/tags",
-        "/tags",
-        Some(json!({ "tags": ["trip/2026/autumn"] })),
-        200,
-    )
-    .await;
-    conforming(
-        "PUT",
-        "/tags/assets",
-        "/tags/assets",
-        Some(json!({ "tagIds": [tag_id], "assetIds": [asset_id] })),
-        200,
-    )
-    .await;
+    conforming("PUT", "/tags", "/tags", Some(json!({ "tags": ["trip/2026/autumn"] })), 200).await;
+    conforming("PUT", "/tags/assets", "/tags/assets", Some(json!({ "tagIds": [tag_id], "assetIds": [asset_id] })), 200)
+        .await;
 
     let buckets = conforming("GET", "/timeline/buckets", "/timeline/buckets", None, 200).await;
     let month = buckets[0]["timeBucket"].as_str().unwrap().to_string();
-    let bucket = conforming(
-        "GET",
-        "/timeline/bucket",
-        &format!("/timeline/bucket?timeBucket={month}"),
-        None,
-        200,
-    )
-    .await;
-    assert_eq!(
-        bucket["id"].as_array().unwrap().len() as u64,
-        buckets[0]["count"].as_u64().unwrap()
-    );
+    let bucket =
+        conforming("GET", "/timeline/bucket", &format!("/timeline/bucket?timeBucket={month}"), None, 200).await;
+    assert_eq!(bucket["id"].as_array().unwrap().len() as u64, buckets[0]["count"].as_u64().unwrap());
     let markers = conforming("GET", "/map/markers", "/map/markers", None, 200).await;
-    assert!(
-        markers.as_array().unwrap().len() > 8_000,
-        "most of 10,000 assets are geotagged"
-    );
+    assert!(markers.as_array().unwrap().len() > 8_000, "most of 10,000 assets are geotagged");
     conforming("GET", "/memories", "/memories?for=2026-06-15", None, 200).await;
-    conforming(
-        "POST",
-        "/download/info",
-        "/download/info",
-        Some(json!({ "assetIds": [asset_id] })),
-        201,
-    )
-    .await;
+    conforming("POST", "/download/info", "/download/info", Some(json!({ "assetIds": [asset_id] })), 201).await;
 }
 
 #[tokio::test]
 async fn errors_use_immichs_codes_and_bodies() {
+    assert_eq!(call("GET", "/users/me", None, None).await, (401, json!({ "message": "Authentication required" })));
+    assert_eq!(call("GET", "/users/me", Some("wrong"), None).await, (401, json!({ "message": "Invalid API key" })));
     assert_eq!(
-        call("GET", "/users/me", None, None).await,
-        (401, json!({ "message": "Authentication required" }))
+        call("POST", "/albums", Some(READONLY), Some(json!({ "albumName": "x" }))).await,
+        (403, json!({ "message": "Missing required permission: album.create" }))
     );
     assert_eq!(
-        call("GET", "/users/me", Some("wrong"), None).await,
-        (401, json!({ "message": "Invalid API key" }))
+        call("GET", "/assets/00000000-0000-4000-8000-000000000000", Some(ADMIN), None).await,
+        (400, json!({ "message": "Not found or no asset.read access" }))
     );
-    assert_eq!(
-        call(
-            "POST",
-            "/albums",
-            Some(READONLY),
-            Some(json!({ "albumName": "x" }))
-        )
-        .await,
-        (
-            403,
-            json!({ "message": "Missing required permission: album.create" })
-        )
-    );
-    assert_eq!(
-        call(
-            "GET",
-            "/assets/00000000-0000-4000-8000-000000000000",
-            Some(ADMIN),
-            None
-        )
-        .await,
-        (
-            400,
-            json!({ "message": "Not found or no asset.read access" })
-        )
-    );
-    let (status, body) = call(
-        "POST",
-        "/search/metadata",
-        Some(ADMIN),
-        Some(json!({ "size": 1001 })),
-    )
-    .await;
-    assert_eq!(
-        (status, body["message"].as_str()),
-        (400, Some("Validation failed"))
-    );
+    let (status, body) = call("POST", "/search/metadata", Some(ADMIN), Some(json!({ "size": 1001 }))).await;
+    assert_eq!((status, body["message"].as_str()), (400, Some("Validation failed")));
     assert_eq!(body["errors"][0]["path"], json!(["size"]));
     let (status, body) = call("GET", "/assets/not-a-uuid", Some(ADMIN), None).await;
-    assert_eq!(
-        (status, body["message"].as_str()),
-        (400, Some("Validation failed"))
-    );
-    assert_eq!(
-        call("GET", "/server/ping", None, None).await,
-        (200, json!({ "res": "pong" }))
-    );
+    assert_eq!((status, body["message"].as_str()), (400, Some("Validation failed")));
+    assert_eq!(call("GET", "/server/ping", None, None).await, (200, json!({ "res": "pong" })));
 }
 
 #[tokio::test]
@@ -355,19 +196,11 @@ async fn paging_walks_the_whole_library_without_gaps_or_duplicates() {
     let mut seen = std::collections::HashSet::new();
     let mut page = 1;
     loop {
-        let (status, body) = call(
-            "POST",
-            "/search/metadata",
-            Some(ADMIN),
-            Some(json!({ "page": page, "size": 1000 })),
-        )
-        .await;
+        let (status, body) =
+            call("POST", "/search/metadata", Some(ADMIN), Some(json!({ "page": page, "size": 1000 }))).await;
         assert_eq!(status, 200);
         for item in body["assets"]["items"].as_array().unwrap() {
-            assert!(
-                seen.insert(item["id"].as_str().unwrap().to_string()),
-                "duplicate on page {page}"
-            );
+            assert!(seen.insert(item["id"].as_str().unwrap().to_string()), "duplicate on page {page}");
         }
         match body["assets"]["nextPage"].as_str() {
             Some(next) => page = next.parse().unwrap(),
@@ -380,68 +213,29 @@ async fn paging_walks_the_whole_library_without_gaps_or_duplicates() {
 #[tokio::test]
 async fn binaries_are_real_and_ranges_work() {
     let client = common::client();
-    let (_, page) = call(
-        "POST",
-        "/search/metadata",
-        Some(ADMIN),
-        Some(json!({ "size": 2, "type": "IMAGE" })),
-    )
-    .await;
-    let id = page["assets"]["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let get = |path: String| {
-        client
-            .get(format!("{}/api{path}", demo_url()))
-            .header("x-api-key", ADMIN)
-    };
+    let (_, page) = call("POST", "/search/metadata", Some(ADMIN), Some(json!({ "size": 2, "type": "IMAGE" }))).await;
+    let id = page["assets"]["items"][0]["id"].as_str().unwrap().to_string();
+    let get = |path: String| client.get(format!("{}/api{path}", demo_url())).header("x-api-key", ADMIN);
 
     let thumb = get(format!("/assets/{id}/thumbnail")).send().await.unwrap();
     assert_eq!(thumb.headers()["content-type"], "image/webp");
     let bytes = thumb.bytes().await.unwrap();
     assert!(bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP");
 
-    let preview = get(format!("/assets/{id}/thumbnail?size=preview"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let preview = get(format!("/assets/{id}/thumbnail?size=preview")).send().await.unwrap().bytes().await.unwrap();
     assert!(preview.starts_with(&[0xff, 0xd8]), "preview is a JPEG");
 
-    let whole = get(format!("/assets/{id}/original"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let part = get(format!("/assets/{id}/original"))
-        .header("range", "bytes=10-19")
-        .send()
-        .await
-        .unwrap();
+    let whole = get(format!("/assets/{id}/original")).send().await.unwrap().bytes().await.unwrap();
+    let part = get(format!("/assets/{id}/original")).header("range", "bytes=10-19").send().await.unwrap();
     assert_eq!(part.status(), 206);
-    assert_eq!(
-        part.headers()["content-range"],
-        format!("bytes 10-19/{}", whole.len())
-    );
+    assert_eq!(part.headers()["content-range"], format!("bytes 10-19/{}", whole.len()));
     assert_eq!(part.bytes().await.unwrap(), whole.slice(10..20));
-    let beyond = get(format!("/assets/{id}/original"))
-        .header("range", format!("bytes={}-", whole.len()))
-        .send()
-        .await
-        .unwrap();
+    let beyond =
+        get(format!("/assets/{id}/original")).header("range", format!("bytes={}-", whole.len())).send().await.unwrap();
     assert_eq!(beyond.status(), 416);
 
-    let ids: Vec<&str> = page["assets"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> =
+        page["assets"]["items"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
     let zip = client
         .post(format!("{}/api/download/archive", demo_url()))
         .header("x-api-key", ADMIN)
@@ -455,23 +249,14 @@ async fn binaries_are_real_and_ranges_work() {
     assert!(zip.starts_with(b"PK\x03\x04"));
     let end = zip.len() - 22;
     assert_eq!(&zip[end..end + 4], b"PK\x05\x06");
-    assert_eq!(
-        u16::from_le_bytes([zip[end + 10], zip[end + 11]]),
-        2,
-        "two entries"
-    );
+    assert_eq!(u16::from_le_bytes([zip[end + 10], zip[end + 11]]), 2, "two entries");
 }
 
 #[tokio::test]
 async fn faults_can_be_injected_per_request() {
     let client = common::client();
     let url = format!("{}/api/server/ping", demo_url());
-    let failed = client
-        .get(&url)
-        .header("x-demo-fault", "status=503")
-        .send()
-        .await
-        .unwrap();
+    let failed = client.get(&url).header("x-demo-fault", "status=503").send().await.unwrap();
     assert_eq!(failed.status(), 503);
     let truncated = client
         .get(format!("{}/api/albums", demo_url()))
@@ -481,24 +266,9 @@ async fn faults_can_be_injected_per_request() {
         .await
         .unwrap();
     let text = truncated.text().await.unwrap();
-    assert!(
-        serde_json::from_str::<Value>(&text).is_err(),
-        "truncated JSON must not parse: {text}"
-    );
+    assert!(serde_json::from_str::<Value>(&text).is_err(), "truncated JSON must not parse: {text}");
     let started = std::time::Instant::now();
-    client
-        .get(&url)
-        .header("x-demo-fault", "slow=300ms")
-        .send()
-        .await
-        .unwrap();
+    client.get(&url).header("x-demo-fault", "slow=300ms").send().await.unwrap();
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
-    assert!(
-        client
-            .get(&url)
-            .header("x-demo-fault", "reset")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(client.get(&url).header("x-demo-fault", "reset").send().await.is_err());
 }

@@ -34,14 +34,7 @@ immich_api_key = "{READONLY}"
 async fn proxies_get_and_post_with_bodies() {
     let gw = Gateway::start("", &["--demo"]);
     let c = client();
-    let ping: Value = c
-        .get(gw.at("/api/server/ping"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ping: Value = c.get(gw.at("/api/server/ping")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ping, json!({ "res": "pong" }));
 
     let response = c
@@ -68,10 +61,7 @@ async fn proxies_get_and_post_with_bodies() {
     assert_eq!(created.status(), 201);
 
     let thumb = c
-        .get(gw.at(&format!(
-            "/api/assets/{}/thumbnail",
-            items[0]["id"].as_str().unwrap()
-        )))
+        .get(gw.at(&format!("/api/assets/{}/thumbnail", items[0]["id"].as_str().unwrap())))
         .header("x-api-key", ADMIN)
         .send()
         .await
@@ -99,19 +89,9 @@ async fn passthrough_forwards_client_credentials_unchanged() {
         .await
         .unwrap();
     assert_eq!(denied.status(), 403);
-    assert_eq!(
-        denied.json::<Value>().await.unwrap()["message"],
-        "Missing required permission: album.create"
-    );
-    let me: Value = c
-        .get(gw.at("/api/api-keys/me"))
-        .header("x-api-key", READONLY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(denied.json::<Value>().await.unwrap()["message"], "Missing required permission: album.create");
+    let me: Value =
+        c.get(gw.at("/api/api-keys/me")).header("x-api-key", READONLY).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["name"], "demo read-only");
 }
 
@@ -122,63 +102,23 @@ async fn inject_mode_swaps_gateway_keys_for_immich_keys() {
 
     let missing = c.get(gw.at("/api/users/me")).send().await.unwrap();
     assert_eq!(missing.status(), 401);
-    assert!(
-        missing.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
-    );
+    assert!(missing.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
     let body: Value = missing.json().await.unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("missing gateway API key")
-    );
+    assert!(body["error"].as_str().unwrap().contains("missing gateway API key"));
     assert!(body["requestId"].is_string());
 
     // An Immich key is not a gateway key: it is refused and never forwarded.
-    let immich_key = c
-        .get(gw.at("/api/users/me"))
-        .header("x-api-key", ADMIN)
-        .send()
-        .await
-        .unwrap();
+    let immich_key = c.get(gw.at("/api/users/me")).header("x-api-key", ADMIN).send().await.unwrap();
     assert_eq!(immich_key.status(), 401);
 
-    let me: Value = c
-        .get(gw.at("/api/api-keys/me"))
-        .header("x-api-key", GATEWAY_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        me["name"], "demo admin",
-        "the agent key maps to the gateway's Immich key"
-    );
-    let me: Value = c
-        .get(gw.at("/api/api-keys/me"))
-        .bearer_auth(READER_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        me["name"], "demo read-only",
-        "the reader key maps to its own Immich key"
-    );
-    let denied = c
-        .post(gw.at("/api/albums"))
-        .bearer_auth(READER_KEY)
-        .json(&json!({ "albumName": "x" }))
-        .send()
-        .await
-        .unwrap();
+    let me: Value =
+        c.get(gw.at("/api/api-keys/me")).header("x-api-key", GATEWAY_KEY).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["name"], "demo admin", "the agent key maps to the gateway's Immich key");
+    let me: Value =
+        c.get(gw.at("/api/api-keys/me")).bearer_auth(READER_KEY).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["name"], "demo read-only", "the reader key maps to its own Immich key");
+    let denied =
+        c.post(gw.at("/api/albums")).bearer_auth(READER_KEY).json(&json!({ "albumName": "x" })).send().await.unwrap();
     assert_eq!(denied.status(), 403);
 }
 
@@ -204,62 +144,33 @@ async fn forwarded_requests_carry_proxy_headers_and_never_client_secrets() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-request-id"], "trace-me-123");
     let head = upstream.last();
-    assert!(
-        head.starts_with("GET /api/server/ping?x=1 HTTP/1.1"),
-        "{head}"
-    );
+    assert!(head.starts_with("GET /api/server/ping?x=1 HTTP/1.1"), "{head}");
     assert_eq!(header(&head, "x-api-key").as_deref(), Some("immich-secret"));
     assert_eq!(header(&head, "cookie"), None);
     assert_eq!(header(&head, "authorization"), None);
-    assert_eq!(
-        header(&head, "x-request-id").as_deref(),
-        Some("trace-me-123")
-    );
-    assert_eq!(
-        header(&head, "x-forwarded-for").as_deref(),
-        Some("203.0.113.7, 127.0.0.1")
-    );
+    assert_eq!(header(&head, "x-request-id").as_deref(), Some("trace-me-123"));
+    assert_eq!(header(&head, "x-forwarded-for").as_deref(), Some("203.0.113.7, 127.0.0.1"));
     assert_eq!(header(&head, "x-forwarded-proto").as_deref(), Some("http"));
     assert_eq!(header(&head, "host"), Some(upstream.addr.to_string()));
     assert!(!head.contains(GATEWAY_KEY));
 
     // Without a client id the gateway makes one, and it reaches Immich too.
-    let response = c
-        .get(gw.at("/api/server/ping"))
-        .header("x-api-key", GATEWAY_KEY)
-        .send()
-        .await
-        .unwrap();
-    let id = response.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let response = c.get(gw.at("/api/server/ping")).header("x-api-key", GATEWAY_KEY).send().await.unwrap();
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(id.len(), 32);
     assert_eq!(header(&upstream.last(), "x-request-id"), Some(id));
 }
 
 #[tokio::test]
 async fn unreachable_immich_gives_502_and_ready_503() {
-    let config = format!(
-        "[immich]\nbase_url = \"http://127.0.0.1:{}\"\nconnect_timeout = \"1s\"\n",
-        closed_port()
-    );
+    let config = format!("[immich]\nbase_url = \"http://127.0.0.1:{}\"\nconnect_timeout = \"1s\"\n", closed_port());
     let gw = Gateway::start(&config, &[]);
     let c = client();
     let response = c.get(gw.at("/api/server/ping")).send().await.unwrap();
     assert_eq!(response.status(), 502);
-    let id = response.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
     let body: Value = response.json().await.unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("cannot reach Immich"),
-        "{body}"
-    );
+    assert!(body["error"].as_str().unwrap().contains("cannot reach Immich"), "{body}");
     assert_eq!(body["requestId"], id.as_str());
 
     let health = c.get(gw.at("/health")).send().await.unwrap();
@@ -267,57 +178,26 @@ async fn unreachable_immich_gives_502_and_ready_503() {
     let ready = c.get(gw.at("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     let body: Value = ready.json().await.unwrap();
-    assert!(
-        body["reason"]
-            .as_str()
-            .unwrap()
-            .contains("cannot connect to Immich"),
-        "{body}"
-    );
-    assert!(
-        gw.log().contains("Immich is not reachable"),
-        "a clear start-up log line"
-    );
+    assert!(body["reason"].as_str().unwrap().contains("cannot connect to Immich"), "{body}");
+    assert!(gw.log().contains("Immich is not reachable"), "a clear start-up log line");
 }
 
 #[tokio::test]
 async fn slow_immich_gives_504() {
     let gw = Gateway::start("[immich]\nread_timeout = \"300ms\"\n", &["--demo"]);
-    let response = client()
-        .get(gw.at("/api/server/ping"))
-        .header("x-demo-fault", "slow=2s")
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(gw.at("/api/server/ping")).header("x-demo-fault", "slow=2s").send().await.unwrap();
     assert_eq!(response.status(), 504);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "Immich did not answer in time");
-    let metrics = client()
-        .get(gw.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("gateway_upstream_errors_total{kind=\"timeout\"} 1"),
-        "{metrics}"
-    );
+    let metrics = client().get(gw.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("gateway_upstream_errors_total{kind=\"timeout\"} 1"), "{metrics}");
 }
 
 #[tokio::test]
 async fn health_ready_and_metrics() {
     let gw = Gateway::start("", &["--demo"]);
     let c = client();
-    let health: Value = c
-        .get(gw.at("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = c.get(gw.at("/health")).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "healthy");
     assert_eq!(health["service"], "immich-mcp-gateway");
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
@@ -328,25 +208,14 @@ async fn health_ready_and_metrics() {
 
     c.get(gw.at("/api/server/ping")).send().await.unwrap();
     let response = c.get(gw.at("/metrics")).send().await.unwrap();
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = response.text().await.unwrap();
     let samples = parse_prometheus(&text);
-    assert_eq!(
-        samples.get("gateway_build_info{version=\"0.1.0\"}"),
-        Some(&1.0)
-    );
+    assert_eq!(samples.get("gateway_build_info{version=\"0.1.0\"}"), Some(&1.0));
     assert!(samples["gateway_http_requests_total{route=\"api\",status=\"200\"}"] >= 1.0);
     assert!(samples["gateway_http_request_duration_seconds_count{route=\"api\"}"] >= 1.0);
     assert!(samples["gateway_upstream_request_duration_seconds_count{route=\"api\"}"] >= 1.0);
-    assert_eq!(
-        samples["gateway_config_reloads_total{result=\"error\"}"],
-        0.0
-    );
+    assert_eq!(samples["gateway_config_reloads_total{result=\"error\"}"], 0.0);
 
     if let Ok(output) = std::process::Command::new("promtool")
         .args(["check", "metrics"])
@@ -367,10 +236,7 @@ async fn health_ready_and_metrics() {
             String::from_utf8_lossy(&output.stderr)
         );
     } else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "promtool must be installed in CI"
-        );
+        assert!(std::env::var_os("CI").is_none(), "promtool must be installed in CI");
     }
 }
 
@@ -393,47 +259,19 @@ async fn limits_and_hostile_input_get_clear_errors() {
     );
     let c = client();
 
-    let big = c
-        .post(gw.at("/api/search/metadata"))
-        .header("x-api-key", ADMIN)
-        .body(vec![b' '; 4096])
-        .send()
-        .await
-        .unwrap();
+    let big =
+        c.post(gw.at("/api/search/metadata")).header("x-api-key", ADMIN).body(vec![b' '; 4096]).send().await.unwrap();
     assert_eq!(big.status(), 413);
-    assert!(
-        big.json::<Value>().await.unwrap()["error"]
-            .as_str()
-            .unwrap()
-            .contains("larger than")
-    );
+    assert!(big.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("larger than"));
 
-    let chunked = reqwest::Body::wrap_stream(futures::stream::iter(
-        (0..8).map(|_| Ok::<_, std::io::Error>(vec![b' '; 512])),
-    ));
-    let big = c
-        .post(gw.at("/api/search/metadata"))
-        .header("x-api-key", ADMIN)
-        .body(chunked)
-        .send()
-        .await;
-    assert!(
-        big.is_err() || big.unwrap().status() == 413,
-        "a chunked body over the limit is refused"
-    );
+    let chunked =
+        reqwest::Body::wrap_stream(futures::stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(vec![b' '; 512]))));
+    let big = c.post(gw.at("/api/search/metadata")).header("x-api-key", ADMIN).body(chunked).send().await;
+    assert!(big.is_err() || big.unwrap().status() == 413, "a chunked body over the limit is refused");
 
-    let huge_header = c
-        .get(gw.at("/api/server/ping"))
-        .header("x-filler", "a".repeat(8192))
-        .send()
-        .await
-        .unwrap();
+    let huge_header = c.get(gw.at("/api/server/ping")).header("x-filler", "a".repeat(8192)).send().await.unwrap();
     assert_eq!(huge_header.status(), 431);
-    let long_line = c
-        .get(gw.at(&format!("/api/server/ping?{}", "q".repeat(2048))))
-        .send()
-        .await
-        .unwrap();
+    let long_line = c.get(gw.at(&format!("/api/server/ping?{}", "q".repeat(2048)))).send().await.unwrap();
     assert_eq!(long_line.status(), 431);
 
     for path in [
@@ -445,8 +283,7 @@ async fn limits_and_hostile_input_get_clear_errors() {
     ] {
         let (status, _, body) = raw_request(
             &gw.url,
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
         )
         .unwrap();
         assert_eq!(status, 400, "{path} -> {}", String::from_utf8_lossy(&body));
@@ -458,10 +295,7 @@ async fn limits_and_hostile_input_get_clear_errors() {
         b"GET /api/albums/../server/ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     )
     .unwrap();
-    assert_eq!(
-        status, 200,
-        "dot segments that stay inside /api are resolved"
-    );
+    assert_eq!(status, 200, "dot segments that stay inside /api are resolved");
     // The gateway still serves after all of the above.
     assert_eq!(c.get(gw.at("/health")).send().await.unwrap().status(), 200);
 }
@@ -485,9 +319,6 @@ fn h2c_and_http11_share_the_port() {
             ])
             .output()
             .expect("curl is installed");
-        assert_eq!(
-            String::from_utf8_lossy(&output.stdout),
-            format!("{version} 200")
-        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), format!("{version} 200"));
     }
 }

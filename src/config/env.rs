@@ -26,14 +26,9 @@ pub fn key_for(name: &str) -> Option<String> {
 }
 
 /// Applies every override in `vars` to `config`; each bad variable yields its own error.
-pub fn apply(
-    config: Config,
-    vars: impl IntoIterator<Item = (String, String)>,
-) -> Result<Config, Vec<ConfigError>> {
-    let mut overrides: Vec<(String, String, String)> = vars
-        .into_iter()
-        .filter_map(|(name, value)| key_for(&name).map(|key| (name, key, value)))
-        .collect();
+pub fn apply(config: Config, vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, Vec<ConfigError>> {
+    let mut overrides: Vec<(String, String, String)> =
+        vars.into_iter().filter_map(|(name, value)| key_for(&name).map(|key| (name, key, value))).collect();
     if overrides.is_empty() {
         return Ok(config);
     }
@@ -43,11 +38,7 @@ pub fn apply(
     for (name, key, value) in overrides {
         let mut candidate = tree.clone();
         let result = set(&mut candidate, &key, &value).and_then(|()| {
-            candidate
-                .clone()
-                .try_into::<Config>()
-                .map(drop)
-                .map_err(|e| e.message().trim().to_string())
+            candidate.clone().try_into::<Config>().map(drop).map_err(|e| e.message().trim().to_string())
         });
         match result {
             Ok(()) => tree = candidate,
@@ -60,11 +51,7 @@ pub fn apply(
             }),
         }
     }
-    if errors.is_empty() {
-        Ok(tree.try_into().expect("checked above"))
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(tree.try_into().expect("checked above")) } else { Err(errors) }
 }
 
 fn set(tree: &mut toml::Value, key: &str, raw: &str) -> Result<(), String> {
@@ -87,11 +74,7 @@ fn parse_value(raw: &str, as_list: bool) -> toml::Value {
         return v;
     }
     if as_list {
-        return toml::Value::Array(
-            raw.split(',')
-                .map(|s| toml::Value::String(s.trim().to_string()))
-                .collect(),
-        );
+        return toml::Value::Array(raw.split(',').map(|s| toml::Value::String(s.trim().to_string())).collect());
     }
     toml::Value::String(raw.to_string())
 }
@@ -102,10 +85,7 @@ mod tests {
     use crate::config::Size;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -147,10 +127,7 @@ mod tests {
     fn bad_variables_are_each_reported() {
         let errors = apply(
             Config::default(),
-            vars(&[
-                ("MCP_STREAMING_CHUNK_SIZE", "lots"),
-                ("IMMICH_GATEWAY__SERVER__NOPE", "1"),
-            ]),
+            vars(&[("MCP_STREAMING_CHUNK_SIZE", "lots"), ("IMMICH_GATEWAY__SERVER__NOPE", "1")]),
         )
         .unwrap_err();
         assert_eq!(errors.len(), 2);

@@ -82,10 +82,7 @@ pub fn load_str(
     let (document, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
         return Err(ConfigErrors(
-            syntax_errors
-                .iter()
-                .map(|e| locator.error(e.span(), None, e.message().to_string()))
-                .collect(),
+            syntax_errors.iter().map(|e| locator.error(e.span(), None, e.message().to_string())).collect(),
         ));
     }
 
@@ -128,15 +125,7 @@ impl Config {
 }
 
 /// The sections of [`Config`], each checked key by key with its own type.
-const SECTIONS: &[&str] = &[
-    "server",
-    "immich",
-    "streaming",
-    "mcp",
-    "auth",
-    "telemetry",
-    "demo",
-];
+const SECTIONS: &[&str] = &["server", "immich", "streaming", "mcp", "auth", "telemetry", "demo"];
 
 /// Deserializes each key on its own (every field has a default), so that each bad key yields
 /// its own error instead of serde stopping at the first.
@@ -172,10 +161,7 @@ fn check_every_key(document: &Spanned<DeTable<'_>>, locator: &Locator<'_>) -> Ve
             };
             if let Err(e) = result {
                 let dotted = format!("{name}.{}", key.get_ref());
-                let span = e
-                    .span()
-                    .filter(|s| s.start >= key.span().start)
-                    .or(Some(key.span()));
+                let span = e.span().filter(|s| s.start >= key.span().start).or(Some(key.span()));
                 errors.push(locator.error(span, Some(dotted), e.message().to_string()));
             }
         }
@@ -201,11 +187,7 @@ fn check_one<T: DeserializeOwned>(
     let mut single = DeTable::new();
     single.insert(key.clone(), item.clone());
     let span = key.span().start..item.span().end;
-    T::deserialize(ValueDeserializer::from(Spanned::new(
-        span,
-        DeValue::Table(single),
-    )))
-    .map(drop)
+    T::deserialize(ValueDeserializer::from(Spanned::new(span, DeValue::Table(single)))).map(drop)
 }
 
 /// Finds the span of a dotted key such as `auth.keys[0].hash` in the parsed document.
@@ -223,11 +205,7 @@ fn locate(document: &DeTable<'_>, dotted: &str) -> Option<Range<usize>> {
             None => value,
         };
         if parts.peek().is_none() {
-            return Some(if index.is_some() {
-                value.span()
-            } else {
-                key.span()
-            });
+            return Some(if index.is_some() { value.span() } else { key.span() });
         }
         table = value.get_ref().as_table()?;
     }
@@ -240,12 +218,7 @@ struct Locator<'a> {
 }
 
 impl Locator<'_> {
-    fn error(
-        &self,
-        span: Option<Range<usize>>,
-        key: Option<String>,
-        message: String,
-    ) -> ConfigError {
+    fn error(&self, span: Option<Range<usize>>, key: Option<String>, message: String) -> ConfigError {
         let (line, column) = match span {
             Some(span) => {
                 let (l, c) = line_column(self.text, span.start);
@@ -253,13 +226,7 @@ impl Locator<'_> {
             }
             None => (None, None),
         };
-        ConfigError {
-            origin: self.origin.to_string(),
-            line,
-            column,
-            key,
-            message: message.trim().to_string(),
-        }
+        ConfigError { origin: self.origin.to_string(), line, column, key, message: message.trim().to_string() }
     }
 }
 
@@ -307,12 +274,10 @@ mod tests {
 
     #[test]
     fn every_bad_key_is_reported_with_line_and_column() {
-        let text = "[server]\nthreads = \"two\"\nbogus = 1\n\n[streaming]\nchunk_size = -5\nflush_interval = \"soon\"\n";
+        let text =
+            "[server]\nthreads = \"two\"\nbogus = 1\n\n[streaming]\nchunk_size = -5\nflush_interval = \"soon\"\n";
         let errors = load(text).unwrap_err().0;
-        let located: Vec<_> = errors
-            .iter()
-            .map(|e| (e.key.clone().unwrap(), e.line.unwrap()))
-            .collect();
+        let located: Vec<_> = errors.iter().map(|e| (e.key.clone().unwrap(), e.line.unwrap())).collect();
         assert_eq!(
             located,
             vec![
@@ -322,11 +287,7 @@ mod tests {
                 ("streaming.flush_interval".to_string(), 7),
             ]
         );
-        assert!(
-            errors[1].message.contains("unknown field"),
-            "{}",
-            errors[1].message
-        );
+        assert!(errors[1].message.contains("unknown field"), "{}", errors[1].message);
         assert_eq!(errors[0].column, Some(11));
     }
 
@@ -346,21 +307,11 @@ mod tests {
 
     #[test]
     fn semantic_errors_point_at_the_key() {
-        let text =
-            "[streaming]\nhigh_water_mark = \"1MiB\"\nlow_water_mark = \"2MiB\"\nchunk_size = 0\n";
+        let text = "[streaming]\nhigh_water_mark = \"1MiB\"\nlow_water_mark = \"2MiB\"\nchunk_size = 0\n";
         let errors = load(text).unwrap_err().0;
-        let keys: Vec<_> = errors
-            .iter()
-            .map(|e| (e.key.clone().unwrap(), e.line))
-            .collect();
-        assert!(
-            keys.contains(&("streaming.chunk_size".to_string(), Some(4))),
-            "{keys:?}"
-        );
-        assert!(
-            keys.contains(&("streaming.low_water_mark".to_string(), Some(3))),
-            "{keys:?}"
-        );
+        let keys: Vec<_> = errors.iter().map(|e| (e.key.clone().unwrap(), e.line)).collect();
+        assert!(keys.contains(&("streaming.chunk_size".to_string(), Some(4))), "{keys:?}");
+        assert!(keys.contains(&("streaming.low_water_mark".to_string(), Some(3))), "{keys:?}");
     }
 
     #[test]

@@ -235,10 +235,7 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig {
-            mode: AuthMode::Passthrough,
-            keys: Vec::new(),
-        }
+        AuthConfig { mode: AuthMode::Passthrough, keys: Vec::new() }
     }
 }
 
@@ -284,12 +281,7 @@ pub struct TelemetryConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        TelemetryConfig {
-            log_level: "info".into(),
-            log_format: LogFormat::Text,
-            metrics: true,
-            access_log: true,
-        }
+        TelemetryConfig { log_level: "info".into(), log_format: LogFormat::Text, metrics: true, access_log: true }
     }
 }
 
@@ -306,10 +298,7 @@ pub struct DemoConfig {
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig {
-            assets: 10_000,
-            fault: String::new(),
-        }
+        DemoConfig { assets: 10_000, fault: String::new() }
     }
 }
 
@@ -324,26 +313,16 @@ impl Config {
             }
         };
         let s = &self.server;
-        check(
-            !s.listen.is_empty(),
-            "server.listen",
-            "at least one listen address is required".into(),
-        );
+        check(!s.listen.is_empty(), "server.listen", "at least one listen address is required".into());
         for addr in &s.listen {
             check(
                 addr.parse::<std::net::SocketAddr>().is_ok()
-                    || addr
-                        .rsplit_once(':')
-                        .is_some_and(|(_, p)| p.parse::<u16>().is_ok()),
+                    || addr.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()),
                 "server.listen",
                 format!("{addr:?} is not host:port"),
             );
         }
-        check(
-            s.threads != Some(0),
-            "server.threads",
-            "must be at least 1 (omit it for one per core)".into(),
-        );
+        check(s.threads != Some(0), "server.threads", "must be at least 1 (omit it for one per core)".into());
         for (key, size) in [
             ("server.max_request_line", s.max_request_line),
             ("server.max_header_bytes", s.max_header_bytes),
@@ -356,11 +335,7 @@ impl Config {
             "server.max_header_bytes",
             "must be below 1MiB (Pingora's own header limit)".into(),
         );
-        check(
-            !s.config_poll_interval.0.is_zero(),
-            "server.config_poll_interval",
-            "must be greater than zero".into(),
-        );
+        check(!s.config_poll_interval.0.is_zero(), "server.config_poll_interval", "must be greater than zero".into());
 
         let i = &self.immich;
         if let Err(e) = crate::immich::BaseUrl::parse(&i.base_url) {
@@ -374,11 +349,7 @@ impl Config {
         ] {
             check(!d.0.is_zero(), key, "must be greater than zero".into());
         }
-        check(
-            i.pool_size > 0,
-            "immich.pool_size",
-            "must be at least 1".into(),
-        );
+        check(i.pool_size > 0, "immich.pool_size", "must be at least 1".into());
         check(
             !(i.api_key.is_some() && i.api_key_file.is_some()),
             "immich.api_key",
@@ -386,21 +357,9 @@ impl Config {
         );
 
         let st = &self.streaming;
-        check(
-            st.auto_stream_threshold > 0,
-            "streaming.auto_stream_threshold",
-            "must be at least 1".into(),
-        );
-        check(
-            st.chunk_size > 0,
-            "streaming.chunk_size",
-            "must be at least 1".into(),
-        );
-        check(
-            st.max_concurrent_streams > 0,
-            "streaming.max_concurrent_streams",
-            "must be at least 1".into(),
-        );
+        check(st.auto_stream_threshold > 0, "streaming.auto_stream_threshold", "must be at least 1".into());
+        check(st.chunk_size > 0, "streaming.chunk_size", "must be at least 1".into());
+        check(st.max_concurrent_streams > 0, "streaming.max_concurrent_streams", "must be at least 1".into());
         for (key, d) in [
             ("streaming.flush_interval", st.flush_interval),
             ("streaming.stream_timeout", st.stream_timeout),
@@ -427,42 +386,25 @@ impl Config {
             format!("must not exceed max_buffer_size ({})", st.max_buffer_size),
         );
 
-        check(
-            self.mcp.max_body_size.0 > 0,
-            "mcp.max_body_size",
-            "must be greater than zero".into(),
-        );
-        check(
-            !self.mcp.session_ttl.0.is_zero(),
-            "mcp.session_ttl",
-            "must be greater than zero".into(),
-        );
+        check(self.mcp.max_body_size.0 > 0, "mcp.max_body_size", "must be greater than zero".into());
+        check(!self.mcp.session_ttl.0.is_zero(), "mcp.session_ttl", "must be greater than zero".into());
 
         for (n, key) in self.auth.keys.iter().enumerate() {
             if let Err(e) = crate::proxy::auth::KeyHash::parse(&key.hash) {
                 check(false, &format!("auth.keys[{n}].hash"), e);
             }
-            check(
-                !key.name.is_empty(),
-                &format!("auth.keys[{n}].name"),
-                "must not be empty".into(),
-            );
+            check(!key.name.is_empty(), &format!("auth.keys[{n}].name"), "must not be empty".into());
         }
         check(
             self.auth.mode != AuthMode::Inject || !self.auth.keys.is_empty(),
             "auth.keys",
-            "inject mode needs at least one [[auth.keys]] entry, or every request is refused"
-                .into(),
+            "inject mode needs at least one [[auth.keys]] entry, or every request is refused".into(),
         );
 
         if let Err(e) = crate::telemetry::log_filter(&self.telemetry.log_level) {
             check(false, "telemetry.log_level", e);
         }
-        check(
-            self.demo.assets > 0,
-            "demo.assets",
-            "must be at least 1".into(),
-        );
+        check(self.demo.assets > 0, "demo.assets", "must be at least 1".into());
         if let Err(e) = crate::demo::Fault::parse(&self.demo.fault) {
             check(false, "demo.fault", e);
         }

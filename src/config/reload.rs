@@ -53,12 +53,7 @@ impl Runtime {
                 message,
             }])
         })?;
-        Ok(Runtime {
-            config,
-            upstream,
-            credentials,
-            generation,
-        })
+        Ok(Runtime { config, upstream, credentials, generation })
     }
 }
 
@@ -142,10 +137,7 @@ impl ConfigStore {
     pub fn reload(&self, trigger: &str) -> ReloadOutcome {
         *self.last_seen.lock().unwrap() = self.source.fingerprint();
         let old = self.current();
-        let built = self
-            .source
-            .load()
-            .and_then(|config| Runtime::build(config, old.generation + 1));
+        let built = self.source.load().and_then(|config| Runtime::build(config, old.generation + 1));
         match built {
             Ok(runtime) => {
                 let restart_only = old.config.restart_only_changes(&runtime.config);
@@ -156,25 +148,15 @@ impl ConfigStore {
                     );
                 }
                 telemetry::set_log_level(&runtime.config.telemetry.log_level);
-                tracing::info!(
-                    trigger,
-                    generation = runtime.generation,
-                    "configuration reloaded"
-                );
+                tracing::info!(trigger, generation = runtime.generation, "configuration reloaded");
                 self.current.store(Arc::new(runtime));
-                telemetry::metrics()
-                    .config_reloads
-                    .with_label_values(&["success"])
-                    .inc();
+                telemetry::metrics().config_reloads.with_label_values(&["success"]).inc();
                 ReloadOutcome::Applied { restart_only }
             }
             Err(errors) => {
                 let text = errors.to_string();
                 tracing::error!(trigger, errors = %text, "configuration reload rejected; keeping the running configuration");
-                telemetry::metrics()
-                    .config_reloads
-                    .with_label_values(&["error"])
-                    .inc();
+                telemetry::metrics().config_reloads.with_label_values(&["error"]).inc();
                 ReloadOutcome::Rejected(text)
             }
         }

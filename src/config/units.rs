@@ -32,21 +32,14 @@ impl Dur {
         let mut total = Duration::ZERO;
         let mut rest = text;
         while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
             if digits == 0 {
-                return Err(format!(
-                    "invalid duration {text:?}: expected a number before the unit"
-                ));
+                return Err(format!("invalid duration {text:?}: expected a number before the unit"));
             }
-            let number: u64 = rest[..digits]
-                .parse()
-                .map_err(|_| format!("invalid duration {text:?}: number too large"))?;
+            let number: u64 =
+                rest[..digits].parse().map_err(|_| format!("invalid duration {text:?}: number too large"))?;
             rest = &rest[digits..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(rest.len());
+            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
             let unit = &rest[..unit_len];
             rest = &rest[unit_len..];
             let millis_per_unit: u64 = match unit {
@@ -56,19 +49,14 @@ impl Dur {
                 "h" => 3_600_000,
                 "d" => 86_400_000,
                 "" => {
-                    return Err(format!(
-                        "invalid duration {text:?}: missing unit (ms, s, m, h, d)"
-                    ));
+                    return Err(format!("invalid duration {text:?}: missing unit (ms, s, m, h, d)"));
                 }
                 other => {
-                    return Err(format!(
-                        "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m, h or d)"
-                    ));
+                    return Err(format!("invalid duration {text:?}: unknown unit {other:?} (use ms, s, m, h or d)"));
                 }
             };
-            let millis = number
-                .checked_mul(millis_per_unit)
-                .ok_or_else(|| format!("invalid duration {text:?}: too large"))?;
+            let millis =
+                number.checked_mul(millis_per_unit).ok_or_else(|| format!("invalid duration {text:?}: too large"))?;
             total += Duration::from_millis(millis);
         }
         Ok(Dur(total))
@@ -110,17 +98,11 @@ impl Size {
     /// Parses `"64KiB"`, `"10MiB"`, `"1GB"`, `"512B"` or a plain number of bytes.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let digits = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
+        let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         if digits == 0 {
-            return Err(format!(
-                "invalid size {text:?}: write e.g. \"64KiB\", \"10MiB\" or a number of bytes"
-            ));
+            return Err(format!("invalid size {text:?}: write e.g. \"64KiB\", \"10MiB\" or a number of bytes"));
         }
-        let number: u64 = text[..digits]
-            .parse()
-            .map_err(|_| format!("invalid size {text:?}: number too large"))?;
+        let number: u64 = text[..digits].parse().map_err(|_| format!("invalid size {text:?}: number too large"))?;
         let multiplier: u64 = match text[digits..].trim() {
             "" | "B" => 1,
             "KB" | "kB" => 1_000,
@@ -135,10 +117,7 @@ impl Size {
                 ));
             }
         };
-        number
-            .checked_mul(multiplier)
-            .map(Size)
-            .ok_or_else(|| format!("invalid size {text:?}: too large"))
+        number.checked_mul(multiplier).map(Size).ok_or_else(|| format!("invalid size {text:?}: too large"))
     }
 }
 
@@ -188,9 +167,7 @@ impl<'de> Deserialize<'de> for Size {
                 Size::parse(v).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
-                u64::try_from(v)
-                    .map(Size)
-                    .map_err(|_| E::custom(format!("size must not be negative (got {v})")))
+                u64::try_from(v).map(Size).map_err(|_| E::custom(format!("size must not be negative (got {v})")))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
                 Ok(Size(v))

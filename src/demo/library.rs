@@ -24,20 +24,8 @@ pub const PLACES: &[(&str, &str, &str, f64, f64)] = &[
     ("Paris", "Île-de-France", "France", 48.8566, 2.3522),
     ("Lisbon", "Lisbon", "Portugal", 38.7223, -9.1393),
     ("Kyoto", "Kyoto", "Japan", 35.0116, 135.7681),
-    (
-        "New York",
-        "New York",
-        "United States of America",
-        40.7128,
-        -74.0060,
-    ),
-    (
-        "Cape Town",
-        "Western Cape",
-        "South Africa",
-        -33.9249,
-        18.4241,
-    ),
+    ("New York", "New York", "United States of America", 40.7128, -74.0060),
+    ("Cape Town", "Western Cape", "South Africa", -33.9249, 18.4241),
     ("Reykjavik", "Capital Region", "Iceland", 64.1466, -21.9426),
     ("Sydney", "New South Wales", "Australia", -33.8688, 151.2093),
     ("Mexico City", "Mexico City", "Mexico", 19.4326, -99.1332),
@@ -49,19 +37,13 @@ pub const CAMERAS: &[(&str, &str, Option<&str>)] = &[
     ("Canon", "Canon EOS R5", Some("RF24-105mm F4 L IS USM")),
     ("Apple", "iPhone 15 Pro", None),
     ("FUJIFILM", "X-T5", Some("XF16-55mmF2.8 R LM WR")),
-    (
-        "NIKON CORPORATION",
-        "NIKON Z 6_2",
-        Some("NIKKOR Z 24-70mm f/4 S"),
-    ),
+    ("NIKON CORPORATION", "NIKON Z 6_2", Some("NIKKOR Z 24-70mm f/4 S")),
     ("SONY", "ILCE-7M4", Some("FE 24-70mm F2.8 GM II")),
     ("Google", "Pixel 8", None),
 ];
 
 /// People found in the library.
-pub const PEOPLE: &[&str] = &[
-    "Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Gustav", "Hana",
-];
+pub const PEOPLE: &[&str] = &["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Gustav", "Hana"];
 
 /// Albums that exist from the start.
 pub const SEEDED_ALBUMS: &[(&str, &str)] = &[
@@ -141,13 +123,7 @@ pub fn index_of(kind: Kind, text: &str) -> Option<u64> {
 /// Is `text` a syntactically valid UUID (any version)?
 pub fn is_uuid(text: &str) -> bool {
     text.len() == 36
-        && text.char_indices().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
+        && text.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
 }
 
 /// Seconds since the epoch → `YYYY-MM-DDTHH:MM:SS.000Z`.
@@ -169,14 +145,7 @@ pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        ((rem % 3600) / 60) as u32,
-        (rem % 60) as u32,
-    )
+    (y, m, d, (rem / 3600) as u32, ((rem % 3600) / 60) as u32, (rem % 60) as u32)
 }
 
 /// (year, month, day) → seconds since the epoch at midnight UTC.
@@ -347,14 +316,7 @@ impl Library {
                 added: BTreeSet::new(),
             })
             .collect();
-        Library {
-            len,
-            state: Mutex::new(Mutations {
-                assets: HashMap::new(),
-                albums,
-                tags,
-            }),
-        }
+        Library { len, state: Mutex::new(Mutations { assets: HashMap::new(), albums, tags }) }
     }
 
     /// The capture time of asset `index` before any patch: evenly spread, newest first.
@@ -377,11 +339,7 @@ impl Library {
         let (mut lo, mut hi) = (0u64, self.len);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.base_time(mid) <= t {
-                hi = mid
-            } else {
-                lo = mid + 1
-            }
+            if self.base_time(mid) <= t { hi = mid } else { lo = mid + 1 }
         }
         lo
     }
@@ -399,14 +357,8 @@ impl Library {
             (lat + jitter(h >> 20), lon + jitter(h >> 32))
         });
         let landscape = (h >> 40) % 4 != 0;
-        let (width, height) = if landscape {
-            (4000, 3000)
-        } else {
-            (3000, 4000)
-        };
-        let people = (0..PEOPLE.len())
-            .filter(|p| (h >> (p * 3 + 5)) % 7 == 0)
-            .collect();
+        let (width, height) = if landscape { (4000, 3000) } else { (3000, 4000) };
+        let people = (0..PEOPLE.len()).filter(|p| (h >> (p * 3 + 5)) % 7 == 0).collect();
         let mut asset = Asset {
             index,
             id: id(Kind::Asset, index),
@@ -418,11 +370,7 @@ impl Library {
             is_favorite: (h >> 44) % 11 == 0,
             rating: Some(((h >> 48) % 6) as i64).filter(|r| *r > 0),
             description: String::new(),
-            visibility: if (h >> 52) % 97 == 0 {
-                "archive".into()
-            } else {
-                "timeline".into()
-            },
+            visibility: if (h >> 52) % 97 == 0 { "archive".into() } else { "timeline".into() },
             width,
             height,
             file_size: 40_000 + (h >> 12) % 160_000,
@@ -456,43 +404,28 @@ impl Library {
         if album.removed.contains(&index) {
             return false;
         }
-        album.added.contains(&index)
-            || (album.seeded && (hash(Kind::Asset, index) >> (album_index * 2 + 3)) % 9 == 0)
+        album.added.contains(&index) || (album.seeded && (hash(Kind::Asset, index) >> (album_index * 2 + 3)) % 9 == 0)
     }
 
     /// Does asset `index` carry tag `tag`?
     pub fn has_tag(&self, tag: &TagState, tag_index: usize, index: u64) -> bool {
-        tag.added.contains(&index)
-            || (tag.seeded && (hash(Kind::Asset, index) >> (tag_index * 2 + 1)) % 13 == 0)
+        tag.added.contains(&index) || (tag.seeded && (hash(Kind::Asset, index) >> (tag_index * 2 + 1)) % 13 == 0)
     }
 }
 
 impl Asset {
     /// The file name of the original.
     pub fn file_name(&self) -> String {
-        if self.is_video {
-            format!("VID_{:06}.mp4", self.index)
-        } else {
-            format!("IMG_{:06}.jpg", self.index)
-        }
+        if self.is_video { format!("VID_{:06}.mp4", self.index) } else { format!("IMG_{:06}.jpg", self.index) }
     }
 
     /// The original's MIME type.
     pub fn mime(&self) -> &'static str {
-        if self.is_video {
-            "video/mp4"
-        } else {
-            "image/jpeg"
-        }
+        if self.is_video { "video/mp4" } else { "image/jpeg" }
     }
 
     /// `AssetResponseDto`, as Immich v3 writes it.
-    pub fn to_json(
-        &self,
-        with_exif: bool,
-        with_people: bool,
-        with_tags: Option<Vec<Value>>,
-    ) -> Value {
+    pub fn to_json(&self, with_exif: bool, with_people: bool, with_tags: Option<Vec<Value>>) -> Value {
         let h = hash(Kind::Asset, self.index);
         let checksum_bytes: Vec<u8> = (0..20).map(|i| (mix(h ^ i) & 0xff) as u8).collect();
         let taken = iso(self.taken);
@@ -609,9 +542,7 @@ pub fn owner_admin_json(usage: u64) -> Value {
         "status": "active",
         "license": null,
     });
-    v.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
+    v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     v
 }
 
@@ -648,10 +579,7 @@ mod tests {
             assert_eq!(index_of(Kind::Asset, &text), Some(i));
             assert_eq!(index_of(Kind::Album, &text), None);
         }
-        assert_eq!(
-            index_of(Kind::Asset, "00000000-0000-4000-8000-000000000000"),
-            None
-        );
+        assert_eq!(index_of(Kind::Asset, "00000000-0000-4000-8000-000000000000"), None);
     }
 
     #[test]
@@ -669,9 +597,7 @@ mod tests {
         let lib = Library::new(5_000);
         let (from, to) = (epoch(2020, 3, 1), epoch(2020, 4, 1));
         let range = lib.index_range(from, to);
-        let scanned: Vec<u64> = (0..lib.len)
-            .filter(|i| (from..to).contains(&lib.base_time(*i)))
-            .collect();
+        let scanned: Vec<u64> = (0..lib.len).filter(|i| (from..to).contains(&lib.base_time(*i))).collect();
         assert_eq!(range.collect::<Vec<_>>(), scanned);
     }
 

@@ -6,11 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 fn pixels(asset: &Asset, width: u32, height: u32) -> Vec<u8> {
     let h = hash(Kind::Asset, asset.index);
-    let (r0, g0, b0) = (
-        (h & 0xff) as u32,
-        ((h >> 8) & 0xff) as u32,
-        ((h >> 16) & 0xff) as u32,
-    );
+    let (r0, g0, b0) = ((h & 0xff) as u32, ((h >> 8) & 0xff) as u32, ((h >> 16) & 0xff) as u32);
     let mut data = Vec::with_capacity((width * height * 3) as usize);
     for y in 0..height {
         for x in 0..width {
@@ -47,12 +43,7 @@ pub fn jpeg(asset: &Asset, long_edge: u32) -> Vec<u8> {
     let (w, h) = fit(asset, long_edge);
     let mut out = Vec::new();
     jpeg_encoder::Encoder::new(&mut out, 80)
-        .encode(
-            &pixels(asset, w, h),
-            w as u16,
-            h as u16,
-            jpeg_encoder::ColorType::Rgb,
-        )
+        .encode(&pixels(asset, w, h), w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
         .expect("encoding to memory cannot fail");
     out
 }

@@ -72,9 +72,7 @@ impl Fault {
             match part.split_once('=') {
                 Some(("slow", d)) => fault.delay = Some(crate::config::Dur::parse(d)?.0),
                 Some(("status", s)) => {
-                    let code: u16 = s
-                        .parse()
-                        .map_err(|_| format!("fault status {s:?} is not a number"))?;
+                    let code: u16 = s.parse().map_err(|_| format!("fault status {s:?} is not a number"))?;
                     if !(400..=599).contains(&code) {
                         return Err(format!("fault status {code} must be 400–599"));
                     }
@@ -83,9 +81,7 @@ impl Fault {
                 None if part == "reset" => fault.reset = true,
                 None if part == "truncate" => fault.truncate = true,
                 _ => {
-                    return Err(format!(
-                        "unknown fault {part:?}; use slow=DURATION, status=CODE, reset or truncate"
-                    ));
+                    return Err(format!("unknown fault {part:?}; use slow=DURATION, status=CODE, reset or truncate"));
                 }
             }
         }
@@ -98,9 +94,7 @@ pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// A whole body.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
 /// The demo server's state.
@@ -112,21 +106,11 @@ pub struct DemoImmich {
 impl DemoImmich {
     /// A demo Immich with `assets` synthetic assets and a standing fault (usually none).
     pub fn new(assets: u64, fault: Fault) -> Arc<DemoImmich> {
-        Arc::new(DemoImmich {
-            library: Library::new(assets),
-            fault,
-        })
+        Arc::new(DemoImmich { library: Library::new(assets), fault })
     }
 
-    async fn handle(
-        self: Arc<Self>,
-        req: Request<Incoming>,
-    ) -> Result<Response<Body>, std::io::Error> {
-        let fault = match req
-            .headers()
-            .get("x-demo-fault")
-            .and_then(|v| v.to_str().ok())
-        {
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Response<Body>, std::io::Error> {
+        let fault = match req.headers().get("x-demo-fault").and_then(|v| v.to_str().ok()) {
             Some(text) => Fault::parse(text).unwrap_or_default(),
             None => self.fault.clone(),
         };
@@ -134,10 +118,7 @@ impl DemoImmich {
             tokio::time::sleep(delay).await;
         }
         if fault.reset {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "injected reset",
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset"));
         }
         if let Some(status) = fault.status {
             return Ok(routes::message(status, "Injected fault"));
@@ -148,9 +129,7 @@ impl DemoImmich {
             let bytes = body.collect().await?.to_bytes();
             let half = bytes.slice(..bytes.len() / 2);
             let mut response = Response::from_parts(parts, full(half.clone()));
-            response
-                .headers_mut()
-                .insert("content-length", half.len().into());
+            response.headers_mut().insert("content-length", half.len().into());
             return Ok(response);
         }
         Ok(response)
@@ -173,10 +152,7 @@ impl DemoImmich {
             let demo = self.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req| demo.clone().handle(req));
-                let _ = http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
             });
         }
     }
@@ -228,11 +204,8 @@ pub fn spawn(assets: u64, fault: Fault) -> SocketAddr {
     std::thread::Builder::new()
         .name("demo-immich".into())
         .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                 demo.serve(listener, std::future::pending()).await;
@@ -250,10 +223,7 @@ mod tests {
     fn faults_parse() {
         assert_eq!(Fault::parse("").unwrap(), Fault::default());
         let f = Fault::parse("slow=250ms, status=503").unwrap();
-        assert_eq!(
-            (f.delay, f.status),
-            (Some(Duration::from_millis(250)), Some(503))
-        );
+        assert_eq!((f.delay, f.status), (Some(Duration::from_millis(250)), Some(503)));
         assert!(Fault::parse("reset").unwrap().reset);
         assert!(Fault::parse("truncate").unwrap().truncate);
         assert!(Fault::parse("explode").is_err());

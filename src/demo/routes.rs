@@ -5,8 +5,8 @@
 #![allow(clippy::result_large_err)]
 
 use super::library::{
-    self, Asset, AssetPatch, CAMERAS, Kind, Library, Mutations, OWNER_ID, PEOPLE, PLACES, hash, id,
-    index_of, iso, owner_json, person_json,
+    self, Asset, AssetPatch, CAMERAS, Kind, Library, Mutations, OWNER_ID, PEOPLE, PLACES, hash, id, index_of, iso,
+    owner_json, person_json,
 };
 use super::media::{self, ZipWriter};
 use super::{ADMIN_KEY, Body, DemoImmich, READONLY_KEY, READONLY_PERMISSIONS, full};
@@ -47,10 +47,7 @@ fn not_found_access(permission: &str) -> Response<Body> {
 }
 
 fn no_content() -> Response<Body> {
-    Response::builder()
-        .status(204)
-        .body(full(Bytes::new()))
-        .expect("valid response")
+    Response::builder().status(204).body(full(Bytes::new())).expect("valid response")
 }
 
 /// Which key called, and whether it may do `permission`.
@@ -68,10 +65,7 @@ fn authorize(req: &Request<Incoming>, permission: Option<&str>) -> Result<bool, 
     if is_admin || READONLY_PERMISSIONS.contains(&permission) {
         Ok(is_admin)
     } else {
-        Err(message(
-            403,
-            &format!("Missing required permission: {permission}"),
-        ))
+        Err(message(403, &format!("Missing required permission: {permission}")))
     }
 }
 
@@ -83,11 +77,8 @@ fn query_map(req: &Request<Incoming>) -> BTreeMap<String, String> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
+            let decode =
+                |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
             (decode(k), decode(v))
         })
         .collect()
@@ -112,9 +103,7 @@ pub async fn route(demo: &Arc<DemoImmich>, req: Request<Incoming>) -> Response<B
         (&Method::GET, ["api-keys", "me"]) => Some("apiKey.read"),
         (&Method::POST, ["search", "statistics"]) => Some("asset.statistics"),
         (&Method::POST, ["search", "metadata" | "smart" | "random"]) => Some("asset.read"),
-        (&Method::GET, ["search", "places" | "suggestions" | "explore" | "cities"]) => {
-            Some("asset.read")
-        }
+        (&Method::GET, ["search", "places" | "suggestions" | "explore" | "cities"]) => Some("asset.read"),
         (&Method::GET, ["assets", "statistics"]) => Some("asset.statistics"),
         (&Method::GET, ["assets", _]) => Some("asset.read"),
         (&Method::GET, ["assets", _, "thumbnail"]) => Some("asset.view"),
@@ -147,17 +136,10 @@ pub async fn route(demo: &Arc<DemoImmich>, req: Request<Incoming>) -> Response<B
         Err(response) => return response,
     };
     let query = query_map(&req);
-    let range = req
-        .headers()
-        .get("range")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let range = req.headers().get("range").and_then(|v| v.to_str().ok()).map(str::to_string);
     let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
     let body = if method == Method::POST || method == Method::PUT || method == Method::DELETE {
-        match Limited::new(req.into_body(), MAX_REQUEST_BODY)
-            .collect()
-            .await
-        {
+        match Limited::new(req.into_body(), MAX_REQUEST_BODY).collect().await {
             Ok(collected) => {
                 let bytes = collected.to_bytes();
                 if bytes.is_empty() {
@@ -178,16 +160,13 @@ pub async fn route(demo: &Arc<DemoImmich>, req: Request<Incoming>) -> Response<B
     let lib = &demo.library;
     match (&method, rest.as_slice()) {
         (&Method::GET, ["server", "ping"]) => json_response(200, &json!({ "res": "pong" })),
-        (&Method::GET, ["server", "version"]) => json_response(
-            200,
-            &json!({ "major": 3, "minor": 1, "patch": 0, "prerelease": null }),
-        ),
+        (&Method::GET, ["server", "version"]) => {
+            json_response(200, &json!({ "major": 3, "minor": 1, "patch": 0, "prerelease": null }))
+        }
         (&Method::GET, ["server", "features"]) => json_response(200, &features()),
         (&Method::GET, ["server", "about"]) => json_response(200, &about()),
         (&Method::GET, ["server", "statistics"]) => json_response(200, &server_statistics(lib)),
-        (&Method::GET, ["users", "me"]) => {
-            json_response(200, &library::owner_admin_json(usage(lib).0))
-        }
+        (&Method::GET, ["users", "me"]) => json_response(200, &library::owner_admin_json(usage(lib).0)),
         (&Method::GET, ["api-keys", "me"]) => json_response(200, &api_key(is_admin)),
         (&Method::POST, ["search", "metadata"]) => search_metadata(lib, &body),
         (&Method::POST, ["search", "smart"]) => search_smart(lib, &body),
@@ -273,11 +252,8 @@ fn server_statistics(lib: &Library) -> Value {
 }
 
 fn api_key(is_admin: bool) -> Value {
-    let (index, name, permissions): (u64, &str, Vec<&str>) = if is_admin {
-        (0, "demo admin", vec!["all"])
-    } else {
-        (1, "demo read-only", READONLY_PERMISSIONS.to_vec())
-    };
+    let (index, name, permissions): (u64, &str, Vec<&str>) =
+        if is_admin { (0, "demo admin", vec!["all"]) } else { (1, "demo read-only", READONLY_PERMISSIONS.to_vec()) };
     json!({
         "id": id(Kind::ApiKey, index), "name": name, "permissions": permissions,
         "createdAt": "2026-11-01T09:00:00.000Z", "updatedAt": "2026-11-01T09:00:00.000Z"
@@ -321,9 +297,7 @@ impl Filters {
         let date = |key: &str| -> Result<Option<i64>, Response<Body>> {
             match text(key)? {
                 None => Ok(None),
-                Some(s) => library::parse_iso(&s)
-                    .map(Some)
-                    .ok_or_else(|| validation(key, "Invalid ISO datetime")),
+                Some(s) => library::parse_iso(&s).map(Some).ok_or_else(|| validation(key, "Invalid ISO datetime")),
             }
         };
         let flag = |key: &str| -> Result<Option<bool>, Response<Body>> {
@@ -333,23 +307,14 @@ impl Filters {
                 Some(_) => Err(validation(key, "Invalid input: expected boolean")),
             }
         };
-        let ids = |key: &str,
-                   kind: Kind,
-                   known: usize,
-                   impossible: &mut bool|
-         -> Result<Vec<usize>, Response<Body>> {
+        let ids = |key: &str, kind: Kind, known: usize, impossible: &mut bool| -> Result<Vec<usize>, Response<Body>> {
             let Some(value) = body.get(key).filter(|v| !v.is_null()) else {
                 return Ok(Vec::new());
             };
-            let list = value
-                .as_array()
-                .ok_or_else(|| validation(key, "Invalid input: expected array"))?;
+            let list = value.as_array().ok_or_else(|| validation(key, "Invalid input: expected array"))?;
             let mut out = Vec::new();
             for item in list {
-                let s = item
-                    .as_str()
-                    .filter(|s| library::is_uuid(s))
-                    .ok_or_else(|| validation(key, "Invalid UUID"))?;
+                let s = item.as_str().filter(|s| library::is_uuid(s)).ok_or_else(|| validation(key, "Invalid UUID"))?;
                 match index_of(kind, s).filter(|i| (*i as usize) < known) {
                     Some(i) => out.push(i as usize),
                     None => *impossible = true,
@@ -433,9 +398,7 @@ impl Filters {
     fn matches(&self, lib: &Library, state: &Mutations, a: &Asset) -> bool {
         let place = a.place.map(|p| PLACES[p]);
         let (make, model, _) = CAMERAS[a.camera];
-        let eq = |want: &Option<String>, have: Option<&str>| {
-            want.as_ref().is_none_or(|w| have == Some(w.as_str()))
-        };
+        let eq = |want: &Option<String>, have: Option<&str>| want.as_ref().is_none_or(|w| have == Some(w.as_str()));
         !self.impossible
             && self.taken_after.is_none_or(|t| a.taken >= t)
             && self.taken_before.is_none_or(|t| a.taken <= t)
@@ -444,29 +407,15 @@ impl Filters {
             && eq(&self.country, place.map(|p| p.2))
             && eq(&self.make, Some(make))
             && eq(&self.model, Some(model))
-            && self
-                .album_ids
-                .iter()
-                .all(|&i| lib.in_album(&state.albums[i], i, a.index))
+            && self.album_ids.iter().all(|&i| lib.in_album(&state.albums[i], i, a.index))
             && self.person_ids.iter().all(|p| a.people.contains(p))
-            && self
-                .tag_ids
-                .iter()
-                .all(|&i| lib.has_tag(&state.tags[i], i, a.index))
+            && self.tag_ids.iter().all(|&i| lib.has_tag(&state.tags[i], i, a.index))
             && self.is_video.is_none_or(|v| a.is_video == v)
             && self.is_favorite.is_none_or(|f| a.is_favorite == f)
             && self.visibility.as_ref().is_none_or(|v| &a.visibility == v)
-            && self
-                .rating
-                .is_none_or(|r| a.rating.unwrap_or(0) == r.max(0))
-            && self
-                .file_name
-                .as_ref()
-                .is_none_or(|n| a.file_name().to_lowercase().contains(n))
-            && self
-                .description
-                .as_ref()
-                .is_none_or(|d| a.description.to_lowercase().contains(d))
+            && self.rating.is_none_or(|r| a.rating.unwrap_or(0) == r.max(0))
+            && self.file_name.as_ref().is_none_or(|n| a.file_name().to_lowercase().contains(n))
+            && self.description.as_ref().is_none_or(|d| a.description.to_lowercase().contains(d))
             && self.id.is_none_or(|i| a.index == i)
     }
 }
@@ -529,31 +478,19 @@ fn search_page(lib: &Library, body: &Value, default_size: u64, rotation: u64) ->
         Some("asc") => true,
         Some(_) => return validation("order", "Invalid option: expected one of \"asc\"|\"desc\""),
     };
-    let with_exif = body
-        .get("withExif")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let with_people = body
-        .get("withPeople")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let with_exif = body.get("withExif").and_then(Value::as_bool).unwrap_or(false);
+    let with_people = body.get("withPeople").and_then(Value::as_bool).unwrap_or(false);
     let offset = (page - 1).saturating_mul(size);
     let mut items: Vec<Asset> = if filters.is_trivial() && rotation == 0 {
         (offset..offset.saturating_add(size + 1).min(lib.len))
             .filter_map(|k| lib.asset(if ascending { lib.len - 1 - k } else { k }, &state.assets))
             .collect()
     } else {
-        walk(lib, &state, &filters, ascending, rotation)
-            .skip(offset as usize)
-            .take(size as usize + 1)
-            .collect()
+        walk(lib, &state, &filters, ascending, rotation).skip(offset as usize).take(size as usize + 1).collect()
     };
     let has_more = items.len() as u64 > size;
     items.truncate(size as usize);
-    let items: Vec<Value> = items
-        .iter()
-        .map(|a| a.to_json(with_exif, with_people, None))
-        .collect();
+    let items: Vec<Value> = items.iter().map(|a| a.to_json(with_exif, with_people, None)).collect();
     json_response(
         200,
         &json!({
@@ -573,10 +510,7 @@ fn search_metadata(lib: &Library, body: &Value) -> Response<Body> {
 /// CLIP search, faked deterministically: words naming a known city, country, camera make or
 /// person narrow the results; the ranking is a rotation of the library chosen by the query.
 fn search_smart(lib: &Library, body: &Value) -> Response<Body> {
-    let query = match (
-        body.get("query").and_then(Value::as_str),
-        body.get("queryAssetId").and_then(Value::as_str),
-    ) {
+    let query = match (body.get("query").and_then(Value::as_str), body.get("queryAssetId").and_then(Value::as_str)) {
         (Some(q), _) if !q.trim().is_empty() => q.to_lowercase(),
         (_, Some(id)) => id.to_string(),
         _ => return validation("query", "Either query or queryAssetId is required"),
@@ -593,10 +527,7 @@ fn search_smart(lib: &Library, body: &Value) -> Response<Body> {
             narrowed["personIds"] = json!([id(Kind::Person, p as u64)]);
         }
     }
-    let rotation = query
-        .bytes()
-        .fold(0u64, |h, b| library::hash(Kind::Asset, h ^ u64::from(b)))
-        % lib.len.max(1);
+    let rotation = query.bytes().fold(0u64, |h, b| library::hash(Kind::Asset, h ^ u64::from(b))) % lib.len.max(1);
     search_page(lib, &narrowed, 100, rotation.max(1))
 }
 
@@ -618,9 +549,7 @@ fn search_random(lib: &Library, body: &Value) -> Response<Body> {
         }
         let i = rand::random::<u64>() % lib.len;
         if seen.insert(i)
-            && let Some(a) = lib
-                .asset(i, &state.assets)
-                .filter(|a| filters.matches(lib, &state, a))
+            && let Some(a) = lib.asset(i, &state.assets).filter(|a| filters.matches(lib, &state, a))
         {
             out.push(a.to_json(false, false, None));
         }
@@ -634,11 +563,7 @@ fn search_statistics(lib: &Library, body: &Value) -> Response<Body> {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let total = if filters.is_trivial() {
-        lib.len as usize
-    } else {
-        walk(lib, &state, &filters, false, 0).count()
-    };
+    let total = if filters.is_trivial() { lib.len as usize } else { walk(lib, &state, &filters, false, 0).count() };
     json_response(200, &json!({ "total": total }))
 }
 
@@ -660,27 +585,13 @@ fn search_suggestions(query: &BTreeMap<String, String>) -> Response<Body> {
     let make = query.get("make");
     let mut values: Vec<&str> = match query.get("type").map(String::as_str) {
         Some("country") => PLACES.iter().map(|p| p.2).collect(),
-        Some("state") => PLACES
-            .iter()
-            .filter(|p| country.is_none_or(|c| c == p.2))
-            .map(|p| p.1)
-            .collect(),
-        Some("city") => PLACES
-            .iter()
-            .filter(|p| country.is_none_or(|c| c == p.2))
-            .map(|p| p.0)
-            .collect(),
+        Some("state") => PLACES.iter().filter(|p| country.is_none_or(|c| c == p.2)).map(|p| p.1).collect(),
+        Some("city") => PLACES.iter().filter(|p| country.is_none_or(|c| c == p.2)).map(|p| p.0).collect(),
         Some("camera-make") => CAMERAS.iter().map(|c| c.0).collect(),
-        Some("camera-model") => CAMERAS
-            .iter()
-            .filter(|c| make.is_none_or(|m| m == c.0))
-            .map(|c| c.1)
-            .collect(),
-        Some("camera-lens-model") => CAMERAS
-            .iter()
-            .filter(|c| make.is_none_or(|m| m == c.0))
-            .filter_map(|c| c.2)
-            .collect(),
+        Some("camera-model") => CAMERAS.iter().filter(|c| make.is_none_or(|m| m == c.0)).map(|c| c.1).collect(),
+        Some("camera-lens-model") => {
+            CAMERAS.iter().filter(|c| make.is_none_or(|m| m == c.0)).filter_map(|c| c.2).collect()
+        }
         _ => {
             return validation(
                 "type",
@@ -718,27 +629,18 @@ fn search_explore(lib: &Library) -> Response<Body> {
         .iter()
         .map(|a| json!({ "value": PLACES[a.place.unwrap()].0, "data": a.to_json(true, false, Some(Vec::new())) }))
         .collect();
-    json_response(
-        200,
-        &json!([{ "fieldName": "exifInfo.city", "items": items }]),
-    )
+    json_response(200, &json!([{ "fieldName": "exifInfo.city", "items": items }]))
 }
 
 fn search_cities(lib: &Library) -> Response<Body> {
     let state = lib.state.lock().unwrap();
-    let items: Vec<Value> = first_per_city(lib, &state)
-        .iter()
-        .map(|a| a.to_json(true, false, None))
-        .collect();
+    let items: Vec<Value> = first_per_city(lib, &state).iter().map(|a| a.to_json(true, false, None)).collect();
     json_response(200, &Value::Array(items))
 }
 
 fn asset_statistics(lib: &Library) -> Response<Body> {
     let videos = video_count(lib.len);
-    json_response(
-        200,
-        &json!({ "images": lib.len - videos, "videos": videos, "total": lib.len }),
-    )
+    json_response(200, &json!({ "images": lib.len - videos, "videos": videos, "total": lib.len }))
 }
 
 /// Looks an asset id up the way Immich does: malformed → validation error, unknown → 400.
@@ -747,19 +649,11 @@ fn find_asset(lib: &Library, text: &str, permission: &str) -> Result<Asset, Resp
         return Err(validation("id", "Invalid UUID"));
     }
     let state = lib.state.lock().unwrap();
-    index_of(Kind::Asset, text)
-        .and_then(|i| lib.asset(i, &state.assets))
-        .ok_or_else(|| not_found_access(permission))
+    index_of(Kind::Asset, text).and_then(|i| lib.asset(i, &state.assets)).ok_or_else(|| not_found_access(permission))
 }
 
 fn tags_of(lib: &Library, state: &Mutations, index: u64) -> Vec<Value> {
-    state
-        .tags
-        .iter()
-        .enumerate()
-        .filter(|(i, t)| lib.has_tag(t, *i, index))
-        .map(|(i, t)| tag_json(i, t))
-        .collect()
+    state.tags.iter().enumerate().filter(|(i, t)| lib.has_tag(t, *i, index)).map(|(i, t)| tag_json(i, t)).collect()
 }
 
 fn get_asset(lib: &Library, text: &str) -> Response<Body> {
@@ -774,17 +668,15 @@ fn get_asset(lib: &Library, text: &str) -> Response<Body> {
     json_response(200, &v)
 }
 
-fn binary(
-    status: u16,
-    mime: &str,
-    disposition: &str,
-    bytes: Vec<u8>,
-) -> hyper::http::response::Builder {
+fn binary(status: u16, mime: &str, disposition: &str, bytes: Vec<u8>) -> hyper::http::response::Builder {
     let _ = bytes;
     Response::builder()
         .status(status)
         .header("content-type", mime)
-        .header("cache-control", "private, max-age=86400, no-transform, stale-while-revalidate=2592000, stale-if-error=2592000")
+        .header(
+            "cache-control",
+            "private, max-age=86400, no-transform, stale-while-revalidate=2592000, stale-if-error=2592000",
+        )
         .header("content-disposition", format!("inline; filename*=UTF-8''{disposition}"))
         .header("accept-ranges", "bytes")
 }
@@ -794,44 +686,28 @@ fn thumbnail(lib: &Library, text: &str, query: &BTreeMap<String, String>) -> Res
         Ok(a) => a,
         Err(r) => return r,
     };
-    let stem = asset
-        .file_name()
-        .rsplit_once('.')
-        .map_or(asset.file_name(), |(s, _)| s.to_string());
+    let stem = asset.file_name().rsplit_once('.').map_or(asset.file_name(), |(s, _)| s.to_string());
     match query.get("size").map(String::as_str) {
         None | Some("thumbnail") => {
             let bytes = media::thumbnail_webp(&asset);
-            binary(
-                200,
-                "image/webp",
-                &format!("{stem}_thumbnail.webp"),
-                Vec::new(),
-            )
-            .header("content-length", bytes.len())
-            .body(full(bytes))
-            .expect("valid response")
+            binary(200, "image/webp", &format!("{stem}_thumbnail.webp"), Vec::new())
+                .header("content-length", bytes.len())
+                .body(full(bytes))
+                .expect("valid response")
         }
         Some("preview") => {
             let bytes = media::jpeg(&asset, 512);
-            binary(
-                200,
-                "image/jpeg",
-                &format!("{stem}_preview.jpeg"),
-                Vec::new(),
-            )
-            .header("content-length", bytes.len())
-            .body(full(bytes))
-            .expect("valid response")
+            binary(200, "image/jpeg", &format!("{stem}_preview.jpeg"), Vec::new())
+                .header("content-length", bytes.len())
+                .body(full(bytes))
+                .expect("valid response")
         }
         Some("fullsize") => Response::builder()
             .status(302)
             .header("location", "original")
             .body(full(Bytes::new()))
             .expect("valid response"),
-        Some(_) => validation(
-            "size",
-            "Invalid option: expected one of \"fullsize\"|\"preview\"|\"thumbnail\"",
-        ),
+        Some(_) => validation("size", "Invalid option: expected one of \"fullsize\"|\"preview\"|\"thumbnail\""),
     }
 }
 
@@ -851,16 +727,9 @@ fn parse_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()>
             (len.saturating_sub(n), len.checked_sub(1).ok_or(())?)
         }
         (s, "") => (s.parse().map_err(|_| ())?, len.checked_sub(1).ok_or(())?),
-        (s, e) => (
-            s.parse().map_err(|_| ())?,
-            e.parse::<u64>().map_err(|_| ())?.min(len.saturating_sub(1)),
-        ),
+        (s, e) => (s.parse().map_err(|_| ())?, e.parse::<u64>().map_err(|_| ())?.min(len.saturating_sub(1))),
     };
-    if range.0 >= len || range.0 > range.1 {
-        Err(())
-    } else {
-        Ok(Some(range))
-    }
+    if range.0 >= len || range.0 > range.1 { Err(()) } else { Ok(Some(range)) }
 }
 
 fn original(lib: &Library, text: &str, range: Option<&str>) -> Response<Body> {
@@ -891,27 +760,13 @@ fn original(lib: &Library, text: &str, range: Option<&str>) -> Response<Body> {
     }
 }
 
-fn asset_ids(
-    body: &Value,
-    key: &str,
-    lib: &Library,
-    permission: &str,
-) -> Result<Vec<u64>, Response<Body>> {
-    let list = body
-        .get(key)
-        .and_then(Value::as_array)
-        .ok_or_else(|| validation(key, "Invalid input: expected array"))?;
+fn asset_ids(body: &Value, key: &str, lib: &Library, permission: &str) -> Result<Vec<u64>, Response<Body>> {
+    let list =
+        body.get(key).and_then(Value::as_array).ok_or_else(|| validation(key, "Invalid input: expected array"))?;
     let mut out = Vec::with_capacity(list.len());
     for item in list {
-        let s = item
-            .as_str()
-            .filter(|s| library::is_uuid(s))
-            .ok_or_else(|| validation(key, "Invalid UUID"))?;
-        out.push(
-            index_of(Kind::Asset, s)
-                .filter(|i| *i < lib.len)
-                .ok_or_else(|| not_found_access(permission))?,
-        );
+        let s = item.as_str().filter(|s| library::is_uuid(s)).ok_or_else(|| validation(key, "Invalid UUID"))?;
+        out.push(index_of(Kind::Asset, s).filter(|i| *i < lib.len).ok_or_else(|| not_found_access(permission))?);
     }
     Ok(out)
 }
@@ -954,21 +809,13 @@ fn update_assets(lib: &Library, body: &Value) -> Response<Body> {
             None => return validation("dateTimeOriginal", "Invalid ISO datetime"),
         }
     }
-    match (
-        body.get("latitude").and_then(Value::as_f64),
-        body.get("longitude").and_then(Value::as_f64),
-    ) {
-        (Some(lat), Some(lon))
-            if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) =>
-        {
+    match (body.get("latitude").and_then(Value::as_f64), body.get("longitude").and_then(Value::as_f64)) {
+        (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => {
             patch.position = Some((lat, lon))
         }
         (None, None) => {}
         _ => {
-            return validation(
-                "latitude",
-                "latitude and longitude go together, within ±90 and ±180",
-            );
+            return validation("latitude", "latitude and longitude go together, within ±90 and ±180");
         }
     }
     let mut state = lib.state.lock().unwrap();
@@ -1012,9 +859,7 @@ fn album_json(lib: &Library, state: &Mutations, index: usize) -> Value {
 
 fn list_albums(lib: &Library) -> Response<Body> {
     let state = lib.state.lock().unwrap();
-    let albums: Vec<Value> = (0..state.albums.len())
-        .map(|i| album_json(lib, &state, i))
-        .collect();
+    let albums: Vec<Value> = (0..state.albums.len()).map(|i| album_json(lib, &state, i)).collect();
     json_response(200, &Value::Array(albums))
 }
 
@@ -1040,11 +885,7 @@ fn create_album(lib: &Library, body: &Value) -> Response<Body> {
     let Some(name) = body.get("albumName").and_then(Value::as_str) else {
         return validation("albumName", "Invalid input: expected string");
     };
-    let description = body
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let description = body.get("description").and_then(Value::as_str).unwrap_or("").to_string();
     let assets = if body.get("assetIds").is_some() {
         match asset_ids(body, "assetIds", lib, "asset.share") {
             Ok(ids) => ids,
@@ -1067,9 +908,7 @@ fn create_album(lib: &Library, body: &Value) -> Response<Body> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 fn album_assets(lib: &Library, text: &str, body: &Value, add: bool) -> Response<Body> {
@@ -1115,21 +954,9 @@ fn album_assets(lib: &Library, text: &str, body: &Value, add: bool) -> Response<
 }
 
 fn list_people(query: &BTreeMap<String, String>) -> Response<Body> {
-    let size: usize = query
-        .get("size")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(500)
-        .clamp(1, 1000);
-    let page: usize = query
-        .get("page")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .max(1);
-    let people: Vec<Value> = (0..PEOPLE.len())
-        .skip((page - 1) * size)
-        .take(size)
-        .map(person_json)
-        .collect();
+    let size: usize = query.get("size").and_then(|s| s.parse().ok()).unwrap_or(500).clamp(1, 1000);
+    let page: usize = query.get("page").and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
+    let people: Vec<Value> = (0..PEOPLE.len()).skip((page - 1) * size).take(size).map(person_json).collect();
     json_response(
         200,
         &json!({ "people": people, "total": PEOPLE.len(), "hidden": 0, "hasNextPage": page * size < PEOPLE.len() }),
@@ -1158,9 +985,7 @@ fn person_statistics(lib: &Library, text: &str) -> Response<Body> {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let count = (0..lib.len)
-        .filter(|i| (hash(Kind::Asset, *i) >> (p * 3 + 5)) % 7 == 0)
-        .count();
+    let count = (0..lib.len).filter(|i| (hash(Kind::Asset, *i) >> (p * 3 + 5)) % 7 == 0).count();
     json_response(200, &json!({ "assets": count }))
 }
 
@@ -1177,17 +1002,7 @@ fn tag_json(index: usize, tag: &library::TagState) -> Value {
 
 fn list_tags(lib: &Library) -> Response<Body> {
     let state = lib.state.lock().unwrap();
-    json_response(
-        200,
-        &Value::Array(
-            state
-                .tags
-                .iter()
-                .enumerate()
-                .map(|(i, t)| tag_json(i, t))
-                .collect(),
-        ),
-    )
+    json_response(200, &Value::Array(state.tags.iter().enumerate().map(|(i, t)| tag_json(i, t)).collect()))
 }
 
 fn upsert_tags(lib: &Library, body: &Value) -> Response<Body> {
@@ -1197,11 +1012,7 @@ fn upsert_tags(lib: &Library, body: &Value) -> Response<Body> {
     let mut state = lib.state.lock().unwrap();
     let mut out = Vec::new();
     for item in list {
-        let Some(path) = item
-            .as_str()
-            .map(|s| s.trim_matches('/'))
-            .filter(|s| !s.is_empty())
-        else {
+        let Some(path) = item.as_str().map(|s| s.trim_matches('/')).filter(|s| !s.is_empty()) else {
             return validation("tags", "Invalid input: expected non-empty string");
         };
         let mut parent: Option<u64> = None;
@@ -1244,10 +1055,7 @@ fn tag_assets(lib: &Library, body: &Value) -> Response<Body> {
         let Some(s) = t.as_str().filter(|s| library::is_uuid(s)) else {
             return validation("tagIds", "Invalid UUID");
         };
-        match index_of(Kind::Tag, s)
-            .map(|i| i as usize)
-            .filter(|i| *i < state.tags.len())
-        {
+        match index_of(Kind::Tag, s).map(|i| i as usize).filter(|i| *i < state.tags.len()) {
             Some(i) => tags.push(i),
             None => return not_found_access("tag.asset"),
         }
@@ -1265,10 +1073,7 @@ fn tag_assets(lib: &Library, body: &Value) -> Response<Body> {
 }
 
 /// Timeline filters: `albumId`, `personId`, `tagId`, `isFavorite`, `visibility`.
-fn timeline_filters(
-    query: &BTreeMap<String, String>,
-    state: &Mutations,
-) -> Result<Filters, Response<Body>> {
+fn timeline_filters(query: &BTreeMap<String, String>, state: &Mutations) -> Result<Filters, Response<Body>> {
     let mut body = json!({});
     if let Some(v) = query.get("albumId") {
         body["albumIds"] = json!([v]);
@@ -1300,10 +1105,8 @@ fn timeline_buckets(lib: &Library, query: &BTreeMap<String, String>) -> Response
         *buckets.entry((y, m)).or_default() += 1;
     }
     let ascending = query.get("order").is_some_and(|o| o == "asc");
-    let mut list: Vec<Value> = buckets
-        .iter()
-        .map(|((y, m), c)| json!({ "timeBucket": format!("{y:04}-{m:02}-01"), "count": c }))
-        .collect();
+    let mut list: Vec<Value> =
+        buckets.iter().map(|((y, m), c)| json!({ "timeBucket": format!("{y:04}-{m:02}-01"), "count": c })).collect();
     if !ascending {
         list.reverse();
     }
@@ -1312,10 +1115,7 @@ fn timeline_buckets(lib: &Library, query: &BTreeMap<String, String>) -> Response
 
 fn timeline_bucket(lib: &Library, query: &BTreeMap<String, String>) -> Response<Body> {
     let Some(start) = query.get("timeBucket").and_then(|t| library::parse_iso(t)) else {
-        return validation(
-            "timeBucket",
-            "Invalid input: expected a date such as 2024-09-01",
-        );
+        return validation("timeBucket", "Invalid input: expected a date such as 2024-09-01");
     };
     let (y, m, ..) = library::civil(start);
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
@@ -1356,12 +1156,8 @@ fn timeline_bucket(lib: &Library, query: &BTreeMap<String, String>) -> Response<
 /// Every geotagged asset, streamed in slices so a million markers never sit in memory at once.
 fn map_markers(demo: Arc<DemoImmich>, query: &BTreeMap<String, String>) -> Response<Body> {
     let favorite = query.get("isFavorite").map(|v| v == "true");
-    let after = query
-        .get("fileCreatedAfter")
-        .and_then(|t| library::parse_iso(t));
-    let before = query
-        .get("fileCreatedBefore")
-        .and_then(|t| library::parse_iso(t));
+    let after = query.get("fileCreatedAfter").and_then(|t| library::parse_iso(t));
+    let before = query.get("fileCreatedBefore").and_then(|t| library::parse_iso(t));
     const SLICE: u64 = 2_000;
     let stream = futures::stream::unfold((0u64, true), move |(start, first)| {
         let demo = demo.clone();
@@ -1415,10 +1211,7 @@ fn map_markers(demo: Arc<DemoImmich>, query: &BTreeMap<String, String>) -> Respo
 }
 
 fn memories(lib: &Library, query: &BTreeMap<String, String>) -> Response<Body> {
-    let day = query
-        .get("for")
-        .and_then(|t| library::parse_iso(t))
-        .unwrap_or_else(now);
+    let day = query.get("for").and_then(|t| library::parse_iso(t)).unwrap_or_else(now);
     let (year, month, date, ..) = library::civil(day);
     let state = lib.state.lock().unwrap();
     let mut out = Vec::new();
@@ -1450,17 +1243,12 @@ fn download_selection(lib: &Library, body: &Value) -> Result<Vec<u64>, Response<
     if let Some(album) = body.get("albumId").and_then(Value::as_str) {
         let state = lib.state.lock().unwrap();
         let index = find_album(&state, album)?;
-        return Ok((0..lib.len)
-            .filter(|i| lib.in_album(&state.albums[index], index, *i))
-            .collect());
+        return Ok((0..lib.len).filter(|i| lib.in_album(&state.albums[index], index, *i)).collect());
     }
     if body.get("userId").and_then(Value::as_str) == Some(OWNER_ID) {
         return Ok((0..lib.len).collect());
     }
-    Err(validation(
-        "assetIds",
-        "assetIds, albumId or userId is required",
-    ))
+    Err(validation("assetIds", "assetIds, albumId or userId is required"))
 }
 
 fn download_info(lib: &Library, body: &Value) -> Response<Body> {
@@ -1468,11 +1256,7 @@ fn download_info(lib: &Library, body: &Value) -> Response<Body> {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let limit = body
-        .get("archiveSize")
-        .and_then(Value::as_u64)
-        .unwrap_or(4 << 30)
-        .max(1);
+    let limit = body.get("archiveSize").and_then(Value::as_u64).unwrap_or(4 << 30).max(1);
     let state = lib.state.lock().unwrap();
     let mut archives: Vec<(u64, Vec<String>)> = Vec::new();
     let mut total = 0;
@@ -1487,10 +1271,8 @@ fn download_info(lib: &Library, body: &Value) -> Response<Body> {
             _ => archives.push((size, vec![id(Kind::Asset, i)])),
         }
     }
-    let archives: Vec<Value> = archives
-        .into_iter()
-        .map(|(size, ids)| json!({ "size": size, "assetIds": ids }))
-        .collect();
+    let archives: Vec<Value> =
+        archives.into_iter().map(|(size, ids)| json!({ "size": size, "assetIds": ids })).collect();
     json_response(201, &json!({ "totalSize": total, "archives": archives }))
 }
 
@@ -1500,37 +1282,28 @@ fn download_archive(demo: Arc<DemoImmich>, body: &Value) -> Response<Body> {
         Ok(ids) => ids,
         Err(r) => return r,
     };
-    let stream = futures::stream::unfold(
-        (ids.into_iter(), Some(ZipWriter::default())),
-        move |(mut ids, zip)| {
-            let demo = demo.clone();
-            async move {
-                let mut zip = zip?;
-                match ids.next() {
-                    Some(i) => {
-                        let asset = {
-                            let state = demo.library.state.lock().unwrap();
-                            demo.library.asset(i, &state.assets)
-                        }?;
-                        let entry = zip.entry(&asset.file_name(), &media::original(&asset));
-                        Some((
-                            Ok::<_, std::io::Error>(Frame::data(entry)),
-                            (ids, Some(zip)),
-                        ))
-                    }
-                    None => Some((Ok(Frame::data(zip.finish())), (ids, None))),
+    let stream = futures::stream::unfold((ids.into_iter(), Some(ZipWriter::default())), move |(mut ids, zip)| {
+        let demo = demo.clone();
+        async move {
+            let mut zip = zip?;
+            match ids.next() {
+                Some(i) => {
+                    let asset = {
+                        let state = demo.library.state.lock().unwrap();
+                        demo.library.asset(i, &state.assets)
+                    }?;
+                    let entry = zip.entry(&asset.file_name(), &media::original(&asset));
+                    Some((Ok::<_, std::io::Error>(Frame::data(entry)), (ids, Some(zip))))
                 }
+                None => Some((Ok(Frame::data(zip.finish())), (ids, None))),
             }
-        },
-    )
+        }
+    })
     .boxed();
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/octet-stream")
-        .header(
-            "content-disposition",
-            "attachment; filename=\"immich-download.zip\"",
-        )
+        .header("content-disposition", "attachment; filename=\"immich-download.zip\"")
         .body(BodyExt::boxed_unsync(StreamBody::new(stream)))
         .expect("valid response")
 }

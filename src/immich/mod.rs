@@ -34,9 +34,7 @@ impl BaseUrl {
             return Err(format!("{url:?} has no host (user info is not supported)"));
         }
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6
-                .split_once(']')
-                .ok_or_else(|| format!("{url:?}: unclosed [ in host"))?;
+            let (h, after) = v6.split_once(']').ok_or_else(|| format!("{url:?}: unclosed [ in host"))?;
             (h.to_string(), after.strip_prefix(':'))
         } else {
             match authority.rsplit_once(':') {
@@ -45,59 +43,32 @@ impl BaseUrl {
             }
         };
         let port = match port {
-            Some(p) => p
-                .parse::<u16>()
-                .map_err(|_| format!("{url:?}: invalid port {p:?}"))?,
+            Some(p) => p.parse::<u16>().map_err(|_| format!("{url:?}: invalid port {p:?}"))?,
             None if tls => 443,
             None => 80,
         };
         let prefix = path.trim_end_matches('/');
-        let prefix = if prefix.is_empty() {
-            String::new()
-        } else {
-            format!("/{prefix}")
-        };
+        let prefix = if prefix.is_empty() { String::new() } else { format!("/{prefix}") };
         if prefix.ends_with("/api") {
-            return Err(format!(
-                "{url:?}: give Immich's base URL without the trailing /api"
-            ));
+            return Err(format!("{url:?}: give Immich's base URL without the trailing /api"));
         }
         if prefix.contains(['?', '#']) {
-            return Err(format!(
-                "{url:?}: a base URL cannot have a query or fragment"
-            ));
+            return Err(format!("{url:?}: a base URL cannot have a query or fragment"));
         }
-        Ok(BaseUrl {
-            tls,
-            host,
-            port,
-            prefix,
-        })
+        Ok(BaseUrl { tls, host, port, prefix })
     }
 
     /// `host:port` as written in a Host header (IPv6 bracketed).
     pub fn authority(&self) -> String {
         let default_port = if self.tls { 443 } else { 80 };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == default_port {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        if self.port == default_port { host } else { format!("{host}:{}", self.port) }
     }
 
     /// The URL of an Immich API path such as `/api/server/ping`.
     pub fn url(&self, api_path: &str) -> String {
         let scheme = if self.tls { "https" } else { "http" };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
         format!("{scheme}://{host}:{}{}{api_path}", self.port, self.prefix)
     }
 }
@@ -108,6 +79,7 @@ impl BaseUrl {
 pub struct Upstream {
     base: BaseUrl,
     addr: Option<SocketAddr>,
+    host_header: http::HeaderValue,
 }
 
 impl Upstream {
@@ -115,10 +87,9 @@ impl Upstream {
     /// (the gateway starts anyway, `/ready` says why, and resolution is retried).
     pub fn from_config(config: &ImmichConfig) -> Result<Upstream, String> {
         let base = BaseUrl::parse(&config.base_url)?;
-        Ok(Upstream {
-            addr: resolve(&base),
-            base,
-        })
+        let host_header = http::HeaderValue::from_str(&base.authority())
+            .map_err(|_| format!("{:?}: invalid host", config.base_url))?;
+        Ok(Upstream { addr: resolve(&base), base, host_header })
     }
 
     /// The same upstream, resolved again.
@@ -126,6 +97,7 @@ impl Upstream {
         Upstream {
             base: self.base.clone(),
             addr: resolve(&self.base).or(self.addr),
+            host_header: self.host_header.clone(),
         }
     }
 
@@ -137,6 +109,11 @@ impl Upstream {
     /// The parsed base URL.
     pub fn base(&self) -> &BaseUrl {
         &self.base
+    }
+
+    /// The `Host` header Immich expects.
+    pub fn host_header(&self) -> &http::HeaderValue {
+        &self.host_header
     }
 
     /// The host name, for logs and TLS SNI.
@@ -178,23 +155,14 @@ impl ImmichClient {
 
     /// `GET /api/server/ping`: `Ok` when Immich answers `{"res":"pong"}` within `timeout`.
     pub async fn ping(&self, base: &BaseUrl, timeout: Duration) -> Result<(), String> {
-        let response = self
-            .http
-            .get(base.url("/api/server/ping"))
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| describe(&e))?;
+        let response =
+            self.http.get(base.url("/api/server/ping")).timeout(timeout).send().await.map_err(|e| describe(&e))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!(
-                "Immich answered /api/server/ping with HTTP {status}"
-            ));
+            return Err(format!("Immich answered /api/server/ping with HTTP {status}"));
         }
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| format!("Immich's ping reply is not JSON: {e}"))?;
+        let body: serde_json::Value =
+            response.json().await.map_err(|e| format!("Immich's ping reply is not JSON: {e}"))?;
         if body.get("res").and_then(|v| v.as_str()) == Some("pong") {
             Ok(())
         } else {
@@ -228,14 +196,8 @@ mod tests {
     #[test]
     fn base_urls_parse() {
         let b = BaseUrl::parse("http://immich-server:2283").unwrap();
-        assert_eq!(
-            (b.tls, b.host.as_str(), b.port, b.prefix.as_str()),
-            (false, "immich-server", 2283, "")
-        );
-        assert_eq!(
-            b.url("/api/server/ping"),
-            "http://immich-server:2283/api/server/ping"
-        );
+        assert_eq!((b.tls, b.host.as_str(), b.port, b.prefix.as_str()), (false, "immich-server", 2283, ""));
+        assert_eq!(b.url("/api/server/ping"), "http://immich-server:2283/api/server/ping");
         let b = BaseUrl::parse("https://photos.example.com/immich/").unwrap();
         assert_eq!((b.tls, b.port, b.prefix.as_str()), (true, 443, "/immich"));
         assert_eq!(b.authority(), "photos.example.com");

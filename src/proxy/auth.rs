@@ -15,11 +15,10 @@ pub struct KeyHash([u8; 32]);
 impl KeyHash {
     /// Parses `sha256:<hex>`.
     pub fn parse(text: &str) -> Result<KeyHash, String> {
-        let hex_digits = text.strip_prefix("sha256:").ok_or_else(|| {
-            "must look like sha256:<64 hex digits> (print one with --hash-key KEY)".to_string()
-        })?;
-        let bytes = hex::decode(hex_digits)
-            .map_err(|_| "the part after sha256: must be hex".to_string())?;
+        let hex_digits = text
+            .strip_prefix("sha256:")
+            .ok_or_else(|| "must look like sha256:<64 hex digits> (print one with --hash-key KEY)".to_string())?;
+        let bytes = hex::decode(hex_digits).map_err(|_| "the part after sha256: must be hex".to_string())?;
         <[u8; 32]>::try_from(bytes.as_slice())
             .map(KeyHash)
             .map_err(|_| "a SHA-256 hash has exactly 64 hex digits".to_string())
@@ -69,28 +68,19 @@ pub struct Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.clients.iter().map(|c| &*c.name).collect();
-        f.debug_struct("Credentials")
-            .field("mode", &self.mode)
-            .field("clients", &names)
-            .finish_non_exhaustive()
+        f.debug_struct("Credentials").field("mode", &self.mode).field("clients", &names).finish_non_exhaustive()
     }
 }
 
 impl Credentials {
     /// Reads key files and pairs each gateway key with its Immich key. Errors name the key.
     pub fn load(config: &Config) -> Result<Credentials, (String, String)> {
-        let default_key = read_secret(
-            config.immich.api_key.as_deref(),
-            config.immich.api_key_file.as_deref(),
-        )
-        .map_err(|e| ("immich.api_key_file".to_string(), e))?;
+        let default_key = read_secret(config.immich.api_key.as_deref(), config.immich.api_key_file.as_deref())
+            .map_err(|e| ("immich.api_key_file".to_string(), e))?;
         let mut clients = Vec::with_capacity(config.auth.keys.len());
         for (n, key) in config.auth.keys.iter().enumerate() {
-            let own = read_secret(
-                key.immich_api_key.as_deref(),
-                key.immich_api_key_file.as_deref(),
-            )
-            .map_err(|e| (format!("auth.keys[{n}].immich_api_key_file"), e))?;
+            let own = read_secret(key.immich_api_key.as_deref(), key.immich_api_key_file.as_deref())
+                .map_err(|e| (format!("auth.keys[{n}].immich_api_key_file"), e))?;
             let immich_key = match own.or_else(|| default_key.clone()) {
                 Some(k) => k,
                 None if config.auth.mode == AuthMode::Inject => {
@@ -101,18 +91,10 @@ impl Credentials {
                 }
                 None => Arc::from(""),
             };
-            let hash =
-                KeyHash::parse(&key.hash).map_err(|e| (format!("auth.keys[{n}].hash"), e))?;
-            clients.push(ClientKey {
-                name: Arc::from(key.name.as_str()),
-                hash,
-                immich_key,
-            });
+            let hash = KeyHash::parse(&key.hash).map_err(|e| (format!("auth.keys[{n}].hash"), e))?;
+            clients.push(ClientKey { name: Arc::from(key.name.as_str()), hash, immich_key });
         }
-        Ok(Credentials {
-            mode: config.auth.mode,
-            clients,
-        })
+        Ok(Credentials { mode: config.auth.mode, clients })
     }
 
     /// The configured mode.
@@ -133,24 +115,17 @@ impl Credentials {
         }
         bool::from(found).then(|| {
             let client = &self.clients[index as usize];
-            Principal {
-                name: client.name.clone(),
-                immich_key: client.immich_key.clone(),
-            }
+            Principal { name: client.name.clone(), immich_key: client.immich_key.clone() }
         })
     }
 }
 
-fn read_secret(
-    inline: Option<&str>,
-    file: Option<&std::path::Path>,
-) -> Result<Option<Arc<str>>, String> {
+fn read_secret(inline: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<Arc<str>>, String> {
     if let Some(key) = inline {
         return Ok(Some(Arc::from(key.trim())));
     }
     let Some(path) = file else { return Ok(None) };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let key = text.trim();
     if key.is_empty() {
         return Err(format!("{} is empty", path.display()));
@@ -163,11 +138,7 @@ pub fn presented_key(req: &RequestHeader) -> Option<&str> {
     if let Some(v) = req.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(v.trim());
     }
-    let auth = req
-        .headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let auth = req.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = auth.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -202,15 +173,9 @@ mod tests {
     fn keys_map_to_their_immich_key() {
         let creds = Credentials::load(&inject_config()).unwrap();
         let agent = creds.authenticate("gw-agent").unwrap();
-        assert_eq!(
-            (&*agent.name, &*agent.immich_key),
-            ("agent", "immich-admin")
-        );
+        assert_eq!((&*agent.name, &*agent.immich_key), ("agent", "immich-admin"));
         let reader = creds.authenticate("gw-reader").unwrap();
-        assert_eq!(
-            (&*reader.name, &*reader.immich_key),
-            ("reader", "immich-readonly")
-        );
+        assert_eq!((&*reader.name, &*reader.immich_key), ("reader", "immich-readonly"));
         assert!(creds.authenticate("gw-agent ").is_none());
         assert!(creds.authenticate("").is_none());
     }
@@ -227,10 +192,7 @@ mod tests {
     fn debug_never_prints_secrets() {
         let creds = Credentials::load(&inject_config()).unwrap();
         let text = format!("{creds:?}");
-        assert!(
-            !text.contains("immich-admin") && !text.contains(&KeyHash::of("gw-agent").to_string()),
-            "{text}"
-        );
+        assert!(!text.contains("immich-admin") && !text.contains(&KeyHash::of("gw-agent").to_string()), "{text}");
     }
 
     #[test]

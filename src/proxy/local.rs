@@ -23,9 +23,7 @@ pub async fn respond(
         header.insert_header(*name, *value)?;
     }
     let head_only = session.req_header().method == http::Method::HEAD;
-    session
-        .write_response_header(Box::new(header), head_only || body.is_empty())
-        .await?;
+    session.write_response_header(Box::new(header), head_only || body.is_empty()).await?;
     if !head_only && !body.is_empty() {
         session.write_response_body(Some(body), true).await?;
     }
@@ -40,15 +38,7 @@ pub async fn respond_json(
     value: &serde_json::Value,
 ) -> Result<()> {
     let body = serde_json::to_vec(value).expect("a Value always serializes");
-    respond(
-        session,
-        status,
-        "application/json",
-        request_id,
-        &[],
-        Bytes::from(body),
-    )
-    .await
+    respond(session, status, "application/json", request_id, &[], Bytes::from(body)).await
 }
 
 /// The gateway's error body: `{"error": "...", "requestId": "..."}`.
@@ -64,15 +54,6 @@ pub async fn respond_error(
     message: &str,
     extra_headers: &[(&'static str, &str)],
 ) -> Result<()> {
-    let body =
-        serde_json::to_vec(&error_body(message, request_id)).expect("a Value always serializes");
-    respond(
-        session,
-        status,
-        "application/json",
-        request_id,
-        extra_headers,
-        Bytes::from(body),
-    )
-    .await
+    let body = serde_json::to_vec(&error_body(message, request_id)).expect("a Value always serializes");
+    respond(session, status, "application/json", request_id, extra_headers, Bytes::from(body)).await
 }

@@ -8,7 +8,7 @@ pub mod path;
 use crate::config::AuthMode;
 use crate::config::reload::{ConfigStore, Runtime};
 use crate::immich::ImmichClient;
-use crate::telemetry::metrics;
+use crate::telemetry::{RouteClass as Route, metrics};
 use async_trait::async_trait;
 use auth::Principal;
 use bytes::Bytes;
@@ -24,47 +24,14 @@ use std::time::{Duration, Instant};
 /// How long `/ready` waits for Immich's ping.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What kind of request this is, for routing and as the `route` label of metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// `GET /health`.
-    Health,
-    /// `GET /ready`.
-    Ready,
-    /// `GET /metrics`.
-    Metrics,
-    /// `/api/*`, proxied to Immich.
-    Api,
-    /// Anything else.
-    Unknown,
-}
-
-impl Route {
-    fn of(path: &str) -> Route {
-        match path {
-            "/health" => Route::Health,
-            "/ready" => Route::Ready,
-            "/metrics" => Route::Metrics,
-            p if p == "/api"
-                || p.starts_with("/api/")
-                || p.starts_with("//")
-                || p.starts_with("/api%") =>
-            {
-                Route::Api
-            }
-            _ => Route::Unknown,
-        }
-    }
-
-    /// The metric label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Route::Health => "health",
-            Route::Ready => "ready",
-            Route::Metrics => "metrics",
-            Route::Api => "api",
-            Route::Unknown => "other",
-        }
+/// Classifies a request path.
+fn route_of(path: &str) -> Route {
+    match path {
+        "/health" => Route::Health,
+        "/ready" => Route::Ready,
+        "/metrics" => Route::Metrics,
+        p if p == "/api" || p.starts_with("/api/") || p.starts_with("//") || p.starts_with("/api%") => Route::Api,
+        _ => Route::Other,
     }
 }
 
@@ -92,11 +59,7 @@ impl Gateway {
     /// A gateway serving the configuration in `store`.
     pub fn new(store: Arc<ConfigStore>) -> Gateway {
         let immich = ImmichClient::new(&store.current().config.immich);
-        Gateway {
-            store,
-            immich,
-            started: Instant::now(),
-        }
+        Gateway { store, immich, started: Instant::now() }
     }
 
     async fn serve_health(&self, session: &mut Session, ctx: &RequestCtx) -> Result<()> {
@@ -115,23 +78,14 @@ impl Gateway {
     async fn serve_ready(&self, session: &mut Session, ctx: &RequestCtx) -> Result<()> {
         let upstream = &ctx.runtime.upstream;
         let outcome = match upstream.addr() {
-            None => Err(format!(
-                "cannot resolve Immich's host {:?}",
-                upstream.host()
-            )),
+            None => Err(format!("cannot resolve Immich's host {:?}", upstream.host())),
             Some(_) => self.immich.ping(upstream.base(), READY_TIMEOUT).await,
         };
         let (status, body) = match outcome {
-            Ok(()) => (
-                200,
-                serde_json::json!({ "status": "ready", "immich": "reachable" }),
-            ),
+            Ok(()) => (200, serde_json::json!({ "status": "ready", "immich": "reachable" })),
             Err(reason) => {
                 tracing::warn!(request_id = %ctx.request_id, %reason, "not ready");
-                (
-                    503,
-                    serde_json::json!({ "status": "not ready", "reason": reason, "requestId": ctx.request_id }),
-                )
+                (503, serde_json::json!({ "status": "not ready", "reason": reason, "requestId": ctx.request_id }))
             }
         };
         respond_json(session, status, &ctx.request_id, &body).await
@@ -141,35 +95,25 @@ impl Gateway {
     fn oversized_head(&self, session: &Session, ctx: &RequestCtx) -> Option<&'static str> {
         let req = session.req_header();
         let limits = &ctx.runtime.config.server;
-        let line = req.method.as_str().len() + req.uri.to_string().len() + "  HTTP/1.1".len();
+        let target = req.uri.path_and_query().map_or(1, |p| p.as_str().len())
+            + req.uri.authority().map_or(0, |a| a.as_str().len() + "http://".len());
+        let line = req.method.as_str().len() + target + "  HTTP/1.1".len();
         if line as u64 > limits.max_request_line.0 {
             return Some("request line too long");
         }
-        let headers: usize = req
-            .headers
-            .iter()
-            .map(|(k, v)| k.as_str().len() + v.len() + 4)
-            .sum();
+        let headers: usize = req.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
         (headers as u64 > limits.max_header_bytes.0).then_some("request headers too large")
     }
 
     /// Authorises a request for `/api`; in `inject` mode a missing or unknown key gets 401.
-    fn authorise(
-        &self,
-        session: &Session,
-        ctx: &mut RequestCtx,
-    ) -> std::result::Result<(), &'static str> {
+    fn authorise(&self, session: &Session, ctx: &mut RequestCtx) -> std::result::Result<(), &'static str> {
         let credentials = &ctx.runtime.credentials;
         if credentials.mode() == AuthMode::Passthrough {
             return Ok(());
         }
         let presented = auth::presented_key(session.req_header())
             .ok_or("missing gateway API key (X-API-Key or Authorization: Bearer)")?;
-        ctx.principal = Some(
-            credentials
-                .authenticate(presented)
-                .ok_or("invalid gateway API key")?,
-        );
+        ctx.principal = Some(credentials.authenticate(presented).ok_or("invalid gateway API key")?);
         Ok(())
     }
 }
@@ -183,7 +127,7 @@ impl ProxyHttp for Gateway {
             runtime: self.store.current(),
             started: Instant::now(),
             request_id: String::new(),
-            route: Route::Unknown,
+            route: Route::Other,
             principal: None,
             upstream_path: None,
             upstream_started: None,
@@ -196,7 +140,7 @@ impl ProxyHttp for Gateway {
     /// gateway's own endpoints, and admits or refuses `/api` requests.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id = request_id(session);
-        ctx.route = Route::of(session.req_header().uri.path());
+        ctx.route = route_of(session.req_header().uri.path());
         let id = ctx.request_id.clone();
 
         if let Some(problem) = self.oversized_head(session, ctx) {
@@ -207,30 +151,16 @@ impl ProxyHttp for Gateway {
         let is_read = method == http::Method::GET || method == http::Method::HEAD;
         match ctx.route {
             Route::Health | Route::Ready | Route::Metrics if !is_read => {
-                respond_error(
-                    session,
-                    405,
-                    &id,
-                    "only GET and HEAD are allowed here",
-                    &[("allow", "GET, HEAD")],
-                )
-                .await?;
+                respond_error(session, 405, &id, "only GET and HEAD are allowed here", &[("allow", "GET, HEAD")])
+                    .await?;
             }
             Route::Health => self.serve_health(session, ctx).await?,
             Route::Ready => self.serve_ready(session, ctx).await?,
             Route::Metrics if ctx.runtime.config.telemetry.metrics => {
                 let body = Bytes::from(metrics().render());
-                respond(
-                    session,
-                    200,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    &id,
-                    &[],
-                    body,
-                )
-                .await?;
+                respond(session, 200, "text/plain; version=0.0.4; charset=utf-8", &id, &[], body).await?;
             }
-            Route::Metrics | Route::Unknown => {
+            Route::Metrics | Route::Other => {
                 let message = "not found: the gateway serves /api/*, /health, /ready and /metrics";
                 respond_error(session, 404, &id, message, &[]).await?;
             }
@@ -239,21 +169,13 @@ impl ProxyHttp for Gateway {
                 match path::normalize_api_path(&raw) {
                     Ok(p) => ctx.upstream_path = Some(p),
                     Err(reason) => {
-                        respond_error(session, 400, &id, &format!("bad path: {reason}"), &[])
-                            .await?;
+                        respond_error(session, 400, &id, &format!("bad path: {reason}"), &[]).await?;
                         return Ok(true);
                     }
                 }
                 if let Err(reason) = self.authorise(session, ctx) {
                     let challenge = "Bearer realm=\"immich-mcp-gateway\"";
-                    respond_error(
-                        session,
-                        401,
-                        &id,
-                        reason,
-                        &[("www-authenticate", challenge)],
-                    )
-                    .await?;
+                    respond_error(session, 401, &id, reason, &[("www-authenticate", challenge)]).await?;
                     return Ok(true);
                 }
                 let limit = ctx.runtime.config.server.max_body_size.0;
@@ -263,10 +185,8 @@ impl ProxyHttp for Gateway {
                     .get("content-length")
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 if declared.is_some_and(|n| n > limit) {
-                    let message = format!(
-                        "request body larger than the limit of {}",
-                        ctx.runtime.config.server.max_body_size
-                    );
+                    let message =
+                        format!("request body larger than the limit of {}", ctx.runtime.config.server.max_body_size);
                     respond_error(session, 413, &id, &message, &[("connection", "close")]).await?;
                     return Ok(true);
                 }
@@ -287,29 +207,19 @@ impl ProxyHttp for Gateway {
         if let Some(chunk) = body {
             ctx.request_body_bytes += chunk.len() as u64;
             if ctx.request_body_bytes > ctx.runtime.config.server.max_body_size.0 {
-                return Error::e_explain(
-                    HTTPStatus(413),
-                    "request body larger than the configured limit",
-                );
+                return Error::e_explain(HTTPStatus(413), "request body larger than the configured limit");
             }
         }
         Ok(())
     }
 
     /// Picks Immich's resolved address with the configured timeouts.
-    async fn upstream_peer(
-        &self,
-        _session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
         ctx.connect_attempts += 1;
         let upstream = &ctx.runtime.upstream;
         let Some(addr) = upstream.addr() else {
             metrics().upstream_errors.with_label_values(&["dns"]).inc();
-            return Error::e_explain(
-                ConnectNoRoute,
-                format!("cannot resolve Immich's host {:?}", upstream.host()),
-            );
+            return Error::e_explain(ConnectNoRoute, format!("cannot resolve Immich's host {:?}", upstream.host()));
         };
         let immich = &ctx.runtime.config.immich;
         let mut peer = HttpPeer::new(addr, upstream.base().tls, upstream.host().to_string());
@@ -348,29 +258,23 @@ impl ProxyHttp for Gateway {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let base = ctx.runtime.upstream.base();
+        let upstream_target = &ctx.runtime.upstream;
         let path = ctx.upstream_path.as_deref().unwrap_or("/api");
-        let target = match upstream.uri.query() {
-            Some(q) => format!("{}{path}?{q}", base.prefix),
-            None => format!("{}{path}", base.prefix),
-        };
-        upstream.set_uri(
-            target
-                .parse::<http::Uri>()
-                .or_err(InvalidHTTPHeader, "normalised path is not a valid URI")?,
-        );
-        upstream.insert_header("host", base.authority())?;
+        let prefix = &upstream_target.base().prefix;
+        // Rebuild the target only when normalisation or a base-URL prefix changed it.
+        if !prefix.is_empty() || path != upstream.uri.path() {
+            let target = match upstream.uri.query() {
+                Some(q) => format!("{prefix}{path}?{q}"),
+                None => format!("{prefix}{path}"),
+            };
+            upstream
+                .set_uri(target.parse::<http::Uri>().or_err(InvalidHTTPHeader, "normalised path is not a valid URI")?);
+        }
+        upstream.insert_header(http::header::HOST, upstream_target.host_header().clone())?;
 
-        let client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip().to_string());
+        let client_ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip().to_string());
         if let Some(ip) = client_ip {
-            let forwarded = match upstream
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-            {
+            let forwarded = match upstream.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
                 Some(previous) => format!("{previous}, {ip}"),
                 None => ip,
             };
@@ -397,10 +301,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(started) = ctx.upstream_started {
-            metrics()
-                .upstream_duration
-                .with_label_values(&[ctx.route.label()])
-                .observe(started.elapsed().as_secs_f64());
+            metrics().route(ctx.route).upstream_duration.observe(started.elapsed().as_secs_f64());
         }
         Ok(())
     }
@@ -418,12 +319,7 @@ impl ProxyHttp for Gateway {
 
     /// Answers a failed proxy attempt with a JSON body: 504 when Immich timed out, 502 when it
     /// could not be reached or broke the response, 4xx for client-side faults.
-    async fn fail_to_proxy(
-        &self,
-        session: &mut Session,
-        e: &Error,
-        ctx: &mut RequestCtx,
-    ) -> FailToProxy {
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
         let (status, message) = classify(e);
         if ctx.request_id.is_empty() {
             ctx.request_id = request_id(session);
@@ -434,27 +330,20 @@ impl ProxyHttp for Gateway {
         }
         // A response already under way cannot be replaced; the connection is simply closed.
         if status > 0 && session.response_written().is_none() {
-            let _ = respond_error(session, status, &ctx.request_id, &message, &[]).await;
+            // The connection is not reused after a failed proxy attempt; say so, or a client may
+            // send its next request on a socket that is closing.
+            let _ = respond_error(session, status, &ctx.request_id, &message, &[("connection", "close")]).await;
         }
-        FailToProxy {
-            error_code: status,
-            can_reuse_downstream: false,
-        }
+        FailToProxy { error_code: status, can_reuse_downstream: false }
     }
 
     /// Counts and logs the finished request.
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
-        let route = ctx.route.label();
-        metrics()
-            .requests
-            .with_label_values(&[route, status_label(status)])
-            .inc();
-        metrics()
-            .request_duration
-            .with_label_values(&[route])
-            .observe(elapsed.as_secs_f64());
+        let route = metrics().route(ctx.route);
+        route.count(status);
+        route.duration.observe(elapsed.as_secs_f64());
         if ctx.runtime.config.telemetry.access_log {
             let req = session.req_header();
             tracing::info!(
@@ -462,22 +351,13 @@ impl ProxyHttp for Gateway {
                 method = %req.method,
                 path = %req.uri.path(),
                 status,
-                route,
+                route = ctx.route.label(),
                 client = ctx.principal.as_ref().map_or("-", |p| &*p.name),
                 elapsed_ms = elapsed.as_secs_f64() * 1000.0,
                 error = e.map(|e| e.to_string()),
                 "request"
             );
         }
-    }
-}
-
-fn status_label(status: u16) -> &'static str {
-    const LABELS: [&str; 6] = ["0", "1xx", "2xx", "3xx", "4xx", "5xx"];
-    match status {
-        200 => "200",
-        404 => "404",
-        _ => LABELS[usize::from(status / 100).min(5)],
     }
 }
 
@@ -496,9 +376,7 @@ fn classify(e: &Error) -> (u16, String) {
                 _ => (400, format!("bad request: {}", short(e))),
             },
             ErrorSource::Internal | ErrorSource::Unset => match e.etype() {
-                ConnectNoRoute | ConnectRefused | ConnectError => {
-                    (502, format!("cannot reach Immich: {}", short(e)))
-                }
+                ConnectNoRoute | ConnectRefused | ConnectError => (502, format!("cannot reach Immich: {}", short(e))),
                 ConnectTimedout => (504, "Immich did not answer in time".into()),
                 _ => (500, "internal gateway error".into()),
             },
@@ -526,17 +404,9 @@ fn short(e: &Error) -> String {
 
 /// A client's `X-Request-Id` if it is short visible ASCII, otherwise a fresh random one.
 fn request_id(session: &Session) -> String {
-    let supplied = session
-        .req_header()
-        .headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok());
+    let supplied = session.req_header().headers.get("x-request-id").and_then(|v| v.to_str().ok());
     match supplied {
-        Some(id)
-            if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            id.to_string()
-        }
+        Some(id) if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) => id.to_string(),
         _ => {
             let bytes: [u8; 16] = rand::random();
             hex::encode(bytes)
@@ -550,12 +420,12 @@ mod tests {
 
     #[test]
     fn routes_are_classified() {
-        assert_eq!(Route::of("/health"), Route::Health);
-        assert_eq!(Route::of("/api"), Route::Api);
-        assert_eq!(Route::of("/api/server/ping"), Route::Api);
-        assert_eq!(Route::of("//api/x"), Route::Api);
-        assert_eq!(Route::of("/apix"), Route::Unknown);
-        assert_eq!(Route::of("/"), Route::Unknown);
+        assert_eq!(route_of("/health"), Route::Health);
+        assert_eq!(route_of("/api"), Route::Api);
+        assert_eq!(route_of("/api/server/ping"), Route::Api);
+        assert_eq!(route_of("//api/x"), Route::Api);
+        assert_eq!(route_of("/apix"), Route::Other);
+        assert_eq!(route_of("/"), Route::Other);
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub fn normalize_api_path(raw: &str) -> Result<String, String> {
     if !raw.starts_with('/') {
         return Err("the request path must start with /".into());
     }
+    if is_plain_api_path(raw) {
+        return Ok(raw.to_string());
+    }
     let mut segments: Vec<&str> = Vec::new();
     for segment in raw.split('/') {
         let decoded = percent_decode_str(segment)
@@ -19,11 +22,7 @@ pub fn normalize_api_path(raw: &str) -> Result<String, String> {
             return Err("encoded slashes, backslashes and NUL are not allowed in paths".into());
         }
         let lower = decoded.to_ascii_lowercase();
-        if lower.contains("%2e")
-            || lower.contains("%2f")
-            || lower.contains("%5c")
-            || lower.contains("%00")
-        {
+        if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
             return Err("double-encoded path characters are not allowed".into());
         }
         match &*decoded {
@@ -48,6 +47,14 @@ pub fn normalize_api_path(raw: &str) -> Result<String, String> {
         path.push('/');
     }
     Ok(path)
+}
+
+/// A path with nothing to decode or resolve (the common case) is its own normal form.
+fn is_plain_api_path(raw: &str) -> bool {
+    (raw == "/api" || raw.starts_with("/api/"))
+        && !raw.contains("//")
+        && !raw.contains("/.")
+        && !raw.bytes().any(|b| b == b'%' || b == b'\\' || b == 0)
 }
 
 #[cfg(test)]

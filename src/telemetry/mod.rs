@@ -2,15 +2,74 @@
 
 use crate::config::{LogFormat, TelemetryConfig};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 use std::sync::{LazyLock, OnceLock};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::reload;
 
+/// What kind of request this is: the gateway routes on it and labels metrics with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteClass {
+    /// `GET /health`.
+    Health,
+    /// `GET /ready`.
+    Ready,
+    /// `GET /metrics`.
+    Metrics,
+    /// `/api/*`, proxied to Immich.
+    Api,
+    /// Anything else.
+    Other,
+}
+
+impl RouteClass {
+    const ALL: [RouteClass; 5] =
+        [RouteClass::Health, RouteClass::Ready, RouteClass::Metrics, RouteClass::Api, RouteClass::Other];
+
+    /// The `route` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            RouteClass::Health => "health",
+            RouteClass::Ready => "ready",
+            RouteClass::Metrics => "metrics",
+            RouteClass::Api => "api",
+            RouteClass::Other => "other",
+        }
+    }
+}
+
+/// The `status` label values: the common exact codes, then classes.
+const STATUS_LABELS: [&str; 8] = ["200", "404", "0", "1xx", "2xx", "3xx", "4xx", "5xx"];
+
+fn status_index(status: u16) -> usize {
+    match status {
+        200 => 0,
+        404 => 1,
+        _ => 2 + usize::from(status / 100).min(5),
+    }
+}
+
+/// One route class's metrics, resolved once so the request path never hashes labels or locks.
+pub struct RouteMetrics {
+    by_status: Vec<IntCounter>,
+    /// Its `gateway_http_request_duration_seconds` child.
+    pub duration: Histogram,
+    /// Its `gateway_upstream_request_duration_seconds` child.
+    pub upstream_duration: Histogram,
+}
+
+impl RouteMetrics {
+    /// Counts one answered request.
+    pub fn count(&self, status: u16) {
+        self.by_status[status_index(status)].inc();
+    }
+}
+
 /// Every metric the gateway exports, in one registry.
 pub struct Metrics {
+    routes: Vec<RouteMetrics>,
     registry: Registry,
     /// `gateway_http_requests_total{route,status}`.
     pub requests: IntCounterVec,
@@ -29,19 +88,14 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
 }
 
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    60.0,
-];
+const LATENCY_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 impl Metrics {
     fn new() -> Metrics {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new(
-                "gateway_http_requests_total",
-                "HTTP requests answered, by route class and status code.",
-            ),
+            Opts::new("gateway_http_requests_total", "HTTP requests answered, by route class and status code."),
             &["route", "status"],
         )
         .unwrap();
@@ -72,20 +126,13 @@ impl Metrics {
         )
         .unwrap();
         let config_reloads = IntCounterVec::new(
-            Opts::new(
-                "gateway_config_reloads_total",
-                "Configuration reloads, by result (success or error).",
-            ),
+            Opts::new("gateway_config_reloads_total", "Configuration reloads, by result (success or error)."),
             &["result"],
         )
         .unwrap();
-        let active_sessions =
-            IntGauge::new("gateway_active_sessions", "MCP sessions currently open.").unwrap();
+        let active_sessions = IntGauge::new("gateway_active_sessions", "MCP sessions currently open.").unwrap();
         let build_info = IntGaugeVec::new(
-            Opts::new(
-                "gateway_build_info",
-                "Build information; the value is always 1.",
-            ),
+            Opts::new("gateway_build_info", "Build information; the value is always 1."),
             &["version"],
         )
         .unwrap();
@@ -100,13 +147,23 @@ impl Metrics {
         ] {
             registry.register(c).unwrap();
         }
-        build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1);
+        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let routes = RouteClass::ALL
+            .iter()
+            .map(|route| RouteMetrics {
+                by_status: STATUS_LABELS
+                    .iter()
+                    .map(|status| requests.with_label_values(&[route.label(), status]))
+                    .collect(),
+                duration: request_duration.with_label_values(&[route.label()]),
+                upstream_duration: upstream_duration.with_label_values(&[route.label()]),
+            })
+            .collect();
         for result in ["success", "error"] {
             config_reloads.with_label_values(&[result]).inc_by(0);
         }
         Metrics {
+            routes,
             registry,
             requests,
             request_duration,
@@ -118,12 +175,15 @@ impl Metrics {
         }
     }
 
+    /// The metrics of one route class.
+    pub fn route(&self, route: RouteClass) -> &RouteMetrics {
+        &self.routes[route as usize]
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 * 1024);
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
-            .expect("text encoding cannot fail");
+        TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
         out
     }
 }
@@ -149,28 +209,16 @@ pub fn init_logging(config: &TelemetryConfig) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| {
-            log_filter(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"))
-        });
+        .unwrap_or_else(|| log_filter(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info")));
     let (filter, handle) = reload::Layer::new(filter);
     let registry = tracing_subscriber::registry().with(filter);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let installed = match config.log_format {
         LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .with_ansi(ansi)
-                    .with_target(false),
-            )
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi).with_target(false))
             .try_init(),
         LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr)
-                    .with_target(false),
-            )
+            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).with_target(false))
             .try_init(),
     };
     if installed.is_ok() {

@@ -19,11 +19,7 @@ pub const READONLY: &str = "demo-readonly-key";
 
 /// A free loopback port (bound then released; the race with other processes is negligible here).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A running gateway process, killed on drop.
@@ -102,11 +98,7 @@ impl Gateway {
 
     /// Sends a signal with `kill`.
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap();
+        let status = Command::new("kill").arg(format!("-{name}")).arg(self.pid().to_string()).status().unwrap();
         assert!(status.success());
     }
 
@@ -126,10 +118,7 @@ impl Drop for Gateway {
 /// A bounded HTTP client.
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
+    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
 }
 
 /// Sends raw bytes and returns (status, headers text, body) of the reply; for requests a normal
@@ -154,12 +143,8 @@ pub fn raw_request(base: &str, request: &[u8]) -> std::io::Result<(u16, String, 
             Err(_) => break,
         }
     }
-    parse_complete(&reply).ok_or_else(|| {
-        std::io::Error::other(format!(
-            "incomplete reply: {}",
-            String::from_utf8_lossy(&reply)
-        ))
-    })
+    parse_complete(&reply)
+        .ok_or_else(|| std::io::Error::other(format!("incomplete reply: {}", String::from_utf8_lossy(&reply))))
 }
 
 fn parse_complete(reply: &[u8]) -> Option<(u16, String, Vec<u8>)> {
@@ -170,9 +155,7 @@ fn parse_complete(reply: &[u8]) -> Option<(u16, String, Vec<u8>)> {
     let length = head
         .lines()
         .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))
         })
         .unwrap_or(0);
     (body.len() >= length).then(|| (status, head, body[..length].to_vec()))
@@ -180,10 +163,7 @@ fn parse_complete(reply: &[u8]) -> Option<(u16, String, Vec<u8>)> {
 
 /// A GET with a raw socket (used before the async runtime exists).
 pub fn raw_get(base: &str, path: &str) -> std::io::Result<(u16, String, Vec<u8>)> {
-    raw_request(
-        base,
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
+    raw_request(base, format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes())
 }
 
 /// An upstream that records each request head it receives and answers `{"ok":true}`: it shows
@@ -236,11 +216,7 @@ impl CaptureUpstream {
                                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
                                 body.len()
                             );
-                            if stream
-                                .write_all(reply.as_bytes())
-                                .and_then(|()| stream.write_all(body))
-                                .is_err()
-                            {
+                            if stream.write_all(reply.as_bytes()).and_then(|()| stream.write_all(body)).is_err() {
                                 return;
                             }
                         }
@@ -253,12 +229,7 @@ impl CaptureUpstream {
 
     /// The most recent request head.
     pub fn last(&self) -> String {
-        self.heads
-            .lock()
-            .unwrap()
-            .last()
-            .cloned()
-            .unwrap_or_default()
+        self.heads.lock().unwrap().last().cloned().unwrap_or_default()
     }
 }
 
@@ -266,9 +237,7 @@ impl CaptureUpstream {
 pub fn header(head: &str, name: &str) -> Option<String> {
     head.lines().skip(1).find_map(|line| {
         let (n, v) = line.split_once(':')?;
-        n.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_string())
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
     })
 }
 

@@ -10,18 +10,14 @@ use std::sync::OnceLock;
 pub fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/immich/immich-openapi-specs.json"
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/immich/immich-openapi-specs.json");
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     })
 }
 
 /// The response schema of an operation, e.g. (`post`, `/search/metadata`, `200`).
 pub fn response_schema(method: &str, path: &str, status: u16) -> Option<&'static Value> {
-    spec()["paths"][path][method]["responses"][status.to_string()]["content"]["application/json"]
-        .get("schema")
+    spec()["paths"][path][method]["responses"][status.to_string()]["content"]["application/json"].get("schema")
 }
 
 /// The request-body schema of an operation.
@@ -49,9 +45,7 @@ pub fn validate(schema: &Value, value: &Value) -> Vec<String> {
 fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
     let schema = resolve(schema);
     if value.is_null() {
-        if schema.get("nullable") != Some(&Value::Bool(true))
-            && !schema.as_object().is_some_and(|o| o.is_empty())
-        {
+        if schema.get("nullable") != Some(&Value::Bool(true)) && !schema.as_object().is_some_and(|o| o.is_empty()) {
             // allOf/anyOf wrappers may carry nullable on the members.
             let members_nullable = ["allOf", "anyOf", "oneOf"]
                 .iter()
@@ -154,20 +148,10 @@ fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
 
 fn is_uuid(text: &str) -> bool {
     text.len() == 36
-        && text.char_indices().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
+        && text.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
 }
 
 fn looks_like_datetime(text: &str) -> bool {
     let b = text.as_bytes();
-    b.len() >= 19
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && (b[10] == b'T' || b[10] == b' ')
-        && b[13] == b':'
+    b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ') && b[13] == b':'
 }
