@@ -326,7 +326,6 @@ impl ProxyHttp for Gateway {
         }
         if let Some(kind) = upstream_error_kind(e) {
             metrics().upstream_errors.with_label_values(&[kind]).inc();
-            tracing::warn!(request_id = %ctx.request_id, error = %e, "request to Immich failed");
         }
         // A response already under way cannot be replaced; the connection is simply closed.
         if status > 0 && session.response_written().is_none() {
@@ -337,13 +336,26 @@ impl ProxyHttp for Gateway {
         FailToProxy { error_code: status, can_reuse_downstream: false }
     }
 
-    /// Counts and logs the finished request.
+    /// Pingora's own error lines carry no request id; [`Gateway::logging`] logs failures instead.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, _error: &Error) -> bool {
+        true
+    }
+
+    /// Counts and logs the finished request; every failure is logged with its request id.
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
         let route = metrics().route(ctx.route);
         route.count(status);
         route.duration.observe(elapsed.as_secs_f64());
+        if let Some(e) = e {
+            let client_gone = e.esource() == &ErrorSource::Downstream;
+            if client_gone {
+                tracing::debug!(request_id = %ctx.request_id, error = %e, "client went away");
+            } else {
+                tracing::warn!(request_id = %ctx.request_id, status, error = %e, "request failed");
+            }
+        }
         if ctx.runtime.config.telemetry.access_log {
             let req = session.req_header();
             tracing::info!(
