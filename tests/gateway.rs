@@ -168,6 +168,7 @@ async fn unreachable_immich_gives_502_and_ready_503() {
     let c = client();
     let response = c.get(gw.at("/api/server/ping")).send().await.unwrap();
     assert_eq!(response.status(), 502);
+    assert_eq!(response.headers()["connection"], "close", "a failed proxy attempt closes the connection and says so");
     let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
     let body: Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("cannot reach Immich"), "{body}");

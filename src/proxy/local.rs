@@ -20,6 +20,11 @@ pub async fn respond(
     header.insert_header("cache-control", "no-store")?;
     header.insert_header("x-request-id", request_id)?;
     for (name, value) in extra_headers {
+        if name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close") {
+            // Pingora writes `Connection` from its keep-alive state, so change the state.
+            session.set_keepalive(None);
+            continue;
+        }
         header.insert_header(*name, *value)?;
     }
     let head_only = session.req_header().method == http::Method::HEAD;
