@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod immich;
+pub mod mcp;
 pub mod proxy;
 pub mod server;
 pub mod telemetry;

@@ -185,6 +185,18 @@ impl Default for StreamingConfig {
     }
 }
 
+/// How `/mcp` answers a request that may take time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseMode {
+    /// SSE when the call may emit progress, logs or server requests; JSON otherwise.
+    Auto,
+    /// Always one JSON object (no progress is visible to the client).
+    Json,
+    /// Always an SSE stream.
+    Sse,
+}
+
 /// `[mcp]`: the MCP endpoint at `/mcp`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -197,6 +209,37 @@ pub struct McpConfig {
     pub max_body_size: Size,
     /// Lifetime of a session id.
     pub session_ttl: Dur,
+    /// Secret (≥ 32 bytes) signing session ids; replicas sharing it serve each other's sessions.
+    /// Absent: a random per-process secret (sessions then live on one replica only).
+    pub session_secret: Option<String>,
+    /// A file holding the session secret (e.g. a Kubernetes Secret); re-read on reload.
+    pub session_secret_file: Option<PathBuf>,
+    /// Earlier secrets still accepted for verification, for rotation without logging anyone out.
+    pub previous_session_secrets: Vec<String>,
+    /// `auto`, `json` or `sse`: how tool calls are answered.
+    pub response_mode: ResponseMode,
+    /// Serve the GET standalone SSE stream (false: GET answers 405).
+    pub get_stream: bool,
+    /// Comment lines sent on idle SSE streams so proxies keep them open.
+    pub sse_keepalive: Dur,
+    /// The `retry:` hint (reconnect delay) sent in the SSE priming event.
+    pub sse_retry: Dur,
+    /// Tools per `tools/list` page.
+    pub page_size: usize,
+    /// Allowed `Origin` values (scheme://host[:port]); empty: loopback origins only.
+    pub allowed_origins: Vec<String>,
+    /// Allowed `Host` names (port ignored); empty: loopback names when bound to loopback,
+    /// anything otherwise.
+    pub allowed_hosts: Vec<String>,
+    /// Origins that may call `/mcp` from a browser (CORS); `"*"` allows any.
+    pub cors_origins: Vec<String>,
+    /// RFC 9728 metadata: authorization servers that issue tokens for this resource.
+    pub authorization_servers: Vec<String>,
+    /// RFC 9728 metadata: scopes this resource understands.
+    pub scopes_supported: Vec<String>,
+    /// The gateway's public base URL, used in `resource_metadata` links; absent: taken from
+    /// the request's Host.
+    pub public_url: Option<String>,
     /// Test-only: expose the conformance-suite fixtures. Never enable in production.
     pub conformance_fixtures: bool,
 }
@@ -208,6 +251,20 @@ impl Default for McpConfig {
             strict: false,
             max_body_size: Size::mib(4),
             session_ttl: Dur::secs(24 * 3600),
+            session_secret: None,
+            session_secret_file: None,
+            previous_session_secrets: Vec::new(),
+            response_mode: ResponseMode::Auto,
+            get_stream: true,
+            sse_keepalive: Dur::secs(15),
+            sse_retry: Dur::secs(1),
+            page_size: 50,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
+            authorization_servers: Vec::new(),
+            scopes_supported: Vec::new(),
+            public_url: None,
             conformance_fixtures: false,
         }
     }
@@ -387,6 +444,16 @@ impl Config {
         );
 
         check(self.mcp.max_body_size.0 > 0, "mcp.max_body_size", "must be greater than zero".into());
+        check(self.mcp.page_size > 0, "mcp.page_size", "must be at least 1".into());
+        check(!self.mcp.sse_keepalive.0.is_zero(), "mcp.sse_keepalive", "must be greater than zero".into());
+        for secret in self.mcp.session_secret.iter().chain(&self.mcp.previous_session_secrets) {
+            check(secret.len() >= 32, "mcp.session_secret", "session secrets must be at least 32 bytes".into());
+        }
+        check(
+            !(self.mcp.session_secret.is_some() && self.mcp.session_secret_file.is_some()),
+            "mcp.session_secret",
+            "set session_secret or session_secret_file, not both".into(),
+        );
         check(!self.mcp.session_ttl.0.is_zero(), "mcp.session_ttl", "must be greater than zero".into());
 
         for (n, key) in self.auth.keys.iter().enumerate() {

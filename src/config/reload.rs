@@ -28,6 +28,8 @@ pub struct Runtime {
     pub upstream: Upstream,
     /// Gateway keys and the Immich keys they map to, with key files read.
     pub credentials: Credentials,
+    /// Secrets signing and verifying MCP session ids, with the secret file read.
+    pub session_secrets: crate::mcp::session::SessionSecrets,
     /// Increases by one with each applied reload; 0 at start.
     pub generation: u64,
 }
@@ -53,7 +55,16 @@ impl Runtime {
                 message,
             }])
         })?;
-        Ok(Runtime { config, upstream, credentials, generation })
+        let session_secrets = crate::mcp::session::SessionSecrets::load(&config.mcp).map_err(|(key, message)| {
+            ConfigErrors(vec![ConfigError {
+                origin: "config".into(),
+                line: None,
+                column: None,
+                key: Some(key),
+                message,
+            }])
+        })?;
+        Ok(Runtime { config, upstream, credentials, session_secrets, generation })
     }
 }
 
@@ -181,6 +192,7 @@ impl ConfigStore {
                     config: old.config.clone(),
                     upstream: fresh.clone(),
                     credentials: old.credentials.clone(),
+                    session_secrets: old.session_secrets.clone(),
                     generation: old.generation,
                 })
             });

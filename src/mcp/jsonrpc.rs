@@ -126,11 +126,8 @@ pub enum Body {
 /// message yields `-32600` with the id when one could be read.
 pub fn parse_body(bytes: &[u8]) -> Result<Body, (Option<Id>, RpcError)> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        let message = if e.is_syntax() || e.is_eof() {
-            format!("invalid JSON: {e}")
-        } else {
-            format!("unreadable JSON: {e}")
-        };
+        let message =
+            if e.is_syntax() || e.is_eof() { format!("invalid JSON: {e}") } else { format!("unreadable JSON: {e}") };
         (None, RpcError::new(PARSE_ERROR, message))
     })?;
     match value {
@@ -150,7 +147,9 @@ pub fn parse_message(value: Value) -> Result<Message, (Option<Id>, RpcError)> {
     let id = object.remove("id");
     let valid_id = match &id {
         None => None,
-        Some(v @ (Value::String(_) | Value::Number(_))) if v.as_f64().is_none_or(|f| f.fract() == 0.0) => Some(v.clone()),
+        Some(v @ (Value::String(_) | Value::Number(_))) if v.as_f64().is_none_or(|f| f.fract() == 0.0) => {
+            Some(v.clone())
+        }
         Some(_) => return Err((None, RpcError::new(INVALID_REQUEST, "\"id\" must be a string or an integer"))),
     };
     if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
@@ -171,7 +170,10 @@ pub fn parse_message(value: Value) -> Result<Message, (Option<Id>, RpcError)> {
         });
     }
     let Some(id) = valid_id else {
-        return Err((None, RpcError::new(INVALID_REQUEST, "a message needs \"method\", or \"id\" with \"result\" or \"error\"")));
+        return Err((
+            None,
+            RpcError::new(INVALID_REQUEST, "a message needs \"method\", or \"id\" with \"result\" or \"error\""),
+        ));
     };
     match (object.remove("result"), object.remove("error")) {
         (Some(result), None) => Ok(Message::Response { id, outcome: Ok(result) }),
@@ -214,9 +216,15 @@ mod tests {
     #[test]
     fn messages_are_classified() {
         assert!(matches!(single(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#), Ok(Message::Request { .. })));
-        assert!(matches!(single(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#), Ok(Message::Notification { .. })));
+        assert!(matches!(
+            single(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            Ok(Message::Notification { .. })
+        ));
         assert!(matches!(single(r#"{"jsonrpc":"2.0","id":"a","result":{}}"#), Ok(Message::Response { .. })));
-        assert!(matches!(single(r#"{"jsonrpc":"2.0","id":"a","error":{"code":1,"message":"x"}}"#), Ok(Message::Response { .. })));
+        assert!(matches!(
+            single(r#"{"jsonrpc":"2.0","id":"a","error":{"code":1,"message":"x"}}"#),
+            Ok(Message::Response { .. })
+        ));
     }
 
     #[test]
@@ -234,7 +242,11 @@ mod tests {
         assert_eq!(code(r#"{"jsonrpc":"2.0","id":1}"#), INVALID_REQUEST);
         assert_eq!(parse_body(b"[]").unwrap_err().1.code, INVALID_REQUEST);
         let deep = "[".repeat(100_000);
-        assert_eq!(parse_body(deep.as_bytes()).unwrap_err().1.code, PARSE_ERROR, "deep nesting is refused, not a stack overflow");
+        assert_eq!(
+            parse_body(deep.as_bytes()).unwrap_err().1.code,
+            PARSE_ERROR,
+            "deep nesting is refused, not a stack overflow"
+        );
     }
 
     #[test]

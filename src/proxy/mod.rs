@@ -2,7 +2,7 @@
 //! to Immich. The [`ProxyHttp`] phases below read in the order a request lives through them.
 
 pub mod auth;
-mod local;
+pub(crate) mod local;
 pub mod path;
 
 use crate::config::AuthMode;
@@ -30,6 +30,8 @@ fn route_of(path: &str) -> Route {
         "/health" => Route::Health,
         "/ready" => Route::Ready,
         "/metrics" => Route::Metrics,
+        "/mcp" => Route::Mcp,
+        p if p.starts_with("/.well-known/oauth-protected-resource") => Route::Mcp,
         p if p == "/api" || p.starts_with("/api/") || p.starts_with("//") || p.starts_with("/api%") => Route::Api,
         _ => Route::Other,
     }
@@ -51,6 +53,7 @@ pub struct RequestCtx {
 /// The gateway: one instance serves every request of the process.
 pub struct Gateway {
     store: Arc<ConfigStore>,
+    mcp: crate::mcp::http::McpState,
     immich: ImmichClient,
     started: Instant,
 }
@@ -59,7 +62,7 @@ impl Gateway {
     /// A gateway serving the configuration in `store`.
     pub fn new(store: Arc<ConfigStore>) -> Gateway {
         let immich = ImmichClient::new(&store.current().config.immich);
-        Gateway { store, immich, started: Instant::now() }
+        Gateway { store, immich, mcp: crate::mcp::http::McpState::new(Vec::new()), started: Instant::now() }
     }
 
     async fn serve_health(&self, session: &mut Session, ctx: &RequestCtx) -> Result<()> {
@@ -68,7 +71,7 @@ impl Gateway {
             "service": env!("CARGO_PKG_NAME"),
             "version": env!("CARGO_PKG_VERSION"),
             "transport": "streamable_http",
-            "active_sessions": metrics().active_sessions.get(),
+            "active_sessions": self.mcp.sessions.active(),
             "uptime_seconds": self.started.elapsed().as_secs(),
             "config_generation": ctx.runtime.generation,
         });
@@ -160,8 +163,11 @@ impl ProxyHttp for Gateway {
                 let body = Bytes::from(metrics().render());
                 respond(session, 200, "text/plain; version=0.0.4; charset=utf-8", &id, &[], body).await?;
             }
-            Route::Metrics | Route::Other => {
-                let message = "not found: the gateway serves /api/*, /health, /ready and /metrics";
+            Route::Mcp if ctx.runtime.config.mcp.enabled => {
+                crate::mcp::http::serve(&self.mcp, session, &ctx.runtime, &id).await?;
+            }
+            Route::Metrics | Route::Mcp | Route::Other => {
+                let message = "not found: the gateway serves /api/*, /mcp, /health, /ready and /metrics";
                 respond_error(session, 404, &id, message, &[]).await?;
             }
             Route::Api => {

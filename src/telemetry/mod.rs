@@ -20,13 +20,21 @@ pub enum RouteClass {
     Metrics,
     /// `/api/*`, proxied to Immich.
     Api,
+    /// `/mcp` and its protected-resource metadata.
+    Mcp,
     /// Anything else.
     Other,
 }
 
 impl RouteClass {
-    const ALL: [RouteClass; 5] =
-        [RouteClass::Health, RouteClass::Ready, RouteClass::Metrics, RouteClass::Api, RouteClass::Other];
+    const ALL: [RouteClass; 6] = [
+        RouteClass::Health,
+        RouteClass::Ready,
+        RouteClass::Metrics,
+        RouteClass::Api,
+        RouteClass::Mcp,
+        RouteClass::Other,
+    ];
 
     /// The `route` label.
     pub fn label(self) -> &'static str {
@@ -35,6 +43,7 @@ impl RouteClass {
             RouteClass::Ready => "ready",
             RouteClass::Metrics => "metrics",
             RouteClass::Api => "api",
+            RouteClass::Mcp => "mcp",
             RouteClass::Other => "other",
         }
     }

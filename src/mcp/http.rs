@@ -1,0 +1,899 @@
+//! Streamable HTTP at `/mcp`, both protocol generations, inside the Pingora service.
+//!
+//! Session era (2025-03-26 … 2025-11-25): `initialize` mints a signed `Mcp-Session-Id`; later
+//! requests carry it; replies are JSON or SSE; GET opens a standalone SSE stream or resumes a
+//! response stream with `Last-Event-ID`; DELETE ends the session.
+//! Stateless (2026-07-28): every POST carries its version in a header and in `_meta`, routing
+//! headers must match the body, and closing the SSE stream cancels the request.
+
+use super::catalog::{CallContext, Catalog, LogLevel, Outbound, PendingClientRequests};
+use super::jsonrpc::{
+    self, Body, HEADER_MISMATCH, INVALID_REQUEST, Id, METHOD_NOT_FOUND, Message, RpcError, SESSION_NOT_FOUND,
+};
+use super::server::{self, ALL_VERSIONS, McpServer, SESSION_VERSIONS, STATELESS_VERSION, Wire};
+use super::session::{Claims, SessionError, SessionSecrets, Sessions};
+use crate::config::reload::Runtime;
+use crate::config::{AuthMode, ResponseMode};
+use crate::proxy::auth::{self, Principal};
+use crate::proxy::local::respond;
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora_proxy::Session;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Methods the stateless wire serves; anything else is HTTP 404 + -32601.
+const STATELESS_METHODS: &[&str] = &[
+    "server/discover",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+];
+
+/// How long a response stream the client dropped (or the server closed early) waits for a
+/// `Last-Event-ID` resume before its call is abandoned.
+const PARKED_STREAM_TTL: Duration = Duration::from_secs(60);
+
+/// Messages buffered between a running call and its HTTP response.
+const STREAM_CHANNEL: usize = 32;
+
+/// The rest of a response stream, waiting for a resume.
+struct Parked {
+    rx: mpsc::Receiver<Outbound>,
+    next_seq: u64,
+}
+
+/// Everything `/mcp` keeps across requests and reloads. Per-request state lives only while its
+/// request runs (a running call's cancel token, a parked stream for at most a minute).
+pub struct McpState {
+    /// Session verification, revocation and counters.
+    pub sessions: Sessions,
+    pending: Arc<PendingClientRequests>,
+    running: Mutex<HashMap<String, CancellationToken>>,
+    parked: Arc<Mutex<HashMap<String, Parked>>>,
+    log_levels: Mutex<HashMap<String, LogLevel>>,
+    server: Mutex<Option<(u64, Arc<McpServer>)>>,
+    extra_catalogs: Vec<Arc<dyn Catalog>>,
+}
+
+impl McpState {
+    /// State serving `extra_catalogs` (the Immich tools) plus, when configured, the conformance
+    /// fixtures.
+    pub fn new(extra_catalogs: Vec<Arc<dyn Catalog>>) -> McpState {
+        McpState {
+            sessions: Sessions::default(),
+            pending: Arc::new(PendingClientRequests::default()),
+            running: Mutex::new(HashMap::new()),
+            parked: Arc::new(Mutex::new(HashMap::new())),
+            log_levels: Mutex::new(HashMap::new()),
+            server: Mutex::new(None),
+            extra_catalogs,
+        }
+    }
+
+    /// The MCP server for the configuration in force (rebuilt when it changes).
+    pub fn server(&self, runtime: &Runtime) -> Arc<McpServer> {
+        let mut cached = self.server.lock().unwrap();
+        if let Some((generation, server)) = cached.as_ref()
+            && *generation == runtime.generation
+        {
+            return server.clone();
+        }
+        let mut catalogs = self.extra_catalogs.clone();
+        if runtime.config.mcp.conformance_fixtures {
+            catalogs.push(Arc::new(super::fixtures::ConformanceFixtures));
+        }
+        let server = Arc::new(McpServer::new(catalogs, runtime.config.mcp.page_size));
+        *cached = Some((runtime.generation, server.clone()));
+        server
+    }
+}
+
+/// One `/mcp` exchange: the request's configuration, id and response headers.
+struct Exchange<'a> {
+    runtime: &'a Runtime,
+    secrets: &'a SessionSecrets,
+    request_id: &'a str,
+    cors: Vec<(&'static str, String)>,
+}
+
+impl Exchange<'_> {
+    fn headers<'h>(&'h self, extra: &[(&'static str, &'h str)]) -> Vec<(&'static str, &'h str)> {
+        let mut all: Vec<(&'static str, &str)> = self.cors.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.extend_from_slice(extra);
+        all
+    }
+
+    async fn json(
+        &self,
+        session: &mut Session,
+        status: u16,
+        body: &Value,
+        extra: &[(&'static str, &str)],
+    ) -> Result<()> {
+        let bytes = Bytes::from(serde_json::to_vec(body).expect("a Value always serializes"));
+        respond(session, status, "application/json", self.request_id, &self.headers(extra), bytes).await
+    }
+
+    async fn error(&self, session: &mut Session, status: u16, id: Option<&Id>, error: RpcError) -> Result<()> {
+        self.json(session, status, &error.response(id), &[]).await
+    }
+
+    async fn empty(&self, session: &mut Session, status: u16, extra: &[(&'static str, &str)]) -> Result<()> {
+        respond(session, status, "text/plain", self.request_id, &self.headers(extra), Bytes::new()).await
+    }
+}
+
+fn header<'s>(session: &'s Session, name: &str) -> Option<&'s str> {
+    session.req_header().headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Serves one request to `/mcp` (or the protected-resource metadata).
+pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, request_id: &str) -> Result<()> {
+    let mcp = &runtime.config.mcp;
+    let exchange =
+        Exchange { runtime, secrets: &runtime.session_secrets, request_id, cors: cors_headers(session, runtime) };
+    if let Err(reason) = check_origin_and_host(session, runtime) {
+        return exchange.error(session, 403, None, RpcError::new(INVALID_REQUEST, reason)).await;
+    }
+    let method = session.req_header().method.clone();
+    let path = session.req_header().uri.path().to_string();
+    if path.starts_with("/.well-known/oauth-protected-resource") {
+        return exchange
+            .json(session, 200, &resource_metadata(session, runtime), &[("cache-control", "max-age=3600")])
+            .await;
+    }
+    if method == http::Method::OPTIONS {
+        return exchange
+            .empty(
+                session,
+                204,
+                &[
+                    ("access-control-allow-methods", "GET, POST, DELETE, OPTIONS"),
+                    ("access-control-allow-headers", "content-type, accept, authorization, x-api-key, mcp-session-id, mcp-protocol-version, last-event-id, mcp-method, mcp-name"),
+                    ("access-control-max-age", "600"),
+                ],
+            )
+            .await;
+    }
+    let principal = match authenticate(session, runtime) {
+        Ok(p) => p,
+        Err(reason) => {
+            let challenge = format!(
+                "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+                base_url(session, runtime)
+            );
+            let body = RpcError::new(INVALID_REQUEST, reason).response(None);
+            return exchange.json(session, 401, &body, &[("www-authenticate", &challenge)]).await;
+        }
+    };
+    let _ = principal;
+    let stateless_header = header(session, "mcp-protocol-version") == Some(STATELESS_VERSION);
+    match method {
+        http::Method::POST => serve_post(state, session, &exchange).await,
+        http::Method::GET if accepts(session, "text/html") && !accepts(session, "text/event-stream") => {
+            if mcp.strict {
+                exchange.empty(session, 405, &[("allow", "POST, DELETE")]).await
+            } else {
+                welcome_page(state, session, &exchange).await
+            }
+        }
+        http::Method::GET | http::Method::DELETE
+            if stateless_header || !mcp.get_stream && method == http::Method::GET =>
+        {
+            let body = RpcError::new(INVALID_REQUEST, "this endpoint takes POST only for this protocol version")
+                .response(None);
+            exchange.json(session, 405, &body, &[("allow", "POST")]).await
+        }
+        http::Method::GET => serve_get(state, session, &exchange).await,
+        http::Method::DELETE => {
+            let claims = match require_session(state, session, &exchange).await? {
+                Some(c) => c,
+                None => return Ok(()),
+            };
+            state.sessions.revoke(&claims);
+            state.log_levels.lock().unwrap().remove(&claims.n);
+            crate::telemetry::metrics().active_sessions.set(state.sessions.active() as i64);
+            exchange.empty(session, 204, &[]).await
+        }
+        _ => exchange.empty(session, 405, &[("allow", "GET, POST, DELETE, OPTIONS")]).await,
+    }
+}
+
+fn accepts(session: &Session, mime: &str) -> bool {
+    header(session, "accept").is_some_and(|a| a.split(',').any(|part| part.trim().split(';').next() == Some(mime)))
+}
+
+fn accepts_any(session: &Session) -> bool {
+    header(session, "accept").is_none_or(|a| a.split(',').any(|part| part.trim().starts_with("*/*")))
+}
+
+/// In `inject` mode `/mcp` needs a gateway key; in `passthrough` mode a presented key is the
+/// caller's Immich key.
+fn authenticate(session: &Session, runtime: &Runtime) -> std::result::Result<Option<Principal>, &'static str> {
+    let presented = auth::presented_key(session.req_header());
+    match runtime.credentials.mode() {
+        AuthMode::Inject => {
+            let key = presented.ok_or("missing gateway API key (X-API-Key or Authorization: Bearer)")?;
+            runtime.credentials.authenticate(key).map(Some).ok_or("invalid gateway API key")
+        }
+        AuthMode::Passthrough => {
+            Ok(presented.map(|k| Principal { name: Arc::from("passthrough"), immich_key: Arc::from(k) }))
+        }
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1") || host.ends_with(".localhost")
+}
+
+fn strip_port(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().map_or(authority, |h| &authority[..h.len() + 2]);
+    }
+    authority.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(authority, |(h, _)| h)
+}
+
+fn bound_to_loopback(runtime: &Runtime) -> bool {
+    runtime.config.server.listen.iter().all(|a| {
+        let host = strip_port(a);
+        is_loopback_host(host)
+            || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+/// DNS-rebinding protection: `Host` must be an allowed name and `Origin`, when sent, an allowed
+/// origin (loopback origins always are).
+fn check_origin_and_host(session: &Session, runtime: &Runtime) -> std::result::Result<(), String> {
+    let mcp = &runtime.config.mcp;
+    let host_header =
+        header(session, "host").or_else(|| session.req_header().uri.authority().map(|a| a.as_str())).unwrap_or("");
+    let host = strip_port(host_header).to_ascii_lowercase();
+    let host_ok = if mcp.allowed_hosts.is_empty() {
+        !bound_to_loopback(runtime) || is_loopback_host(&host)
+    } else {
+        mcp.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) || is_loopback_host(&host)
+    };
+    if !host_ok {
+        return Err(format!("Host {host_header:?} is not allowed (set [mcp] allowed_hosts)"));
+    }
+    if let Some(origin) = header(session, "origin") {
+        let origin_host = origin.split_once("://").map(|(_, rest)| strip_port(rest).to_ascii_lowercase());
+        let allowed = origin_host.as_deref().is_some_and(is_loopback_host)
+            || mcp.allowed_origins.iter().chain(&mcp.cors_origins).any(|o| o == "*" || o.eq_ignore_ascii_case(origin));
+        if !allowed {
+            return Err(format!("Origin {origin:?} is not allowed (set [mcp] allowed_origins)"));
+        }
+    }
+    Ok(())
+}
+
+fn cors_headers(session: &Session, runtime: &Runtime) -> Vec<(&'static str, String)> {
+    let Some(origin) = header(session, "origin") else { return Vec::new() };
+    let cors = &runtime.config.mcp.cors_origins;
+    if !cors.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin)) {
+        return Vec::new();
+    }
+    vec![
+        ("access-control-allow-origin", origin.to_string()),
+        ("vary", "Origin".to_string()),
+        ("access-control-expose-headers", "mcp-session-id, mcp-protocol-version, www-authenticate".to_string()),
+    ]
+}
+
+fn base_url(session: &Session, runtime: &Runtime) -> String {
+    match &runtime.config.mcp.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("http://{}", header(session, "host").unwrap_or("localhost")),
+    }
+}
+
+/// RFC 9728 Protected Resource Metadata.
+fn resource_metadata(session: &Session, runtime: &Runtime) -> Value {
+    let mcp = &runtime.config.mcp;
+    json!({
+        "resource": format!("{}/mcp", base_url(session, runtime)),
+        "authorization_servers": mcp.authorization_servers,
+        "scopes_supported": mcp.scopes_supported,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "Immich MCP Gateway",
+    })
+}
+
+/// Reads the session header: 400 when missing, 404 when unknown, expired or deleted. `None`
+/// means the error response was written.
+async fn require_session(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<Option<Claims>> {
+    let Some(id) = header(session, "mcp-session-id").map(str::to_string) else {
+        exchange
+            .error(
+                session,
+                400,
+                None,
+                RpcError::new(INVALID_REQUEST, "Mcp-Session-Id header is required; call initialize first"),
+            )
+            .await?;
+        return Ok(None);
+    };
+    match state.sessions.verify(exchange.secrets, &id) {
+        Ok(claims) => Ok(Some(claims)),
+        Err(reason) => {
+            let message = match reason {
+                SessionError::Expired => "session expired; initialize a new one",
+                SessionError::Revoked => "session was deleted; initialize a new one",
+                SessionError::Invalid => "unknown session; initialize a new one",
+            };
+            exchange.error(session, 404, None, RpcError::new(SESSION_NOT_FOUND, message)).await?;
+            Ok(None)
+        }
+    }
+}
+
+async fn read_body(session: &mut Session, limit: u64) -> Result<std::result::Result<Vec<u8>, ()>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = session.read_request_body().await? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Ok(Err(()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(body))
+}
+
+async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
+    let content_type = header(session, "content-type").unwrap_or("");
+    if !content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")) {
+        return exchange
+            .error(session, 415, None, RpcError::new(INVALID_REQUEST, "Content-Type must be application/json"))
+            .await;
+    }
+    if !(accepts(session, "application/json") && accepts(session, "text/event-stream") || accepts_any(session)) {
+        return exchange
+            .error(
+                session,
+                406,
+                None,
+                RpcError::new(INVALID_REQUEST, "Accept must list both application/json and text/event-stream"),
+            )
+            .await;
+    }
+    let limit = exchange.runtime.config.mcp.max_body_size;
+    let Ok(bytes) = read_body(session, limit.0).await? else {
+        session.set_keepalive(None);
+        return exchange
+            .error(session, 413, None, RpcError::new(INVALID_REQUEST, format!("request body larger than {limit}")))
+            .await;
+    };
+    let body = match jsonrpc::parse_body(&bytes) {
+        Ok(body) => body,
+        Err((id, error)) => return exchange.error(session, 400, id.as_ref(), error).await,
+    };
+    let version_header = header(session, "mcp-protocol-version").map(str::to_string);
+    let meta_version = match &body {
+        Body::Single(Message::Request { params, .. } | Message::Notification { params, .. }) => {
+            params["_meta"]["io.modelcontextprotocol/protocolVersion"].as_str().map(str::to_string)
+        }
+        _ => None,
+    };
+    let is_discover = matches!(&body, Body::Single(m) if m.method() == Some("server/discover"));
+    if version_header.as_deref() == Some(STATELESS_VERSION) || meta_version.is_some() || is_discover {
+        serve_stateless(state, session, exchange, body, version_header, meta_version).await
+    } else {
+        serve_session_post(state, session, exchange, body, version_header).await
+    }
+}
+
+/// Decodes an `Mcp-Name` value: plain, or `=?base64?…?=` for names that are not ASCII-safe.
+fn decode_header_name(value: &str) -> Option<String> {
+    use base64::Engine;
+    match value.strip_prefix("=?base64?").and_then(|v| v.strip_suffix("?=")) {
+        Some(encoded) => String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).ok()?).ok(),
+        None => Some(value.to_string()),
+    }
+}
+
+async fn serve_stateless(
+    state: &McpState,
+    session: &mut Session,
+    exchange: &Exchange<'_>,
+    body: Body,
+    version_header: Option<String>,
+    meta_version: Option<String>,
+) -> Result<()> {
+    let Body::Single(message) = body else {
+        return exchange
+            .error(session, 400, None, RpcError::new(INVALID_REQUEST, "batches are not part of protocol 2026-07-28"))
+            .await;
+    };
+    let (id, method, params) = match message {
+        Message::Request { id, method, params } => (Some(id), method, params),
+        Message::Notification { method, params } => (None, method, params),
+        Message::Response { id, .. } => {
+            let error = RpcError::new(INVALID_REQUEST, "clients do not send responses in protocol 2026-07-28");
+            return exchange.error(session, 400, Some(&id), error).await;
+        }
+    };
+    let supported =
+        json!({ "supported": ALL_VERSIONS, "requested": meta_version.as_deref().or(version_header.as_deref()) });
+    let Some(version) = version_header.clone().or(meta_version.clone()) else {
+        let error = RpcError::new(HEADER_MISMATCH, "MCP-Protocol-Version header is required");
+        return exchange.error(session, 400, id.as_ref(), error).await;
+    };
+    if version != STATELESS_VERSION && !(method == "server/discover" && version_header.is_none()) {
+        let error =
+            RpcError::new(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, format!("unsupported protocol version {version:?}"))
+                .with_data(supported);
+        return exchange.error(session, 400, id.as_ref(), error).await;
+    }
+    if let (Some(h), Some(m)) = (&version_header, &meta_version)
+        && h != m
+    {
+        let error = RpcError::new(
+            HEADER_MISMATCH,
+            format!("MCP-Protocol-Version header {h:?} does not match _meta protocolVersion {m:?}"),
+        );
+        return exchange.error(session, 400, id.as_ref(), error).await;
+    }
+    match header(session, "mcp-method") {
+        Some(m) if m == method => {}
+        Some(m) => {
+            let error = RpcError::new(
+                HEADER_MISMATCH,
+                format!("Mcp-Method header {m:?} does not match the body's method {method:?}"),
+            );
+            return exchange.error(session, 400, id.as_ref(), error).await;
+        }
+        None if version_header.is_some() => {
+            return exchange
+                .error(session, 400, id.as_ref(), RpcError::new(HEADER_MISMATCH, "Mcp-Method header is required"))
+                .await;
+        }
+        None => {}
+    }
+    let name_key = match method.as_str() {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(key) = name_key {
+        let expected = params[key].as_str().unwrap_or_default();
+        match header(session, "mcp-name").map(decode_header_name) {
+            Some(Some(name)) if name == expected => {}
+            Some(_) => {
+                let error = RpcError::new(
+                    HEADER_MISMATCH,
+                    format!("Mcp-Name header does not match the body's {key} {expected:?}"),
+                );
+                return exchange.error(session, 400, id.as_ref(), error).await;
+            }
+            None if version_header.is_some() => {
+                return exchange
+                    .error(session, 400, id.as_ref(), RpcError::new(HEADER_MISMATCH, "Mcp-Name header is required"))
+                    .await;
+            }
+            None => {}
+        }
+    }
+    let Some(id) = id else {
+        return exchange.empty(session, 202, &[]).await;
+    };
+    if !STATELESS_METHODS.contains(&method.as_str()) {
+        let error = RpcError::new(METHOD_NOT_FOUND, format!("method {method:?} is not part of protocol 2026-07-28"));
+        return exchange.error(session, 404, Some(&id), error).await;
+    }
+    let meta = &params["_meta"];
+    let caps = meta["io.modelcontextprotocol/clientCapabilities"].clone();
+    let log_level = meta["io.modelcontextprotocol/logLevel"].as_str().and_then(LogLevel::parse);
+    let call = Call {
+        id,
+        method,
+        params,
+        wire: Wire::Stateless,
+        version: STATELESS_VERSION.to_string(),
+        caps,
+        log_level,
+        claims: None,
+    };
+    run_call(state, session, exchange, call, &[]).await
+}
+
+async fn serve_session_post(
+    state: &McpState,
+    session: &mut Session,
+    exchange: &Exchange<'_>,
+    body: Body,
+    version_header: Option<String>,
+) -> Result<()> {
+    if let Some(v) = &version_header
+        && !SESSION_VERSIONS.contains(&v.as_str())
+    {
+        let error = RpcError::new(
+            INVALID_REQUEST,
+            format!("unsupported MCP-Protocol-Version {v:?}; supported: {}", ALL_VERSIONS.join(", ")),
+        )
+        .with_data(json!({ "supported": ALL_VERSIONS }));
+        return exchange.error(session, 400, None, error).await;
+    }
+    if let Body::Single(Message::Request { id, method, params }) = &body
+        && method == "initialize"
+    {
+        return initialize(state, session, exchange, id, params).await;
+    }
+    let Some(claims) = require_session(state, session, exchange).await? else { return Ok(()) };
+    let version = version_header.unwrap_or_else(|| {
+        if claims.v.as_str() > server::DEFAULT_VERSION { claims.v.clone() } else { server::DEFAULT_VERSION.to_string() }
+    });
+    let started = Instant::now();
+    let messages = match body {
+        Body::Single(m) => vec![Ok(m)],
+        Body::Batch(_) if version != "2025-03-26" && claims.v != "2025-03-26" => {
+            let error = RpcError::new(
+                INVALID_REQUEST,
+                format!("JSON-RPC batches are only part of protocol 2025-03-26, not {version}"),
+            );
+            return exchange.error(session, 400, None, error).await;
+        }
+        Body::Batch(items) => items,
+    };
+    let is_batch = messages.len() > 1;
+    let mut requests = Vec::new();
+    let mut errors = Vec::new();
+    for message in messages {
+        match message {
+            Err((id, error)) => errors.push(error.response(id.as_ref())),
+            Ok(Message::Notification { method, params }) => notification(state, &claims, &method, &params),
+            Ok(Message::Response { id, outcome }) => {
+                state.pending.complete(&id, outcome);
+            }
+            Ok(Message::Request { id, method, params }) => requests.push((id, method, params)),
+        }
+    }
+    if requests.is_empty() && errors.is_empty() {
+        state.sessions.record(&claims, started.elapsed().as_secs_f64(), false);
+        return exchange.empty(session, 202, &[]).await;
+    }
+    if !is_batch && errors.len() == 1 {
+        return exchange.json(session, 400, &errors[0], &[]).await;
+    }
+    let log_level = Some(*state.log_levels.lock().unwrap().get(&claims.n).unwrap_or(&LogLevel::Debug));
+    if !is_batch {
+        let (id, method, params) = requests.pop().expect("one request");
+        if method == "logging/setLevel"
+            && let Some(level) = params["level"].as_str().and_then(LogLevel::parse)
+        {
+            state.log_levels.lock().unwrap().insert(claims.n.clone(), level);
+        }
+        let call = Call {
+            id,
+            method,
+            params,
+            wire: Wire::Session,
+            version,
+            caps: claims.caps.clone(),
+            log_level,
+            claims: Some(claims),
+        };
+        return run_call(state, session, exchange, call, &[]).await;
+    }
+    // A 2025-03-26 batch: every request answered in one JSON array.
+    let server = state.server(exchange.runtime);
+    let mut responses = errors;
+    for (id, method, params) in requests {
+        let (tx, _rx) = mpsc::channel(1);
+        let cx = CallContext::new(tx, None, claims.caps.clone(), log_level, None);
+        responses.push(match server.handle(&method, &params, &cx, Wire::Session).await {
+            Ok(result) => jsonrpc::result(&id, result),
+            Err(error) => error.response(Some(&id)),
+        });
+    }
+    state.sessions.record(&claims, started.elapsed().as_secs_f64(), false);
+    exchange.json(session, 200, &Value::Array(responses), &[]).await
+}
+
+async fn initialize(
+    state: &McpState,
+    session: &mut Session,
+    exchange: &Exchange<'_>,
+    id: &Id,
+    params: &Value,
+) -> Result<()> {
+    let server = state.server(exchange.runtime);
+    let version = server::negotiate(params["protocolVersion"].as_str());
+    let caps = params.get("capabilities").cloned().unwrap_or(json!({}));
+    let client = params["clientInfo"]["name"].as_str().unwrap_or("unknown");
+    let ttl = exchange.runtime.config.mcp.session_ttl.0.as_secs();
+    let (session_id, claims) = state.sessions.mint(exchange.secrets, version, &caps, client, ttl);
+    state.sessions.record(&claims, 0.0, false);
+    crate::telemetry::metrics().active_sessions.set(state.sessions.active() as i64);
+    tracing::info!(request_id = exchange.request_id, client, version, "MCP session initialized");
+    let body = jsonrpc::result(id, server.initialize_result(version));
+    exchange.json(session, 200, &body, &[("mcp-session-id", &session_id)]).await
+}
+
+fn notification(state: &McpState, claims: &Claims, method: &str, params: &Value) {
+    if method == "notifications/cancelled"
+        && let Some(request) = params.get("requestId")
+        && let Some(token) = state.running.lock().unwrap().get(&running_key(&claims.n, request))
+    {
+        token.cancel();
+    }
+}
+
+fn running_key(nonce: &str, id: &Value) -> String {
+    format!("{nonce}/{id}")
+}
+
+/// One request to run.
+struct Call {
+    id: Id,
+    method: String,
+    params: Value,
+    wire: Wire,
+    version: String,
+    caps: Value,
+    log_level: Option<LogLevel>,
+    claims: Option<Claims>,
+}
+
+async fn run_call(
+    state: &McpState,
+    session: &mut Session,
+    exchange: &Exchange<'_>,
+    call: Call,
+    extra: &[(&'static str, &str)],
+) -> Result<()> {
+    let server = state.server(exchange.runtime);
+    let started = Instant::now();
+    let progress_token = call.params["_meta"].get("progressToken").cloned();
+    let notifies = call.method == "tools/call"
+        && (progress_token.is_some()
+            || call.params["name"].as_str().and_then(|n| server.tool(n)).is_some_and(|t| t.notifies));
+    let sse = match exchange.runtime.config.mcp.response_mode {
+        ResponseMode::Json => false,
+        ResponseMode::Sse => call.method == "tools/call",
+        ResponseMode::Auto => notifies,
+    } && accepts(session, "text/event-stream");
+
+    if !sse {
+        let (tx, _rx) = mpsc::channel(1);
+        let cx = CallContext::new(tx, None, call.caps.clone(), call.log_level, None);
+        let outcome = server.handle(&call.method, &call.params, &cx, call.wire).await;
+        let failed = outcome.is_err();
+        if let Some(claims) = &call.claims {
+            state.sessions.record(claims, started.elapsed().as_secs_f64(), failed);
+        }
+        let body = match outcome {
+            Ok(result) => jsonrpc::result(&call.id, result),
+            Err(error) => error.response(Some(&call.id)),
+        };
+        let status =
+            if call.wire == Wire::Stateless && body["error"]["code"] == json!(METHOD_NOT_FOUND) { 404 } else { 200 };
+        return exchange.json(session, status, &body, extra).await;
+    }
+
+    let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
+    let pending = (call.wire == Wire::Session).then(|| state.pending.clone());
+    let cx = CallContext::new(tx.clone(), progress_token, call.caps.clone(), call.log_level, pending);
+    let cancel = cx.cancel.clone();
+    let key = call.claims.as_ref().map(|c| running_key(&c.n, &call.id));
+    if let Some(key) = &key {
+        state.running.lock().unwrap().insert(key.clone(), cancel.clone());
+    }
+    let (id, method, params, wire) = (call.id.clone(), call.method.clone(), call.params.clone(), call.wire);
+    tokio::spawn(async move {
+        let outcome = tokio::select! {
+            outcome = server.handle(&method, &params, &cx, wire) => Some(outcome),
+            () = cx.cancel.cancelled() => None,
+        };
+        // A cancelled request gets no response.
+        if let Some(outcome) = outcome {
+            let message = match outcome {
+                Ok(result) => jsonrpc::result(&id, result),
+                Err(error) => error.response(Some(&id)),
+            };
+            let _ = tx.send(Outbound::Message(message)).await;
+        }
+    });
+
+    let stream_id = hex::encode(rand::random::<[u8; 8]>());
+    let prime = call.wire == Wire::Session && server::at_least(&call.version, "2025-11-25");
+    let session_header = None;
+    let ended =
+        stream_sse(state, session, exchange, rx, &stream_id, 0, prime, session_header, extra, wire == Wire::Stateless)
+            .await;
+    if let Some(key) = &key {
+        state.running.lock().unwrap().remove(key);
+    }
+    if let Some(claims) = &call.claims {
+        state.sessions.record(claims, started.elapsed().as_secs_f64(), false);
+    }
+    match ended {
+        StreamEnd::ClientGone if wire == Wire::Stateless => cancel.cancel(),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// How an SSE response ended.
+enum StreamEnd {
+    /// Every message was sent.
+    Complete,
+    /// The server ended the response early; the rest is parked for a resume.
+    Parked,
+    /// The client went away.
+    ClientGone,
+}
+
+fn sse_event(stream_id: &str, seq: u64, message: &Value) -> Bytes {
+    let data = serde_json::to_string(message).expect("a Value always serializes");
+    Bytes::from(format!("event: message\nid: {stream_id}-{seq}\ndata: {data}\n\n"))
+}
+
+/// Writes an SSE response from a call's messages until the call ends, the server closes it, or
+/// the client goes away (then, on the session wire, the rest is parked for a `Last-Event-ID`
+/// resume).
+#[allow(clippy::too_many_arguments)]
+async fn stream_sse(
+    state: &McpState,
+    session: &mut Session,
+    exchange: &Exchange<'_>,
+    mut rx: mpsc::Receiver<Outbound>,
+    stream_id: &str,
+    mut seq: u64,
+    prime: bool,
+    session_header: Option<&str>,
+    extra: &[(&'static str, &str)],
+    cancel_on_close: bool,
+) -> StreamEnd {
+    let mut head = match ResponseHeader::build(200, Some(8)) {
+        Ok(h) => h,
+        Err(_) => return StreamEnd::ClientGone,
+    };
+    let mut headers = exchange.headers(extra);
+    headers.extend([
+        ("content-type", "text/event-stream"),
+        ("cache-control", "no-cache"),
+        ("x-accel-buffering", "no"),
+        ("transfer-encoding", "chunked"),
+        ("x-request-id", exchange.request_id),
+    ]);
+    if let Some(id) = session_header {
+        headers.push(("mcp-session-id", id));
+    }
+    for (name, value) in headers {
+        let _ = head.insert_header(name, value);
+    }
+    if session.write_response_header(Box::new(head), false).await.is_err() {
+        return park_or_drop(state, rx, stream_id, seq, cancel_on_close);
+    }
+    if prime {
+        let retry = exchange.runtime.config.mcp.sse_retry.0.as_millis();
+        let priming = Bytes::from(format!("id: {stream_id}-{seq}\nretry: {retry}\ndata: \n\n"));
+        seq += 1;
+        if session.write_response_body(Some(priming), false).await.is_err() {
+            return park_or_drop(state, rx, stream_id, seq, cancel_on_close);
+        }
+    }
+    let mut keepalive = tokio::time::interval(exchange.runtime.config.mcp.sse_keepalive.0);
+    keepalive.tick().await;
+    loop {
+        let next = tokio::select! {
+            message = rx.recv() => Some(message),
+            _ = keepalive.tick() => None,
+            _ = session.as_downstream_mut().read_body_or_idle(true) => {
+                return park_or_drop(state, rx, stream_id, seq, cancel_on_close);
+            }
+        };
+        let bytes = match next {
+            None => Bytes::from_static(b": keep-alive\n\n"),
+            Some(None) => {
+                let _ = session.write_response_body(None, true).await;
+                return StreamEnd::Complete;
+            }
+            Some(Some(Outbound::CloseStream)) => {
+                let _ = session.write_response_body(None, true).await;
+                park(state, rx, stream_id, seq);
+                return StreamEnd::Parked;
+            }
+            Some(Some(Outbound::Message(message))) => {
+                let event = sse_event(stream_id, seq, &message);
+                seq += 1;
+                event
+            }
+        };
+        if session.write_response_body(Some(bytes), false).await.is_err() {
+            return park_or_drop(state, rx, stream_id, seq, cancel_on_close);
+        }
+    }
+}
+
+fn park_or_drop(
+    state: &McpState,
+    rx: mpsc::Receiver<Outbound>,
+    stream_id: &str,
+    seq: u64,
+    cancel_on_close: bool,
+) -> StreamEnd {
+    if !cancel_on_close {
+        park(state, rx, stream_id, seq);
+    }
+    StreamEnd::ClientGone
+}
+
+/// Keeps the rest of a stream for a resume, for at most [`PARKED_STREAM_TTL`].
+fn park(state: &McpState, rx: mpsc::Receiver<Outbound>, stream_id: &str, next_seq: u64) {
+    state.parked.lock().unwrap().insert(stream_id.to_string(), Parked { rx, next_seq });
+    let parked = state.parked.clone();
+    let stream_id = stream_id.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(PARKED_STREAM_TTL).await;
+        parked.lock().unwrap().remove(&stream_id);
+    });
+}
+
+/// GET: resume a parked response stream (`Last-Event-ID`), or open the standalone stream.
+async fn serve_get(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
+    if !accepts(session, "text/event-stream") {
+        return exchange
+            .error(session, 406, None, RpcError::new(INVALID_REQUEST, "GET /mcp needs Accept: text/event-stream"))
+            .await;
+    }
+    let Some(claims) = require_session(state, session, exchange).await? else { return Ok(()) };
+    let resumed = header(session, "last-event-id")
+        .and_then(|id| id.rsplit_once('-').map(|(stream, _)| stream.to_string()))
+        .and_then(|stream| state.parked.lock().unwrap().remove(&stream).map(|p| (stream, p)));
+    let prime = server::at_least(&claims.v, "2025-11-25");
+    match resumed {
+        Some((stream_id, parked)) => {
+            stream_sse(state, session, exchange, parked.rx, &stream_id, parked.next_seq, false, None, &[], false).await;
+        }
+        None => {
+            // The standalone stream carries no call's messages; it stays open (with keep-alives)
+            // for server notifications until the client leaves.
+            let (_tx, rx) = mpsc::channel(1);
+            let stream_id = hex::encode(rand::random::<[u8; 8]>());
+            let hold = _tx;
+            stream_sse(state, session, exchange, rx, &stream_id, 0, prime, None, &[], true).await;
+            drop(hold);
+        }
+    }
+    Ok(())
+}
+
+async fn welcome_page(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
+    let server = state.server(exchange.runtime);
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let tools: String = server
+        .tools()
+        .iter()
+        .map(|t| {
+            format!(
+                "<li><code>{}</code> — {}</li>",
+                escape(t.name()),
+                escape(t.definition["description"].as_str().unwrap_or(""))
+            )
+        })
+        .collect();
+    let host = header(session, "host").unwrap_or("localhost:8080").to_string();
+    let html = format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Immich MCP Gateway</title></head><body>\
+<h1>Immich MCP Gateway</h1><p>Status: running · version {version} · MCP endpoint <code>POST /mcp</code> (Streamable HTTP)</p>\
+<p>Protocol versions: {versions}</p><h2>Tools</h2><ul>{tools}</ul><h2>Try it</h2><pre>curl -s http://{host}/mcp \\\n  -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"1\"}}}}}}'</pre>\
+</body></html>",
+        version = env!("CARGO_PKG_VERSION"),
+        versions = ALL_VERSIONS.join(", "),
+        host = escape(&host),
+    );
+    respond(session, 200, "text/html; charset=utf-8", exchange.request_id, &exchange.headers(&[]), Bytes::from(html))
+        .await
+}

@@ -1,0 +1,264 @@
+//! MCP methods, independent of the HTTP transport: one dispatcher for both protocol generations.
+
+use super::catalog::{CallContext, Catalog, ToolSpec, tool_error, validate_arguments};
+use super::jsonrpc::{self, METHOD_NOT_FOUND, RpcError};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// Session-era protocol versions, oldest first.
+pub const SESSION_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
+/// The stateless protocol version.
+pub const STATELESS_VERSION: &str = "2026-07-28";
+/// Every supported version.
+pub const ALL_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"];
+/// Assumed when a session-era request carries no version header.
+pub const DEFAULT_VERSION: &str = "2025-03-26";
+
+/// How long list results may be cached by 2026-07-28 clients.
+const LIST_TTL_MS: u64 = 60_000;
+
+/// Which wire a request arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// 2025-03-26 … 2025-11-25, with sessions.
+    Session,
+    /// 2026-07-28, stateless.
+    Stateless,
+}
+
+/// The MCP server: catalogues and the methods over them.
+pub struct McpServer {
+    catalogs: Vec<Arc<dyn Catalog>>,
+    page_size: usize,
+}
+
+/// The server's `Implementation` object.
+pub fn server_info() -> Value {
+    json!({ "name": env!("CARGO_PKG_NAME"), "title": "Immich MCP Gateway", "version": env!("CARGO_PKG_VERSION") })
+}
+
+/// Instructions for models using the server.
+pub const INSTRUCTIONS: &str = "Tools for an Immich photo library: search photos by text, date, place, camera or person; \
+look at photos (thumbnails come back as images); browse albums, people, tags, the timeline, the map and memories; \
+export selections as zip downloads. Results are paged: pass the returned cursor to get more.";
+
+impl McpServer {
+    /// A server over `catalogs`, listing `page_size` tools per page.
+    pub fn new(catalogs: Vec<Arc<dyn Catalog>>, page_size: usize) -> McpServer {
+        McpServer { catalogs, page_size: page_size.max(1) }
+    }
+
+    /// Every tool of every catalogue.
+    pub fn tools(&self) -> Vec<ToolSpec> {
+        self.catalogs.iter().flat_map(|c| c.tools()).collect()
+    }
+
+    /// The tool named `name`.
+    pub fn tool(&self, name: &str) -> Option<ToolSpec> {
+        self.catalogs.iter().flat_map(|c| c.tools()).find(|t| t.name() == name)
+    }
+
+    /// The capabilities the server declares.
+    pub fn capabilities(&self, wire: Wire) -> Value {
+        let mut caps = json!({
+            "tools": { "listChanged": true },
+            "resources": { "subscribe": true, "listChanged": true },
+            "prompts": { "listChanged": true },
+            "completions": {},
+        });
+        if wire == Wire::Session {
+            caps["logging"] = json!({});
+        }
+        caps
+    }
+
+    /// The `initialize` result for a negotiated version.
+    pub fn initialize_result(&self, version: &str) -> Value {
+        json!({
+            "protocolVersion": version,
+            "capabilities": self.capabilities(Wire::Session),
+            "serverInfo": server_info(),
+            "instructions": INSTRUCTIONS,
+        })
+    }
+
+    /// Runs one request method (everything but `initialize`, which the transport owns because it
+    /// mints the session).
+    pub async fn handle(&self, method: &str, params: &Value, cx: &CallContext, wire: Wire) -> Result<Value, RpcError> {
+        let mut result = match method {
+            "ping" => Ok(json!({})),
+            "server/discover" if wire == Wire::Stateless => Ok(json!({
+                "supportedVersions": ALL_VERSIONS,
+                "capabilities": self.capabilities(wire),
+                "serverInfo": server_info(),
+                "instructions": INSTRUCTIONS,
+            })),
+            "tools/list" => self.list_tools(params),
+            "tools/call" => self.call_tool(params, cx).await,
+            "resources/list" => {
+                Ok(json!({ "resources": self.catalogs.iter().flat_map(|c| c.resources()).collect::<Vec<_>>() }))
+            }
+            "resources/templates/list" => Ok(
+                json!({ "resourceTemplates": self.catalogs.iter().flat_map(|c| c.resource_templates()).collect::<Vec<_>>() }),
+            ),
+            "resources/read" => self.read_resource(params, cx).await,
+            "resources/subscribe" | "resources/unsubscribe" if wire == Wire::Session => {
+                required_str(params, "uri").map(|_| json!({}))
+            }
+            "prompts/list" => {
+                Ok(json!({ "prompts": self.catalogs.iter().flat_map(|c| c.prompts()).collect::<Vec<_>>() }))
+            }
+            "prompts/get" => self.get_prompt(params).await,
+            "completion/complete" => self.complete(params).await,
+            "logging/setLevel" if wire == Wire::Session => {
+                let level = required_str(params, "level")?;
+                super::catalog::LogLevel::parse(level)
+                    .map(|_| json!({}))
+                    .ok_or_else(|| RpcError::invalid_params(format!("unknown log level {level:?}; use debug, info, notice, warning, error, critical, alert or emergency")))
+            }
+            _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method {method:?} is not supported"))),
+        }?;
+        if wire == Wire::Stateless
+            && let Some(object) = result.as_object_mut()
+        {
+            object.insert("resultType".into(), json!("complete"));
+            if method.ends_with("/list") || method == "server/discover" {
+                object.insert("ttlMs".into(), json!(LIST_TTL_MS));
+                object
+                    .insert("cacheScope".into(), json!(if method == "server/discover" { "public" } else { "private" }));
+            }
+            let meta = object.entry("_meta").or_insert_with(|| json!({}));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.insert("io.modelcontextprotocol/serverInfo".into(), server_info());
+            }
+        }
+        Ok(result)
+    }
+
+    fn list_tools(&self, params: &Value) -> Result<Value, RpcError> {
+        let tools = self.tools();
+        let start = match params.get("cursor") {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(c)) if c.is_empty() => 0,
+            Some(Value::String(cursor)) => decode_cursor(cursor).filter(|o| *o <= tools.len()).ok_or_else(|| {
+                RpcError::invalid_params("invalid cursor: pass back the nextCursor of a previous tools/list")
+            })?,
+            Some(_) => return Err(RpcError::invalid_params("cursor must be a string")),
+        };
+        let end = (start + self.page_size).min(tools.len());
+        let page: Vec<Value> = tools[start..end].iter().map(|t| t.definition.clone()).collect();
+        let mut result = json!({ "tools": page });
+        if end < tools.len() {
+            result["nextCursor"] = json!(encode_cursor(end));
+        }
+        Ok(result)
+    }
+
+    async fn call_tool(&self, params: &Value, cx: &CallContext) -> Result<Value, RpcError> {
+        let name = required_str(params, "name")?;
+        let arguments = match params.get("arguments") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(a) => a.clone(),
+        };
+        let tool = self.tool(name).ok_or_else(|| {
+            RpcError::invalid_params(format!("unknown tool {name:?}; tools/list shows the available tools"))
+        })?;
+        if let Err(problem) = validate_arguments(&tool.definition["inputSchema"], &arguments) {
+            return Ok(tool_error(format!("invalid arguments for {name}: {problem}")));
+        }
+        for catalog in &self.catalogs {
+            if let Some(outcome) = catalog.call_tool(name, arguments.clone(), cx).await {
+                return outcome;
+            }
+        }
+        Err(RpcError::invalid_params(format!("unknown tool {name:?}")))
+    }
+
+    async fn read_resource(&self, params: &Value, cx: &CallContext) -> Result<Value, RpcError> {
+        let uri = required_str(params, "uri")?;
+        for catalog in &self.catalogs {
+            if let Some(outcome) = catalog.read_resource(uri, cx).await {
+                return outcome;
+            }
+        }
+        Err(RpcError::new(jsonrpc::RESOURCE_NOT_FOUND, format!("resource not found: {uri}"))
+            .with_data(json!({ "uri": uri })))
+    }
+
+    async fn get_prompt(&self, params: &Value) -> Result<Value, RpcError> {
+        let name = required_str(params, "name")?;
+        let arguments = params.get("arguments").cloned().unwrap_or(json!({}));
+        for catalog in &self.catalogs {
+            if let Some(outcome) = catalog.get_prompt(name, &arguments).await {
+                return outcome;
+            }
+        }
+        Err(RpcError::invalid_params(format!("unknown prompt {name:?}")))
+    }
+
+    async fn complete(&self, params: &Value) -> Result<Value, RpcError> {
+        let reference =
+            params.get("ref").filter(|r| r.is_object()).ok_or_else(|| RpcError::invalid_params("`ref` is required"))?;
+        let argument = params
+            .get("argument")
+            .filter(|a| a.is_object())
+            .ok_or_else(|| RpcError::invalid_params("`argument` is required"))?;
+        for catalog in &self.catalogs {
+            if let Some(result) = catalog.complete(reference, argument).await {
+                return Ok(result);
+            }
+        }
+        Ok(json!({ "completion": { "values": [], "total": 0, "hasMore": false } }))
+    }
+}
+
+fn required_str<'a>(params: &'a Value, key: &str) -> Result<&'a str, RpcError> {
+    params
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::invalid_params(format!("`{key}` (a string) is required")))
+}
+
+fn encode_cursor(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("tools:{offset}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    text.strip_prefix("tools:")?.parse().ok()
+}
+
+/// Negotiates a session-era version: the client's when supported, else the newest.
+pub fn negotiate(requested: Option<&str>) -> &'static str {
+    SESSION_VERSIONS
+        .iter()
+        .find(|v| Some(**v) == requested)
+        .copied()
+        .unwrap_or(SESSION_VERSIONS[SESSION_VERSIONS.len() - 1])
+}
+
+/// `a >= b` for protocol version dates.
+pub fn at_least(version: &str, minimum: &str) -> bool {
+    version >= minimum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_negotiate() {
+        assert_eq!(negotiate(Some("2025-06-18")), "2025-06-18");
+        assert_eq!(negotiate(Some("2024-11-05")), "2025-11-25");
+        assert_eq!(negotiate(Some("2026-07-28")), "2025-11-25");
+        assert_eq!(negotiate(None), "2025-11-25");
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        assert_eq!(decode_cursor(&encode_cursor(50)), Some(50));
+        assert_eq!(decode_cursor("nonsense"), None);
+    }
+}

@@ -1,0 +1,327 @@
+//! Self-contained MCP session ids: a signed token carrying the negotiated protocol version, the
+//! client's capabilities and name, issue and expiry times and a random nonce. Any gateway
+//! holding the same secret can verify it; no session store is shared between replicas.
+//!
+//! Format: `v1.<base64url(JSON claims)>.<base64url(HMAC-SHA256)>` — only visible ASCII, as the
+//! transport requires. Secrets rotate: new ids are signed with the current secret, and ids signed
+//! with any listed previous secret still verify until they expire.
+//!
+//! Revocation (DELETE) is recorded in the process that received it, until the id expires. Another
+//! replica keeps accepting a deleted id until its expiry; keep `session_ttl` as short as clients
+//! tolerate (they re-initialize on 404).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The claims inside a session id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Negotiated protocol version.
+    pub v: String,
+    /// The client's capabilities from `initialize`.
+    #[serde(default)]
+    pub caps: Value,
+    /// The client's name from `clientInfo`.
+    #[serde(default)]
+    pub client: String,
+    /// Issued at (Unix seconds).
+    pub iat: u64,
+    /// Expires at (Unix seconds).
+    pub exp: u64,
+    /// Random nonce, unique per session.
+    pub n: String,
+}
+
+/// Why a session id was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SessionError {
+    /// Malformed or signed with an unknown secret.
+    Invalid,
+    /// Past its expiry.
+    Expired,
+    /// Deleted.
+    Revoked,
+}
+
+/// The secrets of the configuration in force: the current one signs, all of them verify.
+#[derive(Clone)]
+pub struct SessionSecrets {
+    current: Option<Vec<u8>>,
+    previous: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SessionSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionSecrets")
+            .field("configured", &self.current.is_some())
+            .field("previous", &self.previous.len())
+            .finish()
+    }
+}
+
+impl SessionSecrets {
+    /// Secrets given directly.
+    pub fn new(current: Option<Vec<u8>>, previous: Vec<Vec<u8>>) -> SessionSecrets {
+        SessionSecrets { current, previous }
+    }
+
+    /// Reads `[mcp]` secrets (the file, when configured). Errors name the key.
+    pub fn load(config: &crate::config::McpConfig) -> Result<SessionSecrets, (String, String)> {
+        let current = match (&config.session_secret, &config.session_secret_file) {
+            (Some(secret), _) => Some(secret.as_bytes().to_vec()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ("mcp.session_secret_file".to_string(), format!("cannot read {}: {e}", path.display()))
+                })?;
+                let secret = text.trim();
+                if secret.len() < 32 {
+                    return Err((
+                        "mcp.session_secret_file".into(),
+                        format!("{} must hold at least 32 bytes", path.display()),
+                    ));
+                }
+                Some(secret.as_bytes().to_vec())
+            }
+            (None, None) => None,
+        };
+        Ok(SessionSecrets {
+            current,
+            previous: config.previous_session_secrets.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        })
+    }
+
+    /// Whether a shared secret is configured (otherwise sessions live on one process only).
+    pub fn is_configured(&self) -> bool {
+        self.current.is_some()
+    }
+}
+
+/// Per-session counters (seed 004's analytics).
+#[derive(Clone, Debug, Default)]
+pub struct SessionStats {
+    /// Requests seen.
+    pub requests: u64,
+    /// Requests answered with an error.
+    pub errors: u64,
+    /// Total handling time in seconds.
+    pub seconds: f64,
+    /// Expiry of the session (Unix seconds).
+    pub exp: u64,
+    /// Last request (Unix seconds).
+    pub last_seen: u64,
+}
+
+/// Sessions as this process knows them: verification with the configured secrets (or a random
+/// per-process one), revocations, and per-session counters. Lives across reloads.
+pub struct Sessions {
+    fallback: Vec<u8>,
+    revoked: Mutex<HashMap<String, u64>>,
+    stats: Mutex<HashMap<String, SessionStats>>,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions {
+            fallback: rand::random::<[u8; 32]>().to_vec(),
+            revoked: Mutex::new(HashMap::new()),
+            stats: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// How many sessions' counters are kept; the least recently seen are dropped past it.
+const MAX_TRACKED_SESSIONS: usize = 10_000;
+/// A session unseen for this long no longer counts as active.
+const ACTIVE_WINDOW_SECS: u64 = 30 * 60;
+
+impl Sessions {
+    fn signing_key<'a>(&'a self, secrets: &'a SessionSecrets) -> &'a [u8] {
+        secrets.current.as_deref().unwrap_or(&self.fallback)
+    }
+
+    /// Mints a session id for a freshly initialized client.
+    pub fn mint(
+        &self,
+        secrets: &SessionSecrets,
+        version: &str,
+        caps: &Value,
+        client: &str,
+        ttl_secs: u64,
+    ) -> (String, Claims) {
+        let caps = if serde_json::to_vec(caps).map_or(0, |v| v.len()) <= MAX_CAPS_BYTES {
+            caps.clone()
+        } else {
+            // Keep which capabilities exist, not their (large) detail.
+            Value::Object(
+                caps.as_object()
+                    .map(|o| o.keys().map(|k| (k.clone(), Value::Object(Default::default()))).collect())
+                    .unwrap_or_default(),
+            )
+        };
+        let iat = now();
+        let claims = Claims {
+            v: version.to_string(),
+            caps,
+            client: client.chars().take(64).collect(),
+            iat,
+            exp: iat + ttl_secs,
+            n: hex::encode(rand::random::<[u8; 16]>()),
+        };
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialize"));
+        let signature = URL_SAFE_NO_PAD.encode(sign(self.signing_key(secrets), payload.as_bytes()));
+        (format!("v1.{payload}.{signature}"), claims)
+    }
+
+    /// Verifies a session id: signature (current or previous secret), expiry, revocation.
+    pub fn verify(&self, secrets: &SessionSecrets, id: &str) -> Result<Claims, SessionError> {
+        let mut parts = id.split('.');
+        let (Some("v1"), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(SessionError::Invalid);
+        };
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| SessionError::Invalid)?;
+        let signed =
+            std::iter::once(self.signing_key(secrets)).chain(secrets.previous.iter().map(Vec::as_slice)).any(|key| {
+                let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+                mac.update(payload.as_bytes());
+                mac.verify_slice(&signature).is_ok()
+            });
+        if !signed {
+            return Err(SessionError::Invalid);
+        }
+        let claims: Claims =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).map_err(|_| SessionError::Invalid)?)
+                .map_err(|_| SessionError::Invalid)?;
+        if claims.exp <= now() {
+            return Err(SessionError::Expired);
+        }
+        if self.revoked.lock().unwrap().contains_key(&claims.n) {
+            return Err(SessionError::Revoked);
+        }
+        Ok(claims)
+    }
+
+    /// Revokes a session (in this process) until it would have expired anyway.
+    pub fn revoke(&self, claims: &Claims) {
+        let now = now();
+        let mut revoked = self.revoked.lock().unwrap();
+        revoked.retain(|_, exp| *exp > now);
+        revoked.insert(claims.n.clone(), claims.exp);
+        self.stats.lock().unwrap().remove(&claims.n);
+    }
+
+    /// Counts one request of a session.
+    pub fn record(&self, claims: &Claims, seconds: f64, failed: bool) {
+        let now = now();
+        let mut stats = self.stats.lock().unwrap();
+        if stats.len() >= MAX_TRACKED_SESSIONS && !stats.contains_key(&claims.n) {
+            let oldest = stats.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                stats.remove(&oldest);
+            }
+        }
+        let entry = stats.entry(claims.n.clone()).or_default();
+        entry.requests += 1;
+        entry.errors += u64::from(failed);
+        entry.seconds += seconds;
+        entry.exp = claims.exp;
+        entry.last_seen = now;
+    }
+
+    /// Sessions seen recently, not expired and not deleted.
+    pub fn active(&self) -> usize {
+        let now = now();
+        self.stats.lock().unwrap().values().filter(|s| s.exp > now && now - s.last_seen < ACTIVE_WINDOW_SECS).count()
+    }
+
+    /// A session's counters.
+    pub fn stats(&self, claims: &Claims) -> Option<SessionStats> {
+        self.stats.lock().unwrap().get(&claims.n).cloned()
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Largest capabilities object carried in an id (a header has limited room).
+const MAX_CAPS_BYTES: usize = 2048;
+
+fn sign(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn secrets(secret: &str) -> SessionSecrets {
+        SessionSecrets::new(Some(secret.as_bytes().to_vec()), Vec::new())
+    }
+
+    #[test]
+    fn ids_verify_on_any_holder_of_the_secret() {
+        let (a, b) = (Sessions::default(), Sessions::default());
+        let shared = secrets("a-secret-of-at-least-thirty-two-bytes");
+        let (id, claims) = a.mint(&shared, "2025-11-25", &json!({ "sampling": {} }), "test-client", 60);
+        assert!(id.bytes().all(|c| (0x21..=0x7e).contains(&c)));
+        assert_eq!(b.verify(&shared, &id).unwrap(), claims);
+        assert_eq!(claims.caps, json!({ "sampling": {} }));
+    }
+
+    #[test]
+    fn without_a_secret_ids_are_valid_in_their_own_process_only() {
+        let (a, b) = (Sessions::default(), Sessions::default());
+        let none = SessionSecrets::new(None, Vec::new());
+        let (id, _) = a.mint(&none, "2025-11-25", &json!({}), "c", 60);
+        assert!(a.verify(&none, &id).is_ok());
+        assert_eq!(b.verify(&none, &id), Err(SessionError::Invalid));
+    }
+
+    #[test]
+    fn tampering_other_secrets_expiry_and_revocation_are_refused() {
+        let a = Sessions::default();
+        let shared = secrets("a-secret-of-at-least-thirty-two-bytes");
+        let (id, claims) = a.mint(&shared, "2025-11-25", &json!({}), "c", 60);
+        let mut tampered = id.clone();
+        tampered.replace_range(5..6, if &id[5..6] == "A" { "B" } else { "A" });
+        assert_eq!(a.verify(&shared, &tampered), Err(SessionError::Invalid));
+        assert_eq!(a.verify(&secrets("another-secret-of-at-least-32-bytes!"), &id), Err(SessionError::Invalid));
+        assert_eq!(a.verify(&shared, "garbage"), Err(SessionError::Invalid));
+        let (expired, _) = a.mint(&shared, "2025-11-25", &json!({}), "c", 0);
+        assert_eq!(a.verify(&shared, &expired), Err(SessionError::Expired));
+        a.record(&claims, 0.001, false);
+        assert_eq!(a.active(), 1);
+        a.revoke(&claims);
+        assert_eq!(a.verify(&shared, &id), Err(SessionError::Revoked));
+        assert_eq!(a.active(), 0);
+    }
+
+    #[test]
+    fn rotation_accepts_previous_secrets() {
+        let sessions = Sessions::default();
+        let old = secrets("the-old-secret-of-at-least-32-bytes");
+        let (id, _) = sessions.mint(&old, "2025-06-18", &json!({}), "c", 60);
+        let rotated = SessionSecrets::new(
+            Some(b"the-new-secret-of-at-least-32-bytes".to_vec()),
+            vec![b"the-old-secret-of-at-least-32-bytes".to_vec()],
+        );
+        assert!(sessions.verify(&rotated, &id).is_ok());
+        let (new_id, _) = sessions.mint(&rotated, "2025-06-18", &json!({}), "c", 60);
+        assert_eq!(sessions.verify(&old, &new_id), Err(SessionError::Invalid));
+    }
+}
