@@ -92,8 +92,18 @@ impl Catalog for ConformanceFixtures {
                     "inputSchema": {
                         "$schema": "https://json-schema.org/draft/2020-12/schema",
                         "type": "object",
-                        "$defs": { "address": { "type": "object", "properties": { "street": { "type": "string" }, "city": { "type": "string" } } } },
-                        "properties": { "name": { "type": "string" }, "address": { "$ref": "#/$defs/address" } },
+                        "$defs": { "address": { "$anchor": "addressDef", "type": "object", "properties": { "street": { "type": "string" }, "city": { "type": "string" } } } },
+                        "properties": {
+                            "name": { "type": "string" },
+                            "address": { "$ref": "#/$defs/address" },
+                            "contactMethod": { "type": "string", "enum": ["phone", "email"] },
+                            "phone": { "type": "string" },
+                            "email": { "type": "string" }
+                        },
+                        "allOf": [{ "anyOf": [{ "required": ["phone"] }, { "required": ["email"] }] }],
+                        "if": { "properties": { "contactMethod": { "const": "phone" } }, "required": ["contactMethod"] },
+                        "then": { "required": ["phone"] },
+                        "else": { "required": ["email"] },
                         "additionalProperties": false
                     }
                 }),

@@ -30,7 +30,6 @@ use tokio_util::sync::CancellationToken;
 /// Methods the stateless wire serves; anything else is HTTP 404 + -32601.
 const STATELESS_METHODS: &[&str] = &[
     "server/discover",
-    "ping",
     "tools/list",
     "tools/call",
     "resources/list",
@@ -492,6 +491,22 @@ async fn serve_stateless(
         return exchange.error(session, 404, Some(&id), error).await;
     }
     let meta = &params["_meta"];
+    {
+        let missing = if !meta.is_object() {
+            Some("_meta")
+        } else if !meta["io.modelcontextprotocol/protocolVersion"].is_string() {
+            Some("_meta[\"io.modelcontextprotocol/protocolVersion\"]")
+        } else if !meta["io.modelcontextprotocol/clientCapabilities"].is_object() {
+            Some("_meta[\"io.modelcontextprotocol/clientCapabilities\"]")
+        } else {
+            None
+        };
+        if let Some(field) = missing {
+            let error =
+                RpcError::invalid_params(format!("{field} is required on every request in protocol 2026-07-28"));
+            return exchange.error(session, 400, Some(&id), error).await;
+        }
+    }
     let caps = meta["io.modelcontextprotocol/clientCapabilities"].clone();
     let log_level = meta["io.modelcontextprotocol/logLevel"].as_str().and_then(LogLevel::parse);
     let call = Call {

@@ -18,6 +18,8 @@ pub const DEFAULT_VERSION: &str = "2025-03-26";
 
 /// How long list results may be cached by 2026-07-28 clients.
 const LIST_TTL_MS: u64 = 60_000;
+/// How long a read resource may be cached (assets change less often than this matters).
+const READ_TTL_MS: u64 = 30_000;
 
 /// Which wire a request arrived on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +90,7 @@ impl McpServer {
     /// mints the session).
     pub async fn handle(&self, method: &str, params: &Value, cx: &CallContext, wire: Wire) -> Result<Value, RpcError> {
         let mut result = match method {
-            "ping" => Ok(json!({})),
+            "ping" if wire == Wire::Session => Ok(json!({})),
             "server/discover" if wire == Wire::Stateless => Ok(json!({
                 "supportedVersions": ALL_VERSIONS,
                 "capabilities": self.capabilities(wire),
@@ -124,8 +126,9 @@ impl McpServer {
             && let Some(object) = result.as_object_mut()
         {
             object.insert("resultType".into(), json!("complete"));
-            if method.ends_with("/list") || method == "server/discover" {
-                object.insert("ttlMs".into(), json!(LIST_TTL_MS));
+            if method.ends_with("/list") || method == "server/discover" || method == "resources/read" {
+                let ttl = if method == "resources/read" { READ_TTL_MS } else { LIST_TTL_MS };
+                object.insert("ttlMs".into(), json!(ttl));
                 object
                     .insert("cacheScope".into(), json!(if method == "server/discover" { "public" } else { "private" }));
             }
