@@ -44,6 +44,7 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     let config = &runtime.config;
     telemetry::init_logging(&config.telemetry);
 
+    warn_if_exposed_without_auth(config);
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(config));
     server.bootstrap();
 
@@ -75,6 +76,25 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     }
     tracing::info!(immich = %config.immich.base_url, mode = ?config.auth.mode, "immich-mcp-gateway {} starting", env!("CARGO_PKG_VERSION"));
     server.run_forever();
+}
+
+/// Without gateway keys (`passthrough`), anyone who reaches `/mcp` can call tools with whatever
+/// Immich key they present, or none. That is fine on loopback (a sidecar, a desktop) and
+/// dangerous anywhere else, so say so loudly.
+fn warn_if_exposed_without_auth(config: &Config) {
+    let exposed: Vec<&String> = config
+        .server
+        .listen
+        .iter()
+        .filter(|addr| addr.parse::<std::net::SocketAddr>().map_or(true, |a| !a.ip().is_loopback()))
+        .collect();
+    if config.auth.mode == crate::config::AuthMode::Passthrough && config.mcp.enabled && !exposed.is_empty() {
+        tracing::warn!(
+            listen = ?exposed,
+            "!!! /mcp is served WITHOUT gateway authentication on a non-loopback address: anyone who can reach it \
+             can use the tools. Set [auth] mode = \"inject\" with [[auth.keys]], or bind to 127.0.0.1. !!!"
+        );
+    }
 }
 
 /// Checks once at start-up that Immich answers, so a wrong URL shows in the first log lines.

@@ -367,3 +367,54 @@ async fn origin_host_auth_cors_and_the_welcome_page() {
     let allowed = post(&c, &guarded, initialize_body("2025-11-25")).bearer_auth("gw-key").send().await.unwrap();
     assert_eq!(allowed.status(), 200);
 }
+
+#[tokio::test]
+async fn cancelled_calls_stop_without_a_response() {
+    let gw = Gateway::start(&fixtures(), &["--demo"]);
+    let c = client();
+    let session = initialize(&c, &gw, "2025-11-25").await;
+    let call = json!({ "jsonrpc": "2.0", "id": "c1", "method": "tools/call", "params": { "name": "test_tool_with_logging", "arguments": {} } });
+    let response = post(&c, &gw, call).header("mcp-session-id", &session).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let cancel = json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": "c1", "reason": "user gave up" } });
+    let accepted = post(&c, &gw, cancel).header("mcp-session-id", &session).send().await.unwrap();
+    assert_eq!(accepted.status(), 202);
+    let messages = sse_messages(&response.text().await.unwrap());
+    assert!(
+        messages.iter().all(|m| m.get("id") != Some(&json!("c1"))),
+        "a cancelled request gets no response: {messages:?}"
+    );
+    assert!(messages.len() < 3, "the call stopped before finishing its three log messages: {messages:?}");
+}
+
+#[tokio::test]
+async fn a_reload_announces_list_changes_on_the_get_stream() {
+    let gw = Gateway::start(
+        &format!("{}page_size = 7\n[server]\nconfig_poll_interval = \"100ms\"\n", fixtures()),
+        &["--demo"],
+    );
+    let c = client();
+    let session = initialize(&c, &gw, "2025-11-25").await;
+    let mut stream = c
+        .get(gw.at("/mcp"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+
+    let config = std::fs::read_to_string(&gw.config_path).unwrap().replace("page_size = 7", "page_size = 8");
+    std::fs::write(&gw.config_path, config).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut seen = String::new();
+    while !seen.contains("notifications/tools/list_changed") {
+        assert!(std::time::Instant::now() < deadline, "no list_changed on the GET stream: {seen:?}");
+        // Any request after the reload rebuilds the catalogue and triggers the notification.
+        let ping = json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" });
+        post(&c, &gw, ping).header("mcp-session-id", &session).send().await.unwrap();
+        if let Ok(Ok(Some(chunk))) = tokio::time::timeout(std::time::Duration::from_millis(200), stream.chunk()).await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}

@@ -64,6 +64,8 @@ pub struct McpState {
     log_levels: Mutex<HashMap<String, LogLevel>>,
     server: Mutex<Option<(u64, Arc<McpServer>)>>,
     extra_catalogs: Vec<Arc<dyn Catalog>>,
+    /// Server notifications for every open standalone GET stream (list changes).
+    broadcast: tokio::sync::broadcast::Sender<Value>,
 }
 
 impl McpState {
@@ -78,6 +80,7 @@ impl McpState {
             log_levels: Mutex::new(HashMap::new()),
             server: Mutex::new(None),
             extra_catalogs,
+            broadcast: tokio::sync::broadcast::channel(16).0,
         }
     }
 
@@ -94,8 +97,32 @@ impl McpState {
             catalogs.push(Arc::new(super::fixtures::ConformanceFixtures));
         }
         let server = Arc::new(McpServer::new(catalogs, runtime.config.mcp.page_size));
-        *cached = Some((runtime.generation, server.clone()));
+        let previous = cached.replace((runtime.generation, server.clone()));
+        // A reload may change what is listed; tell the clients holding a GET stream.
+        if previous.is_some() {
+            for method in [
+                "notifications/tools/list_changed",
+                "notifications/resources/list_changed",
+                "notifications/prompts/list_changed",
+            ] {
+                let _ = self.broadcast.send(json!({ "jsonrpc": "2.0", "method": method }));
+            }
+        }
         server
+    }
+}
+
+impl McpState {
+    /// Counts a finished request: the session's own counters and the aggregate metrics.
+    fn account(&self, claims: Option<&Claims>, wire: Wire, started: Instant, failed: bool) {
+        let seconds = started.elapsed().as_secs_f64();
+        if let Some(claims) = claims {
+            self.sessions.record(claims, seconds, failed);
+        }
+        let metrics = crate::telemetry::metrics();
+        let wire = if wire == Wire::Session { "session" } else { "stateless" };
+        metrics.mcp_requests.with_label_values(&[wire, if failed { "error" } else { "ok" }]).inc();
+        metrics.mcp_duration.with_label_values(&[wire]).observe(seconds);
     }
 }
 
@@ -202,6 +229,7 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
                 None => return Ok(()),
             };
             state.sessions.revoke(&claims);
+            crate::telemetry::metrics().mcp_sessions.with_label_values(&["deleted"]).inc();
             state.log_levels.lock().unwrap().remove(&claims.n);
             crate::telemetry::metrics().active_sessions.set(state.sessions.active() as i64);
             exchange.empty(session, 204, &[]).await
@@ -574,7 +602,7 @@ async fn serve_session_post(
         }
     }
     if requests.is_empty() && errors.is_empty() {
-        state.sessions.record(&claims, started.elapsed().as_secs_f64(), false);
+        state.account(Some(&claims), Wire::Session, started, false);
         return exchange.empty(session, 202, &[]).await;
     }
     if !is_batch && errors.len() == 1 {
@@ -611,7 +639,7 @@ async fn serve_session_post(
             Err(error) => error.response(Some(&id)),
         });
     }
-    state.sessions.record(&claims, started.elapsed().as_secs_f64(), false);
+    state.account(Some(&claims), Wire::Session, started, false);
     exchange.json(session, 200, &Value::Array(responses), &[]).await
 }
 
@@ -630,6 +658,7 @@ async fn initialize(
     let (session_id, claims) = state.sessions.mint(exchange.secrets, version, &caps, client, ttl);
     state.sessions.record(&claims, 0.0, false);
     crate::telemetry::metrics().active_sessions.set(state.sessions.active() as i64);
+    crate::telemetry::metrics().mcp_sessions.with_label_values(&["created"]).inc();
     tracing::info!(request_id = exchange.request_id, client, version, "MCP session initialized");
     let body = jsonrpc::result(id, server.initialize_result(version));
     exchange.json(session, 200, &body, &[("mcp-session-id", &session_id)]).await
@@ -684,9 +713,7 @@ async fn run_call(
         let cx = CallContext::new(tx, None, call.caps.clone(), call.log_level, None);
         let outcome = server.handle(&call.method, &call.params, &cx, call.wire).await;
         let failed = outcome.is_err();
-        if let Some(claims) = &call.claims {
-            state.sessions.record(claims, started.elapsed().as_secs_f64(), failed);
-        }
+        state.account(call.claims.as_ref(), call.wire, started, failed);
         let body = match outcome {
             Ok(result) => jsonrpc::result(&call.id, result),
             Err(error) => error.response(Some(&call.id)),
@@ -729,9 +756,7 @@ async fn run_call(
     if let Some(key) = &key {
         state.running.lock().unwrap().remove(key);
     }
-    if let Some(claims) = &call.claims {
-        state.sessions.record(claims, started.elapsed().as_secs_f64(), false);
-    }
+    state.account(call.claims.as_ref(), wire, started, false);
     match ended {
         StreamEnd::ClientGone if wire == Wire::Stateless => cancel.cancel(),
         _ => {}
@@ -873,13 +898,20 @@ async fn serve_get(state: &McpState, session: &mut Session, exchange: &Exchange<
             stream_sse(state, session, exchange, parked.rx, &stream_id, parked.next_seq, false, None, &[], false).await;
         }
         None => {
-            // The standalone stream carries no call's messages; it stays open (with keep-alives)
-            // for server notifications until the client leaves.
-            let (_tx, rx) = mpsc::channel(1);
+            // The standalone stream carries server notifications (list changes), with
+            // keep-alives, until the client leaves.
+            let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
+            let mut notifications = state.broadcast.subscribe();
+            let forward = tokio::spawn(async move {
+                while let Ok(message) = notifications.recv().await {
+                    if tx.send(Outbound::Message(message)).await.is_err() {
+                        return;
+                    }
+                }
+            });
             let stream_id = hex::encode(rand::random::<[u8; 8]>());
-            let hold = _tx;
             stream_sse(state, session, exchange, rx, &stream_id, 0, prime, None, &[], true).await;
-            drop(hold);
+            forward.abort();
         }
     }
     Ok(())

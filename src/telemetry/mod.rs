@@ -93,6 +93,13 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     /// `gateway_active_sessions`: MCP sessions seen recently and not deleted.
     pub active_sessions: IntGauge,
+    /// `gateway_mcp_requests_total{wire,outcome}`: MCP requests by protocol generation and
+    /// outcome (ok or error); per-session counters are kept in the process, not as labels.
+    pub mcp_requests: IntCounterVec,
+    /// `gateway_mcp_request_duration_seconds{wire}`.
+    pub mcp_duration: HistogramVec,
+    /// `gateway_mcp_sessions_total{event}`: sessions created and deleted.
+    pub mcp_sessions: IntCounterVec,
     /// `gateway_build_info{version}`: always 1.
     pub build_info: IntGaugeVec,
 }
@@ -140,6 +147,25 @@ impl Metrics {
         )
         .unwrap();
         let active_sessions = IntGauge::new("gateway_active_sessions", "MCP sessions currently open.").unwrap();
+        let mcp_requests = IntCounterVec::new(
+            Opts::new(
+                "gateway_mcp_requests_total",
+                "MCP requests, by wire (session or stateless) and outcome (ok or error).",
+            ),
+            &["wire", "outcome"],
+        )
+        .unwrap();
+        let mcp_duration = HistogramVec::new(
+            HistogramOpts::new("gateway_mcp_request_duration_seconds", "Time to answer an MCP request, by wire.")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["wire"],
+        )
+        .unwrap();
+        let mcp_sessions = IntCounterVec::new(
+            Opts::new("gateway_mcp_sessions_total", "MCP sessions, by event (created or deleted)."),
+            &["event"],
+        )
+        .unwrap();
         let build_info = IntGaugeVec::new(
             Opts::new("gateway_build_info", "Build information; the value is always 1."),
             &["version"],
@@ -152,6 +178,9 @@ impl Metrics {
             Box::new(upstream_errors.clone()),
             Box::new(config_reloads.clone()),
             Box::new(active_sessions.clone()),
+            Box::new(mcp_requests.clone()),
+            Box::new(mcp_duration.clone()),
+            Box::new(mcp_sessions.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c).unwrap();
@@ -180,6 +209,9 @@ impl Metrics {
             upstream_errors,
             config_reloads,
             active_sessions,
+            mcp_requests,
+            mcp_duration,
+            mcp_sessions,
             build_info,
         }
     }
