@@ -119,10 +119,7 @@ impl McpState {
         if let Some(claims) = claims {
             self.sessions.record(claims, seconds, failed);
         }
-        let metrics = crate::telemetry::metrics();
-        let wire = if wire == Wire::Session { "session" } else { "stateless" };
-        metrics.mcp_requests.with_label_values(&[wire, if failed { "error" } else { "ok" }]).inc();
-        metrics.mcp_duration.with_label_values(&[wire]).observe(seconds);
+        crate::telemetry::metrics().mcp_wire(wire == Wire::Session).record(seconds, failed);
     }
 }
 
@@ -450,13 +447,12 @@ async fn serve_stateless(
             return exchange.error(session, 400, Some(&id), error).await;
         }
     };
-    let supported =
-        json!({ "supported": ALL_VERSIONS, "requested": meta_version.as_deref().or(version_header.as_deref()) });
     let Some(version) = version_header.clone().or(meta_version.clone()) else {
         let error = RpcError::new(HEADER_MISMATCH, "MCP-Protocol-Version header is required");
         return exchange.error(session, 400, id.as_ref(), error).await;
     };
     if version != STATELESS_VERSION && !(method == "server/discover" && version_header.is_none()) {
+        let supported = json!({ "supported": ALL_VERSIONS, "requested": version });
         let error =
             RpcError::new(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, format!("unsupported protocol version {version:?}"))
                 .with_data(supported);

@@ -33,6 +33,9 @@ pub enum Wire {
 /// The MCP server: catalogues and the methods over them.
 pub struct McpServer {
     catalogs: Vec<Arc<dyn Catalog>>,
+    /// Every catalogue's tools, listed once per configuration (a call looks its tool up here).
+    tools: Vec<ToolSpec>,
+    by_name: std::collections::HashMap<String, usize>,
     page_size: usize,
 }
 
@@ -49,17 +52,22 @@ export selections as zip downloads. Results are paged: pass the returned cursor 
 impl McpServer {
     /// A server over `catalogs`, listing `page_size` tools per page.
     pub fn new(catalogs: Vec<Arc<dyn Catalog>>, page_size: usize) -> McpServer {
-        McpServer { catalogs, page_size: page_size.max(1) }
+        let tools: Vec<ToolSpec> = catalogs.iter().flat_map(|c| c.tools()).collect();
+        let mut by_name = std::collections::HashMap::with_capacity(tools.len());
+        for (i, tool) in tools.iter().enumerate() {
+            by_name.entry(tool.name().to_string()).or_insert(i);
+        }
+        McpServer { catalogs, tools, by_name, page_size: page_size.max(1) }
     }
 
     /// Every tool of every catalogue.
-    pub fn tools(&self) -> Vec<ToolSpec> {
-        self.catalogs.iter().flat_map(|c| c.tools()).collect()
+    pub fn tools(&self) -> &[ToolSpec] {
+        &self.tools
     }
 
     /// The tool named `name`.
-    pub fn tool(&self, name: &str) -> Option<ToolSpec> {
-        self.catalogs.iter().flat_map(|c| c.tools()).find(|t| t.name() == name)
+    pub fn tool(&self, name: &str) -> Option<&ToolSpec> {
+        self.by_name.get(name).map(|&i| &self.tools[i])
     }
 
     /// The capabilities the server declares.
@@ -141,7 +149,7 @@ impl McpServer {
     }
 
     fn list_tools(&self, params: &Value) -> Result<Value, RpcError> {
-        let tools = self.tools();
+        let tools = &self.tools;
         let start = match params.get("cursor") {
             None | Some(Value::Null) => 0,
             Some(Value::String(c)) if c.is_empty() => 0,

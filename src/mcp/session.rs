@@ -230,7 +230,10 @@ impl Sessions {
                 stats.remove(&oldest);
             }
         }
-        let entry = stats.entry(claims.n.clone()).or_default();
+        let entry = match stats.get_mut(&claims.n) {
+            Some(entry) => entry,
+            None => stats.entry(claims.n.clone()).or_default(),
+        };
         entry.requests += 1;
         entry.errors += u64::from(failed);
         entry.seconds += seconds;

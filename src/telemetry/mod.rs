@@ -76,9 +76,25 @@ impl RouteMetrics {
     }
 }
 
+/// One MCP wire's metrics, resolved once.
+pub struct WireMetrics {
+    ok: IntCounter,
+    error: IntCounter,
+    duration: Histogram,
+}
+
+impl WireMetrics {
+    /// Counts one answered MCP request.
+    pub fn record(&self, seconds: f64, failed: bool) {
+        if failed { &self.error } else { &self.ok }.inc();
+        self.duration.observe(seconds);
+    }
+}
+
 /// Every metric the gateway exports, in one registry.
 pub struct Metrics {
     routes: Vec<RouteMetrics>,
+    wires: [WireMetrics; 2],
     registry: Registry,
     /// `gateway_http_requests_total{route,status}`.
     pub requests: IntCounterVec,
@@ -200,8 +216,15 @@ impl Metrics {
         for result in ["success", "error"] {
             config_reloads.with_label_values(&[result]).inc_by(0);
         }
+        let wire = |name: &str| WireMetrics {
+            ok: mcp_requests.with_label_values(&[name, "ok"]),
+            error: mcp_requests.with_label_values(&[name, "error"]),
+            duration: mcp_duration.with_label_values(&[name]),
+        };
+        let wires = [wire("session"), wire("stateless")];
         Metrics {
             routes,
+            wires,
             registry,
             requests,
             request_duration,
@@ -219,6 +242,11 @@ impl Metrics {
     /// The metrics of one route class.
     pub fn route(&self, route: RouteClass) -> &RouteMetrics {
         &self.routes[route as usize]
+    }
+
+    /// The metrics of the session wire (`true`) or the stateless wire.
+    pub fn mcp_wire(&self, session: bool) -> &WireMetrics {
+        &self.wires[usize::from(!session)]
     }
 
     /// The Prometheus text exposition of every metric.

