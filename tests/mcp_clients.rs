@@ -70,13 +70,13 @@ fn conformance_0_1_16_suite_all() {
 }
 
 #[test]
-fn conformance_0_2_0_alpha_spec_2025_11_25() {
-    conformance("conformance-0.2.0-alpha.12", &["--spec-version", "2025-11-25"]);
+fn conformance_0_2_0_alpha_spec_2025_11_25_suite_all() {
+    conformance("conformance-0.2.0-alpha.12", &["--spec-version", "2025-11-25", "--suite", "all"]);
 }
 
 #[test]
-fn conformance_0_2_0_alpha_spec_2026_07_28() {
-    conformance("conformance-0.2.0-alpha.12", &["--spec-version", "2026-07-28"]);
+fn conformance_0_2_0_alpha_spec_2026_07_28_suite_all() {
+    conformance("conformance-0.2.0-alpha.12", &["--spec-version", "2026-07-28", "--suite", "all"]);
 }
 
 #[test]

@@ -134,7 +134,7 @@ async fn twenty_thousand_random_bodies_never_panic_the_jsonrpc_layer() {
         for message in messages {
             let Ok(Message::Request { method, params, .. }) = message else { continue };
             let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-            let cx = CallContext::new(tx, params["_meta"].get("progressToken").cloned(), json!({}), None, None);
+            let cx = CallContext::new(tx).with_progress_token(params["_meta"].get("progressToken").cloned());
             let wire = if rng.random_bool(0.5) { Wire::Session } else { Wire::Stateless };
             if let Err(error) = server.handle(&method, &params, &cx, wire).await {
                 assert!(!error.message.is_empty());

@@ -418,3 +418,60 @@ async fn a_reload_announces_list_changes_on_the_get_stream() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_input_required_round_continues_on_another_replica_and_tampering_is_refused() {
+    let (a, b) = (Gateway::start(&fixtures(), &["--demo"]), Gateway::start(&fixtures(), &["--demo"]));
+    let c = client();
+    let meta = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} } });
+    let call = |gw: &Gateway, params: Value| {
+        post(&c, gw, json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params }))
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "test_input_required_result_request_state")
+    };
+    let params = json!({ "name": "test_input_required_result_request_state", "arguments": {}, "_meta": meta });
+    let (_, first) = body(call(&a, params.clone()).send().await.unwrap()).await;
+    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
+    let state = first["result"]["requestState"].as_str().unwrap().to_string();
+
+    let mut second = params.clone();
+    second["inputResponses"] = json!({ "confirm": { "action": "accept", "content": { "ok": true } } });
+    second["requestState"] = json!(state);
+    let (status, done) = body(call(&b, second.clone()).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(done["result"]["content"][0]["text"].as_str().unwrap().contains("state-ok"), "{done}");
+
+    let mut tampered = second;
+    tampered["requestState"] = json!(format!("{}x", &state[..state.len() - 1]));
+    let (status, refused) = body(call(&b, tampered).send().await.unwrap()).await;
+    assert_eq!((status, refused["error"]["code"].as_i64()), (400, Some(-32602)), "{refused}");
+}
+
+#[tokio::test]
+async fn custom_parameter_headers_must_match_their_arguments() {
+    let gw = Gateway::start(&fixtures(), &["--demo"]);
+    let c = client();
+    let meta = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} });
+    let call = |region_header: Option<&str>| {
+        let mut request = post(
+            &c,
+            &gw,
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": { "name": "test_custom_header", "arguments": { "region": "Hello" }, "_meta": meta } }),
+        )
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "test_custom_header");
+        if let Some(value) = region_header {
+            request = request.header("mcp-param-region", value);
+        }
+        request
+    };
+    assert_eq!(call(Some("Hello")).send().await.unwrap().status(), 200);
+    assert_eq!(call(Some("=?base64?SGVsbG8=?=")).send().await.unwrap().status(), 200, "valid Base64 decodes");
+    for bad in [Some("Goodbye"), Some("=?base64?SGVsbG8?="), Some("=?base64?SGVs!!!bG8=?="), None] {
+        let (status, reply) = body(call(bad).send().await.unwrap()).await;
+        assert_eq!((status, reply["error"]["code"].as_i64()), (400, Some(-32020)), "{bad:?}: {reply}");
+    }
+}

@@ -3,13 +3,14 @@
 //! back to its client.
 
 use super::jsonrpc::{self, RpcError};
+use super::session::Sealer;
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// A tool as listed by `tools/list`, plus how the transport should answer calls to it.
@@ -20,9 +21,23 @@ pub struct ToolSpec {
     /// The call may send progress, log messages or requests to the client, so it is answered
     /// over SSE in `auto` response mode.
     pub notifies: bool,
+    /// Client capabilities the call needs (e.g. `{"sampling": {}}`); a client that did not
+    /// declare them gets -32021.
+    pub required_capabilities: Option<Value>,
 }
 
 impl ToolSpec {
+    /// A tool; `notifies` when calls may send progress, logs or client requests.
+    pub fn new(definition: Value, notifies: bool) -> ToolSpec {
+        ToolSpec { definition, notifies, required_capabilities: None }
+    }
+
+    /// Declares the client capabilities calls need.
+    pub fn requires(mut self, capabilities: Value) -> ToolSpec {
+        self.required_capabilities = Some(capabilities);
+        self
+    }
+
     /// The tool's name.
     pub fn name(&self) -> &str {
         self.definition["name"].as_str().unwrap_or_default()
@@ -55,7 +70,7 @@ pub trait Catalog: Send + Sync {
         Vec::new()
     }
     /// Renders a prompt this catalogue owns.
-    async fn get_prompt(&self, _name: &str, _arguments: &Value) -> Option<Result<Value, RpcError>> {
+    async fn get_prompt(&self, _name: &str, _arguments: &Value, _cx: &CallContext) -> Option<Result<Value, RpcError>> {
         None
     }
     /// Completes an argument of a prompt or resource template this catalogue owns.
@@ -138,6 +153,65 @@ fn id_key(id: &Value) -> String {
 /// How long a server-to-client request (sampling, elicitation) may wait for its answer.
 const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long an input-required `requestState` stays valid.
+const REQUEST_STATE_TTL_SECS: u64 = 600;
+
+/// The input-required round of a request (2026-07-28, SEP-2322): the client's answers to the
+/// server's earlier input requests, and the server's own state from that earlier round, sealed so
+/// any replica can trust it.
+#[derive(Clone, Default)]
+pub struct InputRound {
+    /// `inputResponses`, keyed like the input requests they answer.
+    pub responses: Option<Map<String, Value>>,
+    /// The state the server put in the previous round's `requestState`.
+    pub state: Option<Value>,
+    sealer: Option<Sealer>,
+}
+
+impl InputRound {
+    /// Reads `inputResponses` and opens `requestState` (tampered, expired or malformed → -32602).
+    pub fn from_params(params: &Value, sealer: Sealer) -> Result<InputRound, RpcError> {
+        let responses = match params.get("inputResponses") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(map)) => Some(map.clone()),
+            Some(_) => {
+                return Err(RpcError::invalid_params("inputResponses must be an object keyed by input request name"));
+            }
+        };
+        let state = match params.get("requestState") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(token)) => {
+                let bytes = sealer.open("request-state", token).ok_or_else(|| {
+                    RpcError::invalid_params("requestState failed its integrity check; start the request again")
+                })?;
+                let sealed: Value = serde_json::from_slice(&bytes)
+                    .map_err(|_| RpcError::invalid_params("requestState is malformed"))?;
+                if sealed["exp"].as_u64().is_none_or(|exp| exp <= super::session::now()) {
+                    return Err(RpcError::invalid_params("requestState expired; start the request again"));
+                }
+                Some(sealed["s"].clone())
+            }
+            Some(_) => return Err(RpcError::invalid_params("requestState must be the string the server returned")),
+        };
+        Ok(InputRound { responses, state, sealer: Some(sealer) })
+    }
+
+    /// The client's answer to the input request named `key`.
+    pub fn response(&self, key: &str) -> Option<&Value> {
+        self.responses.as_ref()?.get(key)
+    }
+
+    /// An `InputRequiredResult` asking for `requests`, carrying `state` sealed for the next round.
+    pub fn input_required(&self, requests: Value, state: Option<Value>) -> Value {
+        let mut result = json!({ "resultType": "input_required", "inputRequests": requests });
+        if let (Some(state), Some(sealer)) = (state, &self.sealer) {
+            let sealed = json!({ "s": state, "exp": super::session::now() + REQUEST_STATE_TTL_SECS });
+            result["requestState"] = json!(sealer.seal("request-state", sealed.to_string().as_bytes()));
+        }
+        result
+    }
+}
+
 /// The running call's view of its client.
 pub struct CallContext {
     /// The `_meta.progressToken` of the request, if any.
@@ -148,28 +222,70 @@ pub struct CallContext {
     pub log_level: Option<LogLevel>,
     /// Cancelled by `notifications/cancelled`, or by the stream closing on the stateless wire.
     pub cancel: CancellationToken,
+    /// The input-required round this request continues, if any.
+    pub input: InputRound,
     sink: mpsc::Sender<Outbound>,
     pending: Option<std::sync::Arc<PendingClientRequests>>,
+    announcements: Option<broadcast::Sender<Value>>,
     last_progress: Mutex<Option<f64>>,
 }
 
 impl CallContext {
-    /// A context sending into `sink`; `pending` enables server-to-client requests.
-    pub fn new(
-        sink: mpsc::Sender<Outbound>,
-        progress_token: Option<Value>,
-        client_capabilities: Value,
-        log_level: Option<LogLevel>,
-        pending: Option<std::sync::Arc<PendingClientRequests>>,
-    ) -> CallContext {
+    /// A context sending into `sink`, with no progress token, capabilities or logging.
+    pub fn new(sink: mpsc::Sender<Outbound>) -> CallContext {
         CallContext {
-            progress_token,
-            client_capabilities,
-            log_level,
+            progress_token: None,
+            client_capabilities: json!({}),
+            log_level: None,
             cancel: CancellationToken::new(),
+            input: InputRound::default(),
             sink,
-            pending,
+            pending: None,
+            announcements: None,
             last_progress: Mutex::new(None),
+        }
+    }
+
+    /// Sets the request's progress token.
+    pub fn with_progress_token(mut self, token: Option<Value>) -> CallContext {
+        self.progress_token = token;
+        self
+    }
+
+    /// Sets the client's capabilities.
+    pub fn with_capabilities(mut self, capabilities: Value) -> CallContext {
+        self.client_capabilities = capabilities;
+        self
+    }
+
+    /// Sets the log threshold.
+    pub fn with_log_level(mut self, level: Option<LogLevel>) -> CallContext {
+        self.log_level = level;
+        self
+    }
+
+    /// Enables server-to-client requests through `pending`.
+    pub fn with_client_requests(mut self, pending: std::sync::Arc<PendingClientRequests>) -> CallContext {
+        self.pending = Some(pending);
+        self
+    }
+
+    /// Sets the input-required round.
+    pub fn with_input(mut self, input: InputRound) -> CallContext {
+        self.input = input;
+        self
+    }
+
+    /// Lets the call announce list changes to every listening client.
+    pub fn with_announcements(mut self, announcements: broadcast::Sender<Value>) -> CallContext {
+        self.announcements = Some(announcements);
+        self
+    }
+
+    /// Tells every listening client that a list changed (`notifications/tools/list_changed`, …).
+    pub fn announce(&self, method: &str) {
+        if let Some(tx) = &self.announcements {
+            let _ = tx.send(jsonrpc::notification(method, json!({})));
         }
     }
 

@@ -37,7 +37,7 @@ fn tiny_wav() -> String {
 pub struct ConformanceFixtures;
 
 fn tool(name: &str, description: &str, input_schema: Value, notifies: bool) -> ToolSpec {
-    ToolSpec { definition: json!({ "name": name, "description": description, "inputSchema": input_schema }), notifies }
+    ToolSpec::new(json!({ "name": name, "description": description, "inputSchema": input_schema }), notifies)
 }
 
 fn no_arguments() -> Value {
@@ -85,8 +85,63 @@ impl Catalog for ConformanceFixtures {
                 no_arguments(),
                 true,
             ),
-            ToolSpec {
-                definition: json!({
+            tool(
+                "test_input_required_result_elicitation",
+                "Asks for the user's name through an input-required result",
+                no_arguments(),
+                false,
+            ),
+            tool(
+                "test_input_required_result_sampling",
+                "Asks the client's LLM through an input-required result",
+                no_arguments(),
+                false,
+            ),
+            tool(
+                "test_input_required_result_list_roots",
+                "Asks for the client's roots through an input-required result",
+                no_arguments(),
+                false,
+            ),
+            tool(
+                "test_input_required_result_request_state",
+                "Round-trips a sealed requestState",
+                no_arguments(),
+                false,
+            ),
+            tool("test_input_required_result_multiple_inputs", "Asks for three inputs at once", no_arguments(), false),
+            tool(
+                "test_input_required_result_multi_round",
+                "Asks in two rounds with evolving state",
+                no_arguments(),
+                false,
+            ),
+            tool("test_input_required_result_tampered_state", "Rejects a tampered requestState", no_arguments(), false),
+            tool(
+                "test_input_required_result_capabilities",
+                "Asks only for inputs the client declared it can give",
+                no_arguments(),
+                false,
+            ),
+            tool("test_missing_capability", "Needs the client's sampling capability", no_arguments(), false)
+                .requires(json!({ "sampling": {} })),
+            tool("test_streaming_elicitation", "Streams progress, then asks for input", no_arguments(), true),
+            tool(
+                "test_logging_tool",
+                "Logs while it runs (only when the request set a log level)",
+                no_arguments(),
+                true,
+            ),
+            tool("test_trigger_tool_change", "Announces that the tool list changed", no_arguments(), false),
+            tool("test_trigger_prompt_change", "Announces that the prompt list changed", no_arguments(), false),
+            tool(
+                "test_custom_header",
+                "Echoes a region sent both as an argument and in the Mcp-Param-Region header",
+                json!({ "type": "object", "properties": { "region": { "type": "string", "x-mcp-header": "Region" } }, "required": ["region"] }),
+                false,
+            ),
+            ToolSpec::new(
+                json!({
                     "name": "json_schema_2020_12_tool",
                     "description": "Tool with JSON Schema 2020-12 features",
                     "inputSchema": {
@@ -107,8 +162,8 @@ impl Catalog for ConformanceFixtures {
                         "additionalProperties": false
                     }
                 }),
-                notifies: false,
-            },
+                false,
+            ),
         ]
     }
 
@@ -200,6 +255,118 @@ impl Catalog for ConformanceFixtures {
                 tool_text("Reconnection test completed successfully")
             }
             "json_schema_2020_12_tool" => tool_text(format!("Received: {arguments}")),
+            "test_input_required_result_elicitation" => match elicited(cx, "user_name", "name") {
+                Some(name) => tool_text(format!("Hello, {name}!")),
+                None => cx.input.input_required(json!({ "user_name": ask_name("What is your name?") }), None),
+            },
+            "test_input_required_result_sampling" => match cx.input.response("capital_question").and_then(sampled_text)
+            {
+                Some(text) => tool_text(format!("The model answered: {text}")),
+                None => cx.input.input_required(
+                    json!({ "capital_question": ask_model("What is the capital of France?", 100) }),
+                    None,
+                ),
+            },
+            "test_input_required_result_list_roots" => {
+                match cx.input.response("client_roots").and_then(|r| r["roots"].as_array()) {
+                    Some(roots) => {
+                        let uris: Vec<&str> = roots.iter().filter_map(|r| r["uri"].as_str()).collect();
+                        tool_text(format!("Client roots: {}", uris.join(", ")))
+                    }
+                    None => cx
+                        .input
+                        .input_required(json!({ "client_roots": { "method": "roots/list", "params": {} } }), None),
+                }
+            }
+            "test_input_required_result_request_state" => {
+                let confirmed = cx.input.response("confirm").is_some_and(|r| r["action"] == "accept");
+                if confirmed && cx.input.state == Some(json!({ "tool": "request_state", "awaiting": "confirm" })) {
+                    tool_text("state-ok: the requestState came back intact")
+                } else {
+                    let confirm = json!({ "method": "elicitation/create", "params": { "message": "Please confirm",
+                        "requestedSchema": { "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] } } });
+                    cx.input.input_required(
+                        json!({ "confirm": confirm }),
+                        Some(json!({ "tool": "request_state", "awaiting": "confirm" })),
+                    )
+                }
+            }
+            "test_input_required_result_multiple_inputs" => {
+                let mut missing = serde_json::Map::new();
+                if elicited(cx, "user_name", "name").is_none() {
+                    missing.insert("user_name".into(), ask_name("What is your name?"));
+                }
+                if cx.input.response("greeting").and_then(sampled_text).is_none() {
+                    missing.insert("greeting".into(), ask_model("Generate a greeting", 50));
+                }
+                if cx.input.response("client_roots").and_then(|r| r["roots"].as_array()).is_none() {
+                    missing.insert("client_roots".into(), json!({ "method": "roots/list", "params": {} }));
+                }
+                if missing.is_empty() {
+                    tool_text("All three inputs received")
+                } else {
+                    cx.input.input_required(Value::Object(missing), Some(json!({ "tool": "multiple_inputs" })))
+                }
+            }
+            "test_input_required_result_multi_round" => {
+                match (&cx.input.state, elicited(cx, "step1", "name"), elicited(cx, "step2", "color")) {
+                    (Some(state), _, Some(color)) if state["round"] == 2 => {
+                        tool_text(format!("Done: {} likes {color}", state["name"].as_str().unwrap_or("someone")))
+                    }
+                    (Some(state), Some(name), _) if state["round"] == 1 => {
+                        let ask = json!({ "method": "elicitation/create", "params": { "message": "Step 2: What is your favorite color?",
+                        "requestedSchema": { "type": "object", "properties": { "color": { "type": "string" } }, "required": ["color"] } } });
+                        cx.input.input_required(json!({ "step2": ask }), Some(json!({ "round": 2, "name": name })))
+                    }
+                    _ => cx.input.input_required(
+                        json!({ "step1": ask_name("Step 1: What is your name?") }),
+                        Some(json!({ "round": 1 })),
+                    ),
+                }
+            }
+            "test_input_required_result_tampered_state" => match &cx.input.state {
+                Some(state) if state["tool"] == "tampered_state" => tool_text("state verified"),
+                _ => cx.input.input_required(
+                    json!({ "user_name": ask_name("What is your name?") }),
+                    Some(json!({ "tool": "tampered_state" })),
+                ),
+            },
+            "test_input_required_result_capabilities" => {
+                let caps = &cx.client_capabilities;
+                let mut requests = serde_json::Map::new();
+                if caps.get("elicitation").is_some() && elicited(cx, "user_name", "name").is_none() {
+                    requests.insert("user_name".into(), ask_name("What is your name?"));
+                }
+                if caps.get("sampling").is_some() && cx.input.response("summary").and_then(sampled_text).is_none() {
+                    requests.insert("summary".into(), ask_model("Summarize the day in one sentence", 50));
+                }
+                if requests.is_empty() {
+                    tool_text("every input the client can give was received")
+                } else {
+                    cx.input.input_required(Value::Object(requests), None)
+                }
+            }
+            "test_missing_capability" => tool_text("the client declared sampling"),
+            "test_streaming_elicitation" => {
+                cx.progress(0.0, Some(1.0), Some("about to ask")).await;
+                match elicited(cx, "user_name", "name") {
+                    Some(name) => tool_text(format!("Hello, {name}!")),
+                    None => cx.input.input_required(json!({ "user_name": ask_name("What is your name?") }), None),
+                }
+            }
+            "test_logging_tool" => {
+                cx.log(LogLevel::Info, "conformance", json!("logging tool ran")).await;
+                tool_text("logged (if the request asked for logs)")
+            }
+            "test_trigger_tool_change" => {
+                cx.announce("notifications/tools/list_changed");
+                tool_text("announced a tool list change")
+            }
+            "test_trigger_prompt_change" => {
+                cx.announce("notifications/prompts/list_changed");
+                tool_text("announced a prompt list change")
+            }
+            "test_custom_header" => tool_text(format!("region: {}", arguments["region"].as_str().unwrap_or_default())),
             _ => return None,
         }))
     }
@@ -248,10 +415,11 @@ impl Catalog for ConformanceFixtures {
             json!({ "name": "test_prompt_with_embedded_resource", "description": "A prompt embedding a resource", "arguments": [
                 { "name": "resourceUri", "description": "URI of the resource to embed", "required": true }] }),
             json!({ "name": "test_prompt_with_image", "description": "A prompt with an image" }),
+            json!({ "name": "test_input_required_result_prompt", "description": "A prompt that first asks the user for context" }),
         ]
     }
 
-    async fn get_prompt(&self, name: &str, arguments: &Value) -> Option<Result<Value, RpcError>> {
+    async fn get_prompt(&self, name: &str, arguments: &Value, cx: &CallContext) -> Option<Result<Value, RpcError>> {
         let text = |t: &str| json!({ "type": "text", "text": t });
         let argument = |key: &str| -> Result<String, RpcError> {
             arguments[key]
@@ -279,6 +447,16 @@ impl Catalog for ConformanceFixtures {
                     { "role": "user", "content": { "type": "resource", "resource": { "uri": uri, "mimeType": "text/plain", "text": "Embedded resource content for testing." } } },
                     { "role": "user", "content": text("Please process the embedded resource above.") }] })
             }
+            "test_input_required_result_prompt" => match elicited(cx, "user_context", "context") {
+                Some(context) => {
+                    json!({ "messages": [{ "role": "user", "content": text(&format!("Use this context: {context}")) }] })
+                }
+                None => {
+                    let ask = json!({ "method": "elicitation/create", "params": { "message": "What context should the prompt use?",
+                        "requestedSchema": { "type": "object", "properties": { "context": { "type": "string" } }, "required": ["context"] } } });
+                    cx.input.input_required(json!({ "user_context": ask }), None)
+                }
+            },
             "test_prompt_with_image" => json!({ "messages": [
                 { "role": "user", "content": { "type": "image", "data": RED_PIXEL_PNG, "mimeType": "image/png" } },
                 { "role": "user", "content": text("Please analyze the image above.") }] }),
@@ -296,6 +474,30 @@ impl Catalog for ConformanceFixtures {
         let values: Vec<&str> = ["paris", "park", "party"].into_iter().filter(|v| v.starts_with(prefix)).collect();
         Some(json!({ "completion": { "values": values, "total": values.len(), "hasMore": false } }))
     }
+}
+
+/// An elicitation input request for one required string field `name`.
+fn ask_name(message: &str) -> Value {
+    json!({ "method": "elicitation/create", "params": { "message": message,
+        "requestedSchema": { "type": "object", "properties": { "name": { "type": "string" } }, "required": ["name"] } } })
+}
+
+/// A sampling input request.
+fn ask_model(question: &str, max_tokens: u32) -> Value {
+    json!({ "method": "sampling/createMessage", "params": {
+        "messages": [{ "role": "user", "content": { "type": "text", "text": question } }], "maxTokens": max_tokens } })
+}
+
+/// The string field `field` of an accepted elicitation answered under `key`; anything else
+/// (missing, declined, malformed) reads as not answered, so the tool asks again.
+fn elicited(cx: &CallContext, key: &str, field: &str) -> Option<String> {
+    let answer = cx.input.response(key)?;
+    (answer["action"] == "accept").then(|| answer["content"][field].as_str().map(str::to_string)).flatten()
+}
+
+/// The text of a sampling answer.
+fn sampled_text(answer: &Value) -> Option<String> {
+    answer["content"]["text"].as_str().map(str::to_string)
 }
 
 async fn elicit(cx: &CallContext, message: &str, schema: Value, label: &str) -> Value {

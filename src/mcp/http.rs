@@ -6,7 +6,7 @@
 //! Stateless (2026-07-28): every POST carries its version in a header and in `_meta`, routing
 //! headers must match the body, and closing the SSE stream cancels the request.
 
-use super::catalog::{CallContext, Catalog, LogLevel, Outbound, PendingClientRequests};
+use super::catalog::{CallContext, Catalog, InputRound, LogLevel, Outbound, PendingClientRequests};
 use super::jsonrpc::{
     self, Body, HEADER_MISMATCH, INVALID_REQUEST, Id, METHOD_NOT_FOUND, Message, RpcError, SESSION_NOT_FOUND,
 };
@@ -38,6 +38,7 @@ const STATELESS_METHODS: &[&str] = &[
     "prompts/list",
     "prompts/get",
     "completion/complete",
+    "subscriptions/listen",
 ];
 
 /// How long a response stream the client dropped (or the server closed early) waits for a
@@ -158,8 +159,9 @@ impl Exchange<'_> {
     }
 }
 
+/// A request header's value, without the optional whitespace around it (RFC 9110 §5.5).
 fn header<'s>(session: &'s Session, name: &str) -> Option<&'s str> {
-    session.req_header().headers.get(name).and_then(|v| v.to_str().ok())
+    session.req_header().headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
 /// Serves one request to `/mcp` (or the protected-resource metadata).
@@ -507,6 +509,11 @@ async fn serve_stateless(
             None => {}
         }
     }
+    if method == "tools/call"
+        && let Err(problem) = check_param_headers(state, session, exchange, &params)
+    {
+        return exchange.error(session, 400, id.as_ref(), RpcError::new(HEADER_MISMATCH, problem)).await;
+    }
     let Some(id) = id else {
         return exchange.empty(session, 202, &[]).await;
     };
@@ -530,6 +537,9 @@ async fn serve_stateless(
                 RpcError::invalid_params(format!("{field} is required on every request in protocol 2026-07-28"));
             return exchange.error(session, 400, Some(&id), error).await;
         }
+    }
+    if method == "subscriptions/listen" {
+        return listen(state, session, exchange, &id, &params).await;
     }
     let caps = meta["io.modelcontextprotocol/clientCapabilities"].clone();
     let log_level = meta["io.modelcontextprotocol/logLevel"].as_str().and_then(LogLevel::parse);
@@ -629,7 +639,7 @@ async fn serve_session_post(
     let mut responses = errors;
     for (id, method, params) in requests {
         let (tx, _rx) = mpsc::channel(1);
-        let cx = CallContext::new(tx, None, claims.caps.clone(), log_level, None);
+        let cx = CallContext::new(tx).with_capabilities(claims.caps.clone()).with_log_level(log_level);
         responses.push(match server.handle(&method, &params, &cx, Wire::Session).await {
             Ok(result) => jsonrpc::result(&id, result),
             Err(error) => error.response(Some(&id)),
@@ -704,9 +714,21 @@ async fn run_call(
         ResponseMode::Auto => notifies,
     } && accepts(session, "text/event-stream");
 
+    let input = match InputRound::from_params(&call.params, state.sessions.sealer(exchange.secrets)) {
+        Ok(input) => input,
+        Err(error) => {
+            state.account(call.claims.as_ref(), call.wire, started, true);
+            let status = http_status(call.wire, error.code);
+            return exchange.json(session, status, &error.response(Some(&call.id)), extra).await;
+        }
+    };
     if !sse {
         let (tx, _rx) = mpsc::channel(1);
-        let cx = CallContext::new(tx, None, call.caps.clone(), call.log_level, None);
+        let cx = CallContext::new(tx)
+            .with_capabilities(call.caps.clone())
+            .with_log_level(call.log_level)
+            .with_input(input)
+            .with_announcements(state.broadcast.clone());
         let outcome = server.handle(&call.method, &call.params, &cx, call.wire).await;
         let failed = outcome.is_err();
         state.account(call.claims.as_ref(), call.wire, started, failed);
@@ -714,14 +736,21 @@ async fn run_call(
             Ok(result) => jsonrpc::result(&call.id, result),
             Err(error) => error.response(Some(&call.id)),
         };
-        let status =
-            if call.wire == Wire::Stateless && body["error"]["code"] == json!(METHOD_NOT_FOUND) { 404 } else { 200 };
+        let status = body["error"]["code"].as_i64().map_or(200, |code| http_status(call.wire, code));
         return exchange.json(session, status, &body, extra).await;
     }
 
     let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
     let pending = (call.wire == Wire::Session).then(|| state.pending.clone());
-    let cx = CallContext::new(tx.clone(), progress_token, call.caps.clone(), call.log_level, pending);
+    let mut cx = CallContext::new(tx.clone())
+        .with_progress_token(progress_token)
+        .with_capabilities(call.caps.clone())
+        .with_log_level(call.log_level)
+        .with_input(input)
+        .with_announcements(state.broadcast.clone());
+    if let Some(pending) = pending {
+        cx = cx.with_client_requests(pending);
+    }
     let cancel = cx.cancel.clone();
     let key = call.claims.as_ref().map(|c| running_key(&c.n, &call.id));
     if let Some(key) = &key {
@@ -758,6 +787,119 @@ async fn run_call(
         _ => {}
     }
     Ok(())
+}
+
+/// SEP-2243: arguments a tool marks with `x-mcp-header` travel in `Mcp-Param-<Name>` headers too
+/// (so proxies can route on them), plain or `=?base64?…?=`-wrapped; the header must be present
+/// whenever the argument is, decode cleanly, and equal the argument.
+fn check_param_headers(
+    state: &McpState,
+    session: &Session,
+    exchange: &Exchange<'_>,
+    params: &Value,
+) -> std::result::Result<(), String> {
+    let server = state.server(exchange.runtime);
+    let Some(tool) = params["name"].as_str().and_then(|name| server.tool(name)) else { return Ok(()) };
+    let Some(properties) = tool.definition["inputSchema"]["properties"].as_object() else { return Ok(()) };
+    for (argument, schema) in properties {
+        let Some(suffix) = schema.get("x-mcp-header").and_then(Value::as_str) else { continue };
+        let header_name = format!("mcp-param-{}", suffix.to_ascii_lowercase());
+        let body_value = match params["arguments"].get(argument) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        match (header(session, &header_name), body_value) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return Err(format!("argument `{argument}` must also be sent in the Mcp-Param-{suffix} header"));
+            }
+            (Some(_), None) => return Err(format!("Mcp-Param-{suffix} is set but argument `{argument}` is absent")),
+            (Some(raw), Some(expected)) => {
+                let decoded =
+                    decode_param_value(raw).ok_or_else(|| format!("Mcp-Param-{suffix} is not valid Base64"))?;
+                if decoded != expected {
+                    return Err(format!("Mcp-Param-{suffix} does not match argument `{argument}`"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A `Mcp-Param-*` value: `=?base64?<standard Base64 with padding>?=` is decoded strictly; anything
+/// else is literal.
+fn decode_param_value(raw: &str) -> Option<String> {
+    use base64::Engine;
+    match raw.strip_prefix("=?base64?").and_then(|v| v.strip_suffix("?=")) {
+        Some(encoded) => String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).ok()?).ok(),
+        None => Some(raw.to_string()),
+    }
+}
+
+/// `subscriptions/listen` (2026-07-28): a long-lived SSE reply that first acknowledges the
+/// notification types the server will send, then carries those notifications, each tagged with
+/// the subscription id, until the client leaves.
+async fn listen(
+    state: &McpState,
+    session: &mut Session,
+    exchange: &Exchange<'_>,
+    id: &Id,
+    params: &Value,
+) -> Result<()> {
+    const KINDS: [(&str, &str); 3] = [
+        ("toolsListChanged", "notifications/tools/list_changed"),
+        ("promptsListChanged", "notifications/prompts/list_changed"),
+        ("resourcesListChanged", "notifications/resources/list_changed"),
+    ];
+    let requested = &params["notifications"];
+    let honored: Vec<(&str, &str)> = KINDS.into_iter().filter(|(flag, _)| requested[*flag] == json!(true)).collect();
+    let subscription = hex::encode(rand::random::<[u8; 8]>());
+    let tag = move |mut message: Value| {
+        if let Some(params) = message.as_object_mut().map(|m| m.entry("params").or_insert_with(|| json!({}))) {
+            params["_meta"]["io.modelcontextprotocol/subscriptionId"] = json!(subscription);
+        }
+        message
+    };
+    let acknowledged = json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": { "notifications": honored.iter().map(|(flag, _)| (flag.to_string(), json!(true))).collect::<serde_json::Map<_, _>>() },
+    });
+    let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
+    let _ = tx.try_send(Outbound::Message(tag(acknowledged)));
+    let mut notifications = state.broadcast.subscribe();
+    let wanted: Vec<&'static str> = honored.iter().map(|(_, method)| *method).collect();
+    let tag_owned = tag.clone();
+    let forward = tokio::spawn(async move {
+        while let Ok(message) = notifications.recv().await {
+            if wanted.iter().any(|m| message["method"] == json!(m))
+                && tx.send(Outbound::Message(tag_owned(message))).await.is_err()
+            {
+                return;
+            }
+        }
+    });
+    let _ = id;
+    let stream_id = hex::encode(rand::random::<[u8; 8]>());
+    stream_sse(state, session, exchange, rx, &stream_id, 0, false, None, &[], true).await;
+    forward.abort();
+    Ok(())
+}
+
+/// The HTTP status of a JSON-RPC error reply. The stateless wire maps request errors onto HTTP
+/// (404 for unknown methods, 400 for invalid requests, parameters and missing capabilities);
+/// inside a session an error reply is an ordinary 200.
+fn http_status(wire: Wire, code: i64) -> u16 {
+    match (wire, code) {
+        (Wire::Session, _) => 200,
+        (Wire::Stateless, METHOD_NOT_FOUND) => 404,
+        (
+            Wire::Stateless,
+            jsonrpc::INVALID_PARAMS | INVALID_REQUEST | jsonrpc::MISSING_CLIENT_CAPABILITY | HEADER_MISMATCH,
+        ) => 400,
+        (Wire::Stateless, _) => 200,
+    }
 }
 
 /// How an SSE response ended.

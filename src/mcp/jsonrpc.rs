@@ -26,8 +26,8 @@ pub const SERVER_ERROR: i64 = -32002;
 pub const HEADER_MISMATCH: i64 = -32020;
 /// 2026-07-28: the protocol version is not supported.
 pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
-/// A resource that does not exist (SEP-2164).
-pub const RESOURCE_NOT_FOUND: i64 = -32002;
+/// 2026-07-28: the request needs a client capability the client did not declare.
+pub const MISSING_CLIENT_CAPABILITY: i64 = -32021;
 
 /// A JSON-RPC id: a string or an integer (never null for requests).
 pub type Id = Value;

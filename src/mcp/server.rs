@@ -120,7 +120,7 @@ impl McpServer {
             "prompts/list" => {
                 Ok(json!({ "prompts": self.catalogs.iter().flat_map(|c| c.prompts()).collect::<Vec<_>>() }))
             }
-            "prompts/get" => self.get_prompt(params).await,
+            "prompts/get" => self.get_prompt(params, cx).await,
             "completion/complete" => self.complete(params).await,
             "logging/setLevel" if wire == Wire::Session => {
                 let level = required_str(params, "level")?;
@@ -133,7 +133,7 @@ impl McpServer {
         if wire == Wire::Stateless
             && let Some(object) = result.as_object_mut()
         {
-            object.insert("resultType".into(), json!("complete"));
+            object.entry("resultType").or_insert_with(|| json!("complete"));
             if method.ends_with("/list") || method == "server/discover" || method == "resources/read" {
                 let ttl = if method == "resources/read" { READ_TTL_MS } else { LIST_TTL_MS };
                 object.insert("ttlMs".into(), json!(ttl));
@@ -176,6 +176,16 @@ impl McpServer {
         let tool = self.tool(name).ok_or_else(|| {
             RpcError::invalid_params(format!("unknown tool {name:?}; tools/list shows the available tools"))
         })?;
+        if let Some(required) = &tool.required_capabilities
+            && let Some(missing) =
+                required.as_object().and_then(|r| r.keys().find(|k| cx.client_capabilities.get(k.as_str()).is_none()))
+        {
+            return Err(RpcError::new(
+                jsonrpc::MISSING_CLIENT_CAPABILITY,
+                format!("{name} needs the client capability `{missing}`, which this request did not declare"),
+            )
+            .with_data(json!({ "requiredCapabilities": required })));
+        }
         if let Err(problem) = validate_arguments(&tool.definition["inputSchema"], &arguments) {
             return Ok(tool_error(format!("invalid arguments for {name}: {problem}")));
         }
@@ -194,15 +204,15 @@ impl McpServer {
                 return outcome;
             }
         }
-        Err(RpcError::new(jsonrpc::RESOURCE_NOT_FOUND, format!("resource not found: {uri}"))
-            .with_data(json!({ "uri": uri })))
+        // SEP-2164: an unknown URI is invalid params, naming the URI (never an empty `contents`).
+        Err(RpcError::invalid_params(format!("resource not found: {uri}")).with_data(json!({ "uri": uri })))
     }
 
-    async fn get_prompt(&self, params: &Value) -> Result<Value, RpcError> {
+    async fn get_prompt(&self, params: &Value, cx: &CallContext) -> Result<Value, RpcError> {
         let name = required_str(params, "name")?;
         let arguments = params.get("arguments").cloned().unwrap_or(json!({}));
         for catalog in &self.catalogs {
-            if let Some(outcome) = catalog.get_prompt(name, &arguments).await {
+            if let Some(outcome) = catalog.get_prompt(name, &arguments, cx).await {
                 return outcome;
             }
         }

@@ -105,6 +105,43 @@ impl SessionSecrets {
     }
 }
 
+/// Seals small payloads so that any replica holding the secret can trust them later: session ids
+/// and the `requestState` of input-required results. `kind` separates the uses, so a value sealed
+/// as one kind never opens as another.
+#[derive(Clone)]
+pub struct Sealer {
+    current: Vec<u8>,
+    previous: Vec<Vec<u8>>,
+}
+
+impl Sealer {
+    /// `v1.<base64url(payload)>.<base64url(HMAC-SHA256(kind, payload))>`.
+    pub fn seal(&self, kind: &str, payload: &[u8]) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(payload);
+        let signature = URL_SAFE_NO_PAD.encode(sign(&self.current, kind, payload.as_bytes()));
+        format!("v1.{payload}.{signature}")
+    }
+
+    /// The payload of a token sealed as `kind` with the current or a previous secret.
+    pub fn open(&self, kind: &str, token: &str) -> Option<Vec<u8>> {
+        let mut parts = token.split('.');
+        let (Some("v1"), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let signed = std::iter::once(&self.current).chain(&self.previous).any(|key| {
+            let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(kind.as_bytes());
+            mac.update(b".");
+            mac.update(payload.as_bytes());
+            mac.verify_slice(&signature).is_ok()
+        });
+        if signed { URL_SAFE_NO_PAD.decode(payload).ok() } else { None }
+    }
+}
+
 /// Per-session counters (seed 004's analytics).
 #[derive(Clone, Debug, Default)]
 pub struct SessionStats {
@@ -144,8 +181,12 @@ const MAX_TRACKED_SESSIONS: usize = 10_000;
 const ACTIVE_WINDOW_SECS: u64 = 30 * 60;
 
 impl Sessions {
-    fn signing_key<'a>(&'a self, secrets: &'a SessionSecrets) -> &'a [u8] {
-        secrets.current.as_deref().unwrap_or(&self.fallback)
+    /// The sealer for the configured secrets (or this process's random one).
+    pub fn sealer(&self, secrets: &SessionSecrets) -> Sealer {
+        Sealer {
+            current: secrets.current.clone().unwrap_or_else(|| self.fallback.clone()),
+            previous: secrets.previous.clone(),
+        }
     }
 
     /// Mints a session id for a freshly initialized client.
@@ -176,32 +217,14 @@ impl Sessions {
             exp: iat + ttl_secs,
             n: hex::encode(rand::random::<[u8; 16]>()),
         };
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialize"));
-        let signature = URL_SAFE_NO_PAD.encode(sign(self.signing_key(secrets), payload.as_bytes()));
-        (format!("v1.{payload}.{signature}"), claims)
+        let id = self.sealer(secrets).seal("session", &serde_json::to_vec(&claims).expect("claims serialize"));
+        (id, claims)
     }
 
     /// Verifies a session id: signature (current or previous secret), expiry, revocation.
     pub fn verify(&self, secrets: &SessionSecrets, id: &str) -> Result<Claims, SessionError> {
-        let mut parts = id.split('.');
-        let (Some("v1"), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(SessionError::Invalid);
-        };
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| SessionError::Invalid)?;
-        let signed =
-            std::iter::once(self.signing_key(secrets)).chain(secrets.previous.iter().map(Vec::as_slice)).any(|key| {
-                let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-                mac.update(payload.as_bytes());
-                mac.verify_slice(&signature).is_ok()
-            });
-        if !signed {
-            return Err(SessionError::Invalid);
-        }
-        let claims: Claims =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).map_err(|_| SessionError::Invalid)?)
-                .map_err(|_| SessionError::Invalid)?;
+        let payload = self.sealer(secrets).open("session", id).ok_or(SessionError::Invalid)?;
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| SessionError::Invalid)?;
         if claims.exp <= now() {
             return Err(SessionError::Expired);
         }
@@ -261,8 +284,10 @@ pub fn now() -> u64 {
 /// Largest capabilities object carried in an id (a header has limited room).
 const MAX_CAPS_BYTES: usize = 2048;
 
-fn sign(key: &[u8], data: &[u8]) -> Vec<u8> {
+fn sign(key: &[u8], kind: &str, data: &[u8]) -> Vec<u8> {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(kind.as_bytes());
+    mac.update(b".");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
@@ -312,6 +337,15 @@ mod tests {
         a.revoke(&claims);
         assert_eq!(a.verify(&shared, &id), Err(SessionError::Revoked));
         assert_eq!(a.active(), 0);
+    }
+
+    #[test]
+    fn sealed_kinds_do_not_mix() {
+        let sessions = Sessions::default();
+        let sealer = sessions.sealer(&secrets("a-secret-of-at-least-thirty-two-bytes"));
+        let token = sealer.seal("state", b"{}");
+        assert_eq!(sealer.open("state", &token).as_deref(), Some(&b"{}"[..]));
+        assert_eq!(sealer.open("session", &token), None);
     }
 
     #[test]
