@@ -13,3 +13,4 @@ pub mod mcp;
 pub mod proxy;
 pub mod server;
 pub mod telemetry;
+pub mod tools;

@@ -48,7 +48,9 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(config));
     server.bootstrap();
 
-    let mut proxy = pingora_proxy::http_proxy_service(&server.configuration, Gateway::new(store.clone()));
+    let permissions = Arc::new(crate::tools::KeyPermissions::default());
+    let mut proxy =
+        pingora_proxy::http_proxy_service(&server.configuration, Gateway::new(store.clone(), permissions.clone()));
     let mut options = HttpServerOptions::default();
     options.h2c = config.server.h2c;
     proxy.app_logic_mut().expect("proxy app").server_options = Some(options);
@@ -58,6 +60,10 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     }
     server.add_service(proxy);
     server.add_service(background_service("config reloader", Reloader { store: store.clone() }));
+    server.add_service(background_service(
+        "immich key permissions",
+        PermissionRefresher { store: store.clone(), permissions },
+    ));
 
     if let Some(listener) = demo_listener {
         let fault = Fault::parse(&config.demo.fault).expect("validated");
@@ -94,6 +100,51 @@ fn warn_if_exposed_without_auth(config: &Config) {
             "!!! /mcp is served WITHOUT gateway authentication on a non-loopback address: anyone who can reach it \
              can use the tools. Set [auth] mode = \"inject\" with [[auth.keys]], or bind to 127.0.0.1. !!!"
         );
+    }
+}
+
+/// Reads what the gateway's Immich key may do (`GET /api/api-keys/me`) at start, after each reload
+/// and every minute, so that tools the key cannot use are hidden (or marked unavailable).
+struct PermissionRefresher {
+    store: Arc<ConfigStore>,
+    permissions: Arc<crate::tools::KeyPermissions>,
+}
+
+#[async_trait::async_trait]
+impl pingora::services::background::BackgroundService for PermissionRefresher {
+    async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
+        let mut seen_generation = None;
+        let mut last_read = std::time::Instant::now();
+        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let runtime = self.store.current();
+            let due = seen_generation != Some(runtime.generation)
+                || last_read.elapsed() >= std::time::Duration::from_secs(60);
+            if !due {
+                continue;
+            }
+            let Some(key) = runtime.credentials.default_immich_key() else {
+                // No key of the gateway's own (passthrough): each caller's key decides, per call.
+                self.permissions.update(None);
+                seen_generation = Some(runtime.generation);
+                continue;
+            };
+            let client = crate::immich::ImmichClient::new(&runtime.config.immich);
+            match client.permissions(&key).await {
+                Ok(list) => {
+                    self.permissions.update(Some(list.into_iter().collect()));
+                    seen_generation = Some(runtime.generation);
+                    last_read = std::time::Instant::now();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the Immich key's permissions; listing every tool for now")
+                }
+            }
+        }
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// The embedded synthetic Immich used by `--demo`.
     pub demo: DemoConfig,
+    /// The Immich tools offered over MCP.
+    pub tools: ToolsConfig,
 }
 
 /// `[server]`: sockets, threads and request limits.
@@ -103,6 +105,16 @@ pub struct ImmichConfig {
     pub pool_size: usize,
     /// Verify Immich's TLS certificate when `base_url` is https.
     pub verify_tls: bool,
+    /// Longest a single REST call of the gateway's own (a tool's call) may take, retries included.
+    pub request_timeout: Dur,
+    /// Attempts for idempotent calls (reads) that fail with a timeout, a reset or a 5xx.
+    pub retry_attempts: u32,
+    /// Wait before the first retry; later waits grow by `retry_multiplier`, with full jitter.
+    pub retry_initial_backoff: Dur,
+    /// Longest wait between retries.
+    pub retry_max_backoff: Dur,
+    /// Growth of the wait between retries.
+    pub retry_multiplier: f64,
 }
 
 impl Default for ImmichConfig {
@@ -117,6 +129,11 @@ impl Default for ImmichConfig {
             idle_timeout: Dur::secs(60),
             pool_size: 128,
             verify_tls: true,
+            request_timeout: Dur::secs(30),
+            retry_attempts: 3,
+            retry_initial_backoff: Dur::ms(100),
+            retry_max_backoff: Dur::secs(2),
+            retry_multiplier: 2.0,
         }
     }
 }
@@ -342,6 +359,41 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// `[tools]`: which Immich tools MCP clients see and their limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// Offer only tools that read (hides every tool that writes).
+    pub read_only: bool,
+    /// When non-empty, offer only these tools.
+    pub enabled: Vec<String>,
+    /// Never offer these tools.
+    pub disabled: Vec<String>,
+    /// Tools the Immich key lacks permissions for: hidden (`true`) or listed with a note that they
+    /// are unavailable (`false`).
+    pub hide_unavailable: bool,
+    /// Results per page when a call gives no `limit`.
+    pub default_limit: usize,
+    /// Most photos `analyzePhotos` looks at in one call.
+    pub analyze_max_photos: usize,
+    /// Largest thumbnail or preview fetched for image content.
+    pub max_image_bytes: Size,
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        ToolsConfig {
+            read_only: false,
+            enabled: Vec::new(),
+            disabled: Vec::new(),
+            hide_unavailable: true,
+            default_limit: 50,
+            analyze_max_photos: 20,
+            max_image_bytes: Size::mib(2),
+        }
+    }
+}
+
 /// `[demo]`: the embedded synthetic Immich (`--demo`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -407,6 +459,18 @@ impl Config {
             check(!d.0.is_zero(), key, "must be greater than zero".into());
         }
         check(i.pool_size > 0, "immich.pool_size", "must be at least 1".into());
+        check(!i.request_timeout.0.is_zero(), "immich.request_timeout", "must be greater than zero".into());
+        check(i.retry_attempts >= 1, "immich.retry_attempts", "must be at least 1 (1 means no retry)".into());
+        check(i.retry_multiplier >= 1.0, "immich.retry_multiplier", "must be at least 1.0".into());
+        check(
+            i.retry_initial_backoff <= i.retry_max_backoff,
+            "immich.retry_initial_backoff",
+            "must not exceed retry_max_backoff".into(),
+        );
+        let t = &self.tools;
+        check(t.default_limit > 0, "tools.default_limit", "must be at least 1".into());
+        check(t.analyze_max_photos > 0, "tools.analyze_max_photos", "must be at least 1".into());
+        check(t.max_image_bytes.0 > 0, "tools.max_image_bytes", "must be greater than zero".into());
         check(
             !(i.api_key.is_some() && i.api_key_file.is_some()),
             "immich.api_key",

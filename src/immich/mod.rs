@@ -1,9 +1,12 @@
-//! Immich: where it is ([`BaseUrl`], [`Upstream`]) and the REST client the gateway uses for its
-//! own calls ([`ImmichClient`]). The proxy path forwards `/api/*` through Pingora instead.
+//! Immich: where it is ([`BaseUrl`], [`Upstream`]) and the typed REST client the gateway uses for
+//! its own calls ([`client::ImmichClient`]). The proxy path forwards `/api/*` through Pingora instead.
+
+pub mod client;
+
+pub use client::{ImmichClient, ImmichError};
 
 use crate::config::ImmichConfig;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::Duration;
 
 /// A parsed Immich base URL: scheme, host, port and an optional path prefix (for an Immich
 /// served below a sub-path by another proxy).
@@ -132,46 +135,7 @@ fn resolve(base: &BaseUrl) -> Option<SocketAddr> {
     }
 }
 
-/// The gateway's own REST client for Immich.
-#[derive(Clone, Debug)]
-pub struct ImmichClient {
-    http: reqwest::Client,
-}
-
-impl ImmichClient {
-    /// Builds the pooled client (TCP_NODELAY on, rustls with ring for https).
-    pub fn new(config: &ImmichConfig) -> ImmichClient {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .connect_timeout(config.connect_timeout.0)
-            .pool_idle_timeout(config.idle_timeout.0)
-            .pool_max_idle_per_host(config.pool_size)
-            .tls_danger_accept_invalid_certs(!config.verify_tls)
-            .build()
-            .expect("the TLS provider is installed, so the client builds");
-        ImmichClient { http }
-    }
-
-    /// `GET /api/server/ping`: `Ok` when Immich answers `{"res":"pong"}` within `timeout`.
-    pub async fn ping(&self, base: &BaseUrl, timeout: Duration) -> Result<(), String> {
-        let response =
-            self.http.get(base.url("/api/server/ping")).timeout(timeout).send().await.map_err(|e| describe(&e))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("Immich answered /api/server/ping with HTTP {status}"));
-        }
-        let body: serde_json::Value =
-            response.json().await.map_err(|e| format!("Immich's ping reply is not JSON: {e}"))?;
-        if body.get("res").and_then(|v| v.as_str()) == Some("pong") {
-            Ok(())
-        } else {
-            Err(format!("unexpected ping reply from Immich: {body}"))
-        }
-    }
-}
-
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "Immich did not answer /api/server/ping in time".into()
     } else if e.is_connect() {
@@ -181,7 +145,7 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-fn root_cause(e: &dyn std::error::Error) -> String {
+pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
     let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;

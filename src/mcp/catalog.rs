@@ -224,6 +224,8 @@ pub struct CallContext {
     pub cancel: CancellationToken,
     /// The input-required round this request continues, if any.
     pub input: InputRound,
+    /// The Immich key this call's Immich requests use (the caller's, or the gateway's).
+    pub immich_key: Option<std::sync::Arc<str>>,
     sink: mpsc::Sender<Outbound>,
     pending: Option<std::sync::Arc<PendingClientRequests>>,
     announcements: Option<broadcast::Sender<Value>>,
@@ -239,6 +241,7 @@ impl CallContext {
             log_level: None,
             cancel: CancellationToken::new(),
             input: InputRound::default(),
+            immich_key: None,
             sink,
             pending: None,
             announcements: None,
@@ -267,6 +270,12 @@ impl CallContext {
     /// Enables server-to-client requests through `pending`.
     pub fn with_client_requests(mut self, pending: std::sync::Arc<PendingClientRequests>) -> CallContext {
         self.pending = Some(pending);
+        self
+    }
+
+    /// Sets the Immich key for the call's Immich requests.
+    pub fn with_immich_key(mut self, key: Option<std::sync::Arc<str>>) -> CallContext {
+        self.immich_key = key;
         self
     }
 

@@ -63,16 +63,16 @@ pub struct McpState {
     running: Mutex<HashMap<String, CancellationToken>>,
     parked: Arc<Mutex<HashMap<String, Parked>>>,
     log_levels: Mutex<HashMap<String, LogLevel>>,
-    server: Mutex<Option<(u64, Arc<McpServer>)>>,
-    extra_catalogs: Vec<Arc<dyn Catalog>>,
+    server: Mutex<Option<(CatalogKey, Arc<McpServer>)>>,
+    catalogs: CatalogFactory,
     /// Server notifications for every open standalone GET stream (list changes).
     broadcast: tokio::sync::broadcast::Sender<Value>,
 }
 
 impl McpState {
-    /// State serving `extra_catalogs` (the Immich tools) plus, when configured, the conformance
-    /// fixtures.
-    pub fn new(extra_catalogs: Vec<Arc<dyn Catalog>>) -> McpState {
+    /// State serving the catalogues `catalogs` builds for each configuration (the Immich tools)
+    /// plus, when configured, the conformance fixtures.
+    pub fn new(catalogs: CatalogFactory) -> McpState {
         McpState {
             sessions: Sessions::default(),
             pending: Arc::new(PendingClientRequests::default()),
@@ -80,7 +80,7 @@ impl McpState {
             parked: Arc::new(Mutex::new(HashMap::new())),
             log_levels: Mutex::new(HashMap::new()),
             server: Mutex::new(None),
-            extra_catalogs,
+            catalogs,
             broadcast: tokio::sync::broadcast::channel(16).0,
         }
     }
@@ -88,17 +88,19 @@ impl McpState {
     /// The MCP server for the configuration in force (rebuilt when it changes).
     pub fn server(&self, runtime: &Runtime) -> Arc<McpServer> {
         let mut cached = self.server.lock().unwrap();
-        if let Some((generation, server)) = cached.as_ref()
-            && *generation == runtime.generation
+        let version = (self.catalogs.version)();
+        if let Some((key, server)) = cached.as_ref()
+            && *key == (runtime.generation, version)
         {
             return server.clone();
         }
-        let mut catalogs = self.extra_catalogs.clone();
+        let mut catalogs = (self.catalogs.build)(runtime);
         if runtime.config.mcp.conformance_fixtures {
-            catalogs.push(Arc::new(super::fixtures::ConformanceFixtures));
+            // First, so clients that read one page of tools (the conformance suite) see them.
+            catalogs.insert(0, Arc::new(super::fixtures::ConformanceFixtures));
         }
         let server = Arc::new(McpServer::new(catalogs, runtime.config.mcp.page_size));
-        let previous = cached.replace((runtime.generation, server.clone()));
+        let previous = cached.replace(((runtime.generation, version), server.clone()));
         // A reload may change what is listed; tell the clients holding a GET stream.
         if previous.is_some() {
             for method in [
@@ -124,12 +126,35 @@ impl McpState {
     }
 }
 
+/// What a built server depends on: the configuration generation and the catalogue version.
+type CatalogKey = (u64, u64);
+
+/// Builds the catalogues for one configuration.
+pub type BuildCatalogs = Box<dyn Fn(&Runtime) -> Vec<Arc<dyn Catalog>> + Send + Sync>;
+
+/// Builds the catalogues for a configuration; `version` changes when they would differ for the
+/// same configuration (e.g. the Immich key's permissions changed).
+pub struct CatalogFactory {
+    /// The catalogues for a configuration.
+    pub build: BuildCatalogs,
+    /// The current version of whatever else the catalogues depend on.
+    pub version: Box<dyn Fn() -> u64 + Send + Sync>,
+}
+
+impl CatalogFactory {
+    /// No catalogues but the configured fixtures.
+    pub fn none() -> CatalogFactory {
+        CatalogFactory { build: Box::new(|_| Vec::new()), version: Box::new(|| 0) }
+    }
+}
+
 /// One `/mcp` exchange: the request's configuration, id and response headers.
 struct Exchange<'a> {
     runtime: &'a Runtime,
     secrets: &'a SessionSecrets,
     request_id: &'a str,
     cors: Vec<(&'static str, String)>,
+    immich_key: Option<Arc<str>>,
 }
 
 impl Exchange<'_> {
@@ -167,8 +192,13 @@ fn header<'s>(session: &'s Session, name: &str) -> Option<&'s str> {
 /// Serves one request to `/mcp` (or the protected-resource metadata).
 pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, request_id: &str) -> Result<()> {
     let mcp = &runtime.config.mcp;
-    let exchange =
-        Exchange { runtime, secrets: &runtime.session_secrets, request_id, cors: cors_headers(session, runtime) };
+    let exchange = Exchange {
+        runtime,
+        secrets: &runtime.session_secrets,
+        request_id,
+        cors: cors_headers(session, runtime),
+        immich_key: None,
+    };
     if let Err(reason) = check_origin_and_host(session, runtime) {
         return exchange.error(session, 403, None, RpcError::new(INVALID_REQUEST, reason)).await;
     }
@@ -203,7 +233,8 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
             return exchange.json(session, 401, &body, &[("www-authenticate", &challenge)]).await;
         }
     };
-    let _ = principal;
+    let immich_key = principal.map(|p| p.immich_key).or_else(|| runtime.credentials.default_immich_key());
+    let exchange = Exchange { immich_key, ..exchange };
     let stateless_header = header(session, "mcp-protocol-version") == Some(STATELESS_VERSION);
     match method {
         http::Method::POST => serve_post(state, session, &exchange).await,
@@ -639,7 +670,10 @@ async fn serve_session_post(
     let mut responses = errors;
     for (id, method, params) in requests {
         let (tx, _rx) = mpsc::channel(1);
-        let cx = CallContext::new(tx).with_capabilities(claims.caps.clone()).with_log_level(log_level);
+        let cx = CallContext::new(tx)
+            .with_capabilities(claims.caps.clone())
+            .with_log_level(log_level)
+            .with_immich_key(exchange.immich_key.clone());
         responses.push(match server.handle(&method, &params, &cx, Wire::Session).await {
             Ok(result) => jsonrpc::result(&id, result),
             Err(error) => error.response(Some(&id)),
@@ -728,7 +762,8 @@ async fn run_call(
             .with_capabilities(call.caps.clone())
             .with_log_level(call.log_level)
             .with_input(input)
-            .with_announcements(state.broadcast.clone());
+            .with_announcements(state.broadcast.clone())
+            .with_immich_key(exchange.immich_key.clone());
         let outcome = server.handle(&call.method, &call.params, &cx, call.wire).await;
         let failed = outcome.is_err();
         state.account(call.claims.as_ref(), call.wire, started, failed);
@@ -747,7 +782,8 @@ async fn run_call(
         .with_capabilities(call.caps.clone())
         .with_log_level(call.log_level)
         .with_input(input)
-        .with_announcements(state.broadcast.clone());
+        .with_announcements(state.broadcast.clone())
+        .with_immich_key(exchange.immich_key.clone());
     if let Some(pending) = pending {
         cx = cx.with_client_requests(pending);
     }

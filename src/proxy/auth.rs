@@ -63,6 +63,7 @@ struct ClientKey {
 pub struct Credentials {
     mode: AuthMode,
     clients: Vec<ClientKey>,
+    default_immich_key: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Credentials {
@@ -94,7 +95,12 @@ impl Credentials {
             let hash = KeyHash::parse(&key.hash).map_err(|e| (format!("auth.keys[{n}].hash"), e))?;
             clients.push(ClientKey { name: Arc::from(key.name.as_str()), hash, immich_key });
         }
-        Ok(Credentials { mode: config.auth.mode, clients })
+        Ok(Credentials { mode: config.auth.mode, clients, default_immich_key: default_key })
+    }
+
+    /// The gateway's own Immich key (`[immich].api_key` or its file), if configured.
+    pub fn default_immich_key(&self) -> Option<Arc<str>> {
+        self.default_immich_key.clone()
     }
 
     /// The configured mode.

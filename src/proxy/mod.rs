@@ -59,10 +59,26 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A gateway serving the configuration in `store`.
-    pub fn new(store: Arc<ConfigStore>) -> Gateway {
+    /// A gateway serving the configuration in `store`, offering the Immich tools as far as
+    /// `permissions` allow.
+    pub fn new(store: Arc<ConfigStore>, permissions: Arc<crate::tools::KeyPermissions>) -> Gateway {
         let immich = ImmichClient::new(&store.current().config.immich);
-        Gateway { store, immich, mcp: crate::mcp::http::McpState::new(Vec::new()), started: Instant::now() }
+        let snapshot = permissions.clone();
+        let catalogs = crate::mcp::http::CatalogFactory {
+            build: Box::new(move |runtime| {
+                let (_, known) = snapshot.snapshot();
+                let page_cap = runtime.config.streaming.auto_stream_threshold.min(1000);
+                let catalog = crate::tools::ImmichCatalog::new(
+                    ImmichClient::new(&runtime.config.immich),
+                    &runtime.config.tools,
+                    page_cap,
+                    known.as_deref(),
+                );
+                vec![Arc::new(catalog) as Arc<dyn crate::mcp::catalog::Catalog>]
+            }),
+            version: Box::new(move || permissions.snapshot().0),
+        };
+        Gateway { store, immich, mcp: crate::mcp::http::McpState::new(catalogs), started: Instant::now() }
     }
 
     async fn serve_health(&self, session: &mut Session, ctx: &RequestCtx) -> Result<()> {

@@ -1,0 +1,483 @@
+//! The typed Immich REST client: the one module that knows Immich's paths and DTOs.
+//!
+//! Idempotent calls (reads, including search POSTs) are retried on timeouts, connection failures
+//! and 5xx with exponential backoff and full jitter; writes never are. Immich's error bodies become
+//! [`ImmichError`]s that keep Immich's own message. Paged searches are exposed as a stream of pages,
+//! fetched one at a time as the consumer asks, never collected. Dropping a call's future cancels
+//! its HTTP request.
+
+use super::BaseUrl;
+use crate::config::ImmichConfig;
+use bytes::Bytes;
+use futures::Stream;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// A failed Immich call, classified.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImmichError {
+    /// 401: no key, or an invalid one.
+    Unauthorized(String),
+    /// 403: the key lacks a permission; Immich's message names it.
+    Forbidden(String),
+    /// 400 "Not found or no … access", or 404.
+    NotFound(String),
+    /// 400 validation failure, with Immich's issues.
+    Invalid(String),
+    /// 5xx.
+    Server(u16, String),
+    /// No answer in time.
+    Timeout,
+    /// Immich could not be reached.
+    Unreachable(String),
+    /// Immich answered something unreadable (e.g. truncated JSON).
+    Malformed(String),
+}
+
+impl ImmichError {
+    /// Whether an idempotent call may be tried again.
+    fn retryable(&self) -> bool {
+        matches!(self, ImmichError::Server(..) | ImmichError::Timeout | ImmichError::Unreachable(_))
+    }
+
+    /// A message for a model: Immich's own words plus what to do about it.
+    pub fn for_model(&self) -> String {
+        match self {
+            ImmichError::Unauthorized(m) => format!("Immich refused the API key: {m}"),
+            ImmichError::Forbidden(m) => format!("{m} (the Immich API key in use does not allow this)"),
+            ImmichError::NotFound(m) => format!("{m} — check the id"),
+            ImmichError::Invalid(m) => format!("Immich rejected the request: {m}"),
+            ImmichError::Server(status, m) => format!("Immich failed (HTTP {status}): {m}. Retry in a moment."),
+            ImmichError::Timeout => "Immich did not answer in time. Retry in a moment, or ask for less.".into(),
+            ImmichError::Unreachable(m) => format!("Immich is unreachable ({m}). Retry in a moment."),
+            ImmichError::Malformed(m) => format!("Immich sent an unreadable answer ({m}). Retry in a moment."),
+        }
+    }
+}
+
+impl fmt::Display for ImmichError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.for_model())
+    }
+}
+
+/// Retry policy for idempotent calls (seed 000's RetryConfig).
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+    /// First wait.
+    pub initial: Duration,
+    /// Longest wait.
+    pub max: Duration,
+    /// Growth per retry.
+    pub multiplier: f64,
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based): full jitter over the exponential bound.
+    fn backoff(&self, retry: u32) -> Duration {
+        let bound = (self.initial.as_secs_f64() * self.multiplier.powi(retry as i32)).min(self.max.as_secs_f64());
+        Duration::from_secs_f64(bound * rand::random::<f64>())
+    }
+}
+
+/// `AssetResponseDto`, the fields the tools use; the rest stays available in `extra`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Asset {
+    /// Asset id.
+    pub id: String,
+    /// `IMAGE`, `VIDEO`, `AUDIO` or `OTHER`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Original file name.
+    pub original_file_name: String,
+    /// Capture time as Immich records it.
+    #[serde(default)]
+    pub local_date_time: Option<String>,
+    /// File creation time.
+    #[serde(default)]
+    pub file_created_at: Option<String>,
+    /// Favourite flag.
+    #[serde(default)]
+    pub is_favorite: bool,
+    /// `timeline`, `archive`, `hidden` or `locked`.
+    #[serde(default)]
+    pub visibility: Option<String>,
+    /// Pixel width.
+    #[serde(default)]
+    pub width: Option<u64>,
+    /// Pixel height.
+    #[serde(default)]
+    pub height: Option<u64>,
+    /// Duration in milliseconds (videos).
+    #[serde(default)]
+    pub duration: Option<Value>,
+    /// EXIF, when asked for.
+    #[serde(default)]
+    pub exif_info: Option<Map<String, Value>>,
+    /// People in the asset.
+    #[serde(default)]
+    pub people: Vec<Person>,
+    /// Tags (on single-asset reads).
+    #[serde(default)]
+    pub tags: Option<Vec<Tag>>,
+    /// Everything else Immich sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PersonResponseDto`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Person {
+    /// Person id.
+    pub id: String,
+    /// Name (may be empty).
+    #[serde(default)]
+    pub name: String,
+    /// Birth date.
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    /// Hidden from the people view.
+    #[serde(default)]
+    pub is_hidden: bool,
+    /// Favourite person.
+    #[serde(default)]
+    pub is_favorite: Option<bool>,
+}
+
+/// `TagResponseDto`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tag {
+    /// Tag id.
+    pub id: String,
+    /// Last path component.
+    pub name: String,
+    /// Full path, e.g. `trip/2020`.
+    pub value: String,
+    /// Parent tag.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+}
+
+/// `AlbumResponseDto`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Album {
+    /// Album id.
+    pub id: String,
+    /// Name.
+    pub album_name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Number of assets.
+    #[serde(default)]
+    pub asset_count: u64,
+    /// Earliest asset.
+    #[serde(default)]
+    pub start_date: Option<String>,
+    /// Latest asset.
+    #[serde(default)]
+    pub end_date: Option<String>,
+    /// Shared with others.
+    #[serde(default)]
+    pub shared: bool,
+    /// Thumbnail asset.
+    #[serde(default)]
+    pub album_thumbnail_asset_id: Option<String>,
+}
+
+/// One page of `POST /search/metadata` or `/search/smart`.
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// The assets.
+    pub items: Vec<Asset>,
+    /// The next page number, when there is one.
+    pub next_page: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct SearchResponse {
+    assets: SearchAssets,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchAssets {
+    items: Vec<Asset>,
+    next_page: Option<String>,
+}
+
+/// The gateway's REST client for Immich.
+#[derive(Clone, Debug)]
+pub struct ImmichClient {
+    http: reqwest::Client,
+    base: BaseUrl,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+impl ImmichClient {
+    /// A pooled client (TCP_NODELAY on, rustls with ring for https) for `config`.
+    pub fn new(config: &ImmichConfig) -> ImmichClient {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .connect_timeout(config.connect_timeout.0)
+            .pool_idle_timeout(config.idle_timeout.0)
+            .pool_max_idle_per_host(config.pool_size)
+            .tls_danger_accept_invalid_certs(!config.verify_tls)
+            .build()
+            .expect("the TLS provider is installed, so the client builds");
+        let base = BaseUrl::parse(&config.base_url)
+            .unwrap_or_else(|_| BaseUrl::parse("http://127.0.0.1:2283").expect("valid"));
+        let retry = RetryPolicy {
+            attempts: config.retry_attempts.max(1),
+            initial: config.retry_initial_backoff.0,
+            max: config.retry_max_backoff.0,
+            multiplier: config.retry_multiplier,
+        };
+        ImmichClient { http, base, retry, timeout: config.request_timeout.0 }
+    }
+
+    /// The base URL calls go to.
+    pub fn base(&self) -> &BaseUrl {
+        &self.base
+    }
+
+    /// One call: `idempotent` ones are retried on transient failures until the request timeout.
+    async fn send(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<reqwest::Response, ImmichError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut attempt = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ImmichError::Timeout);
+            }
+            let mut request = self
+                .http
+                .request(method.clone(), self.base.url(path))
+                .timeout(remaining)
+                .header("x-api-key", key)
+                .query(query);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let error = match request.send().await {
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => error_from(response).await,
+                Err(e) if e.is_timeout() => ImmichError::Timeout,
+                Err(e) => ImmichError::Unreachable(super::root_cause(&e)),
+            };
+            attempt += 1;
+            if !idempotent || !error.retryable() || attempt >= self.retry.attempts {
+                return Err(error);
+            }
+            let wait = self.retry.backoff(attempt - 1).min(deadline.saturating_duration_since(Instant::now()));
+            tracing::debug!(path, attempt, ?wait, error = %error, "retrying an Immich call");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<T, ImmichError> {
+        let response = self.send(key, method, path, query, body, idempotent).await?;
+        let bytes = response.bytes().await.map_err(|e| {
+            if e.is_timeout() { ImmichError::Timeout } else { ImmichError::Malformed(super::root_cause(&e)) }
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| ImmichError::Malformed(format!("invalid JSON from {path}: {e}")))
+    }
+
+    /// `GET` returning JSON.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ImmichError> {
+        self.json(key, Method::GET, path, query, None, true).await
+    }
+
+    /// A read expressed as `POST` (searches), retried like a `GET`.
+    pub async fn post_read<T: DeserializeOwned>(&self, key: &str, path: &str, body: &Value) -> Result<T, ImmichError> {
+        self.json(key, Method::POST, path, &[], Some(body), true).await
+    }
+
+    /// A write (never retried) returning JSON.
+    pub async fn write<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, ImmichError> {
+        self.json(key, method, path, &[], Some(body), false).await
+    }
+
+    /// A write (never retried) answered with no body (204).
+    pub async fn write_empty(&self, key: &str, method: Method, path: &str, body: &Value) -> Result<(), ImmichError> {
+        self.send(key, method, path, &[], Some(body), false).await.map(drop)
+    }
+
+    /// `GET /api/server/ping`.
+    pub async fn ping(&self, base: &BaseUrl, timeout: Duration) -> Result<(), String> {
+        let response = self
+            .http
+            .get(base.url("/api/server/ping"))
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| super::describe(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("Immich answered /api/server/ping with HTTP {status}"));
+        }
+        let body: Value = response.json().await.map_err(|e| format!("Immich's ping reply is not JSON: {e}"))?;
+        if body.get("res").and_then(|v| v.as_str()) == Some("pong") {
+            Ok(())
+        } else {
+            Err(format!("unexpected ping reply from Immich: {body}"))
+        }
+    }
+
+    /// `GET /api/server/version` as `(major, minor, patch)`.
+    pub async fn version(&self, key: &str) -> Result<(u64, u64, u64), ImmichError> {
+        let v: Value = self.get(key, "/api/server/version", &[]).await?;
+        Ok((v["major"].as_u64().unwrap_or(0), v["minor"].as_u64().unwrap_or(0), v["patch"].as_u64().unwrap_or(0)))
+    }
+
+    /// The permissions of `key` (`GET /api/api-keys/me`).
+    pub async fn permissions(&self, key: &str) -> Result<Vec<String>, ImmichError> {
+        let me: Value = self.get(key, "/api/api-keys/me", &[]).await?;
+        Ok(me["permissions"]
+            .as_array()
+            .map(|p| p.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default())
+    }
+
+    /// One page of a metadata (or, with `smart`, CLIP) search. `filter` is a `MetadataSearchDto`.
+    pub async fn search_page(
+        &self,
+        key: &str,
+        smart: bool,
+        filter: &Value,
+        page: u64,
+        size: u64,
+    ) -> Result<Page, ImmichError> {
+        let mut body = filter.clone();
+        body["page"] = page.into();
+        body["size"] = size.min(1000).into();
+        let path = if smart { "/api/search/smart" } else { "/api/search/metadata" };
+        let response: SearchResponse = self.post_read(key, path, &body).await?;
+        Ok(Page { items: response.assets.items, next_page: response.assets.next_page.and_then(|p| p.parse().ok()) })
+    }
+
+    /// Every page of a search from `first_page` on, fetched lazily as the stream is polled.
+    pub fn search_pages(
+        &self,
+        key: String,
+        smart: bool,
+        filter: Value,
+        first_page: u64,
+        size: u64,
+    ) -> impl Stream<Item = Result<Page, ImmichError>> + Send + 'static {
+        let client = self.clone();
+        futures::stream::unfold(Some(first_page), move |next| {
+            let (client, key, filter) = (client.clone(), key.clone(), filter.clone());
+            async move {
+                let page = next?;
+                match client.search_page(&key, smart, &filter, page, size).await {
+                    Ok(result) => {
+                        let following = result.next_page;
+                        Some((Ok(result), following))
+                    }
+                    Err(e) => Some((Err(e), None)),
+                }
+            }
+        })
+    }
+
+    /// A thumbnail (`thumbnail`, webp) or preview (`preview`, jpeg), at most `limit` bytes.
+    pub async fn thumbnail(
+        &self,
+        key: &str,
+        id: &str,
+        size: &str,
+        limit: usize,
+    ) -> Result<(Bytes, String), ImmichError> {
+        let path = format!("/api/assets/{id}/thumbnail");
+        let response = self.send(key, Method::GET, &path, &[("size", size.to_string())], None, true).await?;
+        let mime =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("image/jpeg").to_string();
+        if response.content_length().is_some_and(|n| n as usize > limit) {
+            return Err(ImmichError::Invalid(format!("the {size} of {id} is larger than {limit} bytes")));
+        }
+        let mut body = Vec::new();
+        let mut response = response;
+        while let Some(chunk) = response.chunk().await.map_err(|e| ImmichError::Malformed(super::root_cause(&e)))? {
+            if body.len() + chunk.len() > limit {
+                return Err(ImmichError::Invalid(format!("the {size} of {id} is larger than {limit} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((Bytes::from(body), mime))
+    }
+}
+
+/// Turns an Immich error response into an [`ImmichError`], keeping Immich's message.
+async fn error_from(response: reqwest::Response) -> ImmichError {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let message = body["message"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+    match status {
+        StatusCode::UNAUTHORIZED => ImmichError::Unauthorized(message),
+        StatusCode::FORBIDDEN => ImmichError::Forbidden(message),
+        StatusCode::NOT_FOUND => ImmichError::NotFound(message),
+        StatusCode::BAD_REQUEST if message.starts_with("Not found") => ImmichError::NotFound(message),
+        StatusCode::BAD_REQUEST => {
+            let issues: Vec<String> = body["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    let path: Vec<String> = e["path"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| p.to_string().trim_matches('"').to_string())
+                        .collect();
+                    format!("{}: {}", path.join("."), e["message"].as_str().unwrap_or(""))
+                })
+                .collect();
+            ImmichError::Invalid(if issues.is_empty() { message } else { format!("{message} ({})", issues.join("; ")) })
+        }
+        s if s.is_server_error() => ImmichError::Server(s.as_u16(), message),
+        s => ImmichError::Invalid(format!("HTTP {s}: {message}")),
+    }
+}

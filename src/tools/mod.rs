@@ -1,0 +1,888 @@
+//! The Immich tool catalogue: [`defs`] says what each tool is; this module runs them over the
+//! typed client. Results are built with the official SDK's model types (`CallToolResult`,
+//! `ContentBlock`): `structuredContent` for programs plus a compact text rendering for the model.
+//! Every Immich failure becomes a tool result with `isError: true` and Immich's own message.
+
+pub mod defs;
+
+use crate::config::ToolsConfig;
+use crate::immich::client::{Asset, ImmichClient, ImmichError};
+use crate::mcp::catalog::{CallContext, Catalog, ToolSpec, tool_error};
+use crate::mcp::jsonrpc::RpcError;
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use defs::ToolDef;
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::OnceCell;
+
+/// What the gateway's Immich key may do, as last read from `GET /api/api-keys/me`, with a version
+/// that changes whenever the set does (the tool list is rebuilt then).
+#[derive(Default)]
+pub struct KeyPermissions {
+    version: AtomicU64,
+    set: arc_swap::ArcSwapOption<HashSet<String>>,
+}
+
+impl KeyPermissions {
+    /// The current set (`None`: unknown, so every tool is listed) and its version.
+    pub fn snapshot(&self) -> (u64, Option<Arc<HashSet<String>>>) {
+        (self.version.load(Ordering::Acquire), self.set.load_full())
+    }
+
+    /// Stores a freshly read set; bumps the version only when it changed.
+    pub fn update(&self, permissions: Option<HashSet<String>>) {
+        let current = self.set.load_full();
+        if current.as_deref() != permissions.as_ref() {
+            self.set.store(permissions.map(Arc::new));
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The Immich tools for one configuration and one known set of key permissions.
+pub struct ImmichCatalog {
+    client: ImmichClient,
+    config: ToolsConfig,
+    page_cap: usize,
+    tools: Vec<(ToolDef, bool)>,
+    smart_search: OnceCell<bool>,
+}
+
+impl ImmichCatalog {
+    /// The tools `config` allows, given the Immich key's permissions when known (`None`: list all).
+    pub fn new(
+        client: ImmichClient,
+        config: &ToolsConfig,
+        page_cap: usize,
+        permissions: Option<&HashSet<String>>,
+    ) -> ImmichCatalog {
+        let allowed = |p: &str| permissions.is_none_or(|set| set.contains("all") || set.contains(p));
+        let tools = defs::all()
+            .into_iter()
+            .filter(|d| !(config.read_only && d.writes))
+            .filter(|d| config.enabled.is_empty() || config.enabled.iter().any(|n| n == d.name))
+            .filter(|d| !config.disabled.iter().any(|n| n == d.name))
+            .filter_map(|d| {
+                let available = d.permissions.iter().all(|p| allowed(p));
+                (available || !config.hide_unavailable).then_some((d, available))
+            })
+            .collect();
+        ImmichCatalog {
+            client,
+            config: config.clone(),
+            page_cap: page_cap.max(1),
+            tools,
+            smart_search: OnceCell::new(),
+        }
+    }
+
+    fn def(&self, name: &str) -> Option<&(ToolDef, bool)> {
+        self.tools.iter().find(|(d, _)| d.name == name)
+    }
+
+    async fn smart_search(&self, key: &str) -> bool {
+        *self
+            .smart_search
+            .get_or_init(|| async {
+                let features: Result<Value, _> = self.client.get(key, "/api/server/features", &[]).await;
+                features.is_ok_and(|f| f["smartSearch"] == json!(true))
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Catalog for ImmichCatalog {
+    fn tools(&self) -> Vec<ToolSpec> {
+        self.tools
+            .iter()
+            .map(|(def, available)| {
+                let mut tool = def.tool();
+                if !available {
+                    tool.description = Some(
+                        format!(
+                            "[Unavailable: the Immich API key lacks {}] {}",
+                            def.permissions.join(", "),
+                            def.description
+                        )
+                        .into(),
+                    );
+                }
+                ToolSpec::new(serde_json::to_value(tool).expect("tools serialize"), false)
+            })
+            .collect()
+    }
+
+    async fn call_tool(&self, name: &str, args: Value, cx: &CallContext) -> Option<Result<Value, RpcError>> {
+        let (def, available) = self.def(name)?;
+        if !available {
+            return Some(Ok(tool_error(format!(
+                "{name} is unavailable: the Immich API key lacks {}",
+                def.permissions.join(", ")
+            ))));
+        }
+        let Some(key) = cx.immich_key.clone() else {
+            return Some(Ok(tool_error(
+                "No Immich API key for this call: send X-API-Key (passthrough mode) or configure the gateway's key.",
+            )));
+        };
+        let call = Call { catalog: self, key: &key, args: &args, cx };
+        let outcome = tokio::select! {
+            outcome = call.run(name) => outcome,
+            () = cx.cancel.cancelled() => Err(ImmichError::Timeout),
+        };
+        Some(Ok(match outcome {
+            Ok(result) => result,
+            Err(error) => tool_error(error.for_model()),
+        }))
+    }
+}
+
+/// One tool call in progress.
+struct Call<'a> {
+    catalog: &'a ImmichCatalog,
+    key: &'a str,
+    args: &'a Value,
+    cx: &'a CallContext,
+}
+
+type Outcome = Result<Value, ImmichError>;
+
+impl Call<'_> {
+    async fn run(&self, name: &str) -> Outcome {
+        match name {
+            "queryPhotos" => self.query_photos().await,
+            "getPhoto" => self.get_photo().await,
+            "analyzePhotos" => self.analyze_photos().await,
+            "listAlbums" => self.list_albums().await,
+            "getAlbum" => self.get_album().await,
+            "createAlbum" => self.create_album().await,
+            "addToAlbum" => self.album_assets(true).await,
+            "removeFromAlbum" => self.album_assets(false).await,
+            "listPeople" => self.list_people().await,
+            "getPerson" => self.get_person().await,
+            "listTags" => self.list_tags().await,
+            "tagPhotos" => self.tag_photos().await,
+            "getTimeline" => self.get_timeline().await,
+            "getTimelineBucket" => self.get_timeline_bucket().await,
+            "getMapMarkers" => self.get_map_markers().await,
+            "listMemories" => self.list_memories().await,
+            "getLibraryStatistics" => self.get_statistics().await,
+            "searchPlaces" => self.search_places().await,
+            "getSuggestions" => self.get_suggestions().await,
+            "updatePhotos" => self.update_photos().await,
+            _ => Err(ImmichError::Invalid(format!("unknown tool {name}"))),
+        }
+    }
+
+    fn str_arg(&self, name: &str) -> Option<&str> {
+        self.args[name].as_str().filter(|s| !s.is_empty())
+    }
+
+    fn ids(&self, name: &str) -> Vec<String> {
+        self.args[name].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    }
+
+    fn limit(&self) -> usize {
+        self.args["limit"]
+            .as_u64()
+            .map_or(self.catalog.config.default_limit, |l| l as usize)
+            .clamp(1, self.catalog.page_cap)
+    }
+
+    async fn query_photos(&self) -> Outcome {
+        let (smart, filter, page, size) = match self.str_arg("cursor") {
+            Some(cursor) => decode_cursor(cursor)
+                .ok_or_else(|| ImmichError::Invalid("cursor is not one this tool returned; start without it".into()))?,
+            None => {
+                let mut filter = json!({ "withExif": true, "withPeople": true });
+                for (arg, field) in [
+                    ("takenAfter", "takenAfter"),
+                    ("takenBefore", "takenBefore"),
+                    ("city", "city"),
+                    ("state", "state"),
+                    ("country", "country"),
+                    ("make", "make"),
+                    ("model", "model"),
+                    ("albumId", "albumIds"),
+                    ("type", "type"),
+                    ("order", "order"),
+                ] {
+                    if let Some(value) = self.str_arg(arg) {
+                        filter[field] = if field == "albumIds" { json!([value]) } else { json!(value) };
+                    }
+                }
+                if let Some(tags) = self.args["tagIds"].as_array().filter(|t| !t.is_empty()) {
+                    filter["tagIds"] = json!(tags);
+                }
+                if let Some(favorite) = self.args["isFavorite"].as_bool() {
+                    filter["isFavorite"] = json!(favorite);
+                }
+                if let Some(rating) = self.args["rating"].as_u64() {
+                    filter["rating"] = json!(rating);
+                }
+                let people = self.ids("people");
+                if !people.is_empty() {
+                    filter["personIds"] = json!(self.resolve_people(&people).await?);
+                }
+                let mut smart = false;
+                if let Some(query) = self.str_arg("query") {
+                    if self.catalog.smart_search(self.key).await {
+                        filter["query"] = json!(query);
+                        smart = true;
+                    } else {
+                        filter["originalFileName"] = json!(query);
+                    }
+                }
+                (smart, filter, 1, self.limit() as u64)
+            }
+        };
+        let result = self.catalog.client.search_page(self.key, smart, &filter, page, size).await?;
+        let next = result.next_page.map(|p| encode_cursor(smart, &filter, p, size));
+        Ok(photo_page(&result.items, next, Map::new(), "photos"))
+    }
+
+    /// Names or ids → person ids (names matched case-insensitively against `GET /people`).
+    async fn resolve_people(&self, wanted: &[String]) -> Result<Vec<String>, ImmichError> {
+        if wanted.iter().all(|w| is_uuid(w)) {
+            return Ok(wanted.to_vec());
+        }
+        let listing: Value = self
+            .catalog
+            .client
+            .get(self.key, "/api/people", &[("size", "1000".into()), ("withHidden", "true".into())])
+            .await?;
+        let people = listing["people"].as_array().cloned().unwrap_or_default();
+        wanted
+            .iter()
+            .map(|w| {
+                if is_uuid(w) {
+                    return Ok(w.clone());
+                }
+                people
+                    .iter()
+                    .find(|p| p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(w)))
+                    .and_then(|p| p["id"].as_str().map(str::to_string))
+                    .ok_or_else(|| {
+                        ImmichError::NotFound(format!("no person named {w:?}; listPeople shows the names Immich knows"))
+                    })
+            })
+            .collect()
+    }
+
+    async fn get_photo(&self) -> Outcome {
+        let id = self.str_arg("id").unwrap_or_default();
+        let asset: Asset = self.catalog.client.get(self.key, &format!("/api/assets/{id}"), &[]).await?;
+        let tags: Vec<String> = asset.tags.iter().flatten().map(|t| t.value.clone()).collect();
+        let exif = asset.exif_info.clone().map_or(Value::Null, Value::Object);
+        let structured = json!({ "photo": compact(&asset), "exif": exif, "tags": tags });
+        let mut text = render_photo(&asset);
+        if let Some(exif) = &asset.exif_info {
+            let pick =
+                |k: &str| exif.get(k).filter(|v| !v.is_null()).map(|v| v.to_string().trim_matches('"').to_string());
+            let details: Vec<String> = [
+                ("lens", "lensModel"),
+                ("f", "fNumber"),
+                ("focal", "focalLength"),
+                ("iso", "iso"),
+                ("exposure", "exposureTime"),
+                ("lat", "latitude"),
+                ("lon", "longitude"),
+            ]
+            .iter()
+            .filter_map(|(label, key)| pick(key).map(|v| format!("{label} {v}")))
+            .collect();
+            if !details.is_empty() {
+                text.push_str(&format!("\n{}", details.join(" · ")));
+            }
+        }
+        if !tags.is_empty() {
+            text.push_str(&format!("\ntags: {}", tags.join(", ")));
+        }
+        let mut images = Vec::new();
+        if self.args["includeImage"].as_bool().unwrap_or(false) {
+            let size = self.str_arg("imageSize").unwrap_or("preview");
+            images.push(
+                self.catalog
+                    .client
+                    .thumbnail(self.key, id, size, self.catalog.config.max_image_bytes.as_usize())
+                    .await?,
+            );
+        }
+        Ok(result(structured, text, images))
+    }
+
+    async fn analyze_photos(&self) -> Outcome {
+        let ids = self.ids("ids");
+        let max = self.catalog.config.analyze_max_photos;
+        if ids.len() > max {
+            return Err(ImmichError::Invalid(format!(
+                "at most {max} photos per call; split the ids into several calls"
+            )));
+        }
+        let size = self.str_arg("imageSize").unwrap_or("thumbnail");
+        let mut photos = Vec::new();
+        let mut skipped = Vec::new();
+        let mut content = Vec::new();
+        for (n, id) in ids.iter().enumerate() {
+            if self.cx.cancel.is_cancelled() {
+                break;
+            }
+            self.cx.progress(n as f64, Some(ids.len() as f64), Some("fetching photos")).await;
+            let asset: Result<Asset, _> = self.catalog.client.get(self.key, &format!("/api/assets/{id}"), &[]).await;
+            let image = match &asset {
+                Ok(_) => self
+                    .catalog
+                    .client
+                    .thumbnail(self.key, id, size, self.catalog.config.max_image_bytes.as_usize())
+                    .await
+                    .ok(),
+                Err(_) => None,
+            };
+            match (asset, image) {
+                (Ok(asset), Some((bytes, mime))) => {
+                    content.push(ContentBlock::text(format!("{}. {}", n + 1, render_photo(&asset))));
+                    content.push(ContentBlock::image(STANDARD.encode(&bytes), mime));
+                    photos.push(compact(&asset));
+                }
+                (Ok(asset), None) => {
+                    skipped.push(asset.id.clone());
+                    content.push(ContentBlock::text(format!(
+                        "{}. {} (image unavailable)",
+                        n + 1,
+                        render_photo(&asset)
+                    )));
+                    photos.push(compact(&asset));
+                }
+                (Err(e), _) => {
+                    skipped.push(id.clone());
+                    content.push(ContentBlock::text(format!("{}. {id}: {}", n + 1, e.for_model())));
+                }
+            }
+        }
+        let mut result = CallToolResult::success(content);
+        result.structured_content = Some(json!({ "photos": photos, "skipped": skipped }));
+        Ok(finish(result))
+    }
+
+    async fn list_albums(&self) -> Outcome {
+        let mut query = Vec::new();
+        if let Some(shared) = self.args["shared"].as_bool() {
+            query.push(("shared", shared.to_string()));
+        }
+        let albums: Vec<crate::immich::client::Album> =
+            self.catalog.client.get(self.key, "/api/albums", &query).await?;
+        let lines: Vec<String> = albums.iter().map(render_album).collect();
+        let text = if lines.is_empty() { "No albums.".to_string() } else { lines.join("\n") };
+        Ok(result(json!({ "albums": albums.iter().map(album_json).collect::<Vec<_>>() }), text, Vec::new()))
+    }
+
+    async fn get_album(&self) -> Outcome {
+        let id = self.str_arg("id").unwrap_or_default();
+        let album: crate::immich::client::Album =
+            self.catalog.client.get(self.key, &format!("/api/albums/{id}"), &[]).await?;
+        let (filter, page, size) = match self.str_arg("cursor").and_then(decode_cursor) {
+            Some((_, filter, page, size)) => (filter, page, size),
+            None => (json!({ "albumIds": [id], "withExif": true, "withPeople": true }), 1, self.limit() as u64),
+        };
+        let result_page = self.catalog.client.search_page(self.key, false, &filter, page, size).await?;
+        let next = result_page.next_page.map(|p| encode_cursor(false, &filter, p, size));
+        let mut extra = Map::new();
+        extra.insert("album".into(), album_json(&album));
+        let mut value = photo_page(&result_page.items, next, extra, "photos");
+        prepend_text(&mut value, &render_album(&album));
+        Ok(value)
+    }
+
+    async fn create_album(&self) -> Outcome {
+        let mut body = json!({ "albumName": self.str_arg("name").unwrap_or_default() });
+        if let Some(description) = self.str_arg("description") {
+            body["description"] = json!(description);
+        }
+        let photos = self.ids("photoIds");
+        if !photos.is_empty() {
+            body["assetIds"] = json!(photos);
+        }
+        let album: crate::immich::client::Album =
+            self.catalog.client.write(self.key, reqwest::Method::POST, "/api/albums", &body).await?;
+        Ok(result(json!({ "album": album_json(&album) }), format!("Created {}", render_album(&album)), Vec::new()))
+    }
+
+    async fn album_assets(&self, add: bool) -> Outcome {
+        let album = self.str_arg("albumId").unwrap_or_default();
+        let ids = self.ids("photoIds");
+        let method = if add { reqwest::Method::PUT } else { reqwest::Method::DELETE };
+        let results: Vec<Value> = self
+            .catalog
+            .client
+            .write(self.key, method, &format!("/api/albums/{album}/assets"), &json!({ "ids": ids }))
+            .await?;
+        let done = results.iter().filter(|r| r["success"] == json!(true)).count();
+        let failed: Vec<String> = results
+            .iter()
+            .filter(|r| r["success"] != json!(true))
+            .map(|r| format!("{}: {}", r["id"].as_str().unwrap_or("?"), r["error"].as_str().unwrap_or("failed")))
+            .collect();
+        let verb = if add { "Added" } else { "Removed" };
+        let mut text = format!("{verb} {done} of {} photos.", ids.len());
+        if !failed.is_empty() {
+            text.push_str(&format!(" Not changed: {}", failed.join(", ")));
+        }
+        let key = if add { "added" } else { "removed" };
+        Ok(result(json!({ key: done, "results": results }), text, Vec::new()))
+    }
+
+    async fn list_people(&self) -> Outcome {
+        let page: u64 = self.str_arg("cursor").and_then(|c| c.strip_prefix("people:")?.parse().ok()).unwrap_or(1);
+        let size = self.limit();
+        let mut query = vec![("page", page.to_string()), ("size", size.to_string())];
+        if self.args["withHidden"].as_bool() == Some(true) {
+            query.push(("withHidden", "true".into()));
+        }
+        let listing: Value = self.catalog.client.get(self.key, "/api/people", &query).await?;
+        let people: Vec<Value> = listing["people"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| json!({ "id": p["id"], "name": p["name"], "birthDate": p["birthDate"], "isFavorite": p["isFavorite"], "isHidden": p["isHidden"] }))
+            .collect();
+        let next = (listing["hasNextPage"] == json!(true)).then(|| format!("people:{}", page + 1));
+        let lines: Vec<String> = people
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} ({})",
+                    p["name"].as_str().filter(|n| !n.is_empty()).unwrap_or("unnamed"),
+                    p["id"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        let text = if lines.is_empty() { "No people recognised yet.".to_string() } else { lines.join("\n") };
+        Ok(result(json!({ "people": people, "total": listing["total"], "nextCursor": next }), text, Vec::new()))
+    }
+
+    async fn get_person(&self) -> Outcome {
+        let id = self.str_arg("id").unwrap_or_default();
+        let person: Value = self.catalog.client.get(self.key, &format!("/api/people/{id}"), &[]).await?;
+        let stats: Value = self.catalog.client.get(self.key, &format!("/api/people/{id}/statistics"), &[]).await?;
+        let count = stats["assets"].as_u64().unwrap_or(0);
+        let name = person["name"].as_str().filter(|n| !n.is_empty()).unwrap_or("unnamed").to_string();
+        Ok(result(
+            json!({ "person": person, "photoCount": count }),
+            format!("{name}: in {count} photos ({id})"),
+            Vec::new(),
+        ))
+    }
+
+    async fn list_tags(&self) -> Outcome {
+        let tags: Vec<crate::immich::client::Tag> = self.catalog.client.get(self.key, "/api/tags", &[]).await?;
+        let text = if tags.is_empty() {
+            "No tags.".to_string()
+        } else {
+            tags.iter().map(|t| format!("{} ({})", t.value, t.id)).collect::<Vec<_>>().join("\n")
+        };
+        Ok(result(json!({ "tags": tags }), text, Vec::new()))
+    }
+
+    async fn tag_photos(&self) -> Outcome {
+        let photos = self.ids("photoIds");
+        let wanted = self.ids("tags");
+        let (ids, paths): (Vec<String>, Vec<String>) = wanted.into_iter().partition(|t| is_uuid(t));
+        let mut tag_ids = ids;
+        let mut tags = Vec::new();
+        if !paths.is_empty() {
+            let created: Vec<crate::immich::client::Tag> = self
+                .catalog
+                .client
+                .write(self.key, reqwest::Method::PUT, "/api/tags", &json!({ "tags": paths }))
+                .await?;
+            tag_ids.extend(created.iter().map(|t| t.id.clone()));
+            tags.extend(created);
+        }
+        let outcome: Value = self
+            .catalog
+            .client
+            .write(
+                self.key,
+                reqwest::Method::PUT,
+                "/api/tags/assets",
+                &json!({ "tagIds": tag_ids, "assetIds": photos }),
+            )
+            .await?;
+        let count = outcome["count"].as_u64().unwrap_or(0);
+        let names: Vec<&str> = tags.iter().map(|t| t.value.as_str()).collect();
+        Ok(result(
+            json!({ "tagged": count, "tags": tags }),
+            format!("Added {count} tag(s) to {} photos {}", photos.len(), names.join(", ")),
+            Vec::new(),
+        ))
+    }
+
+    fn timeline_query(&self) -> Vec<(&'static str, String)> {
+        let mut query = Vec::new();
+        for (arg, field) in [("albumId", "albumId"), ("personId", "personId")] {
+            if let Some(v) = self.str_arg(arg) {
+                query.push((field, v.to_string()));
+            }
+        }
+        if let Some(f) = self.args["isFavorite"].as_bool() {
+            query.push(("isFavorite", f.to_string()));
+        }
+        query
+    }
+
+    async fn get_timeline(&self) -> Outcome {
+        let buckets: Vec<Value> =
+            self.catalog.client.get(self.key, "/api/timeline/buckets", &self.timeline_query()).await?;
+        let total: u64 = buckets.iter().filter_map(|b| b["count"].as_u64()).sum();
+        let months: Vec<Value> = buckets
+            .iter()
+            .map(|b| json!({ "month": b["timeBucket"].as_str().map(|t| &t[..7.min(t.len())]), "count": b["count"] }))
+            .collect();
+        let text = months
+            .iter()
+            .take(36)
+            .map(|m| format!("{} {}", m["month"].as_str().unwrap_or("?"), m["count"]))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let more = if months.len() > 36 { format!("\n… {} more months", months.len() - 36) } else { String::new() };
+        Ok(result(
+            json!({ "months": months, "total": total }),
+            format!("{total} photos in {} months\n{text}{more}", months.len()),
+            Vec::new(),
+        ))
+    }
+
+    async fn get_timeline_bucket(&self) -> Outcome {
+        let month = self.str_arg("month").unwrap_or_default();
+        let bucket = if month.len() == 7 { format!("{month}-01") } else { month.to_string() };
+        let mut query = self.timeline_query();
+        query.push(("timeBucket", bucket.clone()));
+        let columns: Value = self.catalog.client.get(self.key, "/api/timeline/bucket", &query).await?;
+        let rows = columns_to_rows(&columns);
+        let limit = self.limit();
+        let shown: Vec<Value> = rows.iter().take(limit).cloned().collect();
+        let text = shown
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    r["fileCreatedAt"].as_str().unwrap_or("?"),
+                    r["city"].as_str().unwrap_or(""),
+                    r["id"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        Ok(result(
+            json!({ "photos": shown, "count": rows.len() }),
+            format!("{} photos in {bucket}\n{text}", rows.len()),
+            Vec::new(),
+        ))
+    }
+
+    async fn get_map_markers(&self) -> Outcome {
+        let mut query = Vec::new();
+        for (arg, field) in [("takenAfter", "fileCreatedAfter"), ("takenBefore", "fileCreatedBefore")] {
+            if let Some(v) = self.str_arg(arg) {
+                query.push((field, v.to_string()));
+            }
+        }
+        if let Some(f) = self.args["isFavorite"].as_bool() {
+            query.push(("isFavorite", f.to_string()));
+        }
+        let markers: Vec<Value> = self.catalog.client.get(self.key, "/api/map/markers", &query).await?;
+        let bound = |k: &str| self.args[k].as_f64();
+        let inside = |m: &Value| {
+            let (lat, lon) = (m["lat"].as_f64().unwrap_or(f64::NAN), m["lon"].as_f64().unwrap_or(f64::NAN));
+            bound("south").is_none_or(|s| lat >= s)
+                && bound("north").is_none_or(|n| lat <= n)
+                && bound("west").is_none_or(|w| lon >= w)
+                && bound("east").is_none_or(|e| lon <= e)
+        };
+        let limit = self.args["limit"].as_u64().map_or(500, |l| l as usize).clamp(1, 10_000);
+        let matching: Vec<&Value> = markers.iter().filter(|m| inside(m)).collect();
+        let shown: Vec<Value> = matching.iter().take(limit).map(|m| (*m).clone()).collect();
+        let mut places: std::collections::BTreeMap<String, usize> = Default::default();
+        for m in &matching {
+            *places.entry(m["city"].as_str().unwrap_or("unknown place").to_string()).or_default() += 1;
+        }
+        let summary =
+            places.iter().rev().take(20).map(|(city, n)| format!("{city}: {n}")).collect::<Vec<_>>().join(", ");
+        let truncated = matching.len() > shown.len();
+        let text = format!(
+            "{} geotagged photos{}. By place: {summary}",
+            matching.len(),
+            if truncated { format!(" ({} returned)", shown.len()) } else { String::new() }
+        );
+        Ok(result(json!({ "markers": shown, "count": matching.len(), "truncated": truncated }), text, Vec::new()))
+    }
+
+    async fn list_memories(&self) -> Outcome {
+        let mut query = Vec::new();
+        if let Some(date) = self.str_arg("date") {
+            query.push(("for", date.to_string()));
+        }
+        let memories: Vec<Value> = self.catalog.client.get(self.key, "/api/memories", &query).await?;
+        let compacted: Vec<Value> = memories
+            .iter()
+            .map(|m| {
+                let assets: Vec<Value> = m["assets"].as_array().into_iter().flatten().filter_map(|a| serde_json::from_value::<Asset>(a.clone()).ok()).map(|a| compact(&a)).collect();
+                json!({ "id": m["id"], "type": m["type"], "year": m["data"]["year"], "photoCount": assets.len(), "photos": assets })
+            })
+            .collect();
+        let text = if compacted.is_empty() {
+            "No memories for that day.".to_string()
+        } else {
+            compacted
+                .iter()
+                .map(|m| format!("{}: {} photos", m["year"], m["photoCount"]))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        Ok(result(json!({ "memories": compacted }), text, Vec::new()))
+    }
+
+    async fn get_statistics(&self) -> Outcome {
+        let assets: Value = self.catalog.client.get(self.key, "/api/assets/statistics", &[]).await?;
+        let albums: Value = self.catalog.client.get(self.key, "/api/albums/statistics", &[]).await?;
+        let text = format!(
+            "{} photos, {} videos ({} in all); {} albums",
+            assets["images"], assets["videos"], assets["total"], albums["owned"]
+        );
+        Ok(result(
+            json!({ "images": assets["images"], "videos": assets["videos"], "total": assets["total"], "albums": albums }),
+            text,
+            Vec::new(),
+        ))
+    }
+
+    async fn search_places(&self) -> Outcome {
+        let places: Vec<Value> = self
+            .catalog
+            .client
+            .get(self.key, "/api/search/places", &[("name", self.str_arg("name").unwrap_or_default().to_string())])
+            .await?;
+        let text = if places.is_empty() {
+            "No place by that name.".to_string()
+        } else {
+            places
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} ({}) {:.4}, {:.4}",
+                        p["name"].as_str().unwrap_or("?"),
+                        p["admin1name"].as_str().unwrap_or(""),
+                        p["latitude"].as_f64().unwrap_or(0.0),
+                        p["longitude"].as_f64().unwrap_or(0.0)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        Ok(result(json!({ "places": places }), text, Vec::new()))
+    }
+
+    async fn get_suggestions(&self) -> Outcome {
+        let mut query = vec![("type", self.str_arg("field").unwrap_or("city").to_string())];
+        for arg in ["country", "make"] {
+            if let Some(v) = self.str_arg(arg) {
+                query.push((arg, v.to_string()));
+            }
+        }
+        let values: Vec<String> = self.catalog.client.get(self.key, "/api/search/suggestions", &query).await?;
+        let text = if values.is_empty() { "No values.".to_string() } else { values.join(", ") };
+        Ok(result(json!({ "values": values }), text, Vec::new()))
+    }
+
+    async fn update_photos(&self) -> Outcome {
+        let ids = self.ids("ids");
+        let mut changes = Map::new();
+        if let Some(v) = self.args["isFavorite"].as_bool() {
+            changes.insert("isFavorite".into(), json!(v));
+        }
+        if let Some(v) = self.args["archived"].as_bool() {
+            changes.insert("visibility".into(), json!(if v { "archive" } else { "timeline" }));
+        }
+        if let Some(v) = self.args["rating"].as_u64() {
+            changes.insert("rating".into(), json!(v));
+        }
+        if let Some(v) = self.str_arg("description") {
+            changes.insert("description".into(), json!(v));
+        }
+        if let Some(v) = self.str_arg("takenAt") {
+            changes.insert("dateTimeOriginal".into(), json!(v));
+        }
+        match (self.args["latitude"].as_f64(), self.args["longitude"].as_f64()) {
+            (Some(lat), Some(lon)) => {
+                changes.insert("latitude".into(), json!(lat));
+                changes.insert("longitude".into(), json!(lon));
+            }
+            (None, None) => {}
+            _ => return Err(ImmichError::Invalid("latitude and longitude go together".into())),
+        }
+        if changes.is_empty() {
+            return Err(ImmichError::Invalid(
+                "nothing to change: give isFavorite, archived, rating, description, takenAt or latitude+longitude"
+                    .into(),
+            ));
+        }
+        let described = changes.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
+        if self.args["dryRun"].as_bool().unwrap_or(false) {
+            return Ok(result(
+                json!({ "updated": 0, "dryRun": true, "changes": changes }),
+                format!("Dry run: would set {described} on {} photos.", ids.len()),
+                Vec::new(),
+            ));
+        }
+        let mut body = Value::Object(changes.clone());
+        body["ids"] = json!(ids);
+        self.catalog.client.write_empty(self.key, reqwest::Method::PUT, "/api/assets", &body).await?;
+        Ok(result(
+            json!({ "updated": ids.len(), "dryRun": false, "changes": changes }),
+            format!("Set {described} on {} photos.", ids.len()),
+            Vec::new(),
+        ))
+    }
+}
+
+/// A finished tool result: structured content, a text rendering and optional images.
+fn result(structured: Value, text: String, images: Vec<(bytes::Bytes, String)>) -> Value {
+    let mut content = vec![ContentBlock::text(text)];
+    content.extend(images.into_iter().map(|(bytes, mime)| ContentBlock::image(STANDARD.encode(&bytes), mime)));
+    let mut result = CallToolResult::success(content);
+    result.structured_content = Some(structured);
+    finish(result)
+}
+
+/// The result as JSON, without the 2026-07-28 `resultType` (the dispatcher adds it on that wire).
+fn finish(result: CallToolResult) -> Value {
+    let mut value = serde_json::to_value(result).expect("results serialize");
+    if let Some(object) = value.as_object_mut() {
+        object.remove("resultType");
+    }
+    value
+}
+
+fn prepend_text(result: &mut Value, line: &str) {
+    if let Some(text) = result["content"][0]["text"].as_str() {
+        let joined = format!("{line}\n{text}");
+        result["content"][0]["text"] = json!(joined);
+    }
+}
+
+/// A page of photos as structured content plus one line per photo.
+fn photo_page(items: &[Asset], next: Option<String>, extra: Map<String, Value>, key: &str) -> Value {
+    let photos: Vec<Value> = items.iter().map(compact).collect();
+    let mut structured = json!({ key: photos, "count": items.len(), "nextCursor": next });
+    if let Some(object) = structured.as_object_mut() {
+        object.extend(extra);
+    }
+    let mut text: Vec<String> = items.iter().map(render_photo).collect();
+    if text.is_empty() {
+        text.push("No photos match.".into());
+    }
+    if next.is_some() {
+        text.push(format!("… more: call again with cursor \"{}\"", next.as_deref().unwrap_or_default()));
+    }
+    result(structured, text.join("\n"), Vec::new())
+}
+
+/// The compact photo shape (see `defs::photo_schema`).
+fn compact(asset: &Asset) -> Value {
+    let exif = asset.exif_info.as_ref();
+    let field = |k: &str| exif.and_then(|e| e.get(k)).and_then(Value::as_str).map(str::to_string);
+    let camera = match (field("make"), field("model")) {
+        (Some(make), Some(model)) if model.starts_with(&make) => Some(model),
+        (Some(make), Some(model)) => Some(format!("{make} {model}")),
+        (make, model) => make.or(model),
+    };
+    json!({
+        "id": asset.id, "fileName": asset.original_file_name, "type": asset.kind,
+        "takenAt": asset.local_date_time.as_ref().or(asset.file_created_at.as_ref()),
+        "favorite": asset.is_favorite, "city": field("city"), "country": field("country"), "camera": camera,
+        "people": asset.people.iter().map(|p| p.name.clone()).filter(|n| !n.is_empty()).collect::<Vec<_>>(),
+        "width": asset.width, "height": asset.height,
+    })
+}
+
+/// One line per photo: date · place · camera · people · file · id.
+fn render_photo(asset: &Asset) -> String {
+    let c = compact(asset);
+    let mut parts = vec![
+        c["takenAt"]
+            .as_str()
+            .map_or("undated".to_string(), |t| t.chars().take(16).collect::<String>().replace('T', " ")),
+    ];
+    match (c["city"].as_str(), c["country"].as_str()) {
+        (Some(city), Some(country)) => parts.push(format!("{city}, {country}")),
+        (Some(place), None) | (None, Some(place)) => parts.push(place.to_string()),
+        _ => {}
+    }
+    if let Some(camera) = c["camera"].as_str() {
+        parts.push(camera.to_string());
+    }
+    let people: Vec<&str> = c["people"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if !people.is_empty() {
+        parts.push(format!("with {}", people.join(", ")));
+    }
+    let mut file = c["fileName"].as_str().unwrap_or("").to_string();
+    if asset.kind == "VIDEO" {
+        file.push_str(" (video)");
+    }
+    if asset.is_favorite {
+        file.push_str(" ★");
+    }
+    parts.push(file);
+    parts.push(format!("id {}", asset.id));
+    parts.join(" · ")
+}
+
+fn album_json(album: &crate::immich::client::Album) -> Value {
+    json!({ "id": album.id, "name": album.album_name, "description": album.description, "photoCount": album.asset_count,
+            "startDate": album.start_date, "endDate": album.end_date, "shared": album.shared })
+}
+
+fn render_album(album: &crate::immich::client::Album) -> String {
+    let dates = match (&album.start_date, &album.end_date) {
+        (Some(s), Some(e)) => format!(", {} to {}", &s[..10.min(s.len())], &e[..10.min(e.len())]),
+        _ => String::new(),
+    };
+    format!("{} ({} photos{dates}) id {}", album.album_name, album.asset_count, album.id)
+}
+
+/// Immich's columnar timeline bucket (parallel arrays) as one object per photo.
+fn columns_to_rows(columns: &Value) -> Vec<Value> {
+    let Some(object) = columns.as_object() else { return Vec::new() };
+    let len = object.get("id").and_then(Value::as_array).map_or(0, Vec::len);
+    (0..len)
+        .map(|i| {
+            let row: Map<String, Value> = object
+                .iter()
+                .filter_map(|(k, v)| v.as_array().and_then(|a| a.get(i)).map(|x| (k.clone(), x.clone())))
+                .collect();
+            Value::Object(row)
+        })
+        .collect()
+}
+
+fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
+}
+
+/// An opaque cursor: the whole search (filters, page, size), so a call with only the cursor
+/// continues exactly where the previous one stopped.
+fn encode_cursor(smart: bool, filter: &Value, page: u64, size: u64) -> String {
+    URL_SAFE_NO_PAD.encode(json!({ "s": smart, "f": filter, "p": page, "n": size }).to_string())
+}
+
+fn decode_cursor(cursor: &str) -> Option<(bool, Value, u64, u64)> {
+    let value: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    Some((value["s"].as_bool()?, value["f"].clone(), value["p"].as_u64()?, value["n"].as_u64()?))
+}
