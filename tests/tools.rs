@@ -1,0 +1,327 @@
+//! The Immich tools through MCP against the demo Immich: every tool's happy path, bad arguments,
+//! permissions, Immich failures, paging over the whole library, and images.
+
+mod common;
+
+use common::{ADMIN, Gateway, READONLY, client};
+use immich_mcp_gateway::demo::{self, Fault};
+use immich_mcp_gateway::proxy::auth::KeyHash;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// A minimal MCP client on the session wire.
+struct Mcp {
+    http: reqwest::Client,
+    url: String,
+    session: String,
+    key: Option<String>,
+}
+
+impl Mcp {
+    async fn connect(gw: &Gateway, key: Option<&str>) -> Mcp {
+        let http = client();
+        let mut request = http
+            .post(gw.at("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": { "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "tools-test", "version": "1" } } }).to_string());
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let session = response.headers()["mcp-session-id"].to_str().unwrap().to_string();
+        Mcp { http, url: gw.at("/mcp"), session, key: key.map(str::to_string) }
+    }
+
+    async fn rpc(&self, method: &str, params: Value) -> Value {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &self.session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string());
+        if let Some(key) = &self.key {
+            request = request.header("x-api-key", key);
+        }
+        let text = request.send().await.unwrap().text().await.unwrap();
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) => v,
+            Err(_) => text
+                .split("\n\n")
+                .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+                .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+                .find(|m| m.get("id").is_some())
+                .unwrap(),
+        }
+    }
+
+    async fn tool_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let params = cursor.as_ref().map_or(json!({}), |c| json!({ "cursor": c }));
+            let page = self.rpc("tools/list", params).await;
+            names.extend(
+                page["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()),
+            );
+            match page["result"]["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return names,
+            }
+        }
+    }
+
+    /// Calls a tool; returns its result (`isError` results included).
+    async fn call(&self, name: &str, arguments: Value) -> Value {
+        let reply = self.rpc("tools/call", json!({ "name": name, "arguments": arguments })).await;
+        assert!(reply.get("error").is_none(), "{name}: protocol error {reply}");
+        reply["result"].clone()
+    }
+
+    async fn ok(&self, name: &str, arguments: Value) -> Value {
+        let result = self.call(name, arguments).await;
+        assert_ne!(result["isError"], true, "{name} failed: {result}");
+        assert!(result["content"][0]["text"].as_str().is_some_and(|t| !t.is_empty()), "{name} has a text rendering");
+        result["structuredContent"].clone()
+    }
+
+    async fn error(&self, name: &str, arguments: Value) -> String {
+        let result = self.call(name, arguments).await;
+        assert_eq!(result["isError"], true, "{name} should fail: {result}");
+        result["content"][0]["text"].as_str().unwrap().to_string()
+    }
+}
+
+#[tokio::test]
+async fn every_tool_works_against_the_demo() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let names = mcp.tool_names().await;
+    assert_eq!(names.len(), 20, "{names:?}");
+
+    let found = mcp.ok("queryPhotos", json!({ "query": "Kyoto", "type": "IMAGE", "limit": 5 })).await;
+    assert_eq!(found["count"], 5);
+    assert!(found["photos"].as_array().unwrap().iter().all(|p| p["city"] == "Kyoto" && p["type"] == "IMAGE"));
+    let ids: Vec<String> =
+        found["photos"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect();
+    let filtered = mcp.ok("queryPhotos", json!({ "country": "Germany", "make": "Canon", "takenAfter": "2020-01-01", "takenBefore": "2021-01-01", "isFavorite": false, "limit": 10 })).await;
+    assert!(
+        filtered["photos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["country"] == "Germany" && p["takenAt"].as_str().unwrap().starts_with("2020"))
+    );
+
+    let people = mcp.ok("listPeople", json!({})).await;
+    let alice = people["people"].as_array().unwrap().iter().find(|p| p["name"] == "Alice").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let with_alice = mcp.ok("queryPhotos", json!({ "people": ["alice"], "limit": 3 })).await;
+    assert!(
+        with_alice["photos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["people"].as_array().unwrap().contains(&json!("Alice")))
+    );
+    assert!(mcp.ok("getPerson", json!({ "id": alice })).await["photoCount"].as_u64().unwrap() > 0);
+
+    let photo = mcp.ok("getPhoto", json!({ "id": ids[0] })).await;
+    assert_eq!(photo["photo"]["id"], ids[0].as_str());
+    assert!(photo["exif"]["make"].is_string());
+
+    let albums = mcp.ok("listAlbums", json!({})).await;
+    let album_id = albums["albums"][0]["id"].as_str().unwrap().to_string();
+    let album = mcp.ok("getAlbum", json!({ "id": album_id, "limit": 4 })).await;
+    assert_eq!(album["album"]["id"], album_id.as_str());
+    assert_eq!(album["count"], 4);
+    let created = mcp.ok("createAlbum", json!({ "name": "From a model", "photoIds": [ids[0]] })).await;
+    let new_album = created["album"]["id"].as_str().unwrap().to_string();
+    let added = mcp.ok("addToAlbum", json!({ "albumId": new_album, "photoIds": [ids[0], ids[1]] })).await;
+    assert_eq!(added["added"], 1, "one was already there");
+    let removed = mcp.ok("removeFromAlbum", json!({ "albumId": new_album, "photoIds": [ids[1]] })).await;
+    assert_eq!(removed["removed"], 1);
+
+    assert!(!mcp.ok("listTags", json!({})).await["tags"].as_array().unwrap().is_empty());
+    let tagged = mcp.ok("tagPhotos", json!({ "photoIds": [ids[0], ids[1]], "tags": ["trip/2026/test"] })).await;
+    assert_eq!(tagged["tagged"], 2);
+
+    let timeline = mcp.ok("getTimeline", json!({})).await;
+    assert_eq!(timeline["total"], 10_000);
+    let month = timeline["months"][0]["month"].as_str().unwrap().to_string();
+    let bucket = mcp.ok("getTimelineBucket", json!({ "month": month })).await;
+    assert_eq!(bucket["count"], timeline["months"][0]["count"]);
+
+    let markers = mcp
+        .ok("getMapMarkers", json!({ "south": 34.0, "north": 36.0, "west": 135.0, "east": 136.5, "limit": 50 }))
+        .await;
+    assert!(markers["count"].as_u64().unwrap() > 50 && markers["truncated"] == true, "Kyoto is inside the box");
+    assert!(markers["markers"].as_array().unwrap().iter().all(|m| m["city"] == "Kyoto"));
+
+    mcp.ok("listMemories", json!({ "date": "2026-06-15" })).await;
+    assert_eq!(mcp.ok("getLibraryStatistics", json!({})).await["total"], 10_000);
+    assert_eq!(mcp.ok("searchPlaces", json!({ "name": "Lis" })).await["places"][0]["name"], "Lisbon");
+    assert!(
+        mcp.ok("getSuggestions", json!({ "field": "camera-make" })).await["values"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Canon"))
+    );
+
+    let dry = mcp.ok("updatePhotos", json!({ "ids": [ids[2]], "isFavorite": true, "rating": 5, "dryRun": true })).await;
+    assert_eq!((dry["updated"].as_u64(), dry["dryRun"].as_bool()), (Some(0), Some(true)));
+    assert_eq!(
+        mcp.ok("getPhoto", json!({ "id": ids[2] })).await["photo"]["favorite"],
+        false,
+        "a dry run changes nothing"
+    );
+    mcp.ok("updatePhotos", json!({ "ids": [ids[2]], "isFavorite": true })).await;
+    assert_eq!(mcp.ok("getPhoto", json!({ "id": ids[2] })).await["photo"]["favorite"], true);
+}
+
+#[tokio::test]
+async fn photos_come_back_as_images() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let found = mcp.ok("queryPhotos", json!({ "type": "IMAGE", "limit": 3 })).await;
+    let ids: Vec<&str> = found["photos"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let result = mcp.call("getPhoto", json!({ "id": ids[0], "includeImage": true })).await;
+    let image = &result["content"][1];
+    assert_eq!((image["type"].as_str(), image["mimeType"].as_str()), (Some("image"), Some("image/jpeg")));
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(image["data"].as_str().unwrap()).unwrap();
+    assert!(bytes.starts_with(&[0xff, 0xd8]), "a real JPEG");
+
+    let result = mcp.call("analyzePhotos", json!({ "ids": ids })).await;
+    let images: Vec<&Value> = result["content"].as_array().unwrap().iter().filter(|c| c["type"] == "image").collect();
+    assert_eq!(images.len(), 3);
+    assert!(images.iter().all(|i| i["mimeType"] == "image/webp"));
+    let too_many: Vec<String> = (0..21).map(|_| ids[0].to_string()).collect();
+    assert!(mcp.error("analyzePhotos", json!({ "ids": too_many })).await.contains("at most 20"));
+}
+
+#[tokio::test]
+async fn bad_arguments_name_the_field() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    assert!(mcp.error("getPhoto", json!({})).await.contains("`id`"));
+    assert!(mcp.error("queryPhotos", json!({ "limit": "ten" })).await.contains("`limit`"));
+    assert!(mcp.error("queryPhotos", json!({ "type": "PAINTING" })).await.contains("`type`"));
+    assert!(mcp.error("queryPhotos", json!({ "bogus": 1 })).await.contains("`bogus`"));
+    let unknown = mcp.error("getPhoto", json!({ "id": "00000000-0000-4000-8000-000000000000" })).await;
+    assert!(unknown.contains("Not found or no asset.read access"), "Immich's own message: {unknown}");
+    assert!(mcp.error("queryPhotos", json!({ "cursor": "not-a-cursor" })).await.contains("cursor"));
+    assert!(mcp.error("queryPhotos", json!({ "people": ["Nobody"] })).await.contains("no person named"));
+    assert!(
+        mcp.error("updatePhotos", json!({ "ids": ["00000000-0000-4000-8000-000000000000"] }))
+            .await
+            .contains("nothing to change")
+    );
+}
+
+#[tokio::test]
+async fn permissions_hide_tools_or_surface_immichs_refusal() {
+    // The gateway's own key is read-only: writing tools are hidden, or listed as unavailable.
+    let readonly_gateway = format!(
+        "[immich]\napi_key = \"{READONLY}\"\n[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"agent\"\nhash = \"{}\"\n",
+        KeyHash::of("gw")
+    );
+    let gw = Gateway::start(&readonly_gateway, &["--demo"]);
+    let mcp = Mcp::connect(&gw, Some("gw")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while mcp.tool_names().await.contains(&"createAlbum".to_string()) {
+        assert!(std::time::Instant::now() < deadline, "write tools stay listed for a read-only key");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let names = mcp.tool_names().await;
+    assert!(names.contains(&"queryPhotos".to_string()) && !names.contains(&"updatePhotos".to_string()), "{names:?}");
+
+    let listed = Gateway::start(&format!("{readonly_gateway}[tools]\nhide_unavailable = false\n"), &["--demo"]);
+    let mcp = Mcp::connect(&listed, Some("gw")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let message =
+            mcp.call("createAlbum", json!({ "name": "x" })).await["content"][0]["text"].as_str().unwrap().to_string();
+        if message.contains("unavailable") {
+            assert!(message.contains("album.create"), "{message}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "createAlbum never became unavailable: {message}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // read_only hides every writing tool whatever the key.
+    let ro = Gateway::start("[tools]\nread_only = true\n", &["--demo"]);
+    let names = Mcp::connect(&ro, None).await.tool_names().await;
+    assert!(
+        !names.iter().any(
+            |n| ["createAlbum", "addToAlbum", "removeFromAlbum", "tagPhotos", "updatePhotos"].contains(&n.as_str())
+        ),
+        "{names:?}"
+    );
+
+    // Passthrough: the caller's own read-only Immich key meets Immich's refusal.
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, Some(READONLY)).await;
+    let refusal = mcp.error("createAlbum", json!({ "name": "x" })).await;
+    assert!(refusal.contains("Missing required permission: album.create"), "{refusal}");
+    mcp.ok("queryPhotos", json!({ "limit": 1 })).await;
+}
+
+fn gateway_on(demo: std::net::SocketAddr, extra: &str) -> Gateway {
+    Gateway::start(&format!("[immich]\nbase_url = \"http://{demo}\"\napi_key = \"{ADMIN}\"\n{extra}"), &[])
+}
+
+#[tokio::test]
+async fn immich_failures_become_tool_errors_with_a_retry_hint() {
+    let failing = demo::spawn(100, Fault { status: Some(503), ..Fault::default() });
+    let gw = gateway_on(failing, "retry_attempts = 3\nretry_initial_backoff = \"10ms\"\n");
+    let message = Mcp::connect(&gw, None).await.error("queryPhotos", json!({})).await;
+    assert!(message.contains("HTTP 503") && message.contains("Retry"), "{message}");
+
+    let slow = demo::spawn(100, Fault { delay: Some(Duration::from_secs(3)), ..Fault::default() });
+    let gw = gateway_on(slow, "request_timeout = \"400ms\"\n");
+    let started = std::time::Instant::now();
+    let message = Mcp::connect(&gw, None).await.error("listAlbums", json!({})).await;
+    assert!(message.contains("did not answer in time"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(3), "the request timeout bounds the call, retries included");
+
+    let truncated = demo::spawn(100, Fault { truncate: true, ..Fault::default() });
+    let gw = gateway_on(truncated, "");
+    let message = Mcp::connect(&gw, None).await.error("listAlbums", json!({})).await;
+    assert!(message.contains("unreadable"), "{message}");
+
+    let nowhere = format!("127.0.0.1:{}", common::closed_port()).parse().unwrap();
+    let gw = gateway_on(nowhere, "retry_attempts = 2\nretry_initial_backoff = \"10ms\"\n");
+    let message = Mcp::connect(&gw, None).await.error("listTags", json!({})).await;
+    assert!(message.contains("unreachable") && message.contains("Retry"), "{message}");
+}
+
+#[tokio::test]
+async fn cursors_walk_ten_thousand_assets_without_gaps_or_duplicates() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let mut seen = HashSet::new();
+    let mut arguments = json!({ "limit": 500 });
+    let mut calls = 0;
+    loop {
+        let page = mcp.ok("queryPhotos", arguments).await;
+        calls += 1;
+        for photo in page["photos"].as_array().unwrap() {
+            assert!(seen.insert(photo["id"].as_str().unwrap().to_string()), "duplicate after {calls} calls");
+        }
+        match page["nextCursor"].as_str() {
+            Some(cursor) => arguments = json!({ "cursor": cursor }),
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), calls), (10_000, 20));
+    let capped = mcp.ok("queryPhotos", json!({ "limit": 1000 })).await;
+    assert_eq!(capped["count"], 500, "pages stop at [streaming].auto_stream_threshold until streaming takes over");
+}
