@@ -36,6 +36,10 @@ pub struct Cli {
     #[arg(long, value_name = "KEY")]
     pub hash_key: Option<String>,
 
+    /// Print the Immich tool reference (Markdown, as in docs/tools.md) and exit.
+    #[arg(long)]
+    pub tool_reference: bool,
+
     /// Pingora's options.
     #[command(flatten)]
     pub pingora: pingora::server::configuration::Opt,

@@ -11,6 +11,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.tool_reference {
+        print!("{}", immich_mcp_gateway::tools::defs::reference_markdown());
+        return ExitCode::SUCCESS;
+    }
     if let Some(key) = &cli.hash_key {
         println!("{}", KeyHash::of(key));
         return ExitCode::SUCCESS;

@@ -16,6 +16,7 @@ struct Mcp {
     url: String,
     session: String,
     key: Option<String>,
+    output_schemas: std::collections::HashMap<String, Value>,
 }
 
 impl Mcp {
@@ -32,7 +33,13 @@ impl Mcp {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
         let session = response.headers()["mcp-session-id"].to_str().unwrap().to_string();
-        Mcp { http, url: gw.at("/mcp"), session, key: key.map(str::to_string) }
+        let mut mcp =
+            Mcp { http, url: gw.at("/mcp"), session, key: key.map(str::to_string), output_schemas: Default::default() };
+        let listed = mcp.rpc("tools/list", json!({})).await;
+        for tool in listed["result"]["tools"].as_array().into_iter().flatten() {
+            mcp.output_schemas.insert(tool["name"].as_str().unwrap().to_string(), tool["outputSchema"].clone());
+        }
+        mcp
     }
 
     async fn rpc(&self, method: &str, params: Value) -> Value {
@@ -86,6 +93,10 @@ impl Mcp {
         let result = self.call(name, arguments).await;
         assert_ne!(result["isError"], true, "{name} failed: {result}");
         assert!(result["content"][0]["text"].as_str().is_some_and(|t| !t.is_empty()), "{name} has a text rendering");
+        let schema = &self.output_schemas[name];
+        assert!(schema.is_object(), "{name} declares an outputSchema");
+        let problems = common::schema::validate(schema, &result["structuredContent"]);
+        assert!(problems.is_empty(), "{name}'s structuredContent breaks its outputSchema:\n{}", problems.join("\n"));
         result["structuredContent"].clone()
     }
 
@@ -324,4 +335,34 @@ async fn cursors_walk_ten_thousand_assets_without_gaps_or_duplicates() {
     assert_eq!((seen.len(), calls), (10_000, 20));
     let capped = mcp.ok("queryPhotos", json!({ "limit": 1000 })).await;
     assert_eq!(capped["count"], 500, "pages stop at [streaming].auto_stream_threshold until streaming takes over");
+}
+
+#[test]
+fn the_tool_reference_is_generated_from_the_definitions() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tools.md")).unwrap();
+    assert!(
+        committed == immich_mcp_gateway::tools::defs::reference_markdown(),
+        "docs/tools.md is stale: run `cargo run -- --tool-reference > docs/tools.md`"
+    );
+}
+
+#[tokio::test]
+async fn every_tool_is_listed_with_title_annotations_and_schemas() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let listed = mcp.rpc("tools/list", json!({})).await;
+    for tool in listed["result"]["tools"].as_array().unwrap() {
+        let name = tool["name"].as_str().unwrap();
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) && name.len() <= 128);
+        assert!(tool["title"].is_string() && tool["description"].as_str().unwrap().len() > 20, "{name}");
+        assert_eq!(tool["inputSchema"]["type"], "object", "{name}");
+        assert_eq!(tool["outputSchema"]["type"], "object", "{name}");
+        let annotations = &tool["annotations"];
+        assert!(
+            annotations["readOnlyHint"].is_boolean()
+                && annotations["destructiveHint"].is_boolean()
+                && annotations["idempotentHint"].is_boolean(),
+            "{name}: {annotations}"
+        );
+    }
 }

@@ -389,3 +389,67 @@ pub fn all() -> Vec<ToolDef> {
         },
     ]
 }
+
+/// The tool reference (`docs/tools.md`), generated from the definitions above so that it cannot
+/// drift from what the server lists. Regenerate with `immich-mcp-gateway --tool-reference > docs/tools.md`.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Immich tools\n\nGenerated from `src/tools/defs.rs` by `immich-mcp-gateway --tool-reference`; a test fails when this file is stale.\n\n\
+         Every tool returns `structuredContent` (matching its output schema) and a compact text rendering. Immich failures come back as \
+         results with `isError: true` and Immich's own message. Tools the Immich key lacks permissions for are hidden (or marked \
+         unavailable with `[tools] hide_unavailable = false`); `[tools] read_only = true` hides every tool that writes.\n\n\
+         | tool | title | reads/writes | Immich permissions |\n|---|---|---|---|\n",
+    );
+    let tools = all();
+    for d in &tools {
+        let kind = if d.destructive {
+            "writes (removes)"
+        } else if d.writes {
+            "writes"
+        } else {
+            "reads"
+        };
+        out.push_str(&format!(
+            "| [`{}`](#{}) | {} | {} | {} |\n",
+            d.name,
+            d.name.to_lowercase(),
+            d.title,
+            kind,
+            d.permissions.join(", ")
+        ));
+    }
+    for d in &tools {
+        out.push_str(&format!("\n## {}\n\n**{}.** {}\n\n", d.name, d.title, d.description));
+        let properties = d.input["properties"].as_object().cloned().unwrap_or_default();
+        let required: Vec<&str> =
+            d.input["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        if properties.is_empty() {
+            out.push_str("No arguments.\n");
+        } else {
+            out.push_str("| argument | type | required | description |\n|---|---|---|---|\n");
+            for (name, schema) in &properties {
+                let kind = match (&schema["type"], schema["enum"].as_array()) {
+                    (_, Some(values)) => values
+                        .iter()
+                        .map(|v| format!("`{}`", v.as_str().unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join(" \\| "),
+                    (Value::String(t), None) if t == "array" => {
+                        format!("array of {}", schema["items"]["type"].as_str().unwrap_or("values"))
+                    }
+                    (Value::String(t), None) => t.clone(),
+                    _ => "any".into(),
+                };
+                let description = schema["description"].as_str().unwrap_or("").replace('|', "\\|");
+                let required = if required.contains(&name.as_str()) { "yes" } else { "" };
+                out.push_str(&format!("| `{name}` | {kind} | {required} | {description} |\n"));
+            }
+        }
+        let outputs: Vec<String> = d.output["properties"]
+            .as_object()
+            .map(|p| p.keys().map(|k| format!("`{k}`")).collect())
+            .unwrap_or_default();
+        out.push_str(&format!("\nReturns {}.\n", outputs.join(", ")));
+    }
+    out
+}

@@ -44,8 +44,13 @@ pub fn validate(schema: &Value, value: &Value) -> Vec<String> {
 
 fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
     let schema = resolve(schema);
+    let null_in_type =
+        schema.get("type").and_then(Value::as_array).is_some_and(|k| k.contains(&Value::String("null".into())));
     if value.is_null() {
-        if schema.get("nullable") != Some(&Value::Bool(true)) && !schema.as_object().is_some_and(|o| o.is_empty()) {
+        if schema.get("nullable") != Some(&Value::Bool(true))
+            && !null_in_type
+            && !schema.as_object().is_some_and(|o| o.is_empty())
+        {
             // allOf/anyOf wrappers may carry nullable on the members.
             let members_nullable = ["allOf", "anyOf", "oneOf"]
                 .iter()
@@ -75,15 +80,20 @@ fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
     {
         errors.push(format!("{at}: {value} is not one of {allowed:?}"));
     }
-    let type_ok = match schema.get("type").and_then(Value::as_str) {
-        None => true,
-        Some("object") => value.is_object(),
-        Some("array") => value.is_array(),
-        Some("string") => value.is_string(),
-        Some("integer") => value.is_i64() || value.is_u64(),
-        Some("number") => value.is_number(),
-        Some("boolean") => value.is_boolean(),
-        Some(_) => true,
+    let fits = |kind: &str| match kind {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => true,
+    };
+    let type_ok = match schema.get("type") {
+        Some(Value::String(kind)) => fits(kind),
+        Some(Value::Array(kinds)) => kinds.iter().filter_map(Value::as_str).any(fits),
+        _ => true,
     };
     if !type_ok {
         errors.push(format!("{at}: expected {}, got {value}", schema["type"]));
