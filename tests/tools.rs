@@ -225,6 +225,7 @@ async fn bad_arguments_name_the_field() {
     assert!(mcp.error("queryPhotos", json!({ "limit": "ten" })).await.contains("`limit`"));
     assert!(mcp.error("queryPhotos", json!({ "type": "PAINTING" })).await.contains("`type`"));
     assert!(mcp.error("queryPhotos", json!({ "bogus": 1 })).await.contains("`bogus`"));
+    assert!(mcp.error("queryPhotos", json!({ "rating": 0 })).await.contains("at least 1"));
     let unknown = mcp.error("getPhoto", json!({ "id": "00000000-0000-4000-8000-000000000000" })).await;
     assert!(unknown.contains("Not found or no asset.read access"), "Immich's own message: {unknown}");
     assert!(mcp.error("queryPhotos", json!({ "cursor": "not-a-cursor" })).await.contains("cursor"));

@@ -297,7 +297,11 @@ impl Filters {
         let date = |key: &str| -> Result<Option<i64>, Response<Body>> {
             match text(key)? {
                 None => Ok(None),
-                Some(s) => library::parse_iso(&s).map(Some).ok_or_else(|| validation(key, "Invalid ISO datetime")),
+                // Immich validates these as full date-times (a bare date is refused).
+                Some(s) if s.len() >= 19 => {
+                    library::parse_iso(&s).map(Some).ok_or_else(|| validation(key, "Invalid ISO datetime"))
+                }
+                Some(_) => Err(validation(key, "Invalid ISO datetime")),
             }
         };
         let flag = |key: &str| -> Result<Option<bool>, Response<Body>> {

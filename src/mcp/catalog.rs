@@ -406,6 +406,14 @@ pub fn validate_arguments(schema: &Value, arguments: &Value) -> Result<(), Strin
         {
             return Err(format!("argument `{name}` must be one of {}", Value::Array(allowed.clone())));
         }
+        if let Some(n) = value.as_f64() {
+            if let Some(min) = property["minimum"].as_f64().filter(|min| n < *min) {
+                return Err(format!("argument `{name}` must be at least {min}"));
+            }
+            if let Some(max) = property["maximum"].as_f64().filter(|max| n > *max) {
+                return Err(format!("argument `{name}` must be at most {max}"));
+            }
+        }
     }
     Ok(())
 }
@@ -432,6 +440,10 @@ mod tests {
         assert!(validate_arguments(&schema, &json!({ "limit": "5" })).unwrap_err().contains("integer"));
         assert!(validate_arguments(&schema, &json!({ "limit": 5, "order": "up" })).unwrap_err().contains("`order`"));
         assert!(validate_arguments(&schema, &json!([1])).is_err());
+        let bounded =
+            json!({ "type": "object", "properties": { "n": { "type": "integer", "minimum": 1, "maximum": 5 } } });
+        assert!(validate_arguments(&bounded, &json!({ "n": 0 })).unwrap_err().contains("at least 1"));
+        assert!(validate_arguments(&bounded, &json!({ "n": 6 })).unwrap_err().contains("at most 5"));
     }
 
     #[test]

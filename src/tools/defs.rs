@@ -110,7 +110,7 @@ pub fn all() -> Vec<ToolDef> {
                     "tagIds": { "type": "array", "items": { "type": "string", "format": "uuid" } },
                     "isFavorite": { "type": "boolean" },
                     "type": { "type": "string", "enum": ["IMAGE", "VIDEO"] },
-                    "rating": { "type": "integer", "minimum": 0, "maximum": 5 },
+                    "rating": { "type": "integer", "minimum": 1, "maximum": 5, "description": "Exact star rating." },
                     "order": { "type": "string", "enum": ["asc", "desc"], "description": "By capture date; newest first by default." },
                     "limit": limit(), "cursor": cursor()
                 }),

@@ -202,8 +202,6 @@ impl Call<'_> {
             None => {
                 let mut filter = json!({ "withExif": true, "withPeople": true });
                 for (arg, field) in [
-                    ("takenAfter", "takenAfter"),
-                    ("takenBefore", "takenBefore"),
                     ("city", "city"),
                     ("state", "state"),
                     ("country", "country"),
@@ -215,6 +213,13 @@ impl Call<'_> {
                 ] {
                     if let Some(value) = self.str_arg(arg) {
                         filter[field] = if field == "albumIds" { json!([value]) } else { json!(value) };
+                    }
+                    // Immich wants full date-times; a bare date covers its whole day.
+                    if let Some(after) = self.str_arg("takenAfter") {
+                        filter["takenAfter"] = json!(date_time(after, "T00:00:00.000Z"));
+                    }
+                    if let Some(before) = self.str_arg("takenBefore") {
+                        filter["takenBefore"] = json!(date_time(before, "T23:59:59.999Z"));
                     }
                 }
                 if let Some(tags) = self.args["tagIds"].as_array().filter(|t| !t.is_empty()) {
@@ -373,7 +378,7 @@ impl Call<'_> {
     async fn list_albums(&self) -> Outcome {
         let mut query = Vec::new();
         if let Some(shared) = self.args["shared"].as_bool() {
-            query.push(("shared", shared.to_string()));
+            query.push(("isShared", shared.to_string()));
         }
         let albums: Vec<crate::immich::client::Album> =
             self.catalog.client.get(self.key, "/api/albums", &query).await?;
@@ -588,9 +593,12 @@ impl Call<'_> {
 
     async fn get_map_markers(&self) -> Outcome {
         let mut query = Vec::new();
-        for (arg, field) in [("takenAfter", "fileCreatedAfter"), ("takenBefore", "fileCreatedBefore")] {
+        for (arg, field, time_of_day) in [
+            ("takenAfter", "fileCreatedAfter", "T00:00:00.000Z"),
+            ("takenBefore", "fileCreatedBefore", "T23:59:59.999Z"),
+        ] {
             if let Some(v) = self.str_arg(arg) {
-                query.push((field, v.to_string()));
+                query.push((field, date_time(v, time_of_day)));
             }
         }
         if let Some(f) = self.args["isFavorite"].as_bool() {
@@ -869,6 +877,11 @@ fn columns_to_rows(columns: &Value) -> Vec<Value> {
             Value::Object(row)
         })
         .collect()
+}
+
+/// A date-time Immich accepts: a bare `YYYY-MM-DD` gets `time_of_day` appended.
+fn date_time(text: &str, time_of_day: &str) -> String {
+    if text.len() == 10 && text.as_bytes()[4] == b'-' { format!("{text}{time_of_day}") } else { text.to_string() }
 }
 
 fn is_uuid(text: &str) -> bool {
