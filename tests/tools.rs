@@ -367,3 +367,35 @@ async fn every_tool_is_listed_with_title_annotations_and_schemas() {
         );
     }
 }
+
+#[tokio::test]
+async fn immich_resources_read_as_json_and_images() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let templates = mcp.rpc("resources/templates/list", json!({})).await;
+    let uris: Vec<&str> = templates["result"]["resourceTemplates"].as_array().unwrap().iter().filter_map(|t| t["uriTemplate"].as_str()).collect();
+    assert!(uris.contains(&"immich://asset/{id}") && uris.contains(&"immich://asset/{id}/thumbnail") && uris.contains(&"immich://album/{id}"));
+
+    let found = mcp.ok("queryPhotos", json!({ "type": "IMAGE", "limit": 1 })).await;
+    let id = found["photos"][0]["id"].as_str().unwrap();
+    let asset = mcp.rpc("resources/read", json!({ "uri": format!("immich://asset/{id}") })).await;
+    let content = &asset["result"]["contents"][0];
+    assert_eq!(content["mimeType"], "application/json");
+    let parsed: Value = serde_json::from_str(content["text"].as_str().unwrap()).unwrap();
+    assert_eq!(parsed["id"], id);
+
+    let thumb = mcp.rpc("resources/read", json!({ "uri": format!("immich://asset/{id}/thumbnail") })).await;
+    let content = &thumb["result"]["contents"][0];
+    assert_eq!(content["mimeType"], "image/webp");
+    use base64::Engine;
+    assert!(base64::engine::general_purpose::STANDARD.decode(content["blob"].as_str().unwrap()).unwrap().starts_with(b"RIFF"));
+
+    let album_id = mcp.ok("listAlbums", json!({})).await["albums"][0]["id"].as_str().unwrap().to_string();
+    let album = mcp.rpc("resources/read", json!({ "uri": format!("immich://album/{album_id}") })).await;
+    let parsed: Value = serde_json::from_str(album["result"]["contents"][0]["text"].as_str().unwrap()).unwrap();
+    assert!(!parsed["photos"].as_array().unwrap().is_empty());
+
+    let missing = mcp.rpc("resources/read", json!({ "uri": "immich://asset/00000000-0000-4000-8000-000000000000" })).await;
+    assert_eq!(missing["error"]["code"], -32602);
+    assert_eq!(missing["error"]["data"]["uri"], "immich://asset/00000000-0000-4000-8000-000000000000");
+}

@@ -118,6 +118,52 @@ impl Catalog for ImmichCatalog {
             .collect()
     }
 
+    fn resource_templates(&self) -> Vec<Value> {
+        vec![
+            json!({ "uriTemplate": "immich://asset/{id}", "name": "asset", "title": "Photo metadata",
+                    "description": "A photo's details and EXIF as JSON", "mimeType": "application/json" }),
+            json!({ "uriTemplate": "immich://asset/{id}/thumbnail", "name": "asset-thumbnail", "title": "Photo thumbnail",
+                    "description": "A photo's thumbnail image (webp)", "mimeType": "image/webp" }),
+            json!({ "uriTemplate": "immich://album/{id}", "name": "album", "title": "Album",
+                    "description": "An album's details and its first photos as JSON", "mimeType": "application/json" }),
+        ]
+    }
+
+    async fn read_resource(&self, uri: &str, cx: &CallContext) -> Option<Result<Value, RpcError>> {
+        let rest = uri.strip_prefix("immich://")?;
+        let key = match cx.immich_key.clone() {
+            Some(key) => key,
+            None => return Some(Err(RpcError::invalid_params("no Immich API key for this request: send X-API-Key"))),
+        };
+        let not_found = |e: ImmichError| match e {
+            ImmichError::NotFound(_) | ImmichError::Invalid(_) => RpcError::invalid_params(e.for_model()).with_data(json!({ "uri": uri })),
+            other => RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, other.for_model()),
+        };
+        let text = |value: Value| json!({ "contents": [{ "uri": uri, "mimeType": "application/json", "text": value.to_string() }] });
+        let parts: Vec<&str> = rest.split('/').collect();
+        Some(match parts.as_slice() {
+            ["asset", id] if is_uuid(id) => self.client.get::<Value>(&key, &format!("/api/assets/{id}"), &[]).await.map(text).map_err(not_found),
+            ["asset", id, "thumbnail"] if is_uuid(id) => {
+                match self.client.thumbnail(&key, id, "thumbnail", self.config.max_image_bytes.as_usize()).await {
+                    Ok((bytes, mime)) => Ok(json!({ "contents": [{ "uri": uri, "mimeType": mime, "blob": STANDARD.encode(&bytes) }] })),
+                    Err(e) => Err(not_found(e)),
+                }
+            }
+            ["album", id] if is_uuid(id) => {
+                let album = self.client.get::<Value>(&key, &format!("/api/albums/{id}"), &[]).await;
+                let first = self.client.search_page(&key, false, &json!({ "albumIds": [id] }), 1, self.config.default_limit as u64).await;
+                match (album, first) {
+                    (Ok(mut album), Ok(page)) => {
+                        album["photos"] = json!(page.items.iter().map(compact).collect::<Vec<_>>());
+                        Ok(text(album))
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(not_found(e)),
+                }
+            }
+            _ => return None,
+        })
+    }
+
     async fn call_tool(&self, name: &str, args: Value, cx: &CallContext) -> Option<Result<Value, RpcError>> {
         let (def, available) = self.def(name)?;
         if !available {
