@@ -156,6 +156,9 @@ async fn every_request_the_tools_send_matches_immichs_openapi_spec() {
     call("queryPhotos", json!({ "cursor": page["nextCursor"] })).await;
     call("getPhoto", json!({ "id": id, "includeImage": true })).await;
     call("analyzePhotos", json!({ "ids": [id] })).await;
+    let export = call("exportPhotos", json!({ "ids": [id], "archiveSize": 4_000_000 })).await;
+    let zip = c.get(export["archives"][0]["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert!(zip.starts_with(b"PK"));
     let albums = call("listAlbums", json!({ "shared": false })).await;
     let album = albums["albums"][0]["id"].as_str().unwrap().to_string();
     call("getAlbum", json!({ "id": album, "limit": 2 })).await;

@@ -112,7 +112,7 @@ async fn every_tool_works_against_the_demo() {
     let gw = Gateway::start("", &["--demo"]);
     let mcp = Mcp::connect(&gw, None).await;
     let names = mcp.tool_names().await;
-    assert_eq!(names.len(), 20, "{names:?}");
+    assert_eq!(names.len(), 21, "{names:?}");
 
     let found = mcp.ok("queryPhotos", json!({ "query": "Kyoto", "type": "IMAGE", "limit": 5 })).await;
     assert_eq!(found["count"], 5);
@@ -373,8 +373,17 @@ async fn immich_resources_read_as_json_and_images() {
     let gw = Gateway::start("", &["--demo"]);
     let mcp = Mcp::connect(&gw, None).await;
     let templates = mcp.rpc("resources/templates/list", json!({})).await;
-    let uris: Vec<&str> = templates["result"]["resourceTemplates"].as_array().unwrap().iter().filter_map(|t| t["uriTemplate"].as_str()).collect();
-    assert!(uris.contains(&"immich://asset/{id}") && uris.contains(&"immich://asset/{id}/thumbnail") && uris.contains(&"immich://album/{id}"));
+    let uris: Vec<&str> = templates["result"]["resourceTemplates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["uriTemplate"].as_str())
+        .collect();
+    assert!(
+        uris.contains(&"immich://asset/{id}")
+            && uris.contains(&"immich://asset/{id}/thumbnail")
+            && uris.contains(&"immich://album/{id}")
+    );
 
     let found = mcp.ok("queryPhotos", json!({ "type": "IMAGE", "limit": 1 })).await;
     let id = found["photos"][0]["id"].as_str().unwrap();
@@ -388,14 +397,86 @@ async fn immich_resources_read_as_json_and_images() {
     let content = &thumb["result"]["contents"][0];
     assert_eq!(content["mimeType"], "image/webp");
     use base64::Engine;
-    assert!(base64::engine::general_purpose::STANDARD.decode(content["blob"].as_str().unwrap()).unwrap().starts_with(b"RIFF"));
+    assert!(
+        base64::engine::general_purpose::STANDARD
+            .decode(content["blob"].as_str().unwrap())
+            .unwrap()
+            .starts_with(b"RIFF")
+    );
 
     let album_id = mcp.ok("listAlbums", json!({})).await["albums"][0]["id"].as_str().unwrap().to_string();
     let album = mcp.rpc("resources/read", json!({ "uri": format!("immich://album/{album_id}") })).await;
     let parsed: Value = serde_json::from_str(album["result"]["contents"][0]["text"].as_str().unwrap()).unwrap();
     assert!(!parsed["photos"].as_array().unwrap().is_empty());
 
-    let missing = mcp.rpc("resources/read", json!({ "uri": "immich://asset/00000000-0000-4000-8000-000000000000" })).await;
+    let missing =
+        mcp.rpc("resources/read", json!({ "uri": "immich://asset/00000000-0000-4000-8000-000000000000" })).await;
     assert_eq!(missing["error"]["code"], -32602);
     assert_eq!(missing["error"]["data"]["uri"], "immich://asset/00000000-0000-4000-8000-000000000000");
+}
+
+/// The number of entries in a zip, from its end-of-central-directory record.
+fn zip_entries(zip: &[u8]) -> u16 {
+    assert!(zip.starts_with(b"PK\x03\x04"), "a zip");
+    let end = zip.len() - 22;
+    assert_eq!(&zip[end..end + 4], b"PK\x05\x06");
+    u16::from_le_bytes([zip[end + 10], zip[end + 11]])
+}
+
+#[tokio::test]
+async fn exports_stream_zips_through_signed_links() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let found = mcp.ok("queryPhotos", json!({ "limit": 3 })).await;
+    let ids: Vec<&str> = found["photos"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let result = mcp.call("exportPhotos", json!({ "ids": ids })).await;
+    assert_eq!(result["content"][1]["type"], "resource_link");
+    assert_eq!(result["content"][1]["mimeType"], "application/zip");
+    let export = &result["structuredContent"];
+    assert_eq!((export["photoCount"].as_u64(), export["archives"].as_array().unwrap().len()), (Some(3), 1));
+    let url = export["archives"][0]["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&gw.url), "{url}");
+    let response = client().get(&url).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    let zip = response.bytes().await.unwrap();
+    assert_eq!(zip_entries(&zip), 3);
+    assert_eq!(zip.len() as u64, export["totalSize"].as_u64().unwrap() + zip_overhead(&zip), "every original in full");
+
+    // An album split into several archives: each link has its share.
+    let album = mcp.ok("listAlbums", json!({})).await["albums"][0].clone();
+    let split = mcp.ok("exportPhotos", json!({ "albumId": album["id"], "archiveSize": 2_000_000 })).await;
+    let archives = split["archives"].as_array().unwrap();
+    assert!(archives.len() > 1, "{split}");
+    assert_eq!(split["photoCount"], album["photoCount"]);
+    for archive in archives.iter().take(3) {
+        let zip = client().get(archive["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+        assert_eq!(u64::from(zip_entries(&zip)), archive["photoCount"].as_u64().unwrap());
+    }
+
+    let mut altered = url.clone();
+    altered.insert(altered.len() - 3, 'x');
+    assert_eq!(client().get(&altered).send().await.unwrap().status(), 404);
+}
+
+/// Zip bytes that are not file data: headers, names and the central directory.
+fn zip_overhead(zip: &[u8]) -> u64 {
+    let end = zip.len() - 22;
+    let central = u32::from_le_bytes([zip[end + 12], zip[end + 13], zip[end + 14], zip[end + 15]]) as u64;
+    let entries = u64::from(zip_entries(zip));
+    // 30-byte local headers plus names ("IMG_000000.jpg" = 14 bytes), the central directory, the end record.
+    entries * (30 + 14) + central + 22
+}
+
+#[tokio::test]
+async fn export_links_need_the_callers_key_in_inject_mode() {
+    let config =
+        format!("[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"agent\"\nhash = \"{}\"\n", KeyHash::of("gw"));
+    let gw = Gateway::start(&config, &["--demo"]);
+    let mcp = Mcp::connect(&gw, Some("gw")).await;
+    let found = mcp.ok("queryPhotos", json!({ "limit": 1 })).await;
+    let export = mcp.ok("exportPhotos", json!({ "ids": [found["photos"][0]["id"]] })).await;
+    let url = export["archives"][0]["url"].as_str().unwrap();
+    assert_eq!(client().get(url).send().await.unwrap().status(), 401);
+    let zip = client().get(url).header("x-api-key", "gw").send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(zip_entries(&zip), 1);
 }

@@ -420,6 +420,22 @@ impl ImmichClient {
         })
     }
 
+    /// `POST /api/download/archive`: the zip of `ids`, as a response whose body the caller streams.
+    pub async fn download_archive(&self, key: &str, ids: &[String]) -> Result<reqwest::Response, ImmichError> {
+        // Not bounded by the request timeout: an archive takes as long as the client takes to read it.
+        let response = self
+            .http
+            .post(self.base.url("/api/download/archive"))
+            .header("x-api-key", key)
+            .json(&serde_json::json!({ "assetIds": ids }))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() { ImmichError::Timeout } else { ImmichError::Unreachable(super::root_cause(&e)) }
+            })?;
+        if response.status().is_success() { Ok(response) } else { Err(error_from(response).await) }
+    }
+
     /// A thumbnail (`thumbnail`, webp) or preview (`preview`, jpeg), at most `limit` bytes.
     pub async fn thumbnail(
         &self,

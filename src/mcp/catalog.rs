@@ -196,6 +196,12 @@ impl InputRound {
         Ok(InputRound { responses, state, sealer: Some(sealer) })
     }
 
+    /// Seals `payload` as `kind` with the gateway's secrets, for tokens any replica can trust
+    /// (export links); `None` when the request has no sealer (a 2025-03-26 batch).
+    pub fn seal(&self, kind: &str, payload: &[u8]) -> Option<String> {
+        self.sealer.as_ref().map(|s| s.seal(kind, payload))
+    }
+
     /// The client's answer to the input request named `key`.
     pub fn response(&self, key: &str) -> Option<&Value> {
         self.responses.as_ref()?.get(key)
@@ -226,6 +232,8 @@ pub struct CallContext {
     pub input: InputRound,
     /// The Immich key this call's Immich requests use (the caller's, or the gateway's).
     pub immich_key: Option<std::sync::Arc<str>>,
+    /// The gateway's public base URL as this request reached it (for links back to the gateway).
+    pub public_base: Option<String>,
     sink: mpsc::Sender<Outbound>,
     pending: Option<std::sync::Arc<PendingClientRequests>>,
     announcements: Option<broadcast::Sender<Value>>,
@@ -242,6 +250,7 @@ impl CallContext {
             cancel: CancellationToken::new(),
             input: InputRound::default(),
             immich_key: None,
+            public_base: None,
             sink,
             pending: None,
             announcements: None,
@@ -276,6 +285,12 @@ impl CallContext {
     /// Sets the Immich key for the call's Immich requests.
     pub fn with_immich_key(mut self, key: Option<std::sync::Arc<str>>) -> CallContext {
         self.immich_key = key;
+        self
+    }
+
+    /// Sets the public base URL for links back to the gateway.
+    pub fn with_public_base(mut self, base: String) -> CallContext {
+        self.public_base = Some(base);
         self
     }
 

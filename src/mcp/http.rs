@@ -155,6 +155,7 @@ struct Exchange<'a> {
     request_id: &'a str,
     cors: Vec<(&'static str, String)>,
     immich_key: Option<Arc<str>>,
+    public_base: String,
 }
 
 impl Exchange<'_> {
@@ -198,6 +199,7 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
         request_id,
         cors: cors_headers(session, runtime),
         immich_key: None,
+        public_base: base_url(session, runtime),
     };
     if let Err(reason) = check_origin_and_host(session, runtime) {
         return exchange.error(session, 403, None, RpcError::new(INVALID_REQUEST, reason)).await;
@@ -673,7 +675,8 @@ async fn serve_session_post(
         let cx = CallContext::new(tx)
             .with_capabilities(claims.caps.clone())
             .with_log_level(log_level)
-            .with_immich_key(exchange.immich_key.clone());
+            .with_immich_key(exchange.immich_key.clone())
+            .with_public_base(exchange.public_base.clone());
         responses.push(match server.handle(&method, &params, &cx, Wire::Session).await {
             Ok(result) => jsonrpc::result(&id, result),
             Err(error) => error.response(Some(&id)),
@@ -763,7 +766,8 @@ async fn run_call(
             .with_log_level(call.log_level)
             .with_input(input)
             .with_announcements(state.broadcast.clone())
-            .with_immich_key(exchange.immich_key.clone());
+            .with_immich_key(exchange.immich_key.clone())
+            .with_public_base(exchange.public_base.clone());
         let outcome = server.handle(&call.method, &call.params, &cx, call.wire).await;
         let failed = outcome.is_err();
         state.account(call.claims.as_ref(), call.wire, started, failed);
@@ -783,7 +787,8 @@ async fn run_call(
         .with_log_level(call.log_level)
         .with_input(input)
         .with_announcements(state.broadcast.clone())
-        .with_immich_key(exchange.immich_key.clone());
+        .with_immich_key(exchange.immich_key.clone())
+        .with_public_base(exchange.public_base.clone());
     if let Some(pending) = pending {
         cx = cx.with_client_requests(pending);
     }

@@ -31,6 +31,7 @@ fn route_of(path: &str) -> Route {
         "/ready" => Route::Ready,
         "/metrics" => Route::Metrics,
         "/mcp" => Route::Mcp,
+        p if p.starts_with("/exports/") => Route::Export,
         p if p.starts_with("/.well-known/oauth-protected-resource") => Route::Mcp,
         p if p == "/api" || p.starts_with("/api/") || p.starts_with("//") || p.starts_with("/api%") => Route::Api,
         _ => Route::Other,
@@ -110,6 +111,63 @@ impl Gateway {
         respond_json(session, status, &ctx.request_id, &body).await
     }
 
+    /// `GET /exports/<token>`: opens the sealed selection, authenticates like `/mcp`, and streams
+    /// the archive's zip from Immich.
+    async fn serve_export(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+        use crate::tools::export;
+        let id = ctx.request_id.clone();
+        let token = session.req_header().uri.path().trim_start_matches("/exports/").to_string();
+        let sealer = self.mcp.sessions.sealer(&ctx.runtime.session_secrets);
+        let Some(selection) = sealer
+            .open(export::KIND, &token)
+            .and_then(|bytes| serde_json::from_slice::<export::Selection>(&bytes).ok())
+        else {
+            return respond_error(session, 404, &id, "unknown or altered export link; call exportPhotos again", &[])
+                .await;
+        };
+        if selection.expires <= crate::mcp::session::now() {
+            return respond_error(session, 410, &id, "this export link has expired; call exportPhotos again", &[])
+                .await;
+        }
+        let presented = auth::presented_key(session.req_header()).map(str::to_string);
+        let key = match ctx.runtime.credentials.mode() {
+            AuthMode::Inject => match presented.as_deref().and_then(|k| ctx.runtime.credentials.authenticate(k)) {
+                Some(principal) => {
+                    let key = principal.immich_key.clone();
+                    ctx.principal = Some(principal);
+                    Some(key)
+                }
+                None => None,
+            },
+            AuthMode::Passthrough => presented
+                .map(|k| std::sync::Arc::from(k.as_str()))
+                .or_else(|| ctx.runtime.credentials.default_immich_key()),
+        };
+        let Some(key) = key else {
+            let challenge = "Bearer realm=\"immich-mcp-gateway\"";
+            return respond_error(
+                session,
+                401,
+                &id,
+                "export links need the same API key as the MCP call that made them",
+                &[("www-authenticate", challenge)],
+            )
+            .await;
+        };
+        let client = ImmichClient::new(&ctx.runtime.config.immich);
+        let ids = match selection.asset_ids(&client, &key).await {
+            Ok(ids) => ids,
+            Err(export::Refusal(status, message)) => return respond_error(session, status, &id, &message, &[]).await,
+        };
+        match export::stream(session, &client, &key, &ids, selection.index, &id).await? {
+            Ok(bytes) => {
+                tracing::info!(request_id = %id, photos = ids.len(), bytes, "export streamed");
+                Ok(())
+            }
+            Err(export::Refusal(status, message)) => respond_error(session, status, &id, &message, &[]).await,
+        }
+    }
+
     /// Checks the request line and header sizes against `[server]` limits.
     fn oversized_head(&self, session: &Session, ctx: &RequestCtx) -> Option<&'static str> {
         let req = session.req_header();
@@ -169,7 +227,7 @@ impl ProxyHttp for Gateway {
         let method = session.req_header().method.clone();
         let is_read = method == http::Method::GET || method == http::Method::HEAD;
         match ctx.route {
-            Route::Health | Route::Ready | Route::Metrics if !is_read => {
+            Route::Health | Route::Ready | Route::Metrics | Route::Export if !is_read => {
                 respond_error(session, 405, &id, "only GET and HEAD are allowed here", &[("allow", "GET, HEAD")])
                     .await?;
             }
@@ -179,6 +237,7 @@ impl ProxyHttp for Gateway {
                 let body = Bytes::from(metrics().render());
                 respond(session, 200, "text/plain; version=0.0.4; charset=utf-8", &id, &[], body).await?;
             }
+            Route::Export => self.serve_export(session, ctx).await?,
             Route::Mcp if ctx.runtime.config.mcp.enabled => {
                 crate::mcp::http::serve(&self.mcp, session, &ctx.runtime, &id).await?;
             }

@@ -22,6 +22,8 @@ pub enum RouteClass {
     Api,
     /// `/mcp` and its protected-resource metadata.
     Mcp,
+    /// `/exports/<token>`: zip downloads made by `exportPhotos`.
+    Export,
     /// Anything else.
     Other,
 }
@@ -44,6 +46,7 @@ impl RouteClass {
             RouteClass::Metrics => "metrics",
             RouteClass::Api => "api",
             RouteClass::Mcp => "mcp",
+            RouteClass::Export => "export",
             RouteClass::Other => "other",
         }
     }

@@ -159,6 +159,27 @@ pub fn all() -> Vec<ToolDef> {
             destructive: false,
         },
         ToolDef {
+            name: "exportPhotos",
+            title: "Export photos",
+            description: "Package photos (by ids) or a whole album as zip downloads. Returns the total size and one link per \
+                archive (Immich splits large exports); each link streams its zip from the gateway and stays valid for a day.",
+            input: schema(
+                json!({
+                    "ids": { "type": "array", "items": { "type": "string", "format": "uuid" }, "minItems": 1, "maxItems": 500, "description": "Photos to export (up to 500; for more, export an album)." },
+                    "albumId": { "type": "string", "format": "uuid", "description": "Export this whole album instead." },
+                    "archiveSize": { "type": "integer", "minimum": 1048576, "description": "Largest archive in bytes (Immich's default 4 GiB)." }
+                }),
+                &[],
+            ),
+            output: json!({ "type": "object", "properties": { "totalSize": { "type": "integer" }, "photoCount": { "type": "integer" },
+                "archives": { "type": "array", "items": { "type": "object", "properties": { "index": { "type": "integer" }, "size": { "type": "integer" },
+                "photoCount": { "type": "integer" }, "url": { "type": "string" } }, "required": ["index", "size", "photoCount", "url"] } } },
+                "required": ["totalSize", "photoCount", "archives"] }),
+            permissions: &["asset.download"],
+            writes: false,
+            destructive: false,
+        },
+        ToolDef {
             name: "listAlbums",
             title: "List albums",
             description: "All albums with their photo counts and date ranges.",

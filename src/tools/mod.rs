@@ -4,6 +4,7 @@
 //! Every Immich failure becomes a tool result with `isError: true` and Immich's own message.
 
 pub mod defs;
+pub mod export;
 
 use crate::config::ToolsConfig;
 use crate::immich::client::{Asset, ImmichClient, ImmichError};
@@ -136,22 +137,31 @@ impl Catalog for ImmichCatalog {
             None => return Some(Err(RpcError::invalid_params("no Immich API key for this request: send X-API-Key"))),
         };
         let not_found = |e: ImmichError| match e {
-            ImmichError::NotFound(_) | ImmichError::Invalid(_) => RpcError::invalid_params(e.for_model()).with_data(json!({ "uri": uri })),
+            ImmichError::NotFound(_) | ImmichError::Invalid(_) => {
+                RpcError::invalid_params(e.for_model()).with_data(json!({ "uri": uri }))
+            }
             other => RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, other.for_model()),
         };
         let text = |value: Value| json!({ "contents": [{ "uri": uri, "mimeType": "application/json", "text": value.to_string() }] });
         let parts: Vec<&str> = rest.split('/').collect();
         Some(match parts.as_slice() {
-            ["asset", id] if is_uuid(id) => self.client.get::<Value>(&key, &format!("/api/assets/{id}"), &[]).await.map(text).map_err(not_found),
+            ["asset", id] if is_uuid(id) => {
+                self.client.get::<Value>(&key, &format!("/api/assets/{id}"), &[]).await.map(text).map_err(not_found)
+            }
             ["asset", id, "thumbnail"] if is_uuid(id) => {
                 match self.client.thumbnail(&key, id, "thumbnail", self.config.max_image_bytes.as_usize()).await {
-                    Ok((bytes, mime)) => Ok(json!({ "contents": [{ "uri": uri, "mimeType": mime, "blob": STANDARD.encode(&bytes) }] })),
+                    Ok((bytes, mime)) => {
+                        Ok(json!({ "contents": [{ "uri": uri, "mimeType": mime, "blob": STANDARD.encode(&bytes) }] }))
+                    }
                     Err(e) => Err(not_found(e)),
                 }
             }
             ["album", id] if is_uuid(id) => {
                 let album = self.client.get::<Value>(&key, &format!("/api/albums/{id}"), &[]).await;
-                let first = self.client.search_page(&key, false, &json!({ "albumIds": [id] }), 1, self.config.default_limit as u64).await;
+                let first = self
+                    .client
+                    .search_page(&key, false, &json!({ "albumIds": [id] }), 1, self.config.default_limit as u64)
+                    .await;
                 match (album, first) {
                     (Ok(mut album), Ok(page)) => {
                         album["photos"] = json!(page.items.iter().map(compact).collect::<Vec<_>>());
@@ -205,6 +215,7 @@ impl Call<'_> {
             "queryPhotos" => self.query_photos().await,
             "getPhoto" => self.get_photo().await,
             "analyzePhotos" => self.analyze_photos().await,
+            "exportPhotos" => self.export_photos().await,
             "listAlbums" => self.list_albums().await,
             "getAlbum" => self.get_album().await,
             "createAlbum" => self.create_album().await,
@@ -418,6 +429,61 @@ impl Call<'_> {
         }
         let mut result = CallToolResult::success(content);
         result.structured_content = Some(json!({ "photos": photos, "skipped": skipped }));
+        Ok(finish(result))
+    }
+
+    async fn export_photos(&self) -> Outcome {
+        let ids = self.ids("ids");
+        let album = self.str_arg("albumId").map(str::to_string);
+        let mut body = match (&album, ids.is_empty()) {
+            (Some(album), true) => json!({ "albumId": album }),
+            (None, false) => json!({ "assetIds": ids }),
+            _ => return Err(ImmichError::Invalid("give either ids or albumId".into())),
+        };
+        if let Some(size) = self.args["archiveSize"].as_u64() {
+            body["archiveSize"] = json!(size);
+        }
+        let info: Value =
+            self.catalog.client.write(self.key, reqwest::Method::POST, "/api/download/info", &body).await?;
+        let base = self.cx.public_base.clone().unwrap_or_default();
+        let expires = crate::mcp::session::now() + export::LINK_TTL_SECS;
+        let mut archives = Vec::new();
+        let mut content = Vec::new();
+        for (index, archive) in info["archives"].as_array().into_iter().flatten().enumerate() {
+            let selection = export::Selection {
+                album: album.clone(),
+                ids: (!ids.is_empty()).then(|| ids.clone()),
+                archive_size: self.args["archiveSize"].as_u64(),
+                index,
+                expires,
+            };
+            let token = self
+                .cx
+                .input
+                .seal(export::KIND, &serde_json::to_vec(&selection).expect("selection serializes"))
+                .ok_or_else(|| {
+                    ImmichError::Invalid(
+                        "exports need a request that can carry signed links (not a JSON-RPC batch)".into(),
+                    )
+                })?;
+            let url = format!("{base}/exports/{token}");
+            let size = archive["size"].as_u64().unwrap_or(0);
+            let count = archive["assetIds"].as_array().map_or(0, Vec::len);
+            content.push(ContentBlock::resource_link(
+                rmcp::model::Resource::new(url.clone(), format!("immich-export-{}.zip", index + 1))
+                    .with_mime_type("application/zip")
+                    .with_size(size)
+                    .with_description(format!("{count} photos, {size} bytes")),
+            ));
+            archives.push(json!({ "index": index, "size": size, "photoCount": count, "url": url }));
+        }
+        let total = info["totalSize"].as_u64().unwrap_or(0);
+        let count: u64 = archives.iter().filter_map(|a| a["photoCount"].as_u64()).sum();
+        let text =
+            format!("{count} photos, {total} bytes, in {} zip archive(s); each link streams its zip.", archives.len());
+        content.insert(0, ContentBlock::text(text));
+        let mut result = CallToolResult::success(content);
+        result.structured_content = Some(json!({ "totalSize": total, "photoCount": count, "archives": archives }));
         Ok(finish(result))
     }
 
