@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The gateway's added latency on a tool call: queryPhotos (50 photos with EXIF and people) through
+# MCP, against the same POST /api/search/metadata sent straight to the demo Immich, alternating in
+# one run. One connection at a time (-c1) measures latency, not saturation.
+#
+#   bash bench/tools.sh                     # DURATION=10s ROUNDS=3 CONNECTIONS=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}; ROUNDS=${ROUNDS:-3}; CONNECTIONS=${CONNECTIONS:-1}
+work=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+cargo build --release --quiet --bin immich-mcp-gateway --example demo-immich
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+target/release/examples/demo-immich 10000 > "$work/demo.addr" & pids+=($!)
+sleep 0.5; demo=$(cat "$work/demo.addr")
+gw=$(port)
+cat > "$work/gateway.toml" <<CONF
+[server]
+threads = 1
+upgrade_sock = "$work/upgrade.sock"
+[immich]
+base_url = "$demo"
+[telemetry]
+access_log = false
+log_level = "warn"
+CONF
+target/release/immich-mcp-gateway --config "$work/gateway.toml" --listen "127.0.0.1:$gw" 2> "$work/gw.log" & pids+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$gw/health" && break; sleep 0.1; done
+
+run() { # name url mode
+  wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/query.lua "$2" -- "$3" > "$work/wrk.out"
+  awk -v name="$1" '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 } /bad reply/ { bad++ }
+    END { printf "%-22s %8.0f req/s   p50 %7.3f ms   p99 %7.3f ms%s\n", name, rps, p50, p99, bad ? "  BAD REPLIES: " bad : "" }' "$work/wrk.out"
+}
+echo "wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS alternating rounds"
+for round in $(seq "$ROUNDS"); do
+  run "direct #$round" "$demo/api/search/metadata" direct
+  run "queryPhotos #$round" "http://127.0.0.1:$gw/mcp" mcp
+done | tee "$work/results"
+median() { grep "^$1 " "$work/results" | awk -v f="$2" '{print $f}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+d50=$(median direct 6); d99=$(median direct 9); g50=$(median queryPhotos 6); g99=$(median queryPhotos 9)
+awk -v d50="$d50" -v d99="$d99" -v g50="$g50" -v g99="$g99" 'BEGIN {
+  printf "\nmedians: direct p50 %.3f / p99 %.3f ms; queryPhotos p50 %.3f / p99 %.3f ms; added p50 %.3f ms, p99 %.3f ms\n", d50, d99, g50, g99, g50 - d50, g99 - d99 }'
