@@ -160,7 +160,15 @@ impl pingora::services::background::BackgroundService for StartupProbe {
         let client = crate::immich::ImmichClient::new(&runtime.config.immich);
         match client.ping(runtime.upstream.base(), std::time::Duration::from_secs(5)).await {
             Ok(()) => {
-                tracing::info!(immich = %runtime.config.immich.base_url, "Immich is reachable")
+                let version = match runtime.credentials.default_immich_key() {
+                    Some(key) => client
+                        .version(&key)
+                        .await
+                        .map(|(major, minor, patch)| format!("v{major}.{minor}.{patch}"))
+                        .unwrap_or_else(|e| e.to_string()),
+                    None => "unknown (no gateway key)".to_string(),
+                };
+                tracing::info!(immich = %runtime.config.immich.base_url, %version, "Immich is reachable");
             }
             Err(reason) => tracing::error!(
                 immich = %runtime.config.immich.base_url,
