@@ -12,5 +12,6 @@ pub mod immich;
 pub mod mcp;
 pub mod proxy;
 pub mod server;
+pub mod stream;
 pub mod telemetry;
 pub mod tools;
