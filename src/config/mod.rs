@@ -180,6 +180,10 @@ pub struct StreamingConfig {
     pub max_concurrent_streams: usize,
     /// Per-stream buffer bound.
     pub stream_buffer_size: Size,
+    /// `/api` routes whose JSON is re-framed into SSE or NDJSON when the client asks
+    /// (`Accept: text/event-stream` / `application/x-ndjson`, or `?stream=sse|ndjson`); `*` ends a
+    /// prefix.
+    pub rewrite_routes: Vec<String>,
 }
 
 impl Default for StreamingConfig {
@@ -198,6 +202,13 @@ impl Default for StreamingConfig {
             enable_compression: true,
             max_concurrent_streams: 100,
             stream_buffer_size: Size::kib(64),
+            rewrite_routes: vec![
+                "/api/map/markers".into(),
+                "/api/search/*".into(),
+                "/api/timeline/*".into(),
+                "/api/albums".into(),
+                "/api/people".into(),
+            ],
         }
     }
 }

@@ -49,6 +49,10 @@ pub struct RequestCtx {
     upstream_started: Option<Instant>,
     request_body_bytes: u64,
     connect_attempts: u8,
+    /// The stream format the client asked for on a re-framable route.
+    stream_format: Option<crate::stream::reframe::Format>,
+    /// Re-frames the upstream body, once the upstream answered 200 with JSON.
+    reframer: Option<crate::stream::reframe::Reframer>,
 }
 
 /// The gateway: one instance serves every request of the process.
@@ -210,6 +214,8 @@ impl ProxyHttp for Gateway {
             upstream_started: None,
             request_body_bytes: 0,
             connect_attempts: 0,
+            stream_format: None,
+            reframer: None,
         }
     }
 
@@ -259,6 +265,7 @@ impl ProxyHttp for Gateway {
                     respond_error(session, 401, &id, reason, &[("www-authenticate", challenge)]).await?;
                     return Ok(true);
                 }
+                ctx.stream_format = stream_format(session, &ctx.runtime.config.streaming);
                 let limit = ctx.runtime.config.server.max_body_size.0;
                 let declared = session
                     .req_header()
@@ -342,9 +349,15 @@ impl ProxyHttp for Gateway {
         let upstream_target = &ctx.runtime.upstream;
         let path = ctx.upstream_path.as_deref().unwrap_or("/api");
         let prefix = &upstream_target.base().prefix;
-        // Rebuild the target only when normalisation or a base-URL prefix changed it.
-        if !prefix.is_empty() || path != upstream.uri.path() {
-            let target = match upstream.uri.query() {
+        // `stream=` is the gateway's parameter, not Immich's.
+        let query = upstream
+            .uri
+            .query()
+            .map(|q| q.split('&').filter(|p| !p.starts_with("stream=")).collect::<Vec<_>>().join("&"));
+        let query_changed = query.as_deref() != upstream.uri.query();
+        // Rebuild the target only when normalisation, the prefix or the query changed it.
+        if !prefix.is_empty() || path != upstream.uri.path() || query_changed {
+            let target = match query.filter(|q| !q.is_empty()) {
                 Some(q) => format!("{prefix}{path}?{q}"),
                 None => format!("{prefix}{path}"),
             };
@@ -365,6 +378,11 @@ impl ProxyHttp for Gateway {
             upstream.insert_header("x-forwarded-proto", "http")?;
         }
         upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        if ctx.stream_format.is_some() {
+            // The splitter reads plain JSON.
+            upstream.remove_header("accept-encoding");
+            upstream.insert_header("accept", "application/json")?;
+        }
 
         if let Some(principal) = &ctx.principal {
             upstream.remove_header("authorization");
@@ -387,7 +405,8 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
-    /// Tags the response with the request id.
+    /// Tags the response with the request id; switches a JSON answer to the stream format the
+    /// client asked for (error answers pass through unchanged).
     async fn response_filter(
         &self,
         _session: &mut Session,
@@ -395,7 +414,46 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        let is_json =
+            response.headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("json"));
+        if let Some(format) = ctx.stream_format
+            && response.status == 200
+            && is_json
+        {
+            let streaming = &ctx.runtime.config.streaming;
+            let targets = vec![vec![], vec!["assets".into(), "items".into()], vec!["people".into()]];
+            ctx.reframer = Some(crate::stream::reframe::Reframer::new(format, targets, streaming.chunk_size));
+            response.remove_header("content-length");
+            response.remove_header("content-encoding");
+            response.remove_header("etag");
+            response.insert_header("content-type", format.content_type())?;
+            response.insert_header("transfer-encoding", "chunked")?;
+            response.insert_header("cache-control", "no-cache")?;
+            response.insert_header("x-accel-buffering", "no")?;
+            response.set_version(http::Version::HTTP_11);
+        }
         Ok(())
+    }
+
+    /// Re-frames the body as it passes, when the client asked for a stream.
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        if let Some(reframer) = ctx.reframer.as_mut() {
+            let mut out = match body.take() {
+                Some(chunk) => reframer.push(&chunk).to_vec(),
+                None => Vec::new(),
+            };
+            if end_of_stream {
+                out.extend_from_slice(&reframer.finish());
+            }
+            *body = Some(Bytes::from(out));
+        }
+        Ok(None)
     }
 
     /// Answers a failed proxy attempt with a JSON body: 504 when Immich timed out, 502 when it
@@ -451,6 +509,40 @@ impl ProxyHttp for Gateway {
                 "request"
             );
         }
+    }
+}
+
+/// The stream format requested for this `/api` request, if its route is re-framable.
+fn stream_format(
+    session: &Session,
+    streaming: &crate::config::StreamingConfig,
+) -> Option<crate::stream::reframe::Format> {
+    use crate::stream::reframe::Format;
+    if !streaming.enabled {
+        return None;
+    }
+    let req = session.req_header();
+    let path = req.uri.path();
+    let routed = streaming.rewrite_routes.iter().any(|r| match r.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => path == r,
+    });
+    if !routed {
+        return None;
+    }
+    let asked = req.uri.query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("stream=")));
+    match asked {
+        Some("sse") => return Some(Format::Sse),
+        Some("ndjson") => return Some(Format::Ndjson),
+        _ => {}
+    }
+    let accept = req.headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains("text/event-stream") {
+        Some(Format::Sse)
+    } else if accept.contains("application/x-ndjson") {
+        Some(Format::Ndjson)
+    } else {
+        None
     }
 }
 

@@ -89,7 +89,9 @@ impl ArraySplitter {
 
     fn at_target(&self) -> bool {
         let path = self.path();
-        !self.finished_target && self.splitting.is_none() && self.targets.iter().any(|t| t.iter().map(String::as_str).eq(path.iter().copied()))
+        !self.finished_target
+            && self.splitting.is_none()
+            && self.targets.iter().any(|t| t.iter().map(String::as_str).eq(path.iter().copied()))
     }
 
     /// Feeds bytes; completed elements are appended to `items`.
@@ -261,7 +263,11 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
-    fn split(doc: &str, targets: &[&[&str]], chunk: usize) -> (Vec<Value>, Vec<(String, String)>, Result<(), SplitError>) {
+    fn split(
+        doc: &str,
+        targets: &[&[&str]],
+        chunk: usize,
+    ) -> (Vec<Value>, Vec<(String, String)>, Result<(), SplitError>) {
         let targets = targets.iter().map(|t| t.iter().map(|s| s.to_string()).collect()).collect();
         let mut splitter = ArraySplitter::new(targets, 1 << 20);
         let mut items = Vec::new();
@@ -282,7 +288,14 @@ mod tests {
     #[test]
     fn splits_a_root_array_at_every_chunk_boundary() {
         let doc = r#" [ {"id":"a","n":[1,2,{"x":"],}"}]}, 17, "s,]\"", true, null, {"deep":{"k":[[],{}]}} ] "#;
-        let expected = vec![json!({"id":"a","n":[1,2,{"x":"],}"}]}), json!(17), json!("s,]\""), json!(true), Value::Null, json!({"deep":{"k":[[],{}]}})];
+        let expected = vec![
+            json!({"id":"a","n":[1,2,{"x":"],}"}]}),
+            json!(17),
+            json!("s,]\""),
+            json!(true),
+            Value::Null,
+            json!({"deep":{"k":[[],{}]}}),
+        ];
         for chunk in 1..doc.len() {
             let (items, _, result) = split(doc, &[&[]], chunk);
             assert_eq!(result, Ok(()), "chunk {chunk}");

@@ -43,7 +43,15 @@ pub struct Reframer {
 impl Reframer {
     /// A re-framer splitting the array at the first of `targets`.
     pub fn new(format: Format, targets: Vec<Vec<String>>, chunk_size: usize) -> Reframer {
-        Reframer { splitter: ArraySplitter::new(targets, MAX_ITEM), format, chunk_size: chunk_size.max(1), batch: Vec::new(), sequence: 0, total: 0, failed: false }
+        Reframer {
+            splitter: ArraySplitter::new(targets, MAX_ITEM),
+            format,
+            chunk_size: chunk_size.max(1),
+            batch: Vec::new(),
+            sequence: 0,
+            total: 0,
+            failed: false,
+        }
     }
 
     /// Items sent so far.
@@ -77,7 +85,9 @@ impl Reframer {
         self.flush(&mut out);
         match self.splitter.finish() {
             Err(e) => self.fail(&e.0, &mut out),
-            Ok(()) if !self.splitter.found() => self.fail("the response has no array to stream; request it without streaming", &mut out),
+            Ok(()) if !self.splitter.found() => {
+                self.fail("the response has no array to stream; request it without streaming", &mut out)
+            }
             Ok(()) => {
                 let summary: Map<String, Value> = self
                     .splitter
@@ -114,7 +124,10 @@ impl Reframer {
         }
         self.sequence += 1;
         // {"sequence":N,"items":[…]} written without re-parsing the items.
-        out.put_slice(format!("id: {}\nevent: data\ndata: {{\"sequence\":{},\"items\":[", self.sequence, self.sequence).as_bytes());
+        out.put_slice(
+            format!("id: {}\nevent: data\ndata: {{\"sequence\":{},\"items\":[", self.sequence, self.sequence)
+                .as_bytes(),
+        );
         for (n, item) in self.batch.drain(..).enumerate() {
             if n > 0 {
                 out.put_u8(b',');
@@ -181,7 +194,10 @@ mod tests {
     fn truncated_json_ends_with_an_error_event() {
         let text = run(Format::Sse, r#"[{"a":1},{"a":2},{"a":"#, 4);
         assert!(text.contains("event: data"));
-        assert!(text.trim_end().ends_with("}") && text.contains("event: error") && text.contains("\"retryable\":true"), "{text}");
+        assert!(
+            text.trim_end().ends_with("}") && text.contains("event: error") && text.contains("\"retryable\":true"),
+            "{text}"
+        );
         assert!(!text.contains("event: complete"));
     }
 }

@@ -1,0 +1,118 @@
+//! `/api` bodies re-framed into SSE and NDJSON streams by the proxy, incrementally.
+
+mod common;
+
+use common::{ADMIN, CaptureUpstream, Gateway, client, header};
+use serde_json::{Value, json};
+
+fn sse_events(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let name = e.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("message").to_string();
+            let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("null");
+            (name, serde_json::from_str(data).unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn map_markers_stream_as_sse_with_every_item_once() {
+    let gw = Gateway::start("[streaming]\nchunk_size = 250\n", &["--demo"]);
+    let c = client();
+    let direct: Vec<Value> =
+        c.get(gw.at("/api/map/markers")).header("x-api-key", ADMIN).send().await.unwrap().json().await.unwrap();
+    let response = c
+        .get(gw.at("/api/map/markers"))
+        .header("x-api-key", ADMIN)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    assert!(response.headers().get("content-length").is_none());
+    let events = sse_events(&response.text().await.unwrap());
+    let (last, complete) = events.last().unwrap();
+    assert_eq!(last, "complete");
+    let items: Vec<Value> =
+        events.iter().filter(|(n, _)| n == "data").flat_map(|(_, d)| d["items"].as_array().unwrap().clone()).collect();
+    assert_eq!(items, direct, "the same markers, in order");
+    assert_eq!(complete["totalItems"].as_u64().unwrap() as usize, direct.len());
+    let sizes: Vec<usize> =
+        events.iter().filter(|(n, _)| n == "data").map(|(_, d)| d["items"].as_array().unwrap().len()).collect();
+    assert!(sizes[..sizes.len() - 1].iter().all(|s| *s == 250), "chunk_size items per event");
+    let sequences: Vec<u64> =
+        events.iter().filter(|(n, _)| n == "data").map(|(_, d)| d["sequence"].as_u64().unwrap()).collect();
+    assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn search_results_stream_as_ndjson_with_the_page_summary() {
+    let gw = Gateway::start("", &["--demo"]);
+    let c = client();
+    let body = json!({ "size": 120, "withExif": true });
+    let direct: Value = c
+        .post(gw.at("/api/search/metadata"))
+        .header("x-api-key", ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = c
+        .post(gw.at("/api/search/metadata?stream=ndjson"))
+        .header("x-api-key", ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (summary, items) = lines.split_last().unwrap();
+    assert_eq!(items, direct["assets"]["items"].as_array().unwrap().as_slice());
+    assert_eq!(summary["type"], "complete");
+    assert_eq!(summary["summary"]["assets.nextPage"], "2");
+}
+
+#[tokio::test]
+async fn truncated_upstream_json_ends_the_stream_with_an_error_event() {
+    let gw = Gateway::start("", &["--demo"]);
+    let text = client()
+        .get(gw.at("/api/map/markers"))
+        .header("x-api-key", ADMIN)
+        .header("accept", "text/event-stream")
+        .header("x-demo-fault", "truncate")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events = sse_events(&text);
+    let (name, error) = events.last().unwrap();
+    assert_eq!(name, "error", "{text:.300}");
+    assert_eq!(error["code"], "INVALID_UPSTREAM_JSON");
+    assert_eq!(error["retryable"], true);
+    assert!(events.iter().any(|(n, _)| n == "data"), "items before the cut still arrive");
+}
+
+#[tokio::test]
+async fn errors_pass_through_and_the_stream_parameter_stays_at_the_gateway() {
+    let gw = Gateway::start("", &["--demo"]);
+    let denied = client().get(gw.at("/api/map/markers")).header("accept", "text/event-stream").send().await.unwrap();
+    assert_eq!(denied.status(), 401);
+    assert_eq!(denied.json::<Value>().await.unwrap(), json!({ "message": "Authentication required" }));
+
+    let upstream = CaptureUpstream::start();
+    let gw = Gateway::start(&format!("[immich]\nbase_url = \"http://{}\"\n", upstream.addr), &[]);
+    let reply = client().get(gw.at("/api/albums?stream=sse&shared=true")).send().await.unwrap().text().await.unwrap();
+    let head = upstream.last();
+    assert!(head.starts_with("GET /api/albums?shared=true HTTP/1.1"), "{head}");
+    assert_eq!(header(&head, "accept").as_deref(), Some("application/json"));
+    assert_eq!(header(&head, "accept-encoding"), None);
+    assert!(reply.contains("event: error"), "the capture upstream's object has no array: {reply}");
+}
