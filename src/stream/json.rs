@@ -263,11 +263,10 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
-    fn split(
-        doc: &str,
-        targets: &[&[&str]],
-        chunk: usize,
-    ) -> (Vec<Value>, Vec<(String, String)>, Result<(), SplitError>) {
+    /// Items, scalars and the outcome of splitting a document.
+    type Split = (Vec<Value>, Vec<(String, String)>, Result<(), SplitError>);
+
+    fn split(doc: &str, targets: &[&[&str]], chunk: usize) -> Split {
         let targets = targets.iter().map(|t| t.iter().map(|s| s.to_string()).collect()).collect();
         let mut splitter = ArraySplitter::new(targets, 1 << 20);
         let mut items = Vec::new();
