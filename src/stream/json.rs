@@ -40,6 +40,10 @@ pub struct ArraySplitter {
     finished_target: bool,
     item: Vec<u8>,
     in_item: bool,
+    /// Inside an element only nesting and strings matter; they are tracked here, not on `stack`.
+    item_depth: u32,
+    item_in_string: bool,
+    item_escape: bool,
     scalar: Option<(String, Vec<u8>)>,
     scalars: Vec<(String, String)>,
     root_seen: bool,
@@ -65,6 +69,9 @@ impl ArraySplitter {
             finished_target: false,
             item: Vec::new(),
             in_item: false,
+            item_depth: 0,
+            item_in_string: false,
+            item_escape: false,
             scalar: None,
             scalars: Vec::new(),
             root_seen: false,
@@ -96,39 +103,94 @@ impl ArraySplitter {
 
     /// Feeds bytes; completed elements are appended to `items`.
     pub fn push(&mut self, chunk: &[u8], items: &mut Vec<Bytes>) -> Result<(), SplitError> {
-        for &b in chunk {
-            self.byte(b, items)?;
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.in_item {
+                i = self.scan_item(chunk, i, items)?;
+                continue;
+            }
+            let b = chunk[i];
+            let array_level = self.splitting.is_some_and(|d| self.stack.len() == d);
+            if array_level && !self.in_string && !b.is_ascii_whitespace() && b != b',' && b != b']' {
+                // An element starts here; the fast scanner takes it from this byte.
+                self.in_item = true;
+                self.item.clear();
+                self.item_depth = 0;
+                self.item_in_string = false;
+                self.item_escape = false;
+                continue;
+            }
+            self.byte(b)?;
+            i += 1;
         }
         Ok(())
     }
 
+    /// The hot loop: copies an element's bytes in bulk, tracking only nesting and strings, until
+    /// the element ends (`,` or the array's `]` at depth 0) or the chunk does. Returns the index
+    /// of the first byte it did not consume.
+    fn scan_item(&mut self, chunk: &[u8], start: usize, items: &mut Vec<Bytes>) -> Result<usize, SplitError> {
+        let mut j = start;
+        while j < chunk.len() {
+            if self.item_in_string {
+                if self.item_escape {
+                    self.item_escape = false;
+                    j += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &chunk[j..]) {
+                    None => j = chunk.len(),
+                    Some(offset) => {
+                        j += offset;
+                        if chunk[j] == b'\\' {
+                            self.item_escape = true;
+                        } else {
+                            self.item_in_string = false;
+                        }
+                        j += 1;
+                    }
+                }
+                continue;
+            }
+            match chunk[j] {
+                b'"' => self.item_in_string = true,
+                b'{' | b'[' => self.item_depth += 1,
+                b'}' | b']' if self.item_depth > 0 => self.item_depth -= 1,
+                b']' => {
+                    // The array's own closing bracket: the slow path consumes it.
+                    self.item.extend_from_slice(&chunk[start..j]);
+                    self.end_item(items)?;
+                    return Ok(j);
+                }
+                b'}' => return Err(SplitError("mismatched '}'".into())),
+                b',' if self.item_depth == 0 => {
+                    self.item.extend_from_slice(&chunk[start..j]);
+                    self.end_item(items)?;
+                    return Ok(j + 1);
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        self.item.extend_from_slice(&chunk[start..j]);
+        if self.item.len() > self.max_item {
+            return Err(SplitError(format!("an element is larger than {} bytes", self.max_item)));
+        }
+        Ok(j)
+    }
+
     /// Ends the document: an error if it was cut short.
     pub fn finish(&mut self) -> Result<(), SplitError> {
-        if self.in_string || !self.stack.is_empty() || !self.root_seen {
+        if self.in_string || self.in_item || !self.stack.is_empty() || !self.root_seen {
             return Err(SplitError("the JSON ended early (truncated)".into()));
         }
         Ok(())
     }
 
-    fn byte(&mut self, b: u8, items: &mut Vec<Bytes>) -> Result<(), SplitError> {
+    /// The slow path, for the bytes outside elements: nesting, keys and scalars.
+    fn byte(&mut self, b: u8) -> Result<(), SplitError> {
         if self.root_done && !b.is_ascii_whitespace() {
             return Err(SplitError(format!("unexpected {:?} after the end of the JSON", b as char)));
-        }
-        // Element bytes are copied as they pass (strings included).
-        let array_level = self.splitting.is_some_and(|d| self.stack.len() == d);
-        if self.in_item {
-            if array_level && !self.in_string && (b == b',' || b == b']') {
-                self.end_item(items)?;
-            } else {
-                self.item.push(b);
-                if self.item.len() > self.max_item {
-                    return Err(SplitError(format!("an element is larger than {} bytes", self.max_item)));
-                }
-            }
-        } else if array_level && !self.in_string && !b.is_ascii_whitespace() && b != b',' && b != b']' {
-            self.in_item = true;
-            self.item.clear();
-            self.item.push(b);
         }
         if let Some((_, raw)) = &mut self.scalar {
             let ends = !self.in_string && (b == b',' || b == b'}' || b == b']');
@@ -248,8 +310,14 @@ impl ArraySplitter {
     }
 
     fn end_item(&mut self, items: &mut Vec<Bytes>) -> Result<(), SplitError> {
+        if self.item_in_string || self.item_depth > 0 {
+            return Err(SplitError("an element ended inside a string or structure".into()));
+        }
         while self.item.last().is_some_and(u8::is_ascii_whitespace) {
             self.item.pop();
+        }
+        if self.item.len() > self.max_item {
+            return Err(SplitError(format!("an element is larger than {} bytes", self.max_item)));
         }
         self.in_item = false;
         items.push(Bytes::copy_from_slice(&self.item));
