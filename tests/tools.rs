@@ -334,8 +334,9 @@ async fn cursors_walk_ten_thousand_assets_without_gaps_or_duplicates() {
         }
     }
     assert_eq!((seen.len(), calls), (10_000, 20));
-    let capped = mcp.ok("queryPhotos", json!({ "limit": 1000 })).await;
-    assert_eq!(capped["count"], 500, "pages stop at [streaming].auto_stream_threshold until streaming takes over");
+    let streamed = mcp.ok("queryPhotos", json!({ "limit": 1000 })).await;
+    assert_eq!(streamed["count"], 1000, "above auto_stream_threshold the photos stream instead of paging");
+    assert!(streamed["streamId"].is_string());
 }
 
 #[test]
@@ -479,4 +480,76 @@ async fn export_links_need_the_callers_key_in_inject_mode() {
     assert_eq!(client().get(url).send().await.unwrap().status(), 401);
     let zip = client().get(url).header("x-api-key", "gw").send().await.unwrap().bytes().await.unwrap();
     assert_eq!(zip_entries(&zip), 1);
+}
+
+/// Every JSON-RPC message of an SSE body, with the largest event's size.
+fn sse(text: &str) -> (Vec<Value>, usize) {
+    let events: Vec<&str> = text.split("\n\n").filter(|e| e.contains("data: {")).collect();
+    let largest = events.iter().map(|e| e.len()).max().unwrap_or(0);
+    (
+        events
+            .iter()
+            .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect(),
+        largest,
+    )
+}
+
+#[tokio::test]
+async fn large_queries_stream_as_data_notifications_with_a_small_final_result() {
+    let gw = Gateway::start("[streaming]\nchunk_size = 200\n", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let text = mcp
+        .http
+        .post(&mcp.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &mcp.session)
+        .body(
+            json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+            "params": { "name": "queryPhotos", "arguments": { "limit": 3000 }, "_meta": { "progressToken": "big" } } })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (messages, largest) = sse(&text);
+    assert!(largest < 1 << 20, "no SSE event reaches 1 MiB (the Python SDK's limit): {largest}");
+    let data: Vec<&Value> = messages.iter().filter(|m| m["method"] == "notifications/stream/data").collect();
+    let ids: HashSet<&str> =
+        data.iter().flat_map(|m| m["params"]["items"].as_array().unwrap()).map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!((ids.len(), data.len()), (3000, 15), "3000 photos, once each, in chunks of 200");
+    let sequences: Vec<u64> = data.iter().map(|m| m["params"]["sequenceNumber"].as_u64().unwrap()).collect();
+    assert_eq!(sequences, (1..=15).collect::<Vec<_>>());
+    assert!(
+        data.iter()
+            .all(|m| m["params"]["streamId"] == data[0]["params"]["streamId"] && m["params"]["totalItems"] == 3000)
+    );
+    let progress: Vec<f64> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .map(|m| m["params"]["progress"].as_f64().unwrap())
+        .collect();
+    assert!(progress.windows(2).all(|w| w[0] < w[1]) && progress.last() == Some(&3000.0), "{progress:?}");
+    assert!(messages.iter().any(|m| m["method"] == "notifications/stream/complete" && m["params"]["success"] == true));
+    let last = messages.last().unwrap();
+    assert_eq!(last["id"], 9);
+    let final_size = serde_json::to_vec(&last["result"]).unwrap().len();
+    assert!(final_size < 512 * 1024, "the final result stays small: {final_size}");
+    assert_eq!(last["result"]["structuredContent"]["count"], 3000);
+    assert_eq!(last["result"]["structuredContent"]["photos"].as_array().unwrap().len(), 20);
+    assert!(last["result"]["structuredContent"]["nextCursor"].is_string(), "more photos than the 3000 asked for");
+}
+
+#[tokio::test]
+async fn without_sse_large_queries_page_instead() {
+    let gw = Gateway::start("[mcp]\nresponse_mode = \"json\"\n", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let page = mcp.ok("queryPhotos", json!({ "limit": 3000 })).await;
+    assert_eq!(page["count"], 500);
+    assert!(page["nextCursor"].is_string());
 }

@@ -24,12 +24,27 @@ pub struct ToolSpec {
     /// Client capabilities the call needs (e.g. `{"sampling": {}}`); a client that did not
     /// declare them gets -32021.
     pub required_capabilities: Option<Value>,
+    /// Calls whose integer argument `.0` exceeds `.1` stream their results, so they are answered
+    /// over SSE in `auto` response mode.
+    pub streams_above: Option<(&'static str, u64)>,
 }
 
 impl ToolSpec {
     /// A tool; `notifies` when calls may send progress, logs or client requests.
     pub fn new(definition: Value, notifies: bool) -> ToolSpec {
-        ToolSpec { definition, notifies, required_capabilities: None }
+        ToolSpec { definition, notifies, required_capabilities: None, streams_above: None }
+    }
+
+    /// Calls with `argument` above `threshold` stream (and are answered over SSE).
+    pub fn streams_above(mut self, argument: &'static str, threshold: u64) -> ToolSpec {
+        self.streams_above = Some((argument, threshold));
+        self
+    }
+
+    /// Whether a call with `arguments` sends notifications before its result.
+    pub fn notifies_for(&self, arguments: &Value) -> bool {
+        self.notifies
+            || self.streams_above.is_some_and(|(arg, threshold)| arguments[arg].as_u64().is_some_and(|n| n > threshold))
     }
 
     /// Declares the client capabilities calls need.
@@ -234,6 +249,8 @@ pub struct CallContext {
     pub immich_key: Option<std::sync::Arc<str>>,
     /// The gateway's public base URL as this request reached it (for links back to the gateway).
     pub public_base: Option<String>,
+    /// The reply is an SSE stream, so the call may send data notifications before its result.
+    pub streaming: bool,
     sink: mpsc::Sender<Outbound>,
     pending: Option<std::sync::Arc<PendingClientRequests>>,
     announcements: Option<broadcast::Sender<Value>>,
@@ -251,6 +268,7 @@ impl CallContext {
             input: InputRound::default(),
             immich_key: None,
             public_base: None,
+            streaming: false,
             sink,
             pending: None,
             announcements: None,
@@ -286,6 +304,18 @@ impl CallContext {
     pub fn with_immich_key(mut self, key: Option<std::sync::Arc<str>>) -> CallContext {
         self.immich_key = key;
         self
+    }
+
+    /// Marks the reply as an SSE stream.
+    pub fn with_streaming(mut self, streaming: bool) -> CallContext {
+        self.streaming = streaming;
+        self
+    }
+
+    /// Sends a notification on the call's stream, waiting while the client is slow: this wait
+    /// is the flow control that slows the producer down.
+    pub async fn notify(&self, method: &str, params: Value) {
+        self.send(jsonrpc::notification(method, params)).await;
     }
 
     /// Sets the public base URL for links back to the gateway.

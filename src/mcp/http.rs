@@ -744,7 +744,10 @@ async fn run_call(
     let progress_token = call.params["_meta"].get("progressToken").cloned();
     let notifies = call.method == "tools/call"
         && (progress_token.is_some()
-            || call.params["name"].as_str().and_then(|n| server.tool(n)).is_some_and(|t| t.notifies));
+            || call.params["name"]
+                .as_str()
+                .and_then(|n| server.tool(n))
+                .is_some_and(|t| t.notifies_for(&call.params["arguments"])));
     let sse = match exchange.runtime.config.mcp.response_mode {
         ResponseMode::Json => false,
         ResponseMode::Sse => call.method == "tools/call",
@@ -782,6 +785,7 @@ async fn run_call(
     let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
     let pending = (call.wire == Wire::Session).then(|| state.pending.clone());
     let mut cx = CallContext::new(tx.clone())
+        .with_streaming(true)
         .with_progress_token(progress_token)
         .with_capabilities(call.caps.clone())
         .with_log_level(call.log_level)

@@ -72,11 +72,10 @@ impl Gateway {
         let catalogs = crate::mcp::http::CatalogFactory {
             build: Box::new(move |runtime| {
                 let (_, known) = snapshot.snapshot();
-                let page_cap = runtime.config.streaming.auto_stream_threshold.min(1000);
                 let catalog = crate::tools::ImmichCatalog::new(
                     ImmichClient::new(&runtime.config.immich),
                     &runtime.config.tools,
-                    page_cap,
+                    &runtime.config.streaming,
                     known.as_deref(),
                 );
                 vec![Arc::new(catalog) as Arc<dyn crate::mcp::catalog::Catalog>]

@@ -64,7 +64,9 @@ fn photo_page_schema(extra: Value) -> Value {
     let mut properties = json!({
         "photos": { "type": "array", "items": photo_schema() },
         "count": { "type": "integer" },
-        "nextCursor": { "type": ["string", "null"], "description": "Pass as cursor to get the next page; null when there are no more." }
+        "nextCursor": { "type": ["string", "null"], "description": "Pass as cursor to get the next page; null when there are no more." },
+        "streamId": { "type": "string", "description": "Set when the photos were streamed; `photos` then holds only the first ones." },
+        "chunks": { "type": "integer" }
     });
     if let (Some(p), Some(e)) = (properties.as_object_mut(), extra.as_object()) {
         p.extend(e.clone());
@@ -112,7 +114,9 @@ pub fn all() -> Vec<ToolDef> {
                     "type": { "type": "string", "enum": ["IMAGE", "VIDEO"] },
                     "rating": { "type": "integer", "minimum": 1, "maximum": 5, "description": "Exact star rating." },
                     "order": { "type": "string", "enum": ["asc", "desc"], "description": "By capture date; newest first by default." },
-                    "limit": limit(), "cursor": cursor()
+                    "limit": { "type": "integer", "minimum": 1, "maximum": 10000000,
+                        "description": "How many photos (default 50). Above [streaming].auto_stream_threshold (500) they stream as notifications/stream/data events when the reply is SSE; otherwise pages of 500 come with a cursor." },
+                    "cursor": cursor()
                 }),
                 &[],
             ),

@@ -6,7 +6,7 @@
 pub mod defs;
 pub mod export;
 
-use crate::config::ToolsConfig;
+use crate::config::{StreamingConfig, ToolsConfig};
 use crate::immich::client::{Asset, ImmichClient, ImmichError};
 use crate::mcp::catalog::{CallContext, Catalog, ToolSpec, tool_error};
 use crate::mcp::jsonrpc::RpcError;
@@ -49,6 +49,7 @@ impl KeyPermissions {
 pub struct ImmichCatalog {
     client: ImmichClient,
     config: ToolsConfig,
+    streaming: StreamingConfig,
     page_cap: usize,
     tools: Vec<(ToolDef, bool)>,
     smart_search: OnceCell<bool>,
@@ -59,7 +60,7 @@ impl ImmichCatalog {
     pub fn new(
         client: ImmichClient,
         config: &ToolsConfig,
-        page_cap: usize,
+        streaming: &StreamingConfig,
         permissions: Option<&HashSet<String>>,
     ) -> ImmichCatalog {
         let allowed = |p: &str| permissions.is_none_or(|set| set.contains("all") || set.contains(p));
@@ -73,10 +74,12 @@ impl ImmichCatalog {
                 (available || !config.hide_unavailable).then_some((d, available))
             })
             .collect();
+        let page_cap = streaming.auto_stream_threshold.clamp(1, 1000);
         ImmichCatalog {
             client,
             config: config.clone(),
-            page_cap: page_cap.max(1),
+            streaming: streaming.clone(),
+            page_cap,
             tools,
             smart_search: OnceCell::new(),
         }
@@ -114,7 +117,12 @@ impl Catalog for ImmichCatalog {
                         .into(),
                     );
                 }
-                ToolSpec::new(serde_json::to_value(tool).expect("tools serialize"), false)
+                let spec = ToolSpec::new(serde_json::to_value(tool).expect("tools serialize"), false);
+                if def.name == "queryPhotos" && self.streaming.enabled {
+                    spec.streams_above("limit", self.page_cap as u64)
+                } else {
+                    spec
+                }
             })
             .collect()
     }
@@ -304,9 +312,122 @@ impl Call<'_> {
                 (smart, filter, 1, self.limit() as u64)
             }
         };
+        let wanted = self.args["limit"].as_u64().unwrap_or(size);
+        if self.cx.streaming
+            && self.catalog.streaming.enabled
+            && wanted > self.catalog.page_cap as u64
+            && self.str_arg("cursor").is_none()
+        {
+            return self.stream_photos(smart, filter, wanted).await;
+        }
         let result = self.catalog.client.search_page(self.key, smart, &filter, page, size).await?;
         let next = result.next_page.map(|p| encode_cursor(smart, &filter, p, size));
         Ok(photo_page(&result.items, next, Map::new(), "photos"))
+    }
+
+    /// Streams up to `wanted` photos as `notifications/stream/data` events of `chunk_size` photos
+    /// (or whatever arrived within `flush_interval`), each followed by monotonic progress. Pages are
+    /// fetched from Immich one at a time, and only as fast as the client takes the events; the
+    /// final result holds a summary, the first photos and a cursor for what lies beyond `wanted`.
+    async fn stream_photos(&self, smart: bool, filter: Value, wanted: u64) -> Outcome {
+        use futures::StreamExt;
+        const FIRST: usize = 20;
+        let started = std::time::Instant::now();
+        let stream_id = format!("stream-{}", hex::encode(rand::random::<[u8; 8]>()));
+        let streaming = &self.catalog.streaming;
+        let page_size = 1000u64.min(wanted.max(streaming.chunk_size as u64));
+        let mut pages =
+            Box::pin(self.catalog.client.search_pages(self.key.to_string(), smart, filter.clone(), 1, page_size));
+        let mut flush = tokio::time::interval(streaming.flush_interval.0);
+        flush.tick().await;
+        let (mut batch, mut first) = (Vec::new(), Vec::new());
+        let (mut sent, mut sequence, mut next_page) = (0u64, 0u64, None::<u64>);
+        let mut exhausted = false;
+        'pages: while sent < wanted && !exhausted {
+            let page = tokio::select! {
+                page = pages.next() => page,
+                _ = flush.tick() => {
+                    self.send_chunk(&stream_id, &mut batch, &mut sequence, sent, wanted, started, true).await;
+                    continue;
+                }
+                () = self.cx.cancel.cancelled() => break,
+            };
+            let Some(page) = page else { break };
+            let page = page?;
+            next_page = page.next_page;
+            exhausted = page.next_page.is_none();
+            for asset in &page.items {
+                let photo = compact(asset);
+                if first.len() < FIRST {
+                    first.push(photo.clone());
+                }
+                batch.push(photo);
+                sent += 1;
+                if batch.len() >= streaming.chunk_size {
+                    self.send_chunk(&stream_id, &mut batch, &mut sequence, sent, wanted, started, true).await;
+                }
+                if sent >= wanted {
+                    break 'pages;
+                }
+            }
+        }
+        let has_more = !exhausted && sent >= wanted;
+        self.send_chunk(&stream_id, &mut batch, &mut sequence, sent, wanted, started, has_more).await;
+        let seconds = started.elapsed().as_secs_f64();
+        self.cx
+            .notify(
+                "notifications/stream/complete",
+                json!({ "streamId": stream_id, "totalProcessed": sent, "duration": seconds, "success": true }),
+            )
+            .await;
+        // The cursor continues after the last page read (Immich pages are the unit of paging).
+        let next = if has_more { next_page.map(|p| encode_cursor(smart, &filter, p, page_size)) } else { None };
+        let structured =
+            json!({ "photos": first, "count": sent, "nextCursor": next, "streamId": stream_id, "chunks": sequence });
+        let lines: Vec<String> = first
+            .iter()
+            .take(5)
+            .map(|p| {
+                format!("{} · {}", p["takenAt"].as_str().unwrap_or("undated"), p["fileName"].as_str().unwrap_or(""))
+            })
+            .collect();
+        let text = format!(
+            "Streamed {sent} photos in {sequence} chunks as notifications/stream/data (stream {stream_id}, {seconds:.1} s). First ones:\n{}",
+            lines.join("\n")
+        );
+        Ok(result(structured, text, Vec::new()))
+    }
+
+    /// Sends one `notifications/stream/data` event (seed 000's lifecycle fields) and progress.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_chunk(
+        &self,
+        stream_id: &str,
+        batch: &mut Vec<Value>,
+        sequence: &mut u64,
+        sent: u64,
+        wanted: u64,
+        started: std::time::Instant,
+        has_more: bool,
+    ) {
+        if batch.is_empty() {
+            return;
+        }
+        *sequence += 1;
+        let elapsed = started.elapsed().as_secs_f64();
+        let rate = sent as f64 / elapsed.max(1e-3);
+        let params = json!({
+            "streamId": stream_id,
+            "sequenceNumber": *sequence,
+            "items": std::mem::take(batch),
+            "hasMore": has_more,
+            "processedItems": sent,
+            "totalItems": wanted,
+            "percentComplete": (sent as f64 * 100.0 / wanted as f64).min(100.0).round(),
+            "estimatedTimeRemaining": ((wanted.saturating_sub(sent)) as f64 / rate).round(),
+        });
+        self.cx.notify("notifications/stream/data", params).await;
+        self.cx.progress(sent as f64, Some(wanted as f64), Some(&format!("{sent} of up to {wanted} photos"))).await;
     }
 
     /// Names or ids → person ids (names matched case-insensitively against `GET /people`).
