@@ -110,9 +110,52 @@ async fn errors_pass_through_and_the_stream_parameter_stays_at_the_gateway() {
     let upstream = CaptureUpstream::start();
     let gw = Gateway::start(&format!("[immich]\nbase_url = \"http://{}\"\n", upstream.addr), &[]);
     let reply = client().get(gw.at("/api/albums?stream=sse&shared=true")).send().await.unwrap().text().await.unwrap();
-    let head = upstream.last();
+    let head =
+        upstream.heads.lock().unwrap().iter().find(|h| h.starts_with("GET /api/albums")).cloned().unwrap_or_default();
     assert!(head.starts_with("GET /api/albums?shared=true HTTP/1.1"), "{head}");
     assert_eq!(header(&head, "accept").as_deref(), Some("application/json"));
     assert_eq!(header(&head, "accept-encoding"), None);
     assert!(reply.contains("event: error"), "the capture upstream's object has no array: {reply}");
+}
+
+#[tokio::test]
+async fn streams_show_in_seed_metrics_and_health_streaming() {
+    let gw = Gateway::start("", &["--demo"]);
+    let c = client();
+    let health: Value = c.get(gw.at("/health/streaming")).send().await.unwrap().json().await.unwrap();
+    for key in ["status", "activeStreams", "maxStreams", "bufferUtilization", "averageLatencyMs", "errorsLast5Min"] {
+        assert!(health.get(key).is_some(), "{key} in {health}");
+    }
+    assert_eq!(
+        (health["status"].as_str(), health["activeStreams"].as_i64(), health["maxStreams"].as_u64()),
+        (Some("healthy"), Some(0), Some(100))
+    );
+
+    c.get(gw.at("/api/map/markers?stream=sse")).header("x-api-key", ADMIN).send().await.unwrap().text().await.unwrap();
+    c.get(gw.at("/api/map/markers?stream=ndjson"))
+        .header("x-api-key", ADMIN)
+        .header("x-demo-fault", "truncate")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let metrics = c.get(gw.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit_once(' '))
+            .map_or(0.0, |(_, v)| v.parse().unwrap())
+    };
+    assert!(value("streaming_bytes_sent_total{transport=\"sse\"}") > 1e6, "{metrics}");
+    assert!(value("streaming_bytes_sent_total{transport=\"ndjson\"}") > 0.0);
+    assert!(value("streaming_chunks_sent_total{tool=\"api\"}") >= 80.0);
+    assert_eq!(value("streaming_stream_duration_seconds_count"), 2.0);
+    assert_eq!(value("streaming_active_connections{transport=\"sse\"}"), 0.0, "closed streams are not counted");
+    assert!(metrics.contains("streaming_backpressure_events_total"));
+    let health: Value = c.get(gw.at("/health/streaming")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["errorsLast5Min"], 1, "the truncated stream");
+    assert!(health["averageLatencyMs"].as_f64().unwrap() > 0.0);
 }

@@ -403,8 +403,16 @@ impl CallContext {
     }
 
     async fn send(&self, message: Value) {
-        // A closed sink means nobody listens any more; the call decides on its own to stop.
-        let _ = self.sink.send(Outbound::Message(message)).await;
+        // A full channel means the client reads slower than the call produces: count it, then
+        // wait — the wait is what slows the producer (and its reads from Immich) down. A closed
+        // sink means nobody listens any more; the call decides on its own to stop.
+        match self.sink.try_send(Outbound::Message(message)) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                crate::stream::stats::backpressure_event();
+                let _ = self.sink.send(message).await;
+            }
+        }
     }
 }
 

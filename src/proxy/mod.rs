@@ -27,7 +27,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Classifies a request path.
 fn route_of(path: &str) -> Route {
     match path {
-        "/health" => Route::Health,
+        "/health" | "/health/streaming" => Route::Health,
         "/ready" => Route::Ready,
         "/metrics" => Route::Metrics,
         "/mcp" => Route::Mcp,
@@ -53,6 +53,8 @@ pub struct RequestCtx {
     stream_format: Option<crate::stream::reframe::Format>,
     /// Re-frames the upstream body, once the upstream answered 200 with JSON.
     reframer: Option<crate::stream::reframe::Reframer>,
+    /// Counts the re-framed stream in the streaming metrics while it lasts.
+    stream_guard: Option<crate::stream::stats::StreamGuard>,
 }
 
 /// The gateway: one instance serves every request of the process.
@@ -85,7 +87,32 @@ impl Gateway {
         Gateway { store, immich, mcp: crate::mcp::http::McpState::new(catalogs), started: Instant::now() }
     }
 
+    /// `GET /health/streaming`, in seed 000's shape.
+    async fn serve_streaming_health(&self, session: &mut Session, ctx: &RequestCtx) -> Result<()> {
+        let stats = crate::stream::stats::stats();
+        let streaming = &ctx.runtime.config.streaming;
+        let utilization = stats.buffered() as f64 / streaming.max_buffer_size.0.max(1) as f64;
+        let active = stats.active();
+        let status = if utilization >= 0.8 || active >= streaming.max_concurrent_streams as i64 {
+            "degraded"
+        } else {
+            "healthy"
+        };
+        let body = serde_json::json!({
+            "status": status,
+            "activeStreams": active,
+            "maxStreams": streaming.max_concurrent_streams,
+            "bufferUtilization": (utilization * 10_000.0).round() / 10_000.0,
+            "averageLatencyMs": (stats.first_event_ms() * 100.0).round() / 100.0,
+            "errorsLast5Min": stats.errors_last_5_min(),
+        });
+        respond_json(session, 200, &ctx.request_id, &body).await
+    }
+
     async fn serve_health(&self, session: &mut Session, ctx: &RequestCtx) -> Result<()> {
+        if session.req_header().uri.path() == "/health/streaming" {
+            return self.serve_streaming_health(session, ctx).await;
+        }
         let body = serde_json::json!({
             "status": "healthy",
             "service": env!("CARGO_PKG_NAME"),
@@ -215,6 +242,7 @@ impl ProxyHttp for Gateway {
             connect_attempts: 0,
             stream_format: None,
             reframer: None,
+            stream_guard: None,
         }
     }
 
@@ -422,6 +450,8 @@ impl ProxyHttp for Gateway {
             let streaming = &ctx.runtime.config.streaming;
             let targets = vec![vec![], vec!["assets".into(), "items".into()], vec!["people".into()]];
             ctx.reframer = Some(crate::stream::reframe::Reframer::new(format, targets, streaming.chunk_size));
+            let transport = if format == crate::stream::reframe::Format::Sse { "sse" } else { "ndjson" };
+            ctx.stream_guard = Some(crate::stream::stats::StreamGuard::open(transport, "api"));
             response.remove_header("content-length");
             response.remove_header("content-encoding");
             response.remove_header("etag");
@@ -443,12 +473,20 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<Option<Duration>> {
         if let Some(reframer) = ctx.reframer.as_mut() {
+            let chunks_before = reframer.chunks();
             let mut out = match body.take() {
                 Some(chunk) => reframer.push(&chunk).to_vec(),
                 None => Vec::new(),
             };
             if end_of_stream {
                 out.extend_from_slice(&reframer.finish());
+            }
+            if let Some(guard) = ctx.stream_guard.as_mut() {
+                guard.sent(out.len(), reframer.chunks() - chunks_before);
+                guard.holding(reframer.batched_bytes());
+                if end_of_stream && reframer.failed() {
+                    guard.failed();
+                }
             }
             *body = Some(Bytes::from(out));
         }

@@ -59,6 +59,21 @@ impl Reframer {
         self.total
     }
 
+    /// Chunks (SSE data events) sent so far.
+    pub fn chunks(&self) -> u64 {
+        self.sequence
+    }
+
+    /// Bytes waiting in the current batch.
+    pub fn batched_bytes(&self) -> usize {
+        self.batch.iter().map(Bytes::len).sum()
+    }
+
+    /// Whether the stream ended with an error event.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
     /// Feeds upstream bytes; returns what to send now (possibly empty).
     pub fn push(&mut self, chunk: &[u8]) -> Bytes {
         if self.failed {

@@ -29,12 +29,15 @@ pub enum RouteClass {
 }
 
 impl RouteClass {
-    const ALL: [RouteClass; 6] = [
+    /// Every class, in declaration order (metrics are indexed by the discriminant; a unit test
+    /// keeps the two in step).
+    const ALL: [RouteClass; 7] = [
         RouteClass::Health,
         RouteClass::Ready,
         RouteClass::Metrics,
         RouteClass::Api,
         RouteClass::Mcp,
+        RouteClass::Export,
         RouteClass::Other,
     ];
 
@@ -121,6 +124,16 @@ pub struct Metrics {
     pub mcp_sessions: IntCounterVec,
     /// `gateway_build_info{version}`: always 1.
     pub build_info: IntGaugeVec,
+    /// `streaming_active_connections{transport}` (seed 000's name).
+    pub streaming_active: IntGaugeVec,
+    /// `streaming_bytes_sent_total{transport}`.
+    pub streaming_bytes: IntCounterVec,
+    /// `streaming_chunks_sent_total{tool}`.
+    pub streaming_chunks: IntCounterVec,
+    /// `streaming_backpressure_events_total`.
+    pub streaming_backpressure: IntCounter,
+    /// `streaming_stream_duration_seconds`.
+    pub streaming_duration: Histogram,
 }
 
 const LATENCY_BUCKETS: &[f64] =
@@ -180,6 +193,31 @@ impl Metrics {
             &["wire"],
         )
         .unwrap();
+        let streaming_active = IntGaugeVec::new(
+            Opts::new("streaming_active_connections", "Streams open now, by transport."),
+            &["transport"],
+        )
+        .unwrap();
+        let streaming_bytes = IntCounterVec::new(
+            Opts::new("streaming_bytes_sent_total", "Bytes sent on streams, by transport."),
+            &["transport"],
+        )
+        .unwrap();
+        let streaming_chunks = IntCounterVec::new(
+            Opts::new("streaming_chunks_sent_total", "Item chunks sent on streams, by tool (api for /api re-framing)."),
+            &["tool"],
+        )
+        .unwrap();
+        let streaming_backpressure = IntCounter::new(
+            "streaming_backpressure_events_total",
+            "Times a stream's producer waited for a slow client.",
+        )
+        .unwrap();
+        let streaming_duration = Histogram::with_opts(
+            HistogramOpts::new("streaming_stream_duration_seconds", "How long streams lasted.")
+                .buckets(vec![0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0]),
+        )
+        .unwrap();
         let mcp_sessions = IntCounterVec::new(
             Opts::new("gateway_mcp_sessions_total", "MCP sessions, by event (created or deleted)."),
             &["event"],
@@ -200,6 +238,11 @@ impl Metrics {
             Box::new(mcp_requests.clone()),
             Box::new(mcp_duration.clone()),
             Box::new(mcp_sessions.clone()),
+            Box::new(streaming_active.clone()),
+            Box::new(streaming_bytes.clone()),
+            Box::new(streaming_chunks.clone()),
+            Box::new(streaming_backpressure.clone()),
+            Box::new(streaming_duration.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c).unwrap();
@@ -239,6 +282,11 @@ impl Metrics {
             mcp_duration,
             mcp_sessions,
             build_info,
+            streaming_active,
+            streaming_bytes,
+            streaming_chunks,
+            streaming_backpressure,
+            streaming_duration,
         }
     }
 
@@ -305,5 +353,19 @@ pub fn set_log_level(level: &str) {
     }
     if let (Some(handle), Ok(filter)) = (FILTER.get(), log_filter(level)) {
         let _ = handle.reload(filter);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_class_has_its_metrics() {
+        assert_eq!(RouteClass::ALL.len(), RouteClass::Other as usize + 1);
+        for (i, class) in RouteClass::ALL.iter().enumerate() {
+            assert_eq!(*class as usize, i, "{class:?} is out of place in ALL");
+            metrics().route(*class).count(200);
+        }
     }
 }

@@ -338,6 +338,7 @@ impl Call<'_> {
         let page_size = 1000u64.min(wanted.max(streaming.chunk_size as u64));
         let mut pages =
             Box::pin(self.catalog.client.search_pages(self.key.to_string(), smart, filter.clone(), 1, page_size));
+        let mut guard = crate::stream::stats::StreamGuard::open("sse", "queryPhotos");
         let mut flush = tokio::time::interval(streaming.flush_interval.0);
         flush.tick().await;
         let (mut batch, mut first) = (Vec::new(), Vec::new());
@@ -347,7 +348,7 @@ impl Call<'_> {
             let page = tokio::select! {
                 page = pages.next() => page,
                 _ = flush.tick() => {
-                    self.send_chunk(&stream_id, &mut batch, &mut sequence, sent, wanted, started, true).await;
+                    self.send_chunk(&mut guard, &stream_id, &mut batch, &mut sequence, sent, wanted, started, true).await;
                     continue;
                 }
                 () = self.cx.cancel.cancelled() => break,
@@ -364,7 +365,8 @@ impl Call<'_> {
                 batch.push(photo);
                 sent += 1;
                 if batch.len() >= streaming.chunk_size {
-                    self.send_chunk(&stream_id, &mut batch, &mut sequence, sent, wanted, started, true).await;
+                    self.send_chunk(&mut guard, &stream_id, &mut batch, &mut sequence, sent, wanted, started, true)
+                        .await;
                 }
                 if sent >= wanted {
                     break 'pages;
@@ -372,7 +374,7 @@ impl Call<'_> {
             }
         }
         let has_more = !exhausted && sent >= wanted;
-        self.send_chunk(&stream_id, &mut batch, &mut sequence, sent, wanted, started, has_more).await;
+        self.send_chunk(&mut guard, &stream_id, &mut batch, &mut sequence, sent, wanted, started, has_more).await;
         let seconds = started.elapsed().as_secs_f64();
         self.cx
             .notify(
@@ -402,6 +404,7 @@ impl Call<'_> {
     #[allow(clippy::too_many_arguments)]
     async fn send_chunk(
         &self,
+        guard: &mut crate::stream::stats::StreamGuard,
         stream_id: &str,
         batch: &mut Vec<Value>,
         sequence: &mut u64,
@@ -426,6 +429,7 @@ impl Call<'_> {
             "percentComplete": (sent as f64 * 100.0 / wanted as f64).min(100.0).round(),
             "estimatedTimeRemaining": ((wanted.saturating_sub(sent)) as f64 / rate).round(),
         });
+        guard.sent(serde_json::to_vec(&params).map_or(0, |b| b.len()), 1);
         self.cx.notify("notifications/stream/data", params).await;
         self.cx.progress(sent as f64, Some(wanted as f64), Some(&format!("{sent} of up to {wanted} photos"))).await;
     }
