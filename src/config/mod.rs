@@ -180,6 +180,14 @@ pub struct StreamingConfig {
     pub max_concurrent_streams: usize,
     /// Per-stream buffer bound.
     pub stream_buffer_size: Size,
+    /// Bodies smaller than this are not compressed (streams, of unknown size, always are).
+    pub compression_min_size: Size,
+    /// gzip level (1 fastest … 9 smallest).
+    pub gzip_level: i32,
+    /// zstd level (1 fastest … 19).
+    pub zstd_level: i32,
+    /// brotli level (0 fastest … 11).
+    pub brotli_level: i32,
     /// `/api` routes whose JSON is re-framed into SSE or NDJSON when the client asks
     /// (`Accept: text/event-stream` / `application/x-ndjson`, or `?stream=sse|ndjson`); `*` ends a
     /// prefix.
@@ -202,6 +210,10 @@ impl Default for StreamingConfig {
             enable_compression: true,
             max_concurrent_streams: 100,
             stream_buffer_size: Size::kib(64),
+            compression_min_size: Size::kib(1),
+            gzip_level: 1,
+            zstd_level: 1,
+            brotli_level: 1,
             rewrite_routes: vec![
                 "/api/map/markers".into(),
                 "/api/search/*".into(),
@@ -518,6 +530,9 @@ impl Config {
             format!("must not exceed max_buffer_size ({})", st.max_buffer_size),
         );
 
+        check((1..=9).contains(&st.gzip_level), "streaming.gzip_level", "must be 1 to 9".into());
+        check((1..=19).contains(&st.zstd_level), "streaming.zstd_level", "must be 1 to 19".into());
+        check((0..=11).contains(&st.brotli_level), "streaming.brotli_level", "must be 0 to 11".into());
         check(self.mcp.max_body_size.0 > 0, "mcp.max_body_size", "must be greater than zero".into());
         check(self.mcp.page_size > 0, "mcp.page_size", "must be at least 1".into());
         check(!self.mcp.sse_keepalive.0.is_zero(), "mcp.sse_keepalive", "must be greater than zero".into());

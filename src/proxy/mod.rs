@@ -55,6 +55,10 @@ pub struct RequestCtx {
     reframer: Option<crate::stream::reframe::Reframer>,
     /// Counts the re-framed stream in the streaming metrics while it lasts.
     stream_guard: Option<crate::stream::stats::StreamGuard>,
+    /// The coding the client accepts best, when compression is on.
+    codec: Option<crate::stream::compress::Codec>,
+    /// Compresses the body, once the response turned out compressible.
+    compressor: Option<crate::stream::compress::Compressor>,
 }
 
 /// The gateway: one instance serves every request of the process.
@@ -198,6 +202,35 @@ impl Gateway {
         }
     }
 
+    /// Compresses the response with the client's best codec when it is worth it: a compressible
+    /// type, not already encoded, and at least `compression_min_size` (or a stream).
+    fn start_compression(&self, response: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+        let Some(codec) = ctx.codec else { return Ok(()) };
+        let header = |name: &str| response.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let streaming = &ctx.runtime.config.streaming;
+        let length = header("content-length").and_then(|v| v.parse::<u64>().ok());
+        let worth_it = header("content-encoding").is_none()
+            && header("content-type").is_some_and(|t| crate::stream::compress::compressible(&t))
+            && (ctx.reframer.is_some() || length.is_none_or(|n| n >= streaming.compression_min_size.0))
+            && response.status != 204
+            && response.status != 304;
+        if !worth_it {
+            return Ok(());
+        }
+        let level = match codec {
+            crate::stream::compress::Codec::Gzip => streaming.gzip_level,
+            crate::stream::compress::Codec::Zstd => streaming.zstd_level,
+            crate::stream::compress::Codec::Brotli => streaming.brotli_level,
+        };
+        ctx.compressor = Some(crate::stream::compress::Compressor::new(codec, level));
+        response.remove_header("content-length");
+        response.insert_header("content-encoding", codec.token())?;
+        response.append_header("vary", "Accept-Encoding")?;
+        response.insert_header("transfer-encoding", "chunked")?;
+        response.set_version(http::Version::HTTP_11);
+        Ok(())
+    }
+
     /// Checks the request line and header sizes against `[server]` limits.
     fn oversized_head(&self, session: &Session, ctx: &RequestCtx) -> Option<&'static str> {
         let req = session.req_header();
@@ -243,6 +276,8 @@ impl ProxyHttp for Gateway {
             stream_format: None,
             reframer: None,
             stream_guard: None,
+            codec: None,
+            compressor: None,
         }
     }
 
@@ -293,6 +328,11 @@ impl ProxyHttp for Gateway {
                     return Ok(true);
                 }
                 ctx.stream_format = stream_format(session, &ctx.runtime.config.streaming);
+                if ctx.runtime.config.streaming.enable_compression {
+                    let accepted =
+                        session.req_header().headers.get("accept-encoding").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    ctx.codec = crate::stream::compress::negotiate(accepted);
+                }
                 let limit = ctx.runtime.config.server.max_body_size.0;
                 let declared = session
                     .req_header()
@@ -405,9 +445,11 @@ impl ProxyHttp for Gateway {
             upstream.insert_header("x-forwarded-proto", "http")?;
         }
         upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
-        if ctx.stream_format.is_some() {
-            // The splitter reads plain JSON.
+        if ctx.stream_format.is_some() || ctx.codec.is_some() {
+            // The splitter reads plain JSON, and the gateway compresses with the client's best codec.
             upstream.remove_header("accept-encoding");
+        }
+        if ctx.stream_format.is_some() {
             upstream.insert_header("accept", "application/json")?;
         }
 
@@ -461,6 +503,7 @@ impl ProxyHttp for Gateway {
             response.insert_header("x-accel-buffering", "no")?;
             response.set_version(http::Version::HTTP_11);
         }
+        self.start_compression(response, ctx)?;
         Ok(())
     }
 
@@ -487,6 +530,15 @@ impl ProxyHttp for Gateway {
                 if end_of_stream && reframer.failed() {
                     guard.failed();
                 }
+            }
+            *body = Some(Bytes::from(out));
+        }
+        if let Some(compressor) = ctx.compressor.as_mut() {
+            // Streams flush at every chunk (event boundaries) so they stay live.
+            let input = body.take().unwrap_or_default();
+            let mut out = compressor.push(&input, ctx.reframer.is_some()).to_vec();
+            if end_of_stream {
+                out.extend_from_slice(&compressor.finish());
             }
             *body = Some(Bytes::from(out));
         }
