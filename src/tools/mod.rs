@@ -336,8 +336,31 @@ impl Call<'_> {
         let stream_id = format!("stream-{}", hex::encode(rand::random::<[u8; 8]>()));
         let streaming = &self.catalog.streaming;
         let page_size = 1000u64.min(wanted.max(streaming.chunk_size as u64));
-        let mut pages =
-            Box::pin(self.catalog.client.search_pages(self.key.to_string(), smart, filter.clone(), 1, page_size));
+        // The first photos come in small pages so the first event follows one quick Immich call;
+        // ten pages of 100 cover exactly the first page of 1000, so the big pages that follow
+        // (page 2 on: Immich's paging is by offset) line up with no gap or overlap.
+        let small = (page_size == 1000).then_some(100u64);
+        let rest_start = if small.is_some() { 2 } else { 1 };
+        let rest = self.catalog.client.search_pages(self.key.to_string(), smart, filter.clone(), rest_start, page_size);
+        type Pages =
+            std::pin::Pin<Box<dyn futures::Stream<Item = Result<crate::immich::client::Page, ImmichError>> + Send>>;
+        let mut pages: Pages = match small {
+            Some(size) => Box::pin(
+                self.catalog
+                    .client
+                    .search_pages(self.key.to_string(), smart, filter.clone(), 1, size)
+                    .take(10)
+                    .chain(rest),
+            ),
+            None => Box::pin(rest),
+        };
+        // Seed 000's stream_init: the client learns at once that a stream is coming.
+        self.cx
+            .notify(
+                "notifications/stream/init",
+                json!({ "streamId": stream_id, "method": "queryPhotos", "expectedItems": wanted, "chunkSize": streaming.chunk_size }),
+            )
+            .await;
         let mut guard = crate::stream::stats::StreamGuard::open("sse", "queryPhotos");
         let mut flush = tokio::time::interval(streaming.flush_interval.0);
         flush.tick().await;
