@@ -159,3 +159,36 @@ async fn streams_show_in_seed_metrics_and_health_streaming() {
     assert_eq!(health["errorsLast5Min"], 1, "the truncated stream");
     assert!(health["averageLatencyMs"].as_f64().unwrap() > 0.0);
 }
+
+#[tokio::test]
+async fn streams_beyond_max_concurrent_streams_get_503_until_a_slot_frees() {
+    let gw = Gateway::start("[streaming]\nmax_concurrent_streams = 1\n", &["--demo"]);
+    let c = client();
+    let sse = |fault: Option<&str>| {
+        let mut request =
+            c.get(gw.at("/api/map/markers")).header("x-api-key", ADMIN).header("accept", "text/event-stream");
+        if let Some(fault) = fault {
+            request = request.header("x-demo-fault", fault);
+        }
+        request.send()
+    };
+    // The slot is taken from the moment the stream is asked for, while Immich is still slow.
+    let holder = tokio::spawn(sse(Some("slow=1500ms")));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let refused = sse(None).await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let message = refused.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_string();
+    assert!(message.contains("1 streams open, its limit"), "{message}");
+    let plain = c.get(gw.at("/api/map/markers")).header("x-api-key", ADMIN).send().await.unwrap();
+    assert_eq!(plain.status(), 200, "plain answers need no stream slot");
+
+    let held = holder.await.unwrap().unwrap();
+    assert_eq!(held.status(), 200);
+    assert!(sse_events(&held.text().await.unwrap()).iter().any(|(n, _)| n == "complete"));
+    let again = sse(None).await.unwrap();
+    assert_eq!(again.status(), 200, "the finished stream gave its slot back");
+    assert!(sse_events(&again.text().await.unwrap()).iter().any(|(n, _)| n == "complete"));
+    let metrics = c.get(gw.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("streaming_refused_total{reason=\"too_many_streams\"} 1"), "{metrics}");
+}

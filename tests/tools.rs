@@ -482,6 +482,22 @@ async fn export_links_need_the_callers_key_in_inject_mode() {
     assert_eq!(zip_entries(&zip), 1);
 }
 
+/// `tools/call` (id 9) with `params`, answered as SSE: the whole body.
+async fn call_over_sse(mcp: &Mcp, params: Value) -> String {
+    let request = json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params });
+    let response = mcp
+        .http
+        .post(&mcp.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &mcp.session)
+        .body(request.to_string())
+        .send()
+        .await
+        .unwrap();
+    response.text().await.unwrap()
+}
+
 /// Every JSON-RPC message of an SSE body, with the largest event's size.
 fn sse(text: &str) -> (Vec<Value>, usize) {
     let events: Vec<&str> = text.split("\n\n").filter(|e| e.contains("data: {")).collect();
@@ -500,23 +516,11 @@ fn sse(text: &str) -> (Vec<Value>, usize) {
 async fn large_queries_stream_as_data_notifications_with_a_small_final_result() {
     let gw = Gateway::start("[streaming]\nchunk_size = 200\n", &["--demo"]);
     let mcp = Mcp::connect(&gw, None).await;
-    let text = mcp
-        .http
-        .post(&mcp.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", &mcp.session)
-        .body(
-            json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/call",
-            "params": { "name": "queryPhotos", "arguments": { "limit": 3000 }, "_meta": { "progressToken": "big" } } })
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = call_over_sse(
+        &mcp,
+        json!({ "name": "queryPhotos", "arguments": { "limit": 3000 }, "_meta": { "progressToken": "big" } }),
+    )
+    .await;
     let (messages, largest) = sse(&text);
     assert!(largest < 1 << 20, "no SSE event reaches 1 MiB (the Python SDK's limit): {largest}");
     let data: Vec<&Value> = messages.iter().filter(|m| m["method"] == "notifications/stream/data").collect();
@@ -558,4 +562,26 @@ async fn without_sse_large_queries_page_instead() {
     let page = mcp.ok("queryPhotos", json!({ "limit": 3000 })).await;
     assert_eq!(page["count"], 500);
     assert!(page["nextCursor"].is_string());
+}
+
+#[tokio::test]
+async fn large_queries_page_when_no_stream_slot_is_free() {
+    let gw = Gateway::start("[streaming]\nmax_concurrent_streams = 1\n", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    // An /api stream waiting on a slow Immich holds the only slot.
+    let holder = client()
+        .get(gw.at("/api/map/markers"))
+        .header("x-api-key", ADMIN)
+        .header("accept", "text/event-stream")
+        .header("x-demo-fault", "slow=1500ms")
+        .send();
+    let holder = tokio::spawn(holder);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let text = call_over_sse(&mcp, json!({ "name": "queryPhotos", "arguments": { "limit": 3000 } })).await;
+    let (messages, _) = sse(&text);
+    assert!(messages.iter().all(|m| m["method"] != "notifications/stream/init"), "no stream was started");
+    let last = messages.last().unwrap();
+    assert_eq!(last["result"]["structuredContent"]["count"], 500, "a page instead");
+    assert!(last["result"]["structuredContent"]["nextCursor"].is_string());
+    assert_eq!(holder.await.unwrap().unwrap().status(), 200);
 }

@@ -170,13 +170,16 @@ pub struct StreamingConfig {
     pub high_water_mark: Size,
     /// Global buffered bytes below which paused reads resume.
     pub low_water_mark: Size,
-    /// Global buffered bytes at which new streams are refused.
+    /// Bytes held by all streams at which new streams are refused (`/api` answers 503, queryPhotos
+    /// pages instead).
     pub max_buffer_size: Size,
     /// Transport used when the client does not choose one.
     pub preferred_transport: Transport,
     /// Compress streams when the client accepts it.
     pub enable_compression: bool,
-    /// Streams allowed at once per client.
+    /// Streams open at once across the gateway; beyond it `/api` answers 503 with `Retry-After`
+    /// and queryPhotos pages instead. (Seed 000 counts per connection; an HTTP/1.1 connection
+    /// carries one stream at a time, so the cap that protects the process is the global one.)
     pub max_concurrent_streams: usize,
     /// Per-stream buffer bound.
     pub stream_buffer_size: Size,

@@ -328,6 +328,22 @@ impl ProxyHttp for Gateway {
                     return Ok(true);
                 }
                 ctx.stream_format = stream_format(session, &ctx.runtime.config.streaming);
+                if let Some(format) = ctx.stream_format {
+                    let streaming = &ctx.runtime.config.streaming;
+                    match crate::stream::stats::StreamGuard::admit(
+                        format.transport(),
+                        "api",
+                        streaming.max_concurrent_streams,
+                        streaming.max_buffer_size.0,
+                    ) {
+                        Ok(guard) => ctx.stream_guard = Some(guard),
+                        Err(refusal) => {
+                            let message = format!("no stream now: {refusal}; retry shortly, or ask without streaming");
+                            respond_error(session, 503, &id, &message, &[("retry-after", "1")]).await?;
+                            return Ok(true);
+                        }
+                    }
+                }
                 if ctx.runtime.config.streaming.enable_compression {
                     let accepted =
                         session.req_header().headers.get("accept-encoding").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -492,8 +508,6 @@ impl ProxyHttp for Gateway {
             let streaming = &ctx.runtime.config.streaming;
             let targets = vec![vec![], vec!["assets".into(), "items".into()], vec!["people".into()]];
             ctx.reframer = Some(crate::stream::reframe::Reframer::new(format, targets, streaming.chunk_size));
-            let transport = if format == crate::stream::reframe::Format::Sse { "sse" } else { "ndjson" };
-            ctx.stream_guard = Some(crate::stream::stats::StreamGuard::open(transport, "api"));
             response.remove_header("content-length");
             response.remove_header("content-encoding");
             response.remove_header("etag");
@@ -502,6 +516,9 @@ impl ProxyHttp for Gateway {
             response.insert_header("cache-control", "no-cache")?;
             response.insert_header("x-accel-buffering", "no")?;
             response.set_version(http::Version::HTTP_11);
+        } else {
+            // Immich's answer passes through as it is: the reserved stream slot is free again.
+            ctx.stream_guard = None;
         }
         self.start_compression(response, ctx)?;
         Ok(())

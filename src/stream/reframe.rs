@@ -24,6 +24,14 @@ impl Format {
             Format::Ndjson => "application/x-ndjson",
         }
     }
+
+    /// The `transport` label of the streaming metrics.
+    pub fn transport(self) -> &'static str {
+        match self {
+            Format::Sse => "sse",
+            Format::Ndjson => "ndjson",
+        }
+    }
 }
 
 /// Largest single element accepted (an Immich asset is about 1–2 KB).

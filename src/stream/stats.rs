@@ -60,6 +60,26 @@ impl StreamStats {
     }
 }
 
+/// Why a new stream was not admitted; the caller answers without streaming (or with 503).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// `[streaming] max_concurrent_streams` streams are open already.
+    TooManyStreams { max: usize },
+    /// The streams hold `[streaming] max_buffer_size` bytes or more between them.
+    BufferFull { buffered: i64, max: u64 },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::TooManyStreams { max } => write!(f, "the gateway has {max} streams open, its limit"),
+            Refusal::BufferFull { buffered, max } => {
+                write!(f, "streams hold {buffered} bytes, at or above the {max}-byte buffer limit")
+            }
+        }
+    }
+}
+
 /// One open stream: counts itself active until dropped, and records what it sends.
 pub struct StreamGuard {
     transport: &'static str,
@@ -70,11 +90,27 @@ pub struct StreamGuard {
 }
 
 impl StreamGuard {
-    /// A stream over `transport` (`sse`, `ndjson`) for `tool` (a tool name, or `api`).
-    pub fn open(transport: &'static str, tool: &'static str) -> StreamGuard {
-        stats().active.fetch_add(1, Ordering::Relaxed);
+    /// Admits a stream over `transport` (`sse`, `ndjson`) for `tool` (a tool name, or `api`)
+    /// unless `max_streams` are open already or the open streams hold `max_buffered` bytes.
+    pub fn admit(
+        transport: &'static str,
+        tool: &'static str,
+        max_streams: usize,
+        max_buffered: u64,
+    ) -> Result<StreamGuard, Refusal> {
+        let buffered = stats().buffered();
+        if buffered as u64 >= max_buffered {
+            metrics().streaming_refused.with_label_values(&["buffer_full"]).inc();
+            return Err(Refusal::BufferFull { buffered, max: max_buffered });
+        }
+        // Reserve first, then check, so two racing admissions cannot both take the last slot.
+        if stats().active.fetch_add(1, Ordering::AcqRel) >= max_streams as i64 {
+            stats().active.fetch_sub(1, Ordering::AcqRel);
+            metrics().streaming_refused.with_label_values(&["too_many_streams"]).inc();
+            return Err(Refusal::TooManyStreams { max: max_streams });
+        }
         metrics().streaming_active.with_label_values(&[transport]).inc();
-        StreamGuard { transport, tool, started: Instant::now(), first_sent: false, held: 0 }
+        Ok(StreamGuard { transport, tool, started: Instant::now(), first_sent: false, held: 0 })
     }
 
     /// `bytes` went out as one chunk (`chunks` counts whole item batches).
@@ -108,13 +144,39 @@ impl StreamGuard {
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         self.holding(0);
-        stats().active.fetch_sub(1, Ordering::Relaxed);
+        stats().active.fetch_sub(1, Ordering::AcqRel);
         metrics().streaming_active.with_label_values(&[self.transport]).dec();
-        metrics().streaming_duration.observe(self.started.elapsed().as_secs_f64());
+        // A slot reserved for a stream that never sent (Immich answered an error) is no stream.
+        if self.first_sent {
+            metrics().streaming_duration.observe(self.started.elapsed().as_secs_f64());
+        }
     }
 }
 
 /// A sender had to wait for a slow client: backpressure reached the producer.
 pub fn backpressure_event() {
     metrics().streaming_backpressure.inc();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // One test, so no other test of this process opens streams meanwhile.
+    #[test]
+    fn admission_caps_streams_and_buffered_bytes() {
+        let first = StreamGuard::admit("sse", "test", 1, u64::MAX).unwrap();
+        assert_eq!(StreamGuard::admit("sse", "test", 1, u64::MAX).err(), Some(Refusal::TooManyStreams { max: 1 }));
+        drop(first);
+        let mut holder = StreamGuard::admit("sse", "test", 1, u64::MAX).unwrap();
+        holder.holding(4096);
+        assert_eq!(
+            StreamGuard::admit("ndjson", "test", 10, 4096).err(),
+            Some(Refusal::BufferFull { buffered: 4096, max: 4096 })
+        );
+        holder.holding(0);
+        assert!(StreamGuard::admit("ndjson", "test", 10, 4096).is_ok());
+        drop(holder);
+        assert_eq!(stats().active(), 0);
+    }
 }

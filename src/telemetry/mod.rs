@@ -134,6 +134,8 @@ pub struct Metrics {
     pub streaming_backpressure: IntCounter,
     /// `streaming_stream_duration_seconds`.
     pub streaming_duration: Histogram,
+    /// `streaming_refused_total{reason}`: streams not admitted (`too_many_streams`, `buffer_full`).
+    pub streaming_refused: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] =
@@ -218,6 +220,11 @@ impl Metrics {
                 .buckets(vec![0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0]),
         )
         .unwrap();
+        let streaming_refused = IntCounterVec::new(
+            Opts::new("streaming_refused_total", "Streams not admitted, by reason (too_many_streams, buffer_full)."),
+            &["reason"],
+        )
+        .unwrap();
         let mcp_sessions = IntCounterVec::new(
             Opts::new("gateway_mcp_sessions_total", "MCP sessions, by event (created or deleted)."),
             &["event"],
@@ -243,6 +250,7 @@ impl Metrics {
             Box::new(streaming_chunks.clone()),
             Box::new(streaming_backpressure.clone()),
             Box::new(streaming_duration.clone()),
+            Box::new(streaming_refused.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c).unwrap();
@@ -259,6 +267,9 @@ impl Metrics {
                 upstream_duration: upstream_duration.with_label_values(&[route.label()]),
             })
             .collect();
+        for reason in ["too_many_streams", "buffer_full"] {
+            streaming_refused.with_label_values(&[reason]).inc_by(0);
+        }
         for result in ["success", "error"] {
             config_reloads.with_label_values(&[result]).inc_by(0);
         }
@@ -287,6 +298,7 @@ impl Metrics {
             streaming_chunks,
             streaming_backpressure,
             streaming_duration,
+            streaming_refused,
         }
     }
 

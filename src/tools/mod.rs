@@ -318,7 +318,17 @@ impl Call<'_> {
             && wanted > self.catalog.page_cap as u64
             && self.str_arg("cursor").is_none()
         {
-            return self.stream_photos(smart, filter, wanted).await;
+            let streaming = &self.catalog.streaming;
+            match crate::stream::stats::StreamGuard::admit(
+                "sse",
+                "queryPhotos",
+                streaming.max_concurrent_streams,
+                streaming.max_buffer_size.0,
+            ) {
+                Ok(guard) => return self.stream_photos(guard, smart, filter, wanted).await,
+                // Paging needs no stream: the caller still gets photos and a cursor.
+                Err(refusal) => tracing::info!(%refusal, "queryPhotos pages instead of streaming"),
+            }
         }
         let result = self.catalog.client.search_page(self.key, smart, &filter, page, size).await?;
         let next = result.next_page.map(|p| encode_cursor(smart, &filter, p, size));
@@ -329,7 +339,13 @@ impl Call<'_> {
     /// (or whatever arrived within `flush_interval`), each followed by monotonic progress. Pages are
     /// fetched from Immich one at a time, and only as fast as the client takes the events; the
     /// final result holds a summary, the first photos and a cursor for what lies beyond `wanted`.
-    async fn stream_photos(&self, smart: bool, filter: Value, wanted: u64) -> Outcome {
+    async fn stream_photos(
+        &self,
+        mut guard: crate::stream::stats::StreamGuard,
+        smart: bool,
+        filter: Value,
+        wanted: u64,
+    ) -> Outcome {
         use futures::StreamExt;
         const FIRST: usize = 20;
         let started = std::time::Instant::now();
@@ -361,7 +377,6 @@ impl Call<'_> {
                 json!({ "streamId": stream_id, "method": "queryPhotos", "expectedItems": wanted, "chunkSize": streaming.chunk_size }),
             )
             .await;
-        let mut guard = crate::stream::stats::StreamGuard::open("sse", "queryPhotos");
         let mut flush = tokio::time::interval(streaming.flush_interval.0);
         flush.tick().await;
         let (mut batch, mut first) = (Vec::new(), Vec::new());
