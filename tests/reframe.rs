@@ -51,16 +51,7 @@ async fn search_results_stream_as_ndjson_with_the_page_summary() {
     let gw = Gateway::start("", &["--demo"]);
     let c = client();
     let body = json!({ "size": 120, "withExif": true });
-    let direct: Value = c
-        .post(gw.at("/api/search/metadata"))
-        .header("x-api-key", ADMIN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let direct = common::post_as_admin(&gw, "/api/search/metadata", &body).await;
     let text = c
         .post(gw.at("/api/search/metadata?stream=ndjson"))
         .header("x-api-key", ADMIN)

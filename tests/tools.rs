@@ -585,3 +585,45 @@ async fn large_queries_page_when_no_stream_slot_is_free() {
     assert!(last["result"]["structuredContent"]["nextCursor"].is_string());
     assert_eq!(holder.await.unwrap().unwrap().status(), 200);
 }
+
+/// The id of the `n`th photo (from 1) of the unfiltered search, asked of Immich through `/api`.
+async fn nth_photo_id(gw: &Gateway, n: u64) -> String {
+    let page = common::post_as_admin(gw, "/api/search/metadata", &json!({ "size": 1, "page": n })).await;
+    page["assets"]["items"][0]["id"].as_str().unwrap().to_string()
+}
+
+/// The final result of a streamed `queryPhotos`, and its `notifications/stream/complete`.
+async fn stream_query(mcp: &Mcp, limit: u64) -> (Value, Value) {
+    let text = call_over_sse(mcp, json!({ "name": "queryPhotos", "arguments": { "limit": limit } })).await;
+    let (messages, _) = sse(&text);
+    let complete =
+        messages.iter().find(|m| m["method"] == "notifications/stream/complete").map(|m| m["params"].clone());
+    (messages.last().unwrap()["result"]["structuredContent"].clone(), complete.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_streams_cursor_continues_right_after_its_last_photo() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    // 1,500 ends inside Immich's second page of 1,000: the cursor must not skip its other half.
+    let (streamed, complete) = stream_query(&mcp, 1500).await;
+    assert_eq!((streamed["count"].as_u64(), complete["success"].as_bool()), (Some(1500), Some(true)));
+    let next = mcp.ok("queryPhotos", json!({ "cursor": streamed["nextCursor"] })).await;
+    assert_eq!(next["photos"][0]["id"], nth_photo_id(&gw, 1501).await);
+    let after = mcp.ok("queryPhotos", json!({ "cursor": next["nextCursor"] })).await;
+    assert_eq!(after["photos"][0]["id"], nth_photo_id(&gw, 1501 + next["count"].as_u64().unwrap()).await);
+}
+
+#[tokio::test]
+async fn a_stream_past_stream_timeout_ends_with_a_cursor_that_continues_it() {
+    let gw = Gateway::start("[streaming]\nstream_timeout = \"600ms\"\n[demo]\nfault = \"slow=150ms\"\n", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let (streamed, complete) = stream_query(&mcp, 3000).await;
+    let count = streamed["count"].as_u64().unwrap();
+    assert!(count < 3000, "Immich at 150 ms a page cannot give 3000 photos in 600 ms: {count}");
+    assert_eq!(complete["success"], false);
+    assert_eq!(complete["error"]["code"], "STREAM_TIMEOUT");
+    assert_eq!(streamed["stoppedBy"], "stream_timeout");
+    let next = mcp.ok("queryPhotos", json!({ "cursor": streamed["nextCursor"] })).await;
+    assert_eq!(next["photos"][0]["id"], nth_photo_id(&gw, count + 1).await, "no photo skipped or repeated");
+}

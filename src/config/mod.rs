@@ -162,7 +162,9 @@ pub struct StreamingConfig {
     pub chunk_size: usize,
     /// A partial chunk is sent after this long even if not full.
     pub flush_interval: Dur,
-    /// Longest a single stream may run.
+    /// Longest a `queryPhotos` stream may run: it then ends between two Immich pages, with
+    /// `success: false`, code `STREAM_TIMEOUT` and a cursor that continues it. (`/api` re-framing
+    /// streams do not enforce it yet.)
     pub stream_timeout: Dur,
     /// A stream with no progress for this long is ended.
     pub idle_timeout: Dur,

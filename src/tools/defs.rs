@@ -66,7 +66,8 @@ fn photo_page_schema(extra: Value) -> Value {
         "count": { "type": "integer" },
         "nextCursor": { "type": ["string", "null"], "description": "Pass as cursor to get the next page; null when there are no more." },
         "streamId": { "type": "string", "description": "Set when the photos were streamed; `photos` then holds only the first ones." },
-        "chunks": { "type": "integer" }
+        "chunks": { "type": "integer" },
+        "stoppedBy": { "type": "string", "description": "Set when a stream ended early (`stream_timeout`); nextCursor continues after the last photo sent." }
     });
     if let (Some(p), Some(e)) = (properties.as_object_mut(), extra.as_object()) {
         p.extend(e.clone());

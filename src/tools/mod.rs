@@ -261,9 +261,13 @@ impl Call<'_> {
     }
 
     async fn query_photos(&self) -> Outcome {
-        let (smart, filter, page, size) = match self.str_arg("cursor") {
-            Some(cursor) => decode_cursor(cursor)
-                .ok_or_else(|| ImmichError::Invalid("cursor is not one this tool returned; start without it".into()))?,
+        let (smart, filter, page, size, skip) = match self.str_arg("cursor") {
+            Some(cursor) => {
+                let c = Cursor::decode(cursor).ok_or_else(|| {
+                    ImmichError::Invalid("cursor is not one this tool returned; start without it".into())
+                })?;
+                (c.smart, c.filter, c.page, c.size, c.skip)
+            }
             None => {
                 let mut filter = json!({ "withExif": true, "withPeople": true });
                 for (arg, field) in [
@@ -309,7 +313,7 @@ impl Call<'_> {
                         filter["originalFileName"] = json!(query);
                     }
                 }
-                (smart, filter, 1, self.limit() as u64)
+                (smart, filter, 1, self.limit() as u64, 0)
             }
         };
         let wanted = self.args["limit"].as_u64().unwrap_or(size);
@@ -331,8 +335,9 @@ impl Call<'_> {
             }
         }
         let result = self.catalog.client.search_page(self.key, smart, &filter, page, size).await?;
-        let next = result.next_page.map(|p| encode_cursor(smart, &filter, p, size));
-        Ok(photo_page(&result.items, next, Map::new(), "photos"))
+        let next = next_cursor(smart, &filter, result.next_page, size);
+        let unseen = result.items.get(skip as usize..).unwrap_or_default();
+        Ok(photo_page(unseen, next, Map::new(), "photos"))
     }
 
     /// Streams up to `wanted` photos as `notifications/stream/data` events of `chunk_size` photos
@@ -379,9 +384,16 @@ impl Call<'_> {
             .await;
         let mut flush = tokio::time::interval(streaming.flush_interval.0);
         flush.tick().await;
+        // Seed 000's stream_timeout: past it the stream ends between two Immich pages, and the
+        // result's cursor continues from there.
+        let timeout = tokio::time::sleep(streaming.stream_timeout.0);
+        tokio::pin!(timeout);
         let (mut batch, mut first) = (Vec::new(), Vec::new());
-        let (mut sent, mut sequence, mut next_page) = (0u64, 0u64, None::<u64>);
-        let mut exhausted = false;
+        let (mut sent, mut sequence) = (0u64, 0u64);
+        let (mut exhausted, mut timed_out) = (false, false);
+        // The last Immich page read: its number and size, its length and how much of it went out.
+        let (mut pages_read, mut page_no, mut page_len, mut taken) = (0u64, 1u64, 0usize, 0usize);
+        let mut read_size = small.unwrap_or(page_size);
         'pages: while sent < wanted && !exhausted {
             let page = tokio::select! {
                 page = pages.next() => page,
@@ -390,10 +402,20 @@ impl Call<'_> {
                     continue;
                 }
                 () = self.cx.cancel.cancelled() => break,
+                () = &mut timeout => {
+                    timed_out = true;
+                    break;
+                }
             };
             let Some(page) = page else { break };
             let page = page?;
-            next_page = page.next_page;
+            pages_read += 1;
+            (page_no, read_size) = match small {
+                Some(small_size) if pages_read <= 10 => (pages_read, small_size),
+                Some(_) => (rest_start + pages_read - 11, page_size),
+                None => (rest_start + pages_read - 1, page_size),
+            };
+            (page_len, taken) = (page.items.len(), 0);
             exhausted = page.next_page.is_none();
             for asset in &page.items {
                 let photo = compact(asset);
@@ -402,6 +424,7 @@ impl Call<'_> {
                 }
                 batch.push(photo);
                 sent += 1;
+                taken += 1;
                 if batch.len() >= streaming.chunk_size {
                     self.send_chunk(&mut guard, &stream_id, &mut batch, &mut sequence, sent, wanted, started, true)
                         .await;
@@ -411,19 +434,33 @@ impl Call<'_> {
                 }
             }
         }
-        let has_more = !exhausted && sent >= wanted;
-        self.send_chunk(&mut guard, &stream_id, &mut batch, &mut sequence, sent, wanted, started, has_more).await;
-        let seconds = started.elapsed().as_secs_f64();
-        self.cx
-            .notify(
-                "notifications/stream/complete",
-                json!({ "streamId": stream_id, "totalProcessed": sent, "duration": seconds, "success": true }),
-            )
+        // The cursor continues right after the last photo sent, inside its Immich page if need be,
+        // so nothing is skipped whether the stream reached `limit` or its timeout.
+        let resume = if taken < page_len {
+            Some(Cursor { smart, filter: filter.clone(), page: page_no, size: read_size, skip: taken as u64 })
+        } else if !exhausted {
+            let page = if pages_read == 0 { 1 } else { page_no + 1 };
+            Some(Cursor { smart, filter: filter.clone(), page, size: read_size, skip: 0 })
+        } else {
+            None
+        };
+        self.send_chunk(&mut guard, &stream_id, &mut batch, &mut sequence, sent, wanted, started, resume.is_some())
             .await;
-        // The cursor continues after the last page read (Immich pages are the unit of paging).
-        let next = if has_more { next_page.map(|p| encode_cursor(smart, &filter, p, page_size)) } else { None };
-        let structured =
+        let seconds = started.elapsed().as_secs_f64();
+        let mut complete =
+            json!({ "streamId": stream_id, "totalProcessed": sent, "duration": seconds, "success": !timed_out });
+        if timed_out {
+            guard.failed();
+            complete["error"] = json!({ "code": "STREAM_TIMEOUT", "retryable": true,
+                "message": format!("the stream reached [streaming] stream_timeout ({}); nextCursor continues", streaming.stream_timeout) });
+        }
+        self.cx.notify("notifications/stream/complete", complete).await;
+        let next = resume.map(|cursor| cursor.encode());
+        let mut structured =
             json!({ "photos": first, "count": sent, "nextCursor": next, "streamId": stream_id, "chunks": sequence });
+        if timed_out {
+            structured["stoppedBy"] = json!("stream_timeout");
+        }
         let lines: Vec<String> = first
             .iter()
             .take(5)
@@ -431,8 +468,9 @@ impl Call<'_> {
                 format!("{} · {}", p["takenAt"].as_str().unwrap_or("undated"), p["fileName"].as_str().unwrap_or(""))
             })
             .collect();
+        let stopped = if timed_out { " Stopped at the stream timeout; pass nextCursor to continue." } else { "" };
         let text = format!(
-            "Streamed {sent} photos in {sequence} chunks as notifications/stream/data (stream {stream_id}, {seconds:.1} s). First ones:\n{}",
+            "Streamed {sent} photos in {sequence} chunks as notifications/stream/data (stream {stream_id}, {seconds:.1} s).{stopped} First ones:\n{}",
             lines.join("\n")
         );
         Ok(result(structured, text, Vec::new()))
@@ -666,12 +704,12 @@ impl Call<'_> {
         let id = self.str_arg("id").unwrap_or_default();
         let album: crate::immich::client::Album =
             self.catalog.client.get(self.key, &format!("/api/albums/{id}"), &[]).await?;
-        let (filter, page, size) = match self.str_arg("cursor").and_then(decode_cursor) {
-            Some((_, filter, page, size)) => (filter, page, size),
+        let (filter, page, size) = match self.str_arg("cursor").and_then(Cursor::decode) {
+            Some(cursor) => (cursor.filter, cursor.page, cursor.size),
             None => (json!({ "albumIds": [id], "withExif": true, "withPeople": true }), 1, self.limit() as u64),
         };
         let result_page = self.catalog.client.search_page(self.key, false, &filter, page, size).await?;
-        let next = result_page.next_page.map(|p| encode_cursor(false, &filter, p, size));
+        let next = next_cursor(false, &filter, result_page.next_page, size);
         let mut extra = Map::new();
         extra.insert("album".into(), album_json(&album));
         let mut value = photo_page(&result_page.items, next, extra, "photos");
@@ -1164,13 +1202,43 @@ fn is_uuid(text: &str) -> bool {
         && text.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
 }
 
-/// An opaque cursor: the whole search (filters, page, size), so a call with only the cursor
-/// continues exactly where the previous one stopped.
-fn encode_cursor(smart: bool, filter: &Value, page: u64, size: u64) -> String {
-    URL_SAFE_NO_PAD.encode(json!({ "s": smart, "f": filter, "p": page, "n": size }).to_string())
+/// Where a search continues: the whole search (filters, page, size) and how many photos of that
+/// page were already delivered, so a call with only the cursor continues exactly where the
+/// previous one stopped — also when a stream stopped inside an Immich page.
+#[derive(Debug, Clone, PartialEq)]
+struct Cursor {
+    smart: bool,
+    filter: Value,
+    page: u64,
+    size: u64,
+    skip: u64,
 }
 
-fn decode_cursor(cursor: &str) -> Option<(bool, Value, u64, u64)> {
-    let value: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-    Some((value["s"].as_bool()?, value["f"].clone(), value["p"].as_u64()?, value["n"].as_u64()?))
+impl Cursor {
+    /// The opaque form handed to the model.
+    fn encode(&self) -> String {
+        let mut value = json!({ "s": self.smart, "f": self.filter, "p": self.page, "n": self.size });
+        if self.skip > 0 {
+            value["k"] = json!(self.skip);
+        }
+        URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    fn decode(cursor: &str) -> Option<Cursor> {
+        let value: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+        let size = value["n"].as_u64()?;
+        let skip = value.get("k").map_or(Some(0), Value::as_u64)?;
+        (size > 0 && skip < size).then_some(Cursor {
+            smart: value["s"].as_bool()?,
+            filter: value["f"].clone(),
+            page: value["p"].as_u64()?,
+            size,
+            skip,
+        })
+    }
+}
+
+/// The cursor of the page after `page`, when Immich said there is one.
+fn next_cursor(smart: bool, filter: &Value, next_page: Option<u64>, size: u64) -> Option<String> {
+    next_page.map(|page| Cursor { smart, filter: filter.clone(), page, size, skip: 0 }.encode())
 }
