@@ -627,3 +627,42 @@ async fn a_stream_past_stream_timeout_ends_with_a_cursor_that_continues_it() {
     let next = mcp.ok("queryPhotos", json!({ "cursor": streamed["nextCursor"] })).await;
     assert_eq!(next["photos"][0]["id"], nth_photo_id(&gw, count + 1).await, "no photo skipped or repeated");
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_loses_its_stream_after_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start("[streaming]\nidle_timeout = \"500ms\"\n[demo]\nassets = 300000\n", &["--demo"]);
+    let meta = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {} });
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "queryPhotos", "arguments": { "limit": 300000 }, "_meta": meta } })
+    .to_string();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\n\
+         mcp-method: tools/call\r\nmcp-name: queryPhotos\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stalled = tokio::net::TcpStream::connect(gw.url.trim_start_matches("http://")).await.unwrap();
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 4096];
+    let n = stalled.read(&mut head).await.unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+    // Now the client reads nothing: the socket buffers fill, the gateway's writes stall.
+    let active = || async {
+        let health: Value = client().get(gw.at("/health/streaming")).send().await.unwrap().json().await.unwrap();
+        health["activeStreams"].as_i64().unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while active().await > 0 {
+        assert!(std::time::Instant::now() < deadline, "the stalled stream is still open");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // What the socket holds ends early: no final result, far fewer than 300,000 photos.
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut rest)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&rest);
+    assert!(!text.contains("\"result\""), "the call was cancelled, not completed");
+    let photos = text.matches("\"fileName\"").count();
+    assert!(photos < 300_000, "{photos}");
+}

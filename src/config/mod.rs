@@ -166,7 +166,9 @@ pub struct StreamingConfig {
     /// `success: false`, code `STREAM_TIMEOUT` and a cursor that continues it. (`/api` re-framing
     /// streams do not enforce it yet.)
     pub stream_timeout: Dur,
-    /// A stream with no progress for this long is ended.
+    /// An MCP SSE stream whose client reads nothing for this long (a write stays blocked) is ended:
+    /// its call is cancelled on the stateless wire, parked for a resume on the session wire.
+    /// (`/api` streams do not enforce it yet.)
     pub idle_timeout: Dur,
     /// Global buffered bytes above which new upstream reads pause.
     pub high_water_mark: Size,

@@ -1034,8 +1034,19 @@ async fn stream_sse(
                 event
             }
         };
-        if session.write_response_body(Some(bytes), false).await.is_err() {
-            return park_or_drop(state, rx, stream_id, seq, cancel_on_close);
+        // A client that stops reading stalls this write; past `[streaming] idle_timeout` the
+        // stream counts as gone (its call is cancelled on the stateless wire, parked for a resume
+        // on the session wire), so a stalled client holds no Immich reads open.
+        let idle = exchange.runtime.config.streaming.idle_timeout.0;
+        match tokio::time::timeout(idle, session.write_response_body(Some(bytes), false)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return park_or_drop(state, rx, stream_id, seq, cancel_on_close),
+            Err(_) => {
+                // Half a chunk may be out: this connection cannot carry another response.
+                session.set_keepalive(None);
+                tracing::info!(stream_id, ?idle, "SSE client stopped reading; stream ended");
+                return park_or_drop(state, rx, stream_id, seq, cancel_on_close);
+            }
         }
     }
 }
