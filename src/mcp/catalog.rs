@@ -405,13 +405,18 @@ impl CallContext {
     async fn send(&self, message: Value) {
         // A full channel means the client reads slower than the call produces: count it, then
         // wait — the wait is what slows the producer (and its reads from Immich) down. A closed
-        // sink means nobody listens any more; the call decides on its own to stop.
-        match self.sink.try_send(Outbound::Message(message)) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+        // sink means nobody listens any more (the client left and its parked stream expired):
+        // the call is cancelled rather than reading Immich for no one.
+        let closed = match self.sink.try_send(Outbound::Message(message)) {
+            Ok(()) => false,
+            Err(mpsc::error::TrySendError::Closed(_)) => true,
             Err(mpsc::error::TrySendError::Full(message)) => {
                 crate::stream::stats::backpressure_event();
-                let _ = self.sink.send(message).await;
+                self.sink.send(message).await.is_err()
             }
+        };
+        if closed {
+            self.cancel.cancel();
         }
     }
 }
@@ -497,6 +502,31 @@ mod tests {
             json!({ "type": "object", "properties": { "n": { "type": "integer", "minimum": 1, "maximum": 5 } } });
         assert!(validate_arguments(&bounded, &json!({ "n": 0 })).unwrap_err().contains("at least 1"));
         assert!(validate_arguments(&bounded, &json!({ "n": 6 })).unwrap_err().contains("at most 5"));
+    }
+
+    #[tokio::test]
+    async fn a_call_nobody_listens_to_any_more_is_cancelled() {
+        let (tx, rx) = mpsc::channel(1);
+        let cx = CallContext::new(tx);
+        cx.notify("notifications/message", json!({})).await;
+        assert!(!cx.cancel.is_cancelled(), "someone still listens");
+        // The channel is full: the next send waits for the client, who leaves meanwhile.
+        let waiting = tokio::spawn({
+            let cx = std::sync::Arc::new(cx);
+            async move {
+                cx.notify("notifications/message", json!({})).await;
+                cx.cancel.is_cancelled()
+            }
+        });
+        tokio::task::yield_now().await;
+        drop(rx);
+        assert!(waiting.await.unwrap(), "a wait ended by the client leaving cancels the call");
+
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let cx = CallContext::new(tx);
+        cx.notify("notifications/message", json!({})).await;
+        assert!(cx.cancel.is_cancelled(), "sending into a closed stream cancels the call");
     }
 
     #[test]
