@@ -632,19 +632,9 @@ async fn a_stream_past_stream_timeout_ends_with_a_cursor_that_continues_it() {
 async fn a_client_that_stops_reading_loses_its_stream_after_idle_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let gw = Gateway::start("[streaming]\nidle_timeout = \"500ms\"\n[demo]\nassets = 300000\n", &["--demo"]);
-    let meta = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {} });
-    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": { "name": "queryPhotos", "arguments": { "limit": 300000 }, "_meta": meta } })
-    .to_string();
-    let request = format!(
-        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
-         accept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\n\
-         mcp-method: tools/call\r\nmcp-name: queryPhotos\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
+    let request = common::streamed_query_request(300_000);
     let mut stalled = tokio::net::TcpStream::connect(gw.url.trim_start_matches("http://")).await.unwrap();
-    stalled.write_all(request.as_bytes()).await.unwrap();
+    stalled.write_all(&request).await.unwrap();
     let mut head = [0u8; 4096];
     let n = stalled.read(&mut head).await.unwrap();
     assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));

@@ -109,6 +109,9 @@ impl Gateway {
             "bufferUtilization": (utilization * 10_000.0).round() / 10_000.0,
             "averageLatencyMs": (stats.first_event_ms() * 100.0).round() / 100.0,
             "errorsLast5Min": stats.errors_last_5_min(),
+            // Diagnostics beyond seed 000: tasks alive on the worker runtime that answered (all of
+            // the gateway's request tasks when `threads = 1`), to show streams leave nothing behind.
+            "runtimeTasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
         });
         respond_json(session, 200, &ctx.request_id, &body).await
     }

@@ -122,6 +122,22 @@ pub async fn post_as_admin(gw: &Gateway, path: &str, body: &serde_json::Value) -
     response.json().await.unwrap()
 }
 
+/// A streamed `queryPhotos` on the stateless wire, as raw HTTP/1.1 bytes.
+pub fn streamed_query_request(limit: u64) -> Vec<u8> {
+    let meta = serde_json::json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {} });
+    let body = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "queryPhotos", "arguments": { "limit": limit }, "_meta": meta } })
+    .to_string();
+    format!(
+        "POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\n\
+         mcp-method: tools/call\r\nmcp-name: queryPhotos\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()

@@ -1,0 +1,95 @@
+//! Clients that leave mid-stream: each departure cancels its call and stops the Immich paging,
+//! and after a thousand of them the gateway holds no more tasks, streams or memory than before.
+
+mod common;
+
+use common::{Gateway, client};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Opens the stream, waits for its first photos, then hangs up.
+async fn leave_mid_stream(addr: String, request: std::sync::Arc<Vec<u8>>) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(&request).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    while !String::from_utf8_lossy(&seen).contains("notifications/stream/data") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the stream ended before its first photos");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // Dropping the socket is the disconnect.
+}
+
+struct Figures {
+    active_streams: i64,
+    tasks: u64,
+    rss_kib: u64,
+}
+
+async fn figures(gw: &Gateway) -> Figures {
+    let health: Value = client().get(gw.at("/health/streaming")).send().await.unwrap().json().await.unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", gw.pid())).unwrap();
+    let rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    Figures {
+        active_streams: health["activeStreams"].as_i64().unwrap(),
+        tasks: health["runtimeTasks"].as_u64().unwrap(),
+        rss_kib,
+    }
+}
+
+/// Waits (at most 10 s) until no stream is open and the task count is at most `tasks`.
+async fn settled(gw: &Gateway, tasks: u64) -> Figures {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = figures(gw).await;
+        if now.active_streams == 0 && now.tasks <= tasks {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {} streams and {} tasks (baseline {tasks})",
+            now.active_streams,
+            now.tasks
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn leave_in_waves(gw: &Gateway, waves: usize, per_wave: usize) {
+    let request = std::sync::Arc::new(common::streamed_query_request(10_000));
+    let addr = gw.url.trim_start_matches("http://").to_string();
+    for _ in 0..waves {
+        let clients: Vec<_> =
+            (0..per_wave).map(|_| tokio::spawn(leave_mid_stream(addr.clone(), request.clone()))).collect();
+        for c in clients {
+            c.await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_disconnects_mid_stream_leave_nothing_behind() {
+    // One worker thread: the task count /health/streaming reports is then the whole gateway's.
+    let gw = Gateway::start("[server]\nthreads = 1\n", &["--demo"]);
+    // A first wave warms the allocator and Immich connection pool up; that is the baseline.
+    leave_in_waves(&gw, 1, 50).await;
+    let baseline = settled(&gw, u64::MAX).await;
+    let started = Instant::now();
+    leave_in_waves(&gw, 20, 50).await;
+    let after = settled(&gw, baseline.tasks).await;
+    eprintln!(
+        "1,000 disconnects in {:.1} s: tasks {} -> {}, RSS {} -> {} KiB",
+        started.elapsed().as_secs_f64(),
+        baseline.tasks,
+        after.tasks,
+        baseline.rss_kib,
+        after.rss_kib
+    );
+    assert!(after.rss_kib <= baseline.rss_kib + 16 * 1024, "RSS grew by more than 16 MiB");
+}
