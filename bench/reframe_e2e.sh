@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Re-framing throughput through the gateway (issue 5, benchmark c): a ~100 MB JSON array of
+# Immich assets (real demo search items, ~1 KB each) served by a static nginx as
+# /api/map/markers, fetched through the gateway's /api as plain JSON (passthrough, the baseline),
+# as SSE, and as SSE compressed with gzip and zstd. Reports MB/s of input per second of gateway
+# CPU (utime + stime from /proc, so it is per core) and wall-clock MB/s; medians of ROUNDS.
+#
+#   bash bench/reframe_e2e.sh                 # ~100 MB, 3 rounds
+#   PAGES=50 ROUNDS=5 bash bench/reframe_e2e.sh
+#
+# Needs: nginx, curl, python3. Everything runs on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PAGES=${PAGES:-62}    # pages of 1,000 demo assets (~1.6 KB each: 62 pages ≈ 100 MB)
+ROUNDS=${ROUNDS:-3}
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+cargo build --release --quiet --bin immich-mcp-gateway --example demo-immich
+bin=target/release/immich-mcp-gateway
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/$2" && return 0; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
+
+# The payload: PAGES search pages of the demo, joined into one top-level array.
+target/release/examples/demo-immich $((PAGES * 1000)) > "$work/demo.addr" & demo=$!
+sleep 0.5
+mkdir -p "$work/www/api/map"
+python3 - "$(cat "$work/demo.addr")" "$PAGES" "$work/www/api/map/markers" <<'PY'
+import json, sys, urllib.request
+base, pages, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(out, "w") as f:
+    f.write("[")
+    first = True
+    for page in range(1, pages + 1):
+        req = urllib.request.Request(base + "/api/search/metadata", method="POST",
+            data=json.dumps({"page": page, "size": 1000, "withExif": True, "withPeople": True}).encode(),
+            headers={"content-type": "application/json", "x-api-key": "demo-admin-key"})
+        for item in json.load(urllib.request.urlopen(req))["assets"]["items"]:
+            f.write(("" if first else ",") + json.dumps(item, separators=(",", ":")))
+            first = False
+    f.write("]")
+PY
+kill "$demo"
+size=$(wc -c < "$work/www/api/map/markers")
+items=$(python3 -c "import json; print(len(json.load(open('$work/www/api/map/markers'))))")
+echo "payload: $size bytes, $items assets ($((size / items)) bytes each)"
+
+up=$(port); gw=$(port)
+cat > "$work/upstream.conf" <<CONF
+worker_processes 1; daemon off; pid $work/upstream.pid; error_log $work/upstream.err;
+events { worker_connections 1024; }
+http { access_log off; default_type application/json; sendfile on;
+  server { listen 127.0.0.1:$up; root $work/www; } }
+CONF
+cat > "$work/gateway.toml" <<CONF
+[server]
+threads = 1
+upgrade_sock = "$work/upgrade.sock"
+[immich]
+base_url = "http://127.0.0.1:$up"
+[telemetry]
+access_log = false
+log_level = "warn"
+CONF
+nginx -c "$work/upstream.conf" -e "$work/upstream.err" & pids+=($!)
+"$bin" --config "$work/gateway.toml" --listen "127.0.0.1:$gw" 2> "$work/gateway.log" & gwpid=$!; pids+=($gwpid)
+wait_port "$up" api/map/markers; wait_port "$gw" health
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$gwpid/stat"; }
+hz=$(getconf CLK_TCK)
+run() { # name, extra curl args... -> "name cpu_MBps wall_MBps out_bytes"
+  local name=$1; shift
+  local before after start end out
+  before=$(cpu_ticks); start=$(date +%s.%N)
+  out=$(curl -s -o /dev/null -w '%{size_download}' "$@" "http://127.0.0.1:$gw/api/map/markers")
+  end=$(date +%s.%N); after=$(cpu_ticks)
+  awk -v n="$name" -v s="$size" -v c=$((after - before)) -v hz="$hz" -v t0="$start" -v t1="$end" -v o="$out" 'BEGIN {
+    cpu = c / hz; if (cpu <= 0) cpu = 1 / hz
+    printf "%-6s %8.0f MB/s per gateway core   %6.0f MB/s wall   out %6.1f MB   cpu %.2f s\n", n, s / cpu / 1e6, s / (t1 - t0) / 1e6, o / 1e6, cpu }'
+}
+echo "$ROUNDS rounds, one gateway worker thread"
+for round in $(seq "$ROUNDS"); do
+  run plain | tee -a "$work/results"
+  run sse -H 'accept: text/event-stream' | tee -a "$work/results"
+  run gzip -H 'accept: text/event-stream' -H 'accept-encoding: gzip' | tee -a "$work/results"
+  run zstd -H 'accept: text/event-stream' -H 'accept-encoding: zstd' | tee -a "$work/results"
+done
+echo
+echo "medians (MB/s of input per second of gateway CPU):"
+for mode in plain sse gzip zstd; do
+  grep "^$mode " "$work/results" | awk '{print $2}' | sort -n | awk -v m="$mode" '{a[NR]=$1} END {printf "%-6s %8.0f MB/s\n", m, a[int((NR+1)/2)]}'
+done
