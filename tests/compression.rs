@@ -82,3 +82,38 @@ async fn every_codec_round_trips_on_bodies_and_streams() {
     let wildcard = c.get(gw.at("/api/server/ping")).header("accept-encoding", "*").send().await.unwrap();
     assert!(wildcard.headers().get("content-encoding").is_none(), "below the minimum size");
 }
+
+#[tokio::test]
+async fn mcp_json_replies_compress_above_the_minimum_size() {
+    let gw = Gateway::start("[mcp]\nresponse_mode = \"json\"\n", &["--demo"]);
+    let c = client();
+    let post = |body: Value, coding: &'static str| {
+        c.post(gw.at("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", body["method"].as_str().unwrap().to_string())
+            .header("accept-encoding", coding)
+            .body(body.to_string())
+            .send()
+    };
+    let meta = serde_json::json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {} });
+    let list = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": { "_meta": meta } });
+    let plain: Value = post(list.clone(), "identity").await.unwrap().json().await.unwrap();
+    assert!(plain["result"]["tools"].as_array().is_some_and(|t| !t.is_empty()), "{plain}");
+    for coding in ["gzip", "zstd", "br"] {
+        let response = post(list.clone(), coding).await.unwrap();
+        assert_eq!(response.headers()["content-encoding"], coding);
+        assert_eq!(response.headers()["vary"], "Accept-Encoding");
+        let packed = response.bytes().await.unwrap();
+        let unpacked: Value = serde_json::from_slice(&decode(coding, &packed).await).unwrap();
+        assert_eq!(unpacked, plain, "{coding} round-trips the tool list");
+        assert!(packed.len() * 3 < serde_json::to_vec(&plain).unwrap().len(), "{coding} pays off");
+    }
+    // A reply under compression_min_size (1 KiB) goes as it is.
+    let ping = serde_json::json!({ "jsonrpc": "2.0", "id": 2, "method": "ping", "params": { "_meta": meta } });
+    let small = post(ping, "gzip").await.unwrap();
+    assert!(small.headers().get("content-encoding").is_none());
+    assert_eq!(small.json::<Value>().await.unwrap()["id"], 2);
+}

@@ -156,6 +156,8 @@ struct Exchange<'a> {
     cors: Vec<(&'static str, String)>,
     immich_key: Option<Arc<str>>,
     public_base: String,
+    /// The client's best accepted encoding for JSON replies, when compression is on.
+    codec: Option<crate::stream::compress::Codec>,
 }
 
 impl Exchange<'_> {
@@ -173,7 +175,17 @@ impl Exchange<'_> {
         extra: &[(&'static str, &str)],
     ) -> Result<()> {
         let bytes = Bytes::from(serde_json::to_vec(body).expect("a Value always serializes"));
-        respond(session, status, "application/json", self.request_id, &self.headers(extra), bytes).await
+        let streaming = &self.runtime.config.streaming;
+        match self.codec {
+            Some(codec) if bytes.len() as u64 >= streaming.compression_min_size.0 => {
+                let level = crate::stream::compress::level(codec, streaming);
+                let packed = crate::stream::compress::compress_all(codec, level, &bytes);
+                let mut headers = self.headers(extra);
+                headers.extend([("content-encoding", codec.token()), ("vary", "Accept-Encoding")]);
+                respond(session, status, "application/json", self.request_id, &headers, packed).await
+            }
+            _ => respond(session, status, "application/json", self.request_id, &self.headers(extra), bytes).await,
+        }
     }
 
     async fn error(&self, session: &mut Session, status: u16, id: Option<&Id>, error: RpcError) -> Result<()> {
@@ -200,6 +212,12 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
         cors: cors_headers(session, runtime),
         immich_key: None,
         public_base: base_url(session, runtime),
+        codec: runtime
+            .config
+            .streaming
+            .enable_compression
+            .then(|| header(session, "accept-encoding").and_then(crate::stream::compress::negotiate))
+            .flatten(),
     };
     if let Err(reason) = check_origin_and_host(session, runtime) {
         return exchange.error(session, 403, None, RpcError::new(INVALID_REQUEST, reason)).await;

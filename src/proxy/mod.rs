@@ -220,11 +220,7 @@ impl Gateway {
         if !worth_it {
             return Ok(());
         }
-        let level = match codec {
-            crate::stream::compress::Codec::Gzip => streaming.gzip_level,
-            crate::stream::compress::Codec::Zstd => streaming.zstd_level,
-            crate::stream::compress::Codec::Brotli => streaming.brotli_level,
-        };
+        let level = crate::stream::compress::level(codec, streaming);
         ctx.compressor = Some(crate::stream::compress::Compressor::new(codec, level));
         response.remove_header("content-length");
         response.insert_header("content-encoding", codec.token())?;

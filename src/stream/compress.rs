@@ -85,6 +85,26 @@ enum Encoder {
     Brotli(Box<BrotliEncoder<Vec<u8>>>),
 }
 
+/// The configured level for `codec` (streams and bodies use the same fast levels).
+pub fn level(codec: Codec, streaming: &crate::config::StreamingConfig) -> i32 {
+    match codec {
+        Codec::Gzip => streaming.gzip_level,
+        Codec::Zstd => streaming.zstd_level,
+        Codec::Brotli => streaming.brotli_level,
+    }
+}
+
+/// Compresses a whole body that is already in memory (an MCP JSON reply).
+pub fn compress_all(codec: Codec, level: i32, data: &[u8]) -> Bytes {
+    let mut compressor = Compressor::new(codec, level);
+    let head = compressor.push(data, false);
+    let tail = compressor.finish();
+    let mut out = Vec::with_capacity(head.len() + tail.len());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(&tail);
+    Bytes::from(out)
+}
+
 /// One response's encoder.
 pub struct Compressor {
     encoder: Encoder,
