@@ -8,13 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"1000 100000 1000000"}
-work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-cargo build --release --quiet --bin immich-mcp-gateway --example demo-immich
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-target/release/examples/demo-immich 1000000 > "$work/demo.addr" & pids+=($!)
-sleep 0.5
+source bench/lib.sh
+start_demo 1000000
 for size in $SIZES; do
   gw=$(port)
   printf '[server]\nthreads = 1\nupgrade_sock = "%s/up-%s.sock"\n[immich]\nbase_url = "%s"\napi_key = "demo-admin-key"\n[telemetry]\naccess_log = false\nlog_level = "warn"\n' \
