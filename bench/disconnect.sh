@@ -10,8 +10,5 @@ ROUNDS=${ROUNDS:-50}
 source bench/lib.sh
 start_demo 1000000
 gw=$(port)
-printf '[server]\nthreads = 1\nupgrade_sock = "%s/up.sock"\n[immich]\nbase_url = "%s"\napi_key = "demo-admin-key"\n[telemetry]\naccess_log = false\nlog_level = "warn"\n' \
-  "$work" "$(cat "$work/demo.addr")" > "$work/gw.toml"
-target/release/immich-mcp-gateway --config "$work/gw.toml" --listen "127.0.0.1:$gw" 2> "$work/gw.log" & pids+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$gw/health" && break; sleep 0.1; done
+start_gateway "$gw" 1 "[immich]\nbase_url = \"$demo\"\napi_key = \"demo-admin-key\""
 python3 bench/disconnect_client.py 127.0.0.1 "$gw" "$ROUNDS"

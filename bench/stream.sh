@@ -12,11 +12,8 @@ source bench/lib.sh
 start_demo 1000000
 for size in $SIZES; do
   gw=$(port)
-  printf '[server]\nthreads = 1\nupgrade_sock = "%s/up-%s.sock"\n[immich]\nbase_url = "%s"\napi_key = "demo-admin-key"\n[telemetry]\naccess_log = false\nlog_level = "warn"\n' \
-    "$work" "$size" "$(cat "$work/demo.addr")" > "$work/gw-$size.toml"
-  target/release/immich-mcp-gateway --config "$work/gw-$size.toml" --listen "127.0.0.1:$gw" 2> "$work/gw.log" & gpid=$!
-  pids+=($gpid)
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$gw/health" && break; sleep 0.1; done
+  start_gateway "$gw" 1 "[immich]\nbase_url = \"$demo\"\napi_key = \"demo-admin-key\""
+  gpid=$gateway_pid
   idle=$(awk '/VmRSS/ {print $2}' /proc/$gpid/status)
   result=$(python3 bench/stream_client.py 127.0.0.1 "$gw" "$size")
   peak=$(awk '/VmHWM/ {print $2}' /proc/$gpid/status)

@@ -7,26 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}; ROUNDS=${ROUNDS:-3}; CONNECTIONS=${CONNECTIONS:-1}
-work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-cargo build --release --quiet --bin immich-mcp-gateway --example demo-immich
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-target/release/examples/demo-immich 10000 > "$work/demo.addr" & pids+=($!)
-sleep 0.5; demo=$(cat "$work/demo.addr")
+source bench/lib.sh
+start_demo 10000
 gw=$(port)
-cat > "$work/gateway.toml" <<CONF
-[server]
-threads = 1
-upgrade_sock = "$work/upgrade.sock"
-[immich]
-base_url = "$demo"
-[telemetry]
-access_log = false
-log_level = "warn"
-CONF
-target/release/immich-mcp-gateway --config "$work/gateway.toml" --listen "127.0.0.1:$gw" 2> "$work/gw.log" & pids+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$gw/health" && break; sleep 0.1; done
+start_gateway "$gw" 1 "[immich]\nbase_url = \"$demo\""
 
 run() { # name url mode
   wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/query.lua "$2" -- "$3" > "$work/wrk.out"

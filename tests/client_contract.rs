@@ -41,16 +41,7 @@ fn recording_forwarder(upstream: SocketAddr) -> (SocketAddr, Arc<Mutex<Vec<Recor
                         return;
                     }
                     data.extend_from_slice(&buf[..n]);
-                    if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&data[..end]).to_string();
-                        let length = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
+                    if let Some((end, _, length)) = common::request_head(&data) {
                         break (end, length);
                     }
                 };

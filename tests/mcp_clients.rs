@@ -79,18 +79,23 @@ fn conformance_0_2_0_alpha_spec_2026_07_28_suite_all() {
     conformance("conformance-0.2.0-alpha.12", &["--spec-version", "2026-07-28", "--suite", "all"]);
 }
 
-#[test]
-fn typescript_sdk_client() {
-    let Some(node) = require_node() else { return };
-    let gw = fixtures_gateway(SMALL_PAGES);
-    let output = Command::new(node).arg(clients_dir().join("node_client.mjs")).arg(gw.at("/mcp")).output().unwrap();
+/// Runs an SDK client script to its end; the JSON summary it prints.
+fn run_client(command: &mut Command) -> serde_json::Value {
+    let output = command.output().unwrap();
     assert!(
         output.status.success(),
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn typescript_sdk_client() {
+    let Some(node) = require_node() else { return };
+    let gw = fixtures_gateway(SMALL_PAGES);
+    let summary = run_client(Command::new(node).arg(clients_dir().join("node_client.mjs")).arg(gw.at("/mcp")));
     assert_eq!(summary["progress"], serde_json::json!([0, 50, 100]));
     assert!(summary["pages"].as_u64().unwrap() >= 2);
 }
@@ -104,15 +109,7 @@ fn python_sdk_client() {
         return;
     }
     let gw = fixtures_gateway(SMALL_PAGES);
-    let output =
-        Command::new("python3").arg(clients_dir().join("python_client.py")).arg(gw.at("/mcp")).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = run_client(Command::new("python3").arg(clients_dir().join("python_client.py")).arg(gw.at("/mcp")));
     assert_eq!(summary["ok"], true);
     assert!(summary["pages"].as_u64().unwrap() >= 2);
 }

@@ -42,13 +42,7 @@ pub fn apply(config: Config, vars: impl IntoIterator<Item = (String, String)>) -
         });
         match result {
             Ok(()) => tree = candidate,
-            Err(message) => errors.push(ConfigError {
-                origin: format!("env {name}"),
-                line: None,
-                column: None,
-                key: Some(key),
-                message,
-            }),
+            Err(message) => errors.push(ConfigError::unplaced(format!("env {name}"), Some(key), message)),
         }
     }
     if errors.is_empty() { Ok(tree.try_into().expect("checked above")) } else { Err(errors) }

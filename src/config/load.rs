@@ -25,6 +25,14 @@ pub struct ConfigError {
     pub message: String,
 }
 
+impl ConfigError {
+    /// A problem with no place in a file: a whole file, an environment variable, or a value that
+    /// parsed but cannot be used (e.g. a key file that does not exist).
+    pub fn unplaced(origin: impl Into<String>, key: Option<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { origin: origin.into(), line: None, column: None, key, message: message.into() }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.origin)?;
@@ -60,13 +68,7 @@ impl std::error::Error for ConfigErrors {}
 pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            origin: origin.clone(),
-            line: None,
-            column: None,
-            key: None,
-            message: format!("cannot read the file: {e}"),
-        }])
+        ConfigErrors(vec![ConfigError::unplaced(origin.clone(), None, format!("cannot read the file: {e}"))])
     })?;
     load_str(&text, &origin, std::env::vars())
 }

@@ -37,33 +37,13 @@ pub struct Runtime {
 impl Runtime {
     /// Derives the runtime state from a validated configuration.
     pub fn build(config: Config, generation: u64) -> Result<Runtime, ConfigErrors> {
-        let credentials = Credentials::load(&config).map_err(|(key, message)| {
-            ConfigErrors(vec![ConfigError {
-                origin: "config".into(),
-                line: None,
-                column: None,
-                key: Some(key),
-                message,
-            }])
-        })?;
-        let upstream = Upstream::from_config(&config.immich).map_err(|message| {
-            ConfigErrors(vec![ConfigError {
-                origin: "config".into(),
-                line: None,
-                column: None,
-                key: Some("immich.base_url".into()),
-                message,
-            }])
-        })?;
-        let session_secrets = crate::mcp::session::SessionSecrets::load(&config.mcp).map_err(|(key, message)| {
-            ConfigErrors(vec![ConfigError {
-                origin: "config".into(),
-                line: None,
-                column: None,
-                key: Some(key),
-                message,
-            }])
-        })?;
+        let unusable =
+            |key: String, message: String| ConfigErrors(vec![ConfigError::unplaced("config", Some(key), message)]);
+        let credentials = Credentials::load(&config).map_err(|(key, message)| unusable(key, message))?;
+        let upstream =
+            Upstream::from_config(&config.immich).map_err(|message| unusable("immich.base_url".into(), message))?;
+        let session_secrets =
+            crate::mcp::session::SessionSecrets::load(&config.mcp).map_err(|(key, message)| unusable(key, message))?;
         Ok(Runtime { config, upstream, credentials, session_secrets, generation })
     }
 }

@@ -471,6 +471,24 @@ async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange
 }
 
 /// Decodes an `Mcp-Name` value: plain, or `=?base64?…?=` for names that are not ASCII-safe.
+/// A routing header (`Mcp-Method`, `Mcp-Name`) must carry the body's value; only a request
+/// without an `MCP-Protocol-Version` header may leave it out. `found` is `Some(None)` for a header
+/// that is present but cannot be decoded. Returns what is wrong, if anything.
+fn routing_header_problem(
+    name: &str,
+    found: Option<Option<&str>>,
+    expected: &str,
+    required: bool,
+    mismatch: impl FnOnce(Option<&str>) -> String,
+) -> Option<String> {
+    match found {
+        Some(Some(value)) if value == expected => None,
+        Some(value) => Some(mismatch(value)),
+        None if required => Some(format!("{name} header is required")),
+        None => None,
+    }
+}
+
 fn decode_header_name(value: &str) -> Option<String> {
     use base64::Engine;
     match value.strip_prefix("=?base64?").and_then(|v| v.strip_suffix("?=")) {
@@ -520,21 +538,13 @@ async fn serve_stateless(
         );
         return exchange.error(session, 400, id.as_ref(), error).await;
     }
-    match header(session, "mcp-method") {
-        Some(m) if m == method => {}
-        Some(m) => {
-            let error = RpcError::new(
-                HEADER_MISMATCH,
-                format!("Mcp-Method header {m:?} does not match the body's method {method:?}"),
-            );
-            return exchange.error(session, 400, id.as_ref(), error).await;
-        }
-        None if version_header.is_some() => {
-            return exchange
-                .error(session, 400, id.as_ref(), RpcError::new(HEADER_MISMATCH, "Mcp-Method header is required"))
-                .await;
-        }
-        None => {}
+    let required = version_header.is_some();
+    let method_problem =
+        routing_header_problem("Mcp-Method", header(session, "mcp-method").map(Some), &method, required, |m| {
+            format!("Mcp-Method header {:?} does not match the body's method {method:?}", m.unwrap_or_default())
+        });
+    if let Some(problem) = method_problem {
+        return exchange.error(session, 400, id.as_ref(), RpcError::new(HEADER_MISMATCH, problem)).await;
     }
     let name_key = match method.as_str() {
         "tools/call" | "prompts/get" => Some("name"),
@@ -543,21 +553,13 @@ async fn serve_stateless(
     };
     if let Some(key) = name_key {
         let expected = params[key].as_str().unwrap_or_default();
-        match header(session, "mcp-name").map(decode_header_name) {
-            Some(Some(name)) if name == expected => {}
-            Some(_) => {
-                let error = RpcError::new(
-                    HEADER_MISMATCH,
-                    format!("Mcp-Name header does not match the body's {key} {expected:?}"),
-                );
-                return exchange.error(session, 400, id.as_ref(), error).await;
-            }
-            None if version_header.is_some() => {
-                return exchange
-                    .error(session, 400, id.as_ref(), RpcError::new(HEADER_MISMATCH, "Mcp-Name header is required"))
-                    .await;
-            }
-            None => {}
+        let decoded = header(session, "mcp-name").map(decode_header_name);
+        let found = decoded.as_ref().map(Option::as_deref);
+        let name_problem = routing_header_problem("Mcp-Name", found, expected, required, |_| {
+            format!("Mcp-Name header does not match the body's {key} {expected:?}")
+        });
+        if let Some(problem) = name_problem {
+            return exchange.error(session, 400, id.as_ref(), RpcError::new(HEADER_MISMATCH, problem)).await;
         }
     }
     if method == "tools/call"

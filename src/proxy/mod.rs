@@ -328,12 +328,10 @@ impl ProxyHttp for Gateway {
                 }
                 ctx.stream_format = stream_format(session, &ctx.runtime.config.streaming);
                 if let Some(format) = ctx.stream_format {
-                    let streaming = &ctx.runtime.config.streaming;
                     match crate::stream::stats::StreamGuard::admit(
                         format.transport(),
                         "api",
-                        streaming.max_concurrent_streams,
-                        streaming.max_buffer_size.0,
+                        &ctx.runtime.config.streaming,
                     ) {
                         Ok(guard) => ctx.stream_guard = Some(guard),
                         Err(refusal) => {

@@ -91,13 +91,14 @@ pub struct StreamGuard {
 
 impl StreamGuard {
     /// Admits a stream over `transport` (`sse`, `ndjson`) for `tool` (a tool name, or `api`)
-    /// unless `max_streams` are open already or the open streams hold `max_buffered` bytes.
+    /// unless `max_concurrent_streams` are open already or the open streams hold
+    /// `max_buffer_size` bytes.
     pub fn admit(
         transport: &'static str,
         tool: &'static str,
-        max_streams: usize,
-        max_buffered: u64,
+        limits: &crate::config::StreamingConfig,
     ) -> Result<StreamGuard, Refusal> {
+        let (max_streams, max_buffered) = (limits.max_concurrent_streams, limits.max_buffer_size.0);
         let buffered = stats().buffered();
         if buffered as u64 >= max_buffered {
             metrics().streaming_refused.with_label_values(&["buffer_full"]).inc();
@@ -165,17 +166,26 @@ mod tests {
     // One test, so no other test of this process opens streams meanwhile.
     #[test]
     fn admission_caps_streams_and_buffered_bytes() {
-        let first = StreamGuard::admit("sse", "test", 1, u64::MAX).unwrap();
-        assert_eq!(StreamGuard::admit("sse", "test", 1, u64::MAX).err(), Some(Refusal::TooManyStreams { max: 1 }));
+        use crate::config::{Size, StreamingConfig};
+        let limits = |streams: usize, bytes: u64| StreamingConfig {
+            max_concurrent_streams: streams,
+            max_buffer_size: Size(bytes),
+            ..StreamingConfig::default()
+        };
+        let first = StreamGuard::admit("sse", "test", &limits(1, u64::MAX)).unwrap();
+        assert_eq!(
+            StreamGuard::admit("sse", "test", &limits(1, u64::MAX)).err(),
+            Some(Refusal::TooManyStreams { max: 1 })
+        );
         drop(first);
-        let mut holder = StreamGuard::admit("sse", "test", 1, u64::MAX).unwrap();
+        let mut holder = StreamGuard::admit("sse", "test", &limits(1, u64::MAX)).unwrap();
         holder.holding(4096);
         assert_eq!(
-            StreamGuard::admit("ndjson", "test", 10, 4096).err(),
+            StreamGuard::admit("ndjson", "test", &limits(10, 4096)).err(),
             Some(Refusal::BufferFull { buffered: 4096, max: 4096 })
         );
         holder.holding(0);
-        assert!(StreamGuard::admit("ndjson", "test", 10, 4096).is_ok());
+        assert!(StreamGuard::admit("ndjson", "test", &limits(10, 4096)).is_ok());
         drop(holder);
         assert_eq!(stats().active(), 0);
     }

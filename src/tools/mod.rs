@@ -322,13 +322,7 @@ impl Call<'_> {
             && wanted > self.catalog.page_cap as u64
             && self.str_arg("cursor").is_none()
         {
-            let streaming = &self.catalog.streaming;
-            match crate::stream::stats::StreamGuard::admit(
-                "sse",
-                "queryPhotos",
-                streaming.max_concurrent_streams,
-                streaming.max_buffer_size.0,
-            ) {
+            match crate::stream::stats::StreamGuard::admit("sse", "queryPhotos", &self.catalog.streaming) {
                 Ok(guard) => return self.stream_photos(guard, smart, filter, wanted).await,
                 // Paging needs no stream: the caller still gets photos and a cursor.
                 Err(refusal) => tracing::info!(%refusal, "queryPhotos pages instead of streaming"),

@@ -218,16 +218,7 @@ impl CaptureUpstream {
                             return;
                         }
                         data.extend_from_slice(&buf[..n]);
-                        while let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&data[..end]).to_string();
-                            let length = head
-                                .lines()
-                                .find_map(|l| {
-                                    l.to_ascii_lowercase()
-                                        .strip_prefix("content-length:")
-                                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                                })
-                                .unwrap_or(0);
+                        while let Some((end, head, length)) = request_head(&data) {
                             if data.len() < end + 4 + length {
                                 break;
                             }
@@ -253,6 +244,15 @@ impl CaptureUpstream {
     pub fn last(&self) -> String {
         self.heads.lock().unwrap().last().cloned().unwrap_or_default()
     }
+}
+
+/// In the raw bytes of an HTTP/1.1 request: where its head ends (the blank line), the head, and
+/// the body length it declares; `None` until the whole head has arrived.
+pub fn request_head(data: &[u8]) -> Option<(usize, String, usize)> {
+    let end = data.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&data[..end]).to_string();
+    let length = header(&head, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    Some((end, head, length))
 }
 
 /// The value of a header in a raw head (case-insensitive name).
