@@ -61,6 +61,9 @@ async fn settled(gw: &Gateway, tasks: u64) -> Figures {
     }
 }
 
+/// Longer than the test's `[immich] idle_timeout`, with room for the pool's eviction tick.
+const POOL_DRAINED: Duration = Duration::from_millis(1_500);
+
 async fn leave_in_waves(gw: &Gateway, waves: usize, per_wave: usize) {
     let request = std::sync::Arc::new(common::streamed_query_request(10_000));
     let addr = gw.url.trim_start_matches("http://").to_string();
@@ -76,12 +79,16 @@ async fn leave_in_waves(gw: &Gateway, waves: usize, per_wave: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_disconnects_mid_stream_leave_nothing_behind() {
     // One worker thread: the task count /health/streaming reports is then the whole gateway's.
-    let gw = Gateway::start("[server]\nthreads = 1\n", &["--demo"]);
-    // A first wave warms the allocator and Immich connection pool up; that is the baseline.
+    // Idle Immich connections are each a task; a short idle timeout lets both counts below be
+    // taken with the pool drained, so a connection that happened to be idle is not a "leak".
+    let gw = Gateway::start("[server]\nthreads = 1\n[immich]\nidle_timeout = \"300ms\"\n", &["--demo"]);
+    // A first wave warms the allocator up; that is the baseline.
     leave_in_waves(&gw, 1, 50).await;
+    tokio::time::sleep(POOL_DRAINED).await;
     let baseline = settled(&gw, u64::MAX).await;
     let started = Instant::now();
     leave_in_waves(&gw, 20, 50).await;
+    tokio::time::sleep(POOL_DRAINED).await;
     let after = settled(&gw, baseline.tasks).await;
     eprintln!(
         "1,000 disconnects in {:.1} s: tasks {} -> {}, RSS {} -> {} KiB",
