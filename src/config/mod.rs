@@ -187,6 +187,10 @@ pub struct StreamingConfig {
     pub max_concurrent_streams: usize,
     /// Per-stream buffer bound.
     pub stream_buffer_size: Size,
+    /// How long a stream's resume token (and its SSE event ids) can resume it, on any replica.
+    pub resume_token_ttl: Dur,
+    /// `/mcp/stream` sends a `:heartbeat` comment after this long without an event.
+    pub heartbeat_interval: Dur,
     /// Bodies smaller than this are not compressed (streams, of unknown size, always are).
     pub compression_min_size: Size,
     /// gzip level (1 fastest … 9 smallest).
@@ -217,6 +221,8 @@ impl Default for StreamingConfig {
             enable_compression: true,
             max_concurrent_streams: 100,
             stream_buffer_size: Size::kib(64),
+            resume_token_ttl: Dur::secs(3600),
+            heartbeat_interval: Dur::secs(30),
             compression_min_size: Size::kib(1),
             gzip_level: 1,
             zstd_level: 1,
@@ -515,6 +521,8 @@ impl Config {
             ("streaming.flush_interval", st.flush_interval),
             ("streaming.stream_timeout", st.stream_timeout),
             ("streaming.idle_timeout", st.idle_timeout),
+            ("streaming.resume_token_ttl", st.resume_token_ttl),
+            ("streaming.heartbeat_interval", st.heartbeat_interval),
         ] {
             check(!d.0.is_zero(), key, "must be greater than zero".into());
         }

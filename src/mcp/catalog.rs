@@ -41,10 +41,13 @@ impl ToolSpec {
         self
     }
 
-    /// Whether a call with `arguments` sends notifications before its result.
+    /// Whether a call with `arguments` sends notifications before its result. A streaming tool's
+    /// call that continues a stream (`resumeToken`) streams too.
     pub fn notifies_for(&self, arguments: &Value) -> bool {
         self.notifies
-            || self.streams_above.is_some_and(|(arg, threshold)| arguments[arg].as_u64().is_some_and(|n| n > threshold))
+            || self.streams_above.is_some_and(|(arg, threshold)| {
+                arguments[arg].as_u64().is_some_and(|n| n > threshold) || arguments["resumeToken"].is_string()
+            })
     }
 
     /// Declares the client capabilities calls need.
@@ -215,6 +218,12 @@ impl InputRound {
     /// (export links); `None` when the request has no sealer (a 2025-03-26 batch).
     pub fn seal(&self, kind: &str, payload: &[u8]) -> Option<String> {
         self.sealer.as_ref().map(|s| s.seal(kind, payload))
+    }
+
+    /// The payload of a token this gateway (or a replica sharing its secrets) sealed as `kind`;
+    /// `None` when it fails the integrity check or the request has no sealer.
+    pub fn open(&self, kind: &str, token: &str) -> Option<Vec<u8>> {
+        self.sealer.as_ref()?.open(kind, token)
     }
 
     /// The client's answer to the input request named `key`.

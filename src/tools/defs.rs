@@ -117,7 +117,9 @@ pub fn all() -> Vec<ToolDef> {
                     "order": { "type": "string", "enum": ["asc", "desc"], "description": "By capture date; newest first by default." },
                     "limit": { "type": "integer", "minimum": 1, "maximum": 10000000,
                         "description": "How many photos (default 50). Above [streaming].auto_stream_threshold (500) they stream as notifications/stream/data events when the reply is SSE; otherwise pages of 500 come with a cursor." },
-                    "cursor": cursor()
+                    "cursor": cursor(),
+                    "resumeToken": { "type": "string",
+                        "description": "The resumeToken of the last notifications/stream/data event received, to continue an interrupted stream right after it (other arguments are then ignored)." }
                 }),
                 &[],
             ),

@@ -261,6 +261,9 @@ impl Call<'_> {
     }
 
     async fn query_photos(&self) -> Outcome {
+        if let Some(token) = self.str_arg("resumeToken") {
+            return self.resume_photos(token).await;
+        }
         let (smart, filter, page, size, skip) = match self.str_arg("cursor") {
             Some(cursor) => {
                 let c = Cursor::decode(cursor).ok_or_else(|| {
@@ -317,53 +320,90 @@ impl Call<'_> {
             }
         };
         let wanted = self.args["limit"].as_u64().unwrap_or(size);
-        if self.cx.streaming
-            && self.catalog.streaming.enabled
-            && wanted > self.catalog.page_cap as u64
-            && self.str_arg("cursor").is_none()
-        {
-            match crate::stream::stats::StreamGuard::admit("sse", "queryPhotos", &self.catalog.streaming) {
-                Ok(guard) => return self.stream_photos(guard, smart, filter, wanted).await,
-                // Paging needs no stream: the caller still gets photos and a cursor.
-                Err(refusal) => tracing::info!(%refusal, "queryPhotos pages instead of streaming"),
+        if wanted > self.catalog.page_cap as u64 && self.str_arg("cursor").is_none() {
+            let page_size = 1000u64.min(wanted.max(self.catalog.streaming.chunk_size as u64));
+            let start = StreamPosition {
+                stream_id: format!("stream-{}", hex::encode(rand::random::<[u8; 8]>())),
+                sequence: 0,
+                sent: 0,
+                wanted,
+                cursor: Some(Cursor { smart, filter: filter.clone(), page: 1, size: page_size, skip: 0 }),
+            };
+            if let Some(guard) = self.admit_stream() {
+                return self.stream_photos(guard, start).await;
             }
         }
-        let result = self.catalog.client.search_page(self.key, smart, &filter, page, size).await?;
-        let next = next_cursor(smart, &filter, result.next_page, size);
+        self.photo_page(smart, &filter, page, size, skip).await
+    }
+
+    /// One page of photos and the cursor after it.
+    async fn photo_page(&self, smart: bool, filter: &Value, page: u64, size: u64, skip: u64) -> Outcome {
+        let result = self.catalog.client.search_page(self.key, smart, filter, page, size).await?;
+        let next = next_cursor(smart, filter, result.next_page, size);
         let unseen = result.items.get(skip as usize..).unwrap_or_default();
         Ok(photo_page(unseen, next, Map::new(), "photos"))
     }
 
-    /// Streams up to `wanted` photos as `notifications/stream/data` events of `chunk_size` photos
-    /// (or whatever arrived within `flush_interval`), each followed by monotonic progress. Pages are
-    /// fetched from Immich one at a time, and only as fast as the client takes the events; the
-    /// final result holds a summary, the first photos and a cursor for what lies beyond `wanted`.
-    async fn stream_photos(
-        &self,
-        mut guard: crate::stream::stats::StreamGuard,
-        smart: bool,
-        filter: Value,
-        wanted: u64,
-    ) -> Outcome {
+    /// A stream slot, when this reply can stream and the gateway has room for another stream.
+    fn admit_stream(&self) -> Option<crate::stream::stats::StreamGuard> {
+        if !(self.cx.streaming && self.catalog.streaming.enabled) {
+            return None;
+        }
+        match crate::stream::stats::StreamGuard::admit("sse", "queryPhotos", &self.catalog.streaming) {
+            Ok(guard) => Some(guard),
+            // Paging needs no stream: the caller still gets photos and a cursor.
+            Err(refusal) => {
+                tracing::info!(%refusal, "queryPhotos pages instead of streaming");
+                None
+            }
+        }
+    }
+
+    /// Continues an interrupted stream right after the event whose `resumeToken` the client holds,
+    /// on whichever replica receives the call: the token carries the whole position.
+    async fn resume_photos(&self, token: &str) -> Outcome {
+        let position = StreamPosition::open(&self.cx.input, token)?;
+        let Some(cursor) = position.cursor.clone() else {
+            let text = format!("Stream {} had already delivered all {} photos.", position.stream_id, position.sent);
+            return Ok(result(
+                json!({ "photos": [], "count": 0, "nextCursor": null, "streamId": position.stream_id, "chunks": 0 }),
+                text,
+                Vec::new(),
+            ));
+        };
+        match self.admit_stream() {
+            Some(guard) => self.stream_photos(guard, position).await,
+            // A reply that cannot stream continues page by page from the same place.
+            None => self.photo_page(cursor.smart, &cursor.filter, cursor.page, cursor.size, cursor.skip).await,
+        }
+    }
+
+    /// Streams photos from `start` as `notifications/stream/data` events of `chunk_size` photos
+    /// (or whatever arrived within `flush_interval`), each followed by monotonic progress and
+    /// carrying a resume token for the position right after it. Pages are fetched from Immich one
+    /// at a time, and only as fast as the client takes the events; the final result holds a
+    /// summary, the first photos and a cursor for what lies beyond `limit`.
+    async fn stream_photos(&self, mut guard: crate::stream::stats::StreamGuard, start: StreamPosition) -> Outcome {
         use futures::StreamExt;
         const FIRST: usize = 20;
         let started = std::time::Instant::now();
-        let stream_id = format!("stream-{}", hex::encode(rand::random::<[u8; 8]>()));
         let streaming = &self.catalog.streaming;
-        let page_size = 1000u64.min(wanted.max(streaming.chunk_size as u64));
-        // The first photos come in small pages so the first event follows one quick Immich call;
-        // ten pages of 100 cover exactly the first page of 1000, so the big pages that follow
-        // (page 2 on: Immich's paging is by offset) line up with no gap or overlap.
-        let small = (page_size == 1000).then_some(100u64);
-        let rest_start = if small.is_some() { 2 } else { 1 };
-        let rest = self.catalog.client.search_pages(self.key.to_string(), smart, filter.clone(), rest_start, page_size);
+        let StreamPosition { stream_id, mut sequence, mut sent, wanted, cursor } = start;
+        let Cursor { smart, filter, page: first_page, size, skip } = cursor.expect("a stream starts somewhere");
+        let resumed = sequence > 0;
+        // A fresh stream's first photos come in small pages so the first event follows one quick
+        // Immich call; ten pages of 100 cover exactly the first page of 1000, so the big pages that
+        // follow (page 2 on: Immich's paging is by offset) line up with no gap or overlap.
+        let small = (!resumed && first_page == 1 && size == 1000).then_some(100u64);
+        let rest_start = if small.is_some() { 2 } else { first_page };
+        let rest = self.catalog.client.search_pages(self.key.to_string(), smart, filter.clone(), rest_start, size);
         type Pages =
             std::pin::Pin<Box<dyn futures::Stream<Item = Result<crate::immich::client::Page, ImmichError>> + Send>>;
         let mut pages: Pages = match small {
-            Some(size) => Box::pin(
+            Some(small_size) => Box::pin(
                 self.catalog
                     .client
-                    .search_pages(self.key.to_string(), smart, filter.clone(), 1, size)
+                    .search_pages(self.key.to_string(), smart, filter.clone(), 1, small_size)
                     .take(10)
                     .chain(rest),
             ),
@@ -373,7 +413,8 @@ impl Call<'_> {
         self.cx
             .notify(
                 "notifications/stream/init",
-                json!({ "streamId": stream_id, "method": "queryPhotos", "expectedItems": wanted, "chunkSize": streaming.chunk_size }),
+                json!({ "streamId": stream_id, "method": "queryPhotos", "expectedItems": wanted,
+                    "chunkSize": streaming.chunk_size, "resumedAfter": resumed.then_some(sequence) }),
             )
             .await;
         let mut flush = tokio::time::interval(streaming.flush_interval.0);
@@ -383,16 +424,18 @@ impl Call<'_> {
         let timeout = tokio::time::sleep(streaming.stream_timeout.0);
         tokio::pin!(timeout);
         let (mut batch, mut first) = (Vec::new(), Vec::new());
-        let (mut sent, mut sequence) = (0u64, 0u64);
         let (mut exhausted, mut timed_out) = (false, false);
-        // The last Immich page read: its number and size, its length and how much of it went out.
-        let (mut pages_read, mut page_no, mut page_len, mut taken) = (0u64, 1u64, 0usize, 0usize);
-        let mut read_size = small.unwrap_or(page_size);
+        // Where the stream stands: the last Immich page read (its number and size), its length
+        // and how much of it went out; before the first read, the starting point.
+        let mut at = Position { page: first_page, size: small.unwrap_or(size), len: usize::MAX, taken: skip as usize };
+        let mut pages_read = 0u64;
+        let chunk = Chunk { stream_id: &stream_id, wanted, started, smart, filter: &filter };
         'pages: while sent < wanted && !exhausted {
             let page = tokio::select! {
                 page = pages.next() => page,
                 _ = flush.tick() => {
-                    self.send_chunk(&mut guard, &stream_id, &mut batch, &mut sequence, sent, wanted, started, true).await;
+                    let resume = chunk.cursor_after(&at, exhausted);
+                    self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume).await;
                     continue;
                 }
                 () = self.cx.cancel.cancelled() => break,
@@ -404,24 +447,26 @@ impl Call<'_> {
             let Some(page) = page else { break };
             let page = page?;
             pages_read += 1;
-            (page_no, read_size) = match small {
+            let (page_no, read_size) = match small {
                 Some(small_size) if pages_read <= 10 => (pages_read, small_size),
-                Some(_) => (rest_start + pages_read - 11, page_size),
-                None => (rest_start + pages_read - 1, page_size),
+                Some(_) => (rest_start + pages_read - 11, size),
+                None => (rest_start + pages_read - 1, size),
             };
-            (page_len, taken) = (page.items.len(), 0);
+            // A resumed stream skips what its first page already delivered.
+            let already = if pages_read == 1 { skip as usize } else { 0 };
+            at = Position { page: page_no, size: read_size, len: page.items.len(), taken: already };
             exhausted = page.next_page.is_none();
-            for asset in &page.items {
+            for asset in page.items.iter().skip(already) {
                 let photo = compact(asset);
                 if first.len() < FIRST {
                     first.push(photo.clone());
                 }
                 batch.push(photo);
                 sent += 1;
-                taken += 1;
+                at.taken += 1;
                 if batch.len() >= streaming.chunk_size {
-                    self.send_chunk(&mut guard, &stream_id, &mut batch, &mut sequence, sent, wanted, started, true)
-                        .await;
+                    let resume = chunk.cursor_after(&at, exhausted);
+                    self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume).await;
                 }
                 if sent >= wanted {
                     break 'pages;
@@ -430,23 +475,25 @@ impl Call<'_> {
         }
         // The cursor continues right after the last photo sent, inside its Immich page if need be,
         // so nothing is skipped whether the stream reached `limit` or its timeout.
-        let resume = if taken < page_len {
-            Some(Cursor { smart, filter: filter.clone(), page: page_no, size: read_size, skip: taken as u64 })
-        } else if !exhausted {
-            let page = if pages_read == 0 { 1 } else { page_no + 1 };
-            Some(Cursor { smart, filter: filter.clone(), page, size: read_size, skip: 0 })
-        } else {
-            None
-        };
-        self.send_chunk(&mut guard, &stream_id, &mut batch, &mut sequence, sent, wanted, started, resume.is_some())
-            .await;
+        let resume = chunk.cursor_after(&at, exhausted);
+        self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume.clone()).await;
         let seconds = started.elapsed().as_secs_f64();
         let mut complete =
             json!({ "streamId": stream_id, "totalProcessed": sent, "duration": seconds, "success": !timed_out });
         if timed_out {
             guard.failed();
-            complete["error"] = json!({ "code": "STREAM_TIMEOUT", "retryable": true,
-                "message": format!("the stream reached [streaming] stream_timeout ({}); nextCursor continues", streaming.stream_timeout) });
+            let token = resume.as_ref().and_then(|cursor| {
+                let position = StreamPosition {
+                    stream_id: stream_id.clone(),
+                    sequence,
+                    sent,
+                    wanted,
+                    cursor: Some(cursor.clone()),
+                };
+                position.seal(&self.cx.input, streaming.resume_token_ttl.0)
+            });
+            complete["error"] = json!({ "code": "STREAM_TIMEOUT", "retryable": true, "resumeToken": token,
+                "message": format!("the stream reached [streaming] stream_timeout ({}); nextCursor or resumeToken continues", streaming.stream_timeout) });
         }
         self.cx.notify("notifications/stream/complete", complete).await;
         let next = resume.map(|cursor| cursor.encode());
@@ -470,27 +517,35 @@ impl Call<'_> {
         Ok(result(structured, text, Vec::new()))
     }
 
-    /// Sends one `notifications/stream/data` event (seed 000's lifecycle fields) and progress.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends one `notifications/stream/data` event (seed 000's lifecycle fields, plus the token
+    /// that resumes right after it) and progress.
     async fn send_chunk(
         &self,
         guard: &mut crate::stream::stats::StreamGuard,
-        stream_id: &str,
+        chunk: &Chunk<'_>,
         batch: &mut Vec<Value>,
         sequence: &mut u64,
         sent: u64,
-        wanted: u64,
-        started: std::time::Instant,
-        has_more: bool,
+        resume: Option<Cursor>,
     ) {
         if batch.is_empty() {
             return;
         }
         *sequence += 1;
-        let elapsed = started.elapsed().as_secs_f64();
+        let wanted = chunk.wanted;
+        let elapsed = chunk.started.elapsed().as_secs_f64();
         let rate = sent as f64 / elapsed.max(1e-3);
+        let has_more = resume.is_some() && sent < wanted;
+        let position = StreamPosition {
+            stream_id: chunk.stream_id.to_string(),
+            sequence: *sequence,
+            sent,
+            wanted,
+            cursor: resume.filter(|_| has_more),
+        };
+        let token = position.seal(&self.cx.input, self.catalog.streaming.resume_token_ttl.0);
         let params = json!({
-            "streamId": stream_id,
+            "streamId": chunk.stream_id,
             "sequenceNumber": *sequence,
             "items": std::mem::take(batch),
             "hasMore": has_more,
@@ -498,6 +553,7 @@ impl Call<'_> {
             "totalItems": wanted,
             "percentComplete": (sent as f64 * 100.0 / wanted as f64).min(100.0).round(),
             "estimatedTimeRemaining": ((wanted.saturating_sub(sent)) as f64 / rate).round(),
+            "resumeToken": token,
         });
         guard.sent(serde_json::to_vec(&params).map_or(0, |b| b.len()), 1);
         self.cx.notify("notifications/stream/data", params).await;
@@ -1228,6 +1284,97 @@ impl Cursor {
             page: value["p"].as_u64()?,
             size,
             skip,
+        })
+    }
+}
+
+/// Where a photo stream stands in Immich's paging: the last page read (its number and size), its
+/// length and how many of its photos went out.
+struct Position {
+    page: u64,
+    size: u64,
+    len: usize,
+    taken: usize,
+}
+
+/// What every chunk of one photo stream shares.
+struct Chunk<'a> {
+    stream_id: &'a str,
+    wanted: u64,
+    started: std::time::Instant,
+    smart: bool,
+    filter: &'a Value,
+}
+
+impl Chunk<'_> {
+    /// The cursor right after the last photo sent: inside its Immich page while photos of it
+    /// remain, else the next page; `None` once Immich has no more.
+    fn cursor_after(&self, at: &Position, exhausted: bool) -> Option<Cursor> {
+        let (page, skip) = if at.taken < at.len {
+            (at.page, at.taken as u64)
+        } else if !exhausted {
+            (at.page + 1, 0)
+        } else {
+            return None;
+        };
+        Some(Cursor { smart: self.smart, filter: self.filter.clone(), page, size: at.size, skip })
+    }
+}
+
+/// The sealing kind of photo-stream resume tokens.
+const RESUME_KIND: &str = "photo-stream";
+
+/// Everything needed to continue a photo stream on any replica: the stream, the last sequence
+/// number sent, how many photos went out of how many wanted, and the Immich position right after
+/// them (`None` once nothing is left). Sealed, it is the stream's resume token.
+struct StreamPosition {
+    stream_id: String,
+    sequence: u64,
+    sent: u64,
+    wanted: u64,
+    cursor: Option<Cursor>,
+}
+
+impl StreamPosition {
+    /// The resume token, valid for `ttl` (`None` when the request has nothing to seal with).
+    fn seal(&self, input: &crate::mcp::catalog::InputRound, ttl: std::time::Duration) -> Option<String> {
+        let payload = json!({
+            "i": self.stream_id,
+            "q": self.sequence,
+            "d": self.sent,
+            "w": self.wanted,
+            "c": self.cursor.as_ref().map(Cursor::encode),
+            "exp": crate::mcp::session::now() + ttl.as_secs(),
+        });
+        input.seal(RESUME_KIND, payload.to_string().as_bytes())
+    }
+
+    /// Opens a resume token: tampered, foreign, expired or malformed tokens are refused with a
+    /// message saying what to do.
+    fn open(input: &crate::mcp::catalog::InputRound, token: &str) -> Result<StreamPosition, ImmichError> {
+        let bytes = input.open(RESUME_KIND, token).ok_or_else(|| {
+            ImmichError::Invalid(
+                "resumeToken failed its integrity check (altered, or sealed by a gateway with other secrets); run the query again without it".into(),
+            )
+        })?;
+        let malformed = || ImmichError::Invalid("resumeToken is malformed; run the query again without it".into());
+        let value: Value = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+        if value["exp"].as_u64().is_none_or(|exp| exp <= crate::mcp::session::now()) {
+            return Err(ImmichError::Invalid(
+                "resumeToken expired ([streaming] resume_token_ttl); run the query again without it".into(),
+            ));
+        }
+        let cursor = match &value["c"] {
+            Value::Null => None,
+            Value::String(c) => Some(Cursor::decode(c).ok_or_else(malformed)?),
+            _ => return Err(malformed()),
+        };
+        Ok(StreamPosition {
+            stream_id: value["i"].as_str().ok_or_else(malformed)?.to_string(),
+            sequence: value["q"].as_u64().ok_or_else(malformed)?,
+            sent: value["d"].as_u64().ok_or_else(malformed)?,
+            wanted: value["w"].as_u64().ok_or_else(malformed)?,
+            cursor,
         })
     }
 }

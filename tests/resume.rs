@@ -1,0 +1,136 @@
+//! Resumable streams without an event store: a photo stream cut in the middle continues on a
+//! second gateway process from its last event's resume token, and every photo arrives exactly once.
+
+mod common;
+
+use common::{Gateway, client};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const SECRET: &str = "a-shared-secret-of-at-least-32-bytes!";
+
+fn replica(extra: &str) -> Gateway {
+    Gateway::start(&format!("[mcp]\nsession_secret = \"{SECRET}\"\n{extra}"), &["--demo", "--demo-assets", "4000"])
+}
+
+/// A stateless-wire `queryPhotos` call with `arguments`, answered over SSE.
+async fn query(gw: &Gateway, arguments: Value) -> reqwest::Response {
+    let meta = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {} });
+    let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": { "name": "queryPhotos", "arguments": arguments, "_meta": meta } });
+    let response = client()
+        .post(gw.at("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "queryPhotos")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response
+}
+
+/// Reads SSE messages off `response` until `stop` says so or the stream ends.
+async fn read_messages(mut response: reqwest::Response, mut stop: impl FnMut(&Value) -> bool) -> Vec<Value> {
+    let mut messages = Vec::new();
+    let mut pending = Vec::new();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(20), response.chunk()).await.unwrap().unwrap() {
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = pending.drain(..end + 2).collect();
+            let text = String::from_utf8(event).unwrap();
+            let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
+            let message: Value = serde_json::from_str(data).unwrap();
+            let done = stop(&message);
+            messages.push(message);
+            if done {
+                return messages;
+            }
+        }
+    }
+    messages
+}
+
+fn data_events(messages: &[Value]) -> Vec<&Value> {
+    messages.iter().filter(|m| m["method"] == "notifications/stream/data").map(|m| &m["params"]).collect()
+}
+
+fn photo_ids(messages: &[Value]) -> Vec<String> {
+    data_events(messages)
+        .iter()
+        .flat_map(|d| d["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn final_result(messages: &[Value]) -> &Value {
+    &messages.iter().find(|m| m.get("id").is_some()).expect("a final result")["result"]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_midway_resumes_on_another_replica_with_every_photo_once() {
+    let (a, b) = (replica(""), replica(""));
+    let everything = read_messages(query(&b, json!({ "limit": 3000 })).await, |_| false).await;
+    let expected = photo_ids(&everything);
+    assert_eq!(expected.len(), 3000);
+
+    // Cut the stream on A after its fifth data event (the connection is dropped).
+    let mut seen = 0;
+    let before = read_messages(query(&a, json!({ "limit": 3000 })).await, |m| {
+        seen += usize::from(m["method"] == "notifications/stream/data");
+        seen == 5
+    })
+    .await;
+    let last = *data_events(&before).last().unwrap();
+    assert_eq!(last["hasMore"], true);
+    let token = last["resumeToken"].as_str().expect("every data event carries a resume token");
+
+    // Resume on B: the sequence numbers continue and the photos pick up right after the cut.
+    let after = read_messages(query(&b, json!({ "resumeToken": token })).await, |_| false).await;
+    let resumed = data_events(&after);
+    assert_eq!(resumed[0]["sequenceNumber"], last["sequenceNumber"].as_u64().unwrap() + 1);
+    assert_eq!(resumed[0]["streamId"], last["streamId"]);
+    assert_eq!(resumed.last().unwrap()["processedItems"], 3000);
+    assert_eq!(resumed.last().unwrap()["hasMore"], false);
+    let mut ids = photo_ids(&before);
+    ids.extend(photo_ids(&after));
+    assert_eq!(ids, expected, "every photo exactly once, in order");
+    assert_ne!(final_result(&after)["isError"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn altered_foreign_and_expired_resume_tokens_are_refused_clearly() {
+    let short_lived = replica("[streaming]\nresume_token_ttl = \"1s\"\n");
+    let b = replica("");
+    let foreign = Gateway::start(
+        "[mcp]\nsession_secret = \"another-secret-also-at-least-32-bytes\"\n",
+        &["--demo", "--demo-assets", "4000"],
+    );
+    let mut seen = 0;
+    let take_one = |m: &Value| {
+        seen += usize::from(m["method"] == "notifications/stream/data");
+        seen == 1
+    };
+    let messages = read_messages(query(&short_lived, json!({ "limit": 2000 })).await, take_one).await;
+    let token = data_events(&messages)[0]["resumeToken"].as_str().unwrap().to_string();
+
+    let refusal = |messages: Vec<Value>| {
+        let result = final_result(&messages).clone();
+        assert_eq!(result["isError"], true, "{result}");
+        result["content"][0]["text"].as_str().unwrap().to_string()
+    };
+    let mut altered = token.clone();
+    let middle = altered.len() / 2;
+    let flipped = if &altered[middle..=middle] == "A" { "B" } else { "A" };
+    altered.replace_range(middle..=middle, flipped);
+    let text = refusal(read_messages(query(&b, json!({ "resumeToken": altered })).await, |_| false).await);
+    assert!(text.contains("integrity check"), "{text}");
+    let text = refusal(read_messages(query(&foreign, json!({ "resumeToken": token })).await, |_| false).await);
+    assert!(text.contains("integrity check"), "{text}");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let text = refusal(read_messages(query(&b, json!({ "resumeToken": token })).await, |_| false).await);
+    assert!(text.contains("expired"), "{text}");
+}
