@@ -34,7 +34,15 @@ async fn query(gw: &Gateway, arguments: Value) -> reqwest::Response {
 }
 
 /// Reads SSE messages off `response` until `stop` says so or the stream ends.
-async fn read_messages(mut response: reqwest::Response, mut stop: impl FnMut(&Value) -> bool) -> Vec<Value> {
+async fn read_messages(response: reqwest::Response, stop: impl FnMut(&Value) -> bool) -> Vec<Value> {
+    read_events(response, stop).await.into_iter().map(|(_, message)| message).collect()
+}
+
+/// Reads SSE messages and their event ids off `response` until `stop` says so or the stream ends.
+async fn read_events(
+    mut response: reqwest::Response,
+    mut stop: impl FnMut(&Value) -> bool,
+) -> Vec<(Option<String>, Value)> {
     let mut messages = Vec::new();
     let mut pending = Vec::new();
     while let Some(chunk) = tokio::time::timeout(Duration::from_secs(20), response.chunk()).await.unwrap().unwrap() {
@@ -42,10 +50,14 @@ async fn read_messages(mut response: reqwest::Response, mut stop: impl FnMut(&Va
         while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
             let event: Vec<u8> = pending.drain(..end + 2).collect();
             let text = String::from_utf8(event).unwrap();
-            let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
+            // Events without JSON data (priming, keep-alive comments) carry no message.
+            let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")).filter(|d| !d.is_empty()) else {
+                continue;
+            };
+            let id = text.lines().find_map(|l| l.strip_prefix("id: ")).map(str::to_string);
             let message: Value = serde_json::from_str(data).unwrap();
             let done = stop(&message);
-            messages.push(message);
+            messages.push((id, message));
             if done {
                 return messages;
             }
@@ -133,4 +145,50 @@ async fn altered_foreign_and_expired_resume_tokens_are_refused_clearly() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let text = refusal(read_messages(query(&b, json!({ "resumeToken": token })).await, |_| false).await);
     assert!(text.contains("expired"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_event_id_resumes_a_session_stream_on_another_replica() {
+    let (a, b) = (replica(""), replica(""));
+    let c = client();
+    let initialize = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "resume-test", "version": "1" } } });
+    let post = |gw: &Gateway, body: Value| {
+        c.post(gw.at("/mcp")).header("accept", "application/json, text/event-stream").json(&body)
+    };
+    let init = post(&a, initialize).send().await.unwrap();
+    let session = init.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    let call = json!({ "jsonrpc": "2.0", "id": "q1", "method": "tools/call",
+        "params": { "name": "queryPhotos", "arguments": { "limit": 3000 } } });
+    let expected = photo_ids(
+        &read_messages(post(&b, call.clone()).header("mcp-session-id", &session).send().await.unwrap(), |_| false)
+            .await,
+    );
+    assert_eq!(expected.len(), 3000);
+
+    let mut seen = 0;
+    let before = read_events(post(&a, call).header("mcp-session-id", &session).send().await.unwrap(), |m| {
+        seen += usize::from(m["method"] == "notifications/stream/data");
+        seen == 4
+    })
+    .await;
+    let last_id = before.last().unwrap().0.clone().expect("events carry ids");
+    let before: Vec<Value> = before.into_iter().map(|(_, m)| m).collect();
+
+    // B never saw this stream: the event id alone carries what continues it.
+    let resumed = c
+        .get(b.at("/mcp"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("last-event-id", &last_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    let after = read_messages(resumed, |m| m.get("id").is_some()).await;
+    let mut ids = photo_ids(&before);
+    ids.extend(photo_ids(&after));
+    assert_eq!(ids, expected, "every photo exactly once, in order");
+    assert_eq!(final_result(&after)["structuredContent"]["streamId"], data_events(&before)[0]["streamId"]);
+    assert_eq!(after.last().unwrap()["id"], "q1", "the resumed stream answers the original request");
 }

@@ -52,6 +52,10 @@ const STREAM_CHANNEL: usize = 32;
 struct Parked {
     rx: mpsc::Receiver<Outbound>,
     next_seq: u64,
+    /// The request it answers and its tool, when its events can resume it elsewhere.
+    call: Option<(Id, String)>,
+    /// The latest resume token it sent.
+    resume: Option<String>,
 }
 
 /// Everything `/mcp` keeps across requests and reloads. Per-request state lives only while its
@@ -158,6 +162,8 @@ struct Exchange<'a> {
     public_base: String,
     /// The client's best accepted encoding for JSON replies, when compression is on.
     codec: Option<crate::stream::compress::Codec>,
+    /// The client takes only `application/x-ndjson`: single replies are one NDJSON line too.
+    ndjson_only: bool,
 }
 
 impl Exchange<'_> {
@@ -174,7 +180,14 @@ impl Exchange<'_> {
         body: &Value,
         extra: &[(&'static str, &str)],
     ) -> Result<()> {
-        let bytes = Bytes::from(serde_json::to_vec(body).expect("a Value always serializes"));
+        let mut bytes = serde_json::to_vec(body).expect("a Value always serializes");
+        let content_type = if self.ndjson_only {
+            bytes.push(b'\n');
+            "application/x-ndjson"
+        } else {
+            "application/json"
+        };
+        let bytes = Bytes::from(bytes);
         let streaming = &self.runtime.config.streaming;
         match self.codec {
             Some(codec) if bytes.len() as u64 >= streaming.compression_min_size.0 => {
@@ -182,9 +195,9 @@ impl Exchange<'_> {
                 let packed = crate::stream::compress::compress_all(codec, level, &bytes);
                 let mut headers = self.headers(extra);
                 headers.extend([("content-encoding", codec.token()), ("vary", "Accept-Encoding")]);
-                respond(session, status, "application/json", self.request_id, &headers, packed).await
+                respond(session, status, content_type, self.request_id, &headers, packed).await
             }
-            _ => respond(session, status, "application/json", self.request_id, &self.headers(extra), bytes).await,
+            _ => respond(session, status, content_type, self.request_id, &self.headers(extra), bytes).await,
         }
     }
 
@@ -218,6 +231,9 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
             .enable_compression
             .then(|| header(session, "accept-encoding").and_then(crate::stream::compress::negotiate))
             .flatten(),
+        ndjson_only: accepts(session, "application/x-ndjson")
+            && !accepts(session, "application/json")
+            && !accepts(session, "text/event-stream"),
     };
     if let Err(reason) = check_origin_and_host(session, runtime) {
         return exchange.error(session, 403, None, RpcError::new(INVALID_REQUEST, reason)).await;
@@ -256,7 +272,15 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
     let immich_key = principal.map(|p| p.immich_key).or_else(|| runtime.credentials.default_immich_key());
     let exchange = Exchange { immich_key, ..exchange };
     let stateless_header = header(session, "mcp-protocol-version") == Some(STATELESS_VERSION);
+    if path == "/mcp/stream" && method != http::Method::POST {
+        let body =
+            RpcError::new(INVALID_REQUEST, "POST one JSON-RPC request (e.g. tools/call) to /mcp/stream").response(None);
+        return exchange.json(session, 405, &body, &[("allow", "POST")]).await;
+    }
     match method {
+        http::Method::POST if path == "/mcp/stream" || is_seed_bulk_request(session) => {
+            serve_bulk(state, session, &exchange).await
+        }
         http::Method::POST => serve_post(state, session, &exchange).await,
         http::Method::GET if accepts(session, "text/html") && !accepts(session, "text/event-stream") => {
             if mcp.strict {
@@ -427,34 +451,90 @@ async fn read_body(session: &mut Session, limit: u64) -> Result<std::result::Res
     Ok(Ok(body))
 }
 
-async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
-    let content_type = header(session, "content-type").unwrap_or("");
-    if !content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")) {
-        return exchange
-            .error(session, 415, None, RpcError::new(INVALID_REQUEST, "Content-Type must be application/json"))
-            .await;
+fn is_json(content_type: &str) -> bool {
+    content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// A POST to `/mcp` shaped like seed 000's Python streaming client: it accepts only
+/// `text/event-stream` and carries no session, protocol version or routing header, so it can be
+/// no Streamable HTTP request (those would get 406 or 400); it gets the bulk stream instead.
+fn is_seed_bulk_request(session: &Session) -> bool {
+    accepts(session, "text/event-stream")
+        && !accepts(session, "application/json")
+        && !accepts_any(session)
+        && ["mcp-session-id", "mcp-protocol-version", "mcp-method"].iter().all(|h| header(session, h).is_none())
+}
+
+/// Reads a JSON-RPC POST body: 415 for another content type (`require_type`), 413 past
+/// `[mcp] max_body_size`, 400 for what is not JSON-RPC. `None` means the error was answered.
+async fn read_rpc_body(session: &mut Session, exchange: &Exchange<'_>, require_type: bool) -> Result<Option<Body>> {
+    if !header(session, "content-type").map_or(!require_type, is_json) {
+        let error = RpcError::new(INVALID_REQUEST, "Content-Type must be application/json");
+        exchange.error(session, 415, None, error).await?;
+        return Ok(None);
     }
-    if !(accepts(session, "application/json") && accepts(session, "text/event-stream") || accepts_any(session)) {
+    let limit = exchange.runtime.config.mcp.max_body_size;
+    let Ok(bytes) = read_body(session, limit.0).await? else {
+        session.set_keepalive(None);
+        let error = RpcError::new(INVALID_REQUEST, format!("request body larger than {limit}"));
+        exchange.error(session, 413, None, error).await?;
+        return Ok(None);
+    };
+    match jsonrpc::parse_body(&bytes) {
+        Ok(body) => Ok(Some(body)),
+        Err((id, error)) => {
+            exchange.error(session, 400, id.as_ref(), error).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Seed 000's bulk stream for programs (`POST /mcp/stream`): one JSON-RPC request, no session,
+/// authenticated like every `/mcp` request, answered with `event: data | progress | message |
+/// complete | error` and a `:heartbeat` comment after `[streaming] heartbeat_interval` of quiet.
+async fn serve_bulk(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
+    let Some(body) = read_rpc_body(session, exchange, false).await? else { return Ok(()) };
+    let Body::Single(Message::Request { id, method, params }) = body else {
+        let error = RpcError::new(INVALID_REQUEST, "/mcp/stream takes one JSON-RPC request with an id");
+        return exchange.error(session, 400, None, error).await;
+    };
+    let call = Call {
+        id,
+        method,
+        params,
+        wire: Wire::Session,
+        version: server::DEFAULT_VERSION.to_string(),
+        caps: json!({}),
+        log_level: None,
+        claims: None,
+        bulk: true,
+    };
+    run_call(state, session, exchange, call, &[]).await
+}
+
+async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
+    if !header(session, "content-type").is_some_and(is_json) {
+        let error = RpcError::new(INVALID_REQUEST, "Content-Type must be application/json");
+        return exchange.error(session, 415, None, error).await;
+    }
+    let ndjson = accepts(session, "application/x-ndjson");
+    if !(accepts(session, "application/json") && accepts(session, "text/event-stream")
+        || accepts_any(session)
+        || ndjson)
+    {
         return exchange
             .error(
                 session,
                 406,
                 None,
-                RpcError::new(INVALID_REQUEST, "Accept must list both application/json and text/event-stream"),
+                RpcError::new(
+                    INVALID_REQUEST,
+                    "Accept must list both application/json and text/event-stream (or application/x-ndjson)",
+                ),
             )
             .await;
     }
-    let limit = exchange.runtime.config.mcp.max_body_size;
-    let Ok(bytes) = read_body(session, limit.0).await? else {
-        session.set_keepalive(None);
-        return exchange
-            .error(session, 413, None, RpcError::new(INVALID_REQUEST, format!("request body larger than {limit}")))
-            .await;
-    };
-    let body = match jsonrpc::parse_body(&bytes) {
-        Ok(body) => body,
-        Err((id, error)) => return exchange.error(session, 400, id.as_ref(), error).await,
-    };
+    let Some(body) = read_rpc_body(session, exchange, true).await? else { return Ok(()) };
     let version_header = header(session, "mcp-protocol-version").map(str::to_string);
     let meta_version = match &body {
         Body::Single(Message::Request { params, .. } | Message::Notification { params, .. }) => {
@@ -605,6 +685,7 @@ async fn serve_stateless(
         caps,
         log_level,
         claims: None,
+        bulk: false,
     };
     run_call(state, session, exchange, call, &[]).await
 }
@@ -684,6 +765,7 @@ async fn serve_session_post(
             caps: claims.caps.clone(),
             log_level,
             claims: Some(claims),
+            bulk: false,
         };
         return run_call(state, session, exchange, call, &[]).await;
     }
@@ -750,6 +832,8 @@ struct Call {
     caps: Value,
     log_level: Option<LogLevel>,
     claims: Option<Claims>,
+    /// Answer with seed 000's bulk stream events (`/mcp/stream`).
+    bulk: bool,
 }
 
 async fn run_call(
@@ -768,11 +852,20 @@ async fn run_call(
                 .as_str()
                 .and_then(|n| server.tool(n))
                 .is_some_and(|t| t.notifies_for(&call.params["arguments"])));
-    let sse = match exchange.runtime.config.mcp.response_mode {
-        ResponseMode::Json => false,
-        ResponseMode::Sse => call.method == "tools/call",
-        ResponseMode::Auto => notifies,
-    } && accepts(session, "text/event-stream");
+    // Streamed replies are SSE, or NDJSON for a client that takes that and not SSE, or seed
+    // 000's bulk events on `/mcp/stream`.
+    let ndjson = accepts(session, "application/x-ndjson") && !accepts(session, "text/event-stream");
+    let framing = match (call.bulk, ndjson) {
+        (true, _) => Framing::Bulk,
+        (false, true) => Framing::Ndjson,
+        (false, false) => Framing::Sse,
+    };
+    let sse = call.bulk
+        || match exchange.runtime.config.mcp.response_mode {
+            ResponseMode::Json => false,
+            ResponseMode::Sse => call.method == "tools/call",
+            ResponseMode::Auto => notifies,
+        } && (accepts(session, "text/event-stream") || ndjson);
 
     let input = match InputRound::from_params(&call.params, state.sessions.sealer(exchange.secrets)) {
         Ok(input) => input,
@@ -838,17 +931,25 @@ async fn run_call(
     });
 
     let stream_id = hex::encode(rand::random::<[u8; 8]>());
-    let prime = call.wire == Wire::Session && server::at_least(&call.version, "2025-11-25");
-    let session_header = None;
-    let ended =
-        stream_sse(state, session, exchange, rx, &stream_id, 0, prime, session_header, extra, wire == Wire::Stateless)
-            .await;
+    let tool = call.params["name"].as_str().unwrap_or_default().to_string();
+    let session_sse = framing == Framing::Sse && wire == Wire::Session;
+    let spec = StreamSpec {
+        stream_id: &stream_id,
+        seq: 0,
+        prime: session_sse && server::at_least(&call.version, "2025-11-25"),
+        framing,
+        cancel_on_close: !session_sse,
+        extra,
+        call: (session_sse && call.method == "tools/call").then_some((&call.id, tool.as_str())),
+        resume: None,
+    };
+    let ended = stream_sse(state, session, exchange, rx, spec).await;
     if let Some(key) = &key {
         state.running.lock().unwrap().remove(key);
     }
     state.account(call.claims.as_ref(), wire, started, false);
     match ended {
-        StreamEnd::ClientGone if wire == Wire::Stateless => cancel.cancel(),
+        StreamEnd::ClientGone if !session_sse => cancel.cancel(),
         _ => {}
     }
     Ok(())
@@ -947,7 +1048,7 @@ async fn listen(
     });
     let _ = id;
     let stream_id = hex::encode(rand::random::<[u8; 8]>());
-    stream_sse(state, session, exchange, rx, &stream_id, 0, false, None, &[], true).await;
+    stream_sse(state, session, exchange, rx, StreamSpec::notifications(&stream_id, false)).await;
     forward.abort();
     Ok(())
 }
@@ -977,95 +1078,275 @@ enum StreamEnd {
     ClientGone,
 }
 
-fn sse_event(stream_id: &str, seq: u64, message: &Value) -> Bytes {
-    let data = serde_json::to_string(message).expect("a Value always serializes");
-    Bytes::from(format!("event: message\nid: {stream_id}-{seq}\ndata: {data}\n\n"))
+/// How a streamed reply frames its messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    /// Streamable HTTP's SSE: every JSON-RPC message is an `event: message` with an `id`.
+    Sse,
+    /// Chunked NDJSON (`Accept: application/x-ndjson`): one JSON-RPC message per line.
+    Ndjson,
+    /// Seed 000's bulk stream (`/mcp/stream`): `event: data | progress | complete | error`.
+    Bulk,
 }
 
-/// Writes an SSE response from a call's messages until the call ends, the server closes it, or
+impl Framing {
+    fn content_type(self) -> &'static str {
+        match self {
+            Framing::Sse | Framing::Bulk => "text/event-stream",
+            Framing::Ndjson => "application/x-ndjson",
+        }
+    }
+}
+
+/// One streamed reply: where its sequence starts and how it is framed and ended.
+struct StreamSpec<'a> {
+    stream_id: &'a str,
+    /// The sequence number of the first event.
+    seq: u64,
+    /// Send an SSE priming event (`id`, `retry:`) first (protocol ≥ 2025-11-25).
+    prime: bool,
+    framing: Framing,
+    /// Cancel the call when the client goes away, instead of parking the rest for a resume.
+    cancel_on_close: bool,
+    extra: &'a [(&'static str, &'a str)],
+    /// The request this stream answers and its tool: event ids then carry the latest resume
+    /// token, so a `Last-Event-ID` resumes the call on any replica.
+    call: Option<(&'a Id, &'a str)>,
+    /// The latest resume token already sent (a resumed stream's).
+    resume: Option<String>,
+}
+
+impl<'a> StreamSpec<'a> {
+    /// A stream of server notifications (no call behind it): SSE, ended when the client leaves.
+    fn notifications(stream_id: &'a str, prime: bool) -> StreamSpec<'a> {
+        StreamSpec {
+            stream_id,
+            seq: 0,
+            prime,
+            framing: Framing::Sse,
+            cancel_on_close: true,
+            extra: &[],
+            call: None,
+            resume: None,
+        }
+    }
+}
+
+/// The `id:` of an SSE event: `<stream>-<seq>`, then, once the stream has a resume token,
+/// `~<base64url(request id)>~<tool>~<token>` (none of the parts can contain `~`).
+fn event_id(spec: &StreamSpec<'_>, seq: u64, resume: Option<&str>) -> String {
+    use base64::Engine;
+    match (spec.call, resume) {
+        (Some((id, tool)), Some(token)) => format!(
+            "{}-{seq}~{}~{tool}~{token}",
+            spec.stream_id,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.to_string())
+        ),
+        _ => format!("{}-{seq}", spec.stream_id),
+    }
+}
+
+/// A `Last-Event-ID`, read back: the stream, and what resumes its call elsewhere.
+struct LastEventId {
+    stream_id: String,
+    elsewhere: Option<(Id, String, String)>,
+}
+
+impl LastEventId {
+    fn parse(value: &str) -> Option<LastEventId> {
+        use base64::Engine;
+        let mut parts = value.split('~');
+        let (stream_id, _seq) = parts.next()?.rsplit_once('-')?;
+        let elsewhere = match (parts.next(), parts.next(), parts.next()) {
+            (Some(id), Some(tool), Some(token)) => {
+                let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id).ok()?;
+                Some((serde_json::from_slice(&id).ok()?, tool.to_string(), token.to_string()))
+            }
+            _ => None,
+        };
+        Some(LastEventId { stream_id: stream_id.to_string(), elsewhere })
+    }
+}
+
+/// Seed 000's bulk stream events, from a call's JSON-RPC messages: data and progress as they
+/// come, the final result as `event: message`, then `event: complete` (or `event: error`).
+#[derive(Default)]
+struct BulkEvents {
+    complete: Option<Value>,
+    last_resume: Option<String>,
+}
+
+impl BulkEvents {
+    fn frame(&mut self, message: &Value, out: &mut String) {
+        use std::fmt::Write;
+        let mut event = |name: &str, id: Option<&str>, data: &Value| {
+            let _ = writeln!(out, "event: {name}");
+            if let Some(id) = id {
+                let _ = writeln!(out, "id: {id}");
+            }
+            let _ = write!(out, "data: {data}\n\n");
+        };
+        let params = &message["params"];
+        match message["method"].as_str() {
+            Some("notifications/stream/data") => {
+                self.last_resume = params["resumeToken"].as_str().map(str::to_string);
+                event("data", self.last_resume.as_deref(), params);
+                let message = format!("{} of {} items", params["processedItems"], params["totalItems"]);
+                event(
+                    "progress",
+                    None,
+                    &json!({ "progress": params["percentComplete"], "message": message,
+                    "processedItems": params["processedItems"], "totalItems": params["totalItems"] }),
+                );
+            }
+            Some("notifications/stream/init") => event("init", None, params),
+            Some("notifications/stream/complete") => self.complete = Some(params.clone()),
+            Some("notifications/stream/error") => event("error", None, params),
+            Some("notifications/progress") if self.last_resume.is_none() => {
+                let (done, total) = (params["progress"].as_f64().unwrap_or(0.0), params["total"].as_f64());
+                let percent = total.filter(|t| *t > 0.0).map(|t| (done * 100.0 / t).min(100.0).round());
+                let progress = json!({ "progress": percent.unwrap_or(done), "processed": done,
+                    "total": total, "message": params["message"] });
+                event("progress", None, &progress);
+            }
+            Some("notifications/progress") => {}
+            Some(_) => event("message", None, message),
+            None => {
+                // The final JSON-RPC response.
+                event("message", None, message);
+                let failure = message["error"]["message"].as_str().map(str::to_string).or_else(|| {
+                    (message["result"]["isError"] == json!(true))
+                        .then(|| message["result"]["content"][0]["text"].as_str().unwrap_or("").to_string())
+                });
+                let complete = self.complete.take();
+                match failure {
+                    Some(error) => {
+                        let code = complete.as_ref().map_or(json!("TOOL_ERROR"), |c| c["error"]["code"].clone());
+                        let error = json!({ "streamId": complete.as_ref().map(|c| c["streamId"].clone()),
+                            "error": error, "code": code, "retryable": false });
+                        event("error", None, &error);
+                    }
+                    None => {
+                        let mut complete = complete.unwrap_or_else(|| json!({ "success": true }));
+                        if complete["success"] == json!(false) {
+                            complete["resumeToken"] = json!(self.last_resume);
+                        }
+                        event("complete", None, &complete);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes a streamed reply from a call's messages until the call ends, the server closes it, or
 /// the client goes away (then, on the session wire, the rest is parked for a `Last-Event-ID`
 /// resume).
-#[allow(clippy::too_many_arguments)]
 async fn stream_sse(
     state: &McpState,
     session: &mut Session,
     exchange: &Exchange<'_>,
     mut rx: mpsc::Receiver<Outbound>,
-    stream_id: &str,
-    mut seq: u64,
-    prime: bool,
-    session_header: Option<&str>,
-    extra: &[(&'static str, &str)],
-    cancel_on_close: bool,
+    spec: StreamSpec<'_>,
 ) -> StreamEnd {
+    let (stream_id, mut seq) = (spec.stream_id, spec.seq);
+    let mut resume: Option<String> = spec.resume.clone();
     let mut head = match ResponseHeader::build(200, Some(8)) {
         Ok(h) => h,
         Err(_) => return StreamEnd::ClientGone,
     };
-    let mut headers = exchange.headers(extra);
+    let mut headers = exchange.headers(spec.extra);
     headers.extend([
-        ("content-type", "text/event-stream"),
+        ("content-type", spec.framing.content_type()),
         ("cache-control", "no-cache"),
         ("x-accel-buffering", "no"),
         ("transfer-encoding", "chunked"),
         ("x-request-id", exchange.request_id),
     ]);
-    if let Some(id) = session_header {
-        headers.push(("mcp-session-id", id));
-    }
     for (name, value) in headers {
         let _ = head.insert_header(name, value);
     }
     if session.write_response_header(Box::new(head), false).await.is_err() {
-        return park_or_drop(state, rx, stream_id, seq, cancel_on_close);
+        return park_or_drop(state, rx, &spec, seq, resume);
     }
-    if prime {
+    if spec.prime {
         let retry = exchange.runtime.config.mcp.sse_retry.0.as_millis();
         let priming = Bytes::from(format!("id: {stream_id}-{seq}\nretry: {retry}\ndata: \n\n"));
         seq += 1;
         if session.write_response_body(Some(priming), false).await.is_err() {
-            return park_or_drop(state, rx, stream_id, seq, cancel_on_close);
+            return park_or_drop(state, rx, &spec, seq, resume);
         }
     }
-    let mut keepalive = tokio::time::interval(exchange.runtime.config.mcp.sse_keepalive.0);
+    let (keepalive_every, keepalive_comment): (Duration, &'static [u8]) = match spec.framing {
+        Framing::Bulk => (exchange.runtime.config.streaming.heartbeat_interval.0, b":heartbeat\n\n"),
+        // NDJSON has no comments; a quiet stream stays quiet.
+        Framing::Ndjson => (Duration::from_secs(86_400 * 365), b""),
+        Framing::Sse => (exchange.runtime.config.mcp.sse_keepalive.0, b": keep-alive\n\n"),
+    };
+    let mut keepalive = tokio::time::interval(keepalive_every);
     keepalive.tick().await;
+    let mut bulk = BulkEvents::default();
     loop {
         let next = tokio::select! {
             message = rx.recv() => Some(message),
             _ = keepalive.tick() => None,
             _ = session.as_downstream_mut().read_body_or_idle(true) => {
-                return park_or_drop(state, rx, stream_id, seq, cancel_on_close);
+                return park_or_drop(state, rx, &spec, seq, resume);
             }
         };
         let bytes = match next {
-            None => Bytes::from_static(b": keep-alive\n\n"),
+            None => Bytes::from_static(keepalive_comment),
             Some(None) => {
                 let _ = session.write_response_body(None, true).await;
                 return StreamEnd::Complete;
             }
             Some(Some(Outbound::CloseStream)) => {
                 let _ = session.write_response_body(None, true).await;
-                park(state, rx, stream_id, seq);
+                park(state, rx, &spec, seq, resume);
                 return StreamEnd::Parked;
             }
             Some(Some(Outbound::Message(message))) => {
-                let event = sse_event(stream_id, seq, &message);
+                let event = match spec.framing {
+                    Framing::Sse => {
+                        if message["method"] == "notifications/stream/data"
+                            && let Some(token) = message["params"]["resumeToken"].as_str()
+                        {
+                            resume = Some(token.to_string());
+                        }
+                        let id = event_id(&spec, seq, resume.as_deref());
+                        let data = serde_json::to_string(&message).expect("a Value always serializes");
+                        format!("event: message\nid: {id}\ndata: {data}\n\n")
+                    }
+                    Framing::Ndjson => {
+                        let mut line = serde_json::to_string(&message).expect("a Value always serializes");
+                        line.push('\n');
+                        line
+                    }
+                    Framing::Bulk => {
+                        let mut events = String::new();
+                        bulk.frame(&message, &mut events);
+                        events
+                    }
+                };
                 seq += 1;
-                event
+                Bytes::from(event)
             }
         };
+        if bytes.is_empty() {
+            continue;
+        }
         // A client that stops reading stalls this write; past `[streaming] idle_timeout` the
         // stream counts as gone (its call is cancelled on the stateless wire, parked for a resume
         // on the session wire), so a stalled client holds no Immich reads open.
         let idle = exchange.runtime.config.streaming.idle_timeout.0;
         match tokio::time::timeout(idle, session.write_response_body(Some(bytes), false)).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) => return park_or_drop(state, rx, stream_id, seq, cancel_on_close),
+            Ok(Err(_)) => return park_or_drop(state, rx, &spec, seq, resume),
             Err(_) => {
                 // Half a chunk may be out: this connection cannot carry another response.
                 session.set_keepalive(None);
-                tracing::info!(stream_id, ?idle, "SSE client stopped reading; stream ended");
-                return park_or_drop(state, rx, stream_id, seq, cancel_on_close);
+                tracing::info!(stream_id, ?idle, "stream client stopped reading; stream ended");
+                return park_or_drop(state, rx, &spec, seq, resume);
             }
         }
     }
@@ -1074,21 +1355,22 @@ async fn stream_sse(
 fn park_or_drop(
     state: &McpState,
     rx: mpsc::Receiver<Outbound>,
-    stream_id: &str,
-    seq: u64,
-    cancel_on_close: bool,
+    spec: &StreamSpec<'_>,
+    next_seq: u64,
+    resume: Option<String>,
 ) -> StreamEnd {
-    if !cancel_on_close {
-        park(state, rx, stream_id, seq);
+    if !spec.cancel_on_close {
+        park(state, rx, spec, next_seq, resume);
     }
     StreamEnd::ClientGone
 }
 
 /// Keeps the rest of a stream for a resume, for at most [`PARKED_STREAM_TTL`].
-fn park(state: &McpState, rx: mpsc::Receiver<Outbound>, stream_id: &str, next_seq: u64) {
-    state.parked.lock().unwrap().insert(stream_id.to_string(), Parked { rx, next_seq });
+fn park(state: &McpState, rx: mpsc::Receiver<Outbound>, spec: &StreamSpec<'_>, next_seq: u64, resume: Option<String>) {
+    let call = spec.call.map(|(id, tool)| (id.clone(), tool.to_string()));
+    state.parked.lock().unwrap().insert(spec.stream_id.to_string(), Parked { rx, next_seq, call, resume });
     let parked = state.parked.clone();
-    let stream_id = stream_id.to_string();
+    let stream_id = spec.stream_id.to_string();
     tokio::spawn(async move {
         tokio::time::sleep(PARKED_STREAM_TTL).await;
         parked.lock().unwrap().remove(&stream_id);
@@ -1103,15 +1385,43 @@ async fn serve_get(state: &McpState, session: &mut Session, exchange: &Exchange<
             .await;
     }
     let Some(claims) = require_session(state, session, exchange).await? else { return Ok(()) };
-    let resumed = header(session, "last-event-id")
-        .and_then(|id| id.rsplit_once('-').map(|(stream, _)| stream.to_string()))
-        .and_then(|stream| state.parked.lock().unwrap().remove(&stream).map(|p| (stream, p)));
+    let last = header(session, "last-event-id").and_then(LastEventId::parse);
+    let parked = last.as_ref().and_then(|l| state.parked.lock().unwrap().remove(&l.stream_id));
     let prime = server::at_least(&claims.v, "2025-11-25");
-    match resumed {
-        Some((stream_id, parked)) => {
-            stream_sse(state, session, exchange, parked.rx, &stream_id, parked.next_seq, false, None, &[], false).await;
+    match (last, parked) {
+        (Some(last), Some(parked)) => {
+            let call = parked.call.as_ref().map(|(id, tool)| (id, tool.as_str()));
+            let spec = StreamSpec {
+                stream_id: &last.stream_id,
+                seq: parked.next_seq,
+                prime: false,
+                framing: Framing::Sse,
+                cancel_on_close: false,
+                extra: &[],
+                call,
+                resume: parked.resume.clone(),
+            };
+            stream_sse(state, session, exchange, parked.rx, spec).await;
         }
-        None => {
+        (Some(LastEventId { elsewhere: Some((id, tool, token)), .. }), None) => {
+            // The stream was served by another replica (or this one forgot it): its event id
+            // carries the resume token, so the call continues here, right after that event.
+            let params = json!({ "name": tool, "arguments": { "resumeToken": token } });
+            let log_level = Some(*state.log_levels.lock().unwrap().get(&claims.n).unwrap_or(&LogLevel::Debug));
+            let call = Call {
+                id,
+                method: "tools/call".into(),
+                params,
+                wire: Wire::Session,
+                version: claims.v.clone(),
+                caps: claims.caps.clone(),
+                log_level,
+                claims: Some(claims),
+                bulk: false,
+            };
+            return run_call(state, session, exchange, call, &[]).await;
+        }
+        _ => {
             // The standalone stream carries server notifications (list changes), with
             // keep-alives, until the client leaves.
             let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
@@ -1124,7 +1434,7 @@ async fn serve_get(state: &McpState, session: &mut Session, exchange: &Exchange<
                 }
             });
             let stream_id = hex::encode(rand::random::<[u8; 8]>());
-            stream_sse(state, session, exchange, rx, &stream_id, 0, prime, None, &[], true).await;
+            stream_sse(state, session, exchange, rx, StreamSpec::notifications(&stream_id, prime)).await;
             forward.abort();
         }
     }
