@@ -60,6 +60,7 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     }
     server.add_service(proxy);
     server.add_service(background_service("config reloader", Reloader { store: store.clone() }));
+    server.add_service(background_service("shutdown notice", ShutdownNotice));
     server.add_service(background_service(
         "immich key permissions",
         PermissionRefresher { store: store.clone(), permissions },
@@ -82,6 +83,32 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     }
     tracing::info!(immich = %config.immich.base_url, mode = ?config.auth.mode, "immich-mcp-gateway {} starting", env!("CARGO_PKG_VERSION"));
     server.run_forever();
+}
+
+/// Cancelled when a graceful shutdown (SIGTERM) begins.
+static SHUTTING_DOWN: std::sync::LazyLock<tokio_util::sync::CancellationToken> =
+    std::sync::LazyLock::new(tokio_util::sync::CancellationToken::new);
+
+/// Resolves when a graceful shutdown has begun: open streams then end with an error event that
+/// says where to resume, within `[server] grace_period`, before Pingora stops the runtimes.
+pub async fn shutting_down() {
+    SHUTTING_DOWN.cancelled().await
+}
+
+/// Turns Pingora's shutdown broadcast into [`shutting_down`].
+struct ShutdownNotice;
+
+#[async_trait::async_trait]
+impl pingora::services::background::BackgroundService for ShutdownNotice {
+    async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                return;
+            }
+        }
+        tracing::info!("graceful shutdown: ending open streams with a resume point");
+        SHUTTING_DOWN.cancel();
+    }
 }
 
 /// Without gateway keys (`passthrough`), anyone who reaches `/mcp` can call tools with whatever

@@ -35,35 +35,46 @@ async fn query(gw: &Gateway, arguments: Value) -> reqwest::Response {
 
 /// Reads SSE messages off `response` until `stop` says so or the stream ends.
 async fn read_messages(response: reqwest::Response, stop: impl FnMut(&Value) -> bool) -> Vec<Value> {
-    read_events(response, stop).await.into_iter().map(|(_, message)| message).collect()
+    SseReader::new(response).read(stop).await.into_iter().map(|(_, message)| message).collect()
 }
 
-/// Reads SSE messages and their event ids off `response` until `stop` says so or the stream ends.
-async fn read_events(
-    mut response: reqwest::Response,
-    mut stop: impl FnMut(&Value) -> bool,
-) -> Vec<(Option<String>, Value)> {
-    let mut messages = Vec::new();
-    let mut pending = Vec::new();
-    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(20), response.chunk()).await.unwrap().unwrap() {
-        pending.extend_from_slice(&chunk);
-        while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
-            let event: Vec<u8> = pending.drain(..end + 2).collect();
-            let text = String::from_utf8(event).unwrap();
-            // Events without JSON data (priming, keep-alive comments) carry no message.
-            let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")).filter(|d| !d.is_empty()) else {
-                continue;
-            };
-            let id = text.lines().find_map(|l| l.strip_prefix("id: ")).map(str::to_string);
-            let message: Value = serde_json::from_str(data).unwrap();
-            let done = stop(&message);
-            messages.push((id, message));
-            if done {
-                return messages;
+/// An SSE response read in steps: each `read` goes on where the previous one stopped.
+struct SseReader {
+    response: reqwest::Response,
+    pending: Vec<u8>,
+}
+
+impl SseReader {
+    fn new(response: reqwest::Response) -> SseReader {
+        SseReader { response, pending: Vec::new() }
+    }
+
+    /// Messages and their event ids until `stop` says so or the stream ends; events without JSON
+    /// data (priming, keep-alive comments) carry no message.
+    async fn read(&mut self, mut stop: impl FnMut(&Value) -> bool) -> Vec<(Option<String>, Value)> {
+        let mut messages = Vec::new();
+        loop {
+            while let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
+                let event: Vec<u8> = self.pending.drain(..end + 2).collect();
+                let text = String::from_utf8(event).unwrap();
+                let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")).filter(|d| !d.is_empty()) else {
+                    continue;
+                };
+                let id = text.lines().find_map(|l| l.strip_prefix("id: ")).map(str::to_string);
+                let message: Value = serde_json::from_str(data).unwrap();
+                let done = stop(&message);
+                messages.push((id, message));
+                if done {
+                    return messages;
+                }
+            }
+            let next = tokio::time::timeout(Duration::from_secs(20), self.response.chunk()).await.unwrap().unwrap();
+            match next {
+                Some(chunk) => self.pending.extend_from_slice(&chunk),
+                None => return messages,
             }
         }
     }
-    messages
 }
 
 fn data_events(messages: &[Value]) -> Vec<&Value> {
@@ -167,11 +178,13 @@ async fn last_event_id_resumes_a_session_stream_on_another_replica() {
     assert_eq!(expected.len(), 3000);
 
     let mut seen = 0;
-    let before = read_events(post(&a, call).header("mcp-session-id", &session).send().await.unwrap(), |m| {
-        seen += usize::from(m["method"] == "notifications/stream/data");
-        seen == 4
-    })
-    .await;
+    let response = post(&a, call).header("mcp-session-id", &session).send().await.unwrap();
+    let before = SseReader::new(response)
+        .read(|m| {
+            seen += usize::from(m["method"] == "notifications/stream/data");
+            seen == 4
+        })
+        .await;
     let last_id = before.last().unwrap().0.clone().expect("events carry ids");
     let before: Vec<Value> = before.into_iter().map(|(_, m)| m).collect();
 
@@ -191,4 +204,33 @@ async fn last_event_id_resumes_a_session_stream_on_another_replica() {
     assert_eq!(ids, expected, "every photo exactly once, in order");
     assert_eq!(final_result(&after)["structuredContent"]["streamId"], data_events(&before)[0]["streamId"]);
     assert_eq!(after.last().unwrap()["id"], "q1", "the resumed stream answers the original request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_ends_a_stream_with_a_token_another_replica_resumes() {
+    // Immich answers each page in 100 ms on A, so the stream is still running at SIGTERM.
+    let (a, b) = (replica("[demo]\nfault = \"slow=100ms\"\n"), replica(""));
+    let expected = photo_ids(&read_messages(query(&b, json!({ "limit": 3000 })).await, |_| false).await);
+    let mut stream = SseReader::new(query(&a, json!({ "limit": 3000 })).await);
+    // Read three data events, then ask A to shut down and read on to the end of the stream.
+    let mut seen = 0;
+    let mut before = stream
+        .read(|m| {
+            seen += usize::from(m["method"] == "notifications/stream/data");
+            seen == 3
+        })
+        .await;
+    a.signal("TERM");
+    before.extend(stream.read(|_| false).await);
+    let before: Vec<Value> = before.into_iter().map(|(_, m)| m).collect();
+    let last = before.last().unwrap();
+    assert_eq!(last["method"], "notifications/stream/error", "the stream ended with {}", last["method"]);
+    assert_eq!(last["params"]["code"], "SHUTTING_DOWN");
+    assert_eq!(last["params"]["retryable"], true);
+    let token = last["params"]["resumeToken"].as_str().unwrap();
+
+    let after = read_messages(query(&b, json!({ "resumeToken": token })).await, |_| false).await;
+    let mut ids = photo_ids(&before);
+    ids.extend(photo_ids(&after));
+    assert_eq!(ids, expected, "every photo exactly once, in order");
 }

@@ -629,9 +629,9 @@ async fn a_stream_past_stream_timeout_ends_with_a_cursor_that_continues_it() {
 }
 
 #[tokio::test]
-async fn a_client_that_stops_reading_loses_its_stream_after_idle_timeout() {
+async fn a_client_that_stops_reading_loses_its_stream_after_backpressure_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let gw = Gateway::start("[streaming]\nidle_timeout = \"500ms\"\n[demo]\nassets = 300000\n", &["--demo"]);
+    let gw = Gateway::start("[streaming]\nbackpressure_timeout = \"500ms\"\n[demo]\nassets = 300000\n", &["--demo"]);
     let request = common::streamed_query_request(300_000);
     let mut stalled = tokio::net::TcpStream::connect(gw.url.trim_start_matches("http://")).await.unwrap();
     stalled.write_all(&request).await.unwrap();
@@ -655,4 +655,48 @@ async fn a_client_that_stops_reading_loses_its_stream_after_idle_timeout() {
     assert!(!text.contains("\"result\""), "the call was cancelled, not completed");
     let photos = text.matches("\"fileName\"").count();
     assert!(photos < 300_000, "{photos}");
+}
+
+/// A client that pauses longer than `backpressure_timeout` and then reads again gets the end of
+/// its stream as a retryable error event with the token that resumes right after what it got.
+#[tokio::test]
+async fn a_paused_client_is_told_where_to_resume_after_backpressure_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start("[streaming]\nbackpressure_timeout = \"400ms\"\n[demo]\nassets = 300000\n", &["--demo"]);
+    let mut paused = tokio::net::TcpStream::connect(gw.url.trim_start_matches("http://")).await.unwrap();
+    paused.write_all(&common::streamed_query_request(300_000)).await.unwrap();
+    // Read again as soon as the gateway gives up on the blocked write (it then waits a little
+    // for the client to drain).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !gw.log().contains("took nothing for backpressure_timeout") {
+        assert!(std::time::Instant::now() < deadline, "the write never blocked for backpressure_timeout");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut all = Vec::new();
+    tokio::time::timeout(Duration::from_secs(15), paused.read_to_end(&mut all)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&all);
+    let messages: Vec<Value> =
+        text.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str(d).ok()).collect();
+    let last = messages.last().expect("events arrived");
+    assert_eq!(last["method"], "notifications/stream/error", "the stream ended with {}", last["method"]);
+    assert_eq!(
+        (last["params"]["code"].as_str(), last["params"]["retryable"].as_bool()),
+        (Some("BACKPRESSURE_TIMEOUT"), Some(true))
+    );
+    let data = messages.iter().rev().find(|m| m["method"] == "notifications/stream/data").unwrap();
+    assert_eq!(last["params"]["resumeToken"], data["params"]["resumeToken"], "resumes right after the last data event");
+}
+
+/// A call that sends nothing for `idle_timeout` (Immich answers every page in 800 ms) ends its
+/// stream with a retryable `IDLE_TIMEOUT` error event.
+#[tokio::test]
+async fn a_stream_with_nothing_to_send_ends_after_idle_timeout() {
+    let gw = Gateway::start("[streaming]\nidle_timeout = \"300ms\"\n[demo]\nfault = \"slow=800ms\"\n", &["--demo"]);
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(gw.url.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(&common::streamed_query_request(5000)).await.unwrap();
+    let mut body = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut body)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("IDLE_TIMEOUT") && text.contains("\"retryable\":true"), "{text}");
 }

@@ -55,7 +55,8 @@ pub struct ServerConfig {
     pub max_body_size: Size,
     /// How often the config file is checked for changes (also catches ConfigMap symlink swaps).
     pub config_poll_interval: Dur,
-    /// On SIGTERM, how long to keep accepting before shutting down (lets load balancers drain).
+    /// On SIGTERM, how long in-flight requests have before the runtimes stop; open streams end at
+    /// once with an error event carrying a resume token, and need a moment to send it.
     pub grace_period: Dur,
     /// After the grace period, how long in-flight requests may take before the process exits.
     pub graceful_shutdown_timeout: Dur,
@@ -75,7 +76,7 @@ impl Default for ServerConfig {
             max_header_bytes: Size::kib(64),
             max_body_size: Size::gib(4),
             config_poll_interval: Dur::secs(2),
-            grace_period: Dur::secs(0),
+            grace_period: Dur::secs(2),
             graceful_shutdown_timeout: Dur::secs(10),
             upgrade_sock: "/tmp/immich-mcp-gateway-upgrade.sock".into(),
             pid_file: "/tmp/immich-mcp-gateway.pid".into(),
@@ -166,9 +167,9 @@ pub struct StreamingConfig {
     /// `success: false`, code `STREAM_TIMEOUT` and a cursor that continues it. (`/api` re-framing
     /// streams do not enforce it yet.)
     pub stream_timeout: Dur,
-    /// An MCP SSE stream whose client reads nothing for this long (a write stays blocked) is ended:
-    /// its call is cancelled on the stateless wire, parked for a resume on the session wire.
-    /// (`/api` streams do not enforce it yet.)
+    /// A tool's stream on which the call sends nothing for this long ends with a retryable
+    /// `IDLE_TIMEOUT` error event (keep-alive comments do not count). (`/api` streams do not
+    /// enforce it yet.)
     pub idle_timeout: Dur,
     /// Global buffered bytes above which new upstream reads pause.
     pub high_water_mark: Size,
@@ -187,6 +188,9 @@ pub struct StreamingConfig {
     pub max_concurrent_streams: usize,
     /// Per-stream buffer bound.
     pub stream_buffer_size: Size,
+    /// A stream whose client has not taken an event for this long ends with a retryable
+    /// `BACKPRESSURE_TIMEOUT` error event carrying a resume token.
+    pub backpressure_timeout: Dur,
     /// How long a stream's resume token (and its SSE event ids) can resume it, on any replica.
     pub resume_token_ttl: Dur,
     /// `/mcp/stream` sends a `:heartbeat` comment after this long without an event.
@@ -221,6 +225,7 @@ impl Default for StreamingConfig {
             enable_compression: true,
             max_concurrent_streams: 100,
             stream_buffer_size: Size::kib(64),
+            backpressure_timeout: Dur::secs(30),
             resume_token_ttl: Dur::secs(3600),
             heartbeat_interval: Dur::secs(30),
             compression_min_size: Size::kib(1),
@@ -522,6 +527,7 @@ impl Config {
             ("streaming.stream_timeout", st.stream_timeout),
             ("streaming.idle_timeout", st.idle_timeout),
             ("streaming.resume_token_ttl", st.resume_token_ttl),
+            ("streaming.backpressure_timeout", st.backpressure_timeout),
             ("streaming.heartbeat_interval", st.heartbeat_interval),
         ] {
             check(!d.0.is_zero(), key, "must be greater than zero".into());

@@ -942,6 +942,7 @@ async fn run_call(
         extra,
         call: (session_sse && call.method == "tools/call").then_some((&call.id, tool.as_str())),
         resume: None,
+        call_stream: true,
     };
     let ended = stream_sse(state, session, exchange, rx, spec).await;
     if let Some(key) = &key {
@@ -950,6 +951,7 @@ async fn run_call(
     state.account(call.claims.as_ref(), wire, started, false);
     match ended {
         StreamEnd::ClientGone if !session_sse => cancel.cancel(),
+        StreamEnd::Ended => cancel.cancel(),
         _ => {}
     }
     Ok(())
@@ -1076,6 +1078,9 @@ enum StreamEnd {
     Parked,
     /// The client went away.
     ClientGone,
+    /// The gateway ended the stream early with an error event (shutdown, idle or backpressure
+    /// timeout); the call stops.
+    Ended,
 }
 
 /// How a streamed reply frames its messages.
@@ -1114,6 +1119,8 @@ struct StreamSpec<'a> {
     call: Option<(&'a Id, &'a str)>,
     /// The latest resume token already sent (a resumed stream's).
     resume: Option<String>,
+    /// It carries a call's reply (not server notifications): idle and shutdown end it early.
+    call_stream: bool,
 }
 
 impl<'a> StreamSpec<'a> {
@@ -1128,6 +1135,7 @@ impl<'a> StreamSpec<'a> {
             extra: &[],
             call: None,
             resume: None,
+            call_stream: false,
         }
     }
 }
@@ -1286,10 +1294,27 @@ async fn stream_sse(
     let mut keepalive = tokio::time::interval(keepalive_every);
     keepalive.tick().await;
     let mut bulk = BulkEvents::default();
+    let mut tool_stream: Option<String> = None;
+    let streaming = &exchange.runtime.config.streaming;
+    // A call's stream ends when the call sends nothing for `idle_timeout`; notification streams
+    // are quiet by nature.
+    let idle_limit = if spec.call_stream { streaming.idle_timeout.0 } else { Duration::from_secs(86_400 * 365) };
+    let idle = tokio::time::sleep(idle_limit);
+    tokio::pin!(idle);
     loop {
         let next = tokio::select! {
             message = rx.recv() => Some(message),
             _ = keepalive.tick() => None,
+            () = crate::server::shutting_down(), if spec.call_stream => {
+                let why = "the gateway is shutting down; resume on another replica with resumeToken";
+                let event = ending_event(&spec, seq, &tool_stream, &resume, "SHUTTING_DOWN", why);
+                return end_early(session, event).await;
+            }
+            () = &mut idle => {
+                let why = format!("nothing to send for [streaming] idle_timeout ({})", streaming.idle_timeout);
+                let event = ending_event(&spec, seq, &tool_stream, &resume, "IDLE_TIMEOUT", &why);
+                return end_early(session, event).await;
+            }
             _ = session.as_downstream_mut().read_body_or_idle(true) => {
                 return park_or_drop(state, rx, &spec, seq, resume);
             }
@@ -1306,13 +1331,16 @@ async fn stream_sse(
                 return StreamEnd::Parked;
             }
             Some(Some(Outbound::Message(message))) => {
+                idle.as_mut().reset(tokio::time::Instant::now() + idle_limit);
+                if message["method"] == "notifications/stream/data" {
+                    let params = &message["params"];
+                    tool_stream = params["streamId"].as_str().map(str::to_string);
+                    if let Some(token) = params["resumeToken"].as_str() {
+                        resume = Some(token.to_string());
+                    }
+                }
                 let event = match spec.framing {
                     Framing::Sse => {
-                        if message["method"] == "notifications/stream/data"
-                            && let Some(token) = message["params"]["resumeToken"].as_str()
-                        {
-                            resume = Some(token.to_string());
-                        }
                         let id = event_id(&spec, seq, resume.as_deref());
                         let data = serde_json::to_string(&message).expect("a Value always serializes");
                         format!("event: message\nid: {id}\ndata: {data}\n\n")
@@ -1335,21 +1363,63 @@ async fn stream_sse(
         if bytes.is_empty() {
             continue;
         }
-        // A client that stops reading stalls this write; past `[streaming] idle_timeout` the
-        // stream counts as gone (its call is cancelled on the stateless wire, parked for a resume
-        // on the session wire), so a stalled client holds no Immich reads open.
-        let idle = exchange.runtime.config.streaming.idle_timeout.0;
-        match tokio::time::timeout(idle, session.write_response_body(Some(bytes), false)).await {
+        // A client that takes nothing stalls this write, and through the bounded channel the call
+        // and its Immich reads. Past `backpressure_timeout` the stream ends; if the client drains
+        // within a short grace it learns why and where to resume.
+        let mut write = Box::pin(session.write_response_body(Some(bytes), false));
+        match tokio::time::timeout(streaming.backpressure_timeout.0, &mut write).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return park_or_drop(state, rx, &spec, seq, resume),
             Err(_) => {
-                // Half a chunk may be out: this connection cannot carry another response.
-                session.set_keepalive(None);
-                tracing::info!(stream_id, ?idle, "stream client stopped reading; stream ended");
-                return park_or_drop(state, rx, &spec, seq, resume);
+                crate::stream::stats::backpressure_event();
+                tracing::info!(stream_id, "stream client took nothing for backpressure_timeout; stream ends");
+                let drained = tokio::time::timeout(END_GRACE, &mut write).await;
+                drop(write);
+                if !matches!(drained, Ok(Ok(()))) {
+                    // Half an event may be out: this connection cannot carry anything more.
+                    session.set_keepalive(None);
+                    return StreamEnd::Ended;
+                }
+                let why = format!(
+                    "the client took no event for [streaming] backpressure_timeout ({})",
+                    streaming.backpressure_timeout
+                );
+                let event = ending_event(&spec, seq, &tool_stream, &resume, "BACKPRESSURE_TIMEOUT", &why);
+                return end_early(session, event).await;
             }
         }
     }
+}
+
+/// How long a stream that is ending early waits for its client to take the final error event.
+const END_GRACE: Duration = Duration::from_secs(2);
+
+/// Seed 000's stream error, retryable and carrying the latest resume token, framed for `spec`.
+fn ending_event(
+    spec: &StreamSpec<'_>,
+    seq: u64,
+    tool_stream: &Option<String>,
+    resume: &Option<String>,
+    code: &str,
+    why: &str,
+) -> Bytes {
+    let error =
+        json!({ "streamId": tool_stream, "error": why, "code": code, "retryable": true, "resumeToken": resume });
+    let notification = jsonrpc::notification("notifications/stream/error", error.clone());
+    Bytes::from(match spec.framing {
+        Framing::Sse => {
+            format!("event: message\nid: {}\ndata: {notification}\n\n", event_id(spec, seq, resume.as_deref()))
+        }
+        Framing::Ndjson => format!("{notification}\n"),
+        Framing::Bulk => format!("event: error\ndata: {error}\n\n"),
+    })
+}
+
+/// Sends `event` and ends the response; the call behind it stops (its channel is dropped).
+async fn end_early(session: &mut Session, event: Bytes) -> StreamEnd {
+    session.set_keepalive(None);
+    let _ = tokio::time::timeout(END_GRACE, session.write_response_body(Some(event), true)).await;
+    StreamEnd::Ended
 }
 
 fn park_or_drop(
@@ -1400,6 +1470,7 @@ async fn serve_get(state: &McpState, session: &mut Session, exchange: &Exchange<
                 extra: &[],
                 call,
                 resume: parked.resume.clone(),
+                call_stream: true,
             };
             stream_sse(state, session, exchange, parked.rx, spec).await;
         }
