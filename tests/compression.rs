@@ -7,15 +7,27 @@ use common::{ADMIN, Gateway, client};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
+/// A whole compressed body, decoded.
 async fn decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
+    let (out, outcome) = decode_partial(coding, bytes).await;
+    outcome.unwrap();
+    out
+}
+
+/// What a decoder makes of a compressed stream cut short: everything up to the last flush.
+async fn decode_prefix(coding: &str, bytes: &[u8]) -> Vec<u8> {
+    decode_partial(coding, bytes).await.0
+}
+
+async fn decode_partial(coding: &str, bytes: &[u8]) -> (Vec<u8>, std::io::Result<usize>) {
     let mut out = Vec::new();
-    match coding {
-        "gzip" => GzipDecoder::new(bytes).read_to_end(&mut out).await.unwrap(),
-        "zstd" => ZstdDecoder::new(bytes).read_to_end(&mut out).await.unwrap(),
-        "br" => BrotliDecoder::new(bytes).read_to_end(&mut out).await.unwrap(),
+    let outcome = match coding {
+        "gzip" => GzipDecoder::new(bytes).read_to_end(&mut out).await,
+        "zstd" => ZstdDecoder::new(bytes).read_to_end(&mut out).await,
+        "br" => BrotliDecoder::new(bytes).read_to_end(&mut out).await,
         other => panic!("unexpected coding {other}"),
     };
-    out
+    (out, outcome)
 }
 
 #[tokio::test]
@@ -116,4 +128,48 @@ async fn mcp_json_replies_compress_above_the_minimum_size() {
     let small = post(ping, "gzip").await.unwrap();
     assert!(small.headers().get("content-encoding").is_none());
     assert_eq!(small.json::<Value>().await.unwrap()["id"], 2);
+}
+
+/// A streamed `queryPhotos` is compressed when the client accepts it, and flushed at every event:
+/// the first photos decode from the bytes received while Immich is still being read.
+#[tokio::test]
+async fn mcp_photo_streams_compress_and_stay_live() {
+    // Each demo page takes 150 ms, so the stream lasts well over a second.
+    let gw = Gateway::start("[demo]\nfault = \"slow=150ms\"\n", &["--demo"]);
+    let meta = serde_json::json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {} });
+    for coding in ["gzip", "zstd", "br"] {
+        let mut response = client()
+            .post(gw.at("/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .header("accept-encoding", coding)
+            .header("x-api-key", ADMIN)
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "queryPhotos")
+            .json(&serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": { "name": "queryPhotos", "arguments": { "limit": 1500 }, "_meta": meta } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-encoding"], coding);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        let mut wire = Vec::new();
+        loop {
+            let chunk = response.chunk().await.unwrap().expect("the stream is still open");
+            wire.extend_from_slice(&chunk);
+            if String::from_utf8_lossy(&decode_prefix(coding, &wire).await).contains("notifications/stream/data") {
+                break;
+            }
+        }
+        assert!(!String::from_utf8_lossy(&decode_prefix(coding, &wire).await).contains("\"result\""));
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            wire.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8(decode(coding, &wire).await).unwrap();
+        let items = text.matches("\"fileName\"").count();
+        // 1,500 streamed photos, plus the first 20 repeated in the final result.
+        assert_eq!(items, 1520, "{coding}");
+        assert!(text.contains("\"result\""));
+    }
 }

@@ -44,10 +44,14 @@ impl ToolSpec {
     /// Whether a call with `arguments` sends notifications before its result. A streaming tool's
     /// call that continues a stream (`resumeToken`) streams too.
     pub fn notifies_for(&self, arguments: &Value) -> bool {
-        self.notifies
-            || self.streams_above.is_some_and(|(arg, threshold)| {
-                arguments[arg].as_u64().is_some_and(|n| n > threshold) || arguments["resumeToken"].is_string()
-            })
+        self.notifies || self.streams_for(arguments)
+    }
+
+    /// Whether a call with `arguments` streams a large result.
+    pub fn streams_for(&self, arguments: &Value) -> bool {
+        self.streams_above.is_some_and(|(arg, threshold)| {
+            arguments[arg].as_u64().is_some_and(|n| n > threshold) || arguments["resumeToken"].is_string()
+        })
     }
 
     /// Declares the client capabilities calls need.

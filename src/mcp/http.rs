@@ -846,12 +846,13 @@ async fn run_call(
     let server = state.server(exchange.runtime);
     let started = Instant::now();
     let progress_token = call.params["_meta"].get("progressToken").cloned();
+    let tool_spec = (call.method == "tools/call").then(|| call.params["name"].as_str().and_then(|n| server.tool(n)));
+    let tool_spec = tool_spec.flatten();
     let notifies = call.method == "tools/call"
-        && (progress_token.is_some()
-            || call.params["name"]
-                .as_str()
-                .and_then(|n| server.tool(n))
-                .is_some_and(|t| t.notifies_for(&call.params["arguments"])));
+        && (progress_token.is_some() || tool_spec.is_some_and(|t| t.notifies_for(&call.params["arguments"])));
+    // Large streamed results are compressed when the client accepts it; small replies are not
+    // worth an encoder's set-up.
+    let compress = tool_spec.is_some_and(|t| t.streams_for(&call.params["arguments"]));
     // Streamed replies are SSE, or NDJSON for a client that takes that and not SSE, or seed
     // 000's bulk events on `/mcp/stream`.
     let ndjson = accepts(session, "application/x-ndjson") && !accepts(session, "text/event-stream");
@@ -943,6 +944,7 @@ async fn run_call(
         call: (session_sse && call.method == "tools/call").then_some((&call.id, tool.as_str())),
         resume: None,
         call_stream: true,
+        compress,
     };
     let ended = stream_sse(state, session, exchange, rx, spec).await;
     if let Some(key) = &key {
@@ -1121,6 +1123,33 @@ struct StreamSpec<'a> {
     resume: Option<String>,
     /// It carries a call's reply (not server notifications): idle and shutdown end it early.
     call_stream: bool,
+    /// Compress it (flushed at every event) when the client accepts an encoding.
+    compress: bool,
+}
+
+/// A stream's bytes on their way out: compressed and flushed at every event boundary when the
+/// client accepts an encoding, so a compressed stream stays live.
+struct Outgoing(Option<crate::stream::compress::Compressor>);
+
+impl Outgoing {
+    fn event(&mut self, bytes: Bytes) -> Bytes {
+        match &mut self.0 {
+            Some(compressor) => compressor.push(&bytes, true),
+            None => bytes,
+        }
+    }
+
+    /// The encoder's trailer, for the end of the body.
+    fn last(&mut self) -> Option<Bytes> {
+        self.0.as_mut().map(|compressor| compressor.finish())
+    }
+
+    /// `event`, then the trailer: the last bytes of the body.
+    fn final_event(&mut self, event: Bytes) -> Bytes {
+        let mut bytes = self.event(event).to_vec();
+        bytes.extend_from_slice(&self.last().unwrap_or_default());
+        Bytes::from(bytes)
+    }
 }
 
 impl<'a> StreamSpec<'a> {
@@ -1136,6 +1165,7 @@ impl<'a> StreamSpec<'a> {
             call: None,
             resume: None,
             call_stream: false,
+            compress: false,
         }
     }
 }
@@ -1271,6 +1301,12 @@ async fn stream_sse(
         ("transfer-encoding", "chunked"),
         ("x-request-id", exchange.request_id),
     ]);
+    let codec = exchange.codec.filter(|_| spec.compress);
+    if let Some(codec) = codec {
+        headers.extend([("content-encoding", codec.token()), ("vary", "Accept-Encoding")]);
+    }
+    let level = |c| crate::stream::compress::level(c, &exchange.runtime.config.streaming);
+    let mut out = Outgoing(codec.map(|c| crate::stream::compress::Compressor::new(c, level(c))));
     for (name, value) in headers {
         let _ = head.insert_header(name, value);
     }
@@ -1279,7 +1315,7 @@ async fn stream_sse(
     }
     if spec.prime {
         let retry = exchange.runtime.config.mcp.sse_retry.0.as_millis();
-        let priming = Bytes::from(format!("id: {stream_id}-{seq}\nretry: {retry}\ndata: \n\n"));
+        let priming = out.event(Bytes::from(format!("id: {stream_id}-{seq}\nretry: {retry}\ndata: \n\n")));
         seq += 1;
         if session.write_response_body(Some(priming), false).await.is_err() {
             return park_or_drop(state, rx, &spec, seq, resume);
@@ -1308,12 +1344,12 @@ async fn stream_sse(
             () = crate::server::shutting_down(), if spec.call_stream => {
                 let why = "the gateway is shutting down; resume on another replica with resumeToken";
                 let event = ending_event(&spec, seq, &tool_stream, &resume, "SHUTTING_DOWN", why);
-                return end_early(session, event).await;
+                return end_early(session, out.final_event(event)).await;
             }
             () = &mut idle => {
                 let why = format!("nothing to send for [streaming] idle_timeout ({})", streaming.idle_timeout);
                 let event = ending_event(&spec, seq, &tool_stream, &resume, "IDLE_TIMEOUT", &why);
-                return end_early(session, event).await;
+                return end_early(session, out.final_event(event)).await;
             }
             _ = session.as_downstream_mut().read_body_or_idle(true) => {
                 return park_or_drop(state, rx, &spec, seq, resume);
@@ -1322,11 +1358,11 @@ async fn stream_sse(
         let bytes = match next {
             None => Bytes::from_static(keepalive_comment),
             Some(None) => {
-                let _ = session.write_response_body(None, true).await;
+                let _ = session.write_response_body(out.last(), true).await;
                 return StreamEnd::Complete;
             }
             Some(Some(Outbound::CloseStream)) => {
-                let _ = session.write_response_body(None, true).await;
+                let _ = session.write_response_body(out.last(), true).await;
                 park(state, rx, &spec, seq, resume);
                 return StreamEnd::Parked;
             }
@@ -1363,6 +1399,7 @@ async fn stream_sse(
         if bytes.is_empty() {
             continue;
         }
+        let bytes = out.event(bytes);
         // A client that takes nothing stalls this write, and through the bounded channel the call
         // and its Immich reads. Past `backpressure_timeout` the stream ends; if the client drains
         // within a short grace it learns why and where to resume.
@@ -1385,7 +1422,7 @@ async fn stream_sse(
                     streaming.backpressure_timeout
                 );
                 let event = ending_event(&spec, seq, &tool_stream, &resume, "BACKPRESSURE_TIMEOUT", &why);
-                return end_early(session, event).await;
+                return end_early(session, out.final_event(event)).await;
             }
         }
     }
@@ -1471,6 +1508,7 @@ async fn serve_get(state: &McpState, session: &mut Session, exchange: &Exchange<
                 call,
                 resume: parked.resume.clone(),
                 call_stream: true,
+                compress: false,
             };
             stream_sse(state, session, exchange, parked.rx, spec).await;
         }
