@@ -86,7 +86,8 @@ impl RetryPolicy {
     }
 }
 
-/// `AssetResponseDto`, the fields the tools use; the rest stays available in `extra`.
+/// `AssetResponseDto`, the fields the tools use. The rest is skipped while parsing: a streamed
+/// search parses every asset of a library, and keeping unknown fields cost more than all the rest.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Asset {
@@ -127,9 +128,6 @@ pub struct Asset {
     /// Tags (on single-asset reads).
     #[serde(default)]
     pub tags: Option<Vec<Tag>>,
-    /// Everything else Immich sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 /// `PersonResponseDto`.
