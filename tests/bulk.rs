@@ -54,16 +54,16 @@ fn seed_curl_example_streams_data_progress_and_complete() {
     let (events, _) = sse_events(&String::from_utf8(output.stdout).unwrap());
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     let data: Vec<&Value> = events.iter().filter(|(n, _)| n == "data").map(|(_, d)| d).collect();
-    assert_eq!(data.len(), 10, "{names:?}");
-    let items: usize = data.iter().map(|d| d["items"].as_array().unwrap().len()).sum();
-    assert_eq!(items, 1000);
+    // Chunks of chunk_size (100) photos, or fewer when Immich is slower than flush_interval.
+    let sizes: Vec<usize> = data.iter().map(|d| d["items"].as_array().unwrap().len()).collect();
+    assert!(sizes.iter().all(|n| *n <= 100) && sizes.iter().sum::<usize>() == 1000, "{sizes:?}");
     for (i, d) in data.iter().enumerate() {
         assert_eq!(d["sequenceNumber"], i as u64 + 1);
         assert!(d["resumeToken"].is_string() && d["streamId"].is_string());
     }
     let percents: Vec<f64> =
         events.iter().filter(|(n, _)| n == "progress").map(|(_, p)| p["progress"].as_f64().unwrap()).collect();
-    assert_eq!(percents.len(), 10);
+    assert_eq!(percents.len(), data.len());
     assert!(percents.windows(2).all(|w| w[0] < w[1]) && percents.last() == Some(&100.0), "{percents:?}");
     assert_eq!(&names[names.len() - 2..], ["message", "complete"]);
     let (_, complete) = events.last().unwrap();
@@ -86,7 +86,9 @@ fn seed_python_example_receives_every_batch() {
     let output = Command::new("python3").arg(script).arg(&gw.url).arg("your-key").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(summary, json!({ "batches": vec![100; 10], "photos": 1000, "distinct": 1000 }));
+    assert_eq!((summary["photos"].as_u64(), summary["distinct"].as_u64()), (Some(1000), Some(1000)), "{summary}");
+    let batches = summary["batches"].as_array().unwrap();
+    assert!(batches.iter().all(|b| b.as_u64().is_some_and(|n| (1..=100).contains(&n))), "{summary}");
 }
 
 #[tokio::test]
@@ -146,8 +148,9 @@ async fn ndjson_clients_get_one_json_rpc_message_per_line() {
     };
     let response = call("queryPhotos", json!({ "limit": 600 })).await.unwrap();
     assert_eq!(response.headers()["content-type"], "application/x-ndjson");
-    assert!(response.headers().get("content-length").is_none(), "chunked, not buffered");
+    let chunked = response.headers().get("content-length").is_none();
     let body = response.text().await.unwrap();
+    assert!(chunked, "chunked, not buffered: {}", &body[..body.len().min(400)]);
     let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
     let items: usize = lines
         .iter()

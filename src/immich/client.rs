@@ -9,7 +9,6 @@
 use super::BaseUrl;
 use crate::config::ImmichConfig;
 use bytes::Bytes;
-use futures::Stream;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -200,6 +199,59 @@ pub struct Page {
     pub items: Vec<Asset>,
     /// The next page number, when there is one.
     pub next_page: Option<u64>,
+}
+
+/// Largest single asset accepted from a streamed search page.
+const MAX_ASSET_BYTES: usize = 1 << 20;
+
+/// A search page whose assets are parsed one by one as its body arrives.
+pub struct AssetPage {
+    response: reqwest::Response,
+    splitter: crate::stream::json::ArraySplitter,
+    ready: std::collections::VecDeque<Bytes>,
+    split: Vec<Bytes>,
+    ended: bool,
+}
+
+impl AssetPage {
+    /// The next asset of the page; `None` once the page is over (then [`AssetPage::next_page`]
+    /// is known).
+    pub async fn next(&mut self) -> Option<Result<Asset, ImmichError>> {
+        loop {
+            if let Some(raw) = self.ready.pop_front() {
+                return Some(
+                    serde_json::from_slice(&raw)
+                        .map_err(|e| ImmichError::Malformed(format!("invalid asset in a search page: {e}"))),
+                );
+            }
+            if self.ended {
+                return None;
+            }
+            let chunk = match self.response.chunk().await {
+                Ok(chunk) => chunk,
+                Err(e) if e.is_timeout() => return Some(Err(ImmichError::Timeout)),
+                Err(e) => return Some(Err(ImmichError::Malformed(super::root_cause(&e)))),
+            };
+            let split = match chunk {
+                Some(bytes) => self.splitter.push(&bytes, &mut self.split),
+                None => {
+                    self.ended = true;
+                    self.splitter.finish()
+                }
+            };
+            if let Err(e) = split {
+                self.ended = true;
+                return Some(Err(ImmichError::Malformed(format!("invalid search page: {}", e.0))));
+            }
+            self.ready.extend(self.split.drain(..));
+        }
+    }
+
+    /// The next page number Immich announced (after the last asset was read).
+    pub fn next_page(&self) -> Option<u64> {
+        let (_, raw) = self.splitter.scalars().iter().find(|(path, _)| path == "assets.nextPage")?;
+        raw.trim_matches('"').parse().ok()
+    }
 }
 
 #[derive(Deserialize)]
@@ -393,28 +445,31 @@ impl ImmichClient {
         Ok(Page { items: response.assets.items, next_page: response.assets.next_page.and_then(|p| p.parse().ok()) })
     }
 
-    /// Every page of a search from `first_page` on, fetched lazily as the stream is polled.
-    pub fn search_pages(
+    /// One page of a search, read as its body arrives: [`AssetPage::next`] parses one asset at a
+    /// time, and the body is read only as fast as the caller asks, so a slow consumer slows the
+    /// read from Immich's socket and the page is never held whole.
+    pub async fn search_page_streamed(
         &self,
-        key: String,
+        key: &str,
         smart: bool,
-        filter: Value,
-        first_page: u64,
+        filter: &Value,
+        page: u64,
         size: u64,
-    ) -> impl Stream<Item = Result<Page, ImmichError>> + Send + 'static {
-        let client = self.clone();
-        futures::stream::unfold(Some(first_page), move |next| {
-            let (client, key, filter) = (client.clone(), key.clone(), filter.clone());
-            async move {
-                let page = next?;
-                match client.search_page(&key, smart, &filter, page, size).await {
-                    Ok(result) => {
-                        let following = result.next_page;
-                        Some((Ok(result), following))
-                    }
-                    Err(e) => Some((Err(e), None)),
-                }
-            }
+    ) -> Result<AssetPage, ImmichError> {
+        let mut body = filter.clone();
+        body["page"] = page.into();
+        body["size"] = size.min(1000).into();
+        let path = if smart { "/api/search/smart" } else { "/api/search/metadata" };
+        let response = self.send(key, Method::POST, path, &[], Some(&body), true).await?;
+        Ok(AssetPage {
+            response,
+            splitter: crate::stream::json::ArraySplitter::new(
+                vec![vec!["assets".into(), "items".into()]],
+                MAX_ASSET_BYTES,
+            ),
+            ready: std::collections::VecDeque::new(),
+            split: Vec::new(),
+            ended: false,
         })
     }
 

@@ -384,7 +384,6 @@ impl Call<'_> {
     /// at a time, and only as fast as the client takes the events; the final result holds a
     /// summary, the first photos and a cursor for what lies beyond `limit`.
     async fn stream_photos(&self, mut guard: crate::stream::stats::StreamGuard, start: StreamPosition) -> Outcome {
-        use futures::StreamExt;
         const FIRST: usize = 20;
         let started = std::time::Instant::now();
         let streaming = &self.catalog.streaming;
@@ -396,19 +395,6 @@ impl Call<'_> {
         // follow (page 2 on: Immich's paging is by offset) line up with no gap or overlap.
         let small = (!resumed && first_page == 1 && size == 1000).then_some(100u64);
         let rest_start = if small.is_some() { 2 } else { first_page };
-        let rest = self.catalog.client.search_pages(self.key.to_string(), smart, filter.clone(), rest_start, size);
-        type Pages =
-            std::pin::Pin<Box<dyn futures::Stream<Item = Result<crate::immich::client::Page, ImmichError>> + Send>>;
-        let mut pages: Pages = match small {
-            Some(small_size) => Box::pin(
-                self.catalog
-                    .client
-                    .search_pages(self.key.to_string(), smart, filter.clone(), 1, small_size)
-                    .take(10)
-                    .chain(rest),
-            ),
-            None => Box::pin(rest),
-        };
         // Seed 000's stream_init: the client learns at once that a stream is coming.
         self.cx
             .notify(
@@ -419,22 +405,46 @@ impl Call<'_> {
             .await;
         let mut flush = tokio::time::interval(streaming.flush_interval.0);
         flush.tick().await;
-        // Seed 000's stream_timeout: past it the stream ends between two Immich pages, and the
-        // result's cursor continues from there.
+        // Seed 000's stream_timeout: past it the stream ends between two photos, and the result's
+        // cursor continues from there.
         let timeout = tokio::time::sleep(streaming.stream_timeout.0);
         tokio::pin!(timeout);
         let (mut batch, mut first) = (Vec::new(), Vec::new());
         let (mut exhausted, mut timed_out) = (false, false);
-        // Where the stream stands: the last Immich page read (its number and size), its length
-        // and how much of it went out; before the first read, the starting point.
-        let mut at = Position { page: first_page, size: small.unwrap_or(size), len: usize::MAX, taken: skip as usize };
+        // Where the stream stands; before the first page, its starting point.
+        let mut at = Position { page: first_page, size: small.unwrap_or(size), taken: skip as usize, next: None };
         let mut pages_read = 0u64;
+        let mut to_skip = 0usize;
+        let mut page: Option<crate::immich::client::AssetPage> = None;
         let chunk = Chunk { stream_id: &stream_id, wanted, started, smart, filter: &filter };
-        'pages: while sent < wanted && !exhausted {
-            let page = tokio::select! {
-                page = pages.next() => page,
+        while sent < wanted && !exhausted {
+            let reader = match page.as_mut() {
+                Some(reader) => reader,
+                None => {
+                    pages_read += 1;
+                    let (page_no, read_size) = match small {
+                        Some(small_size) if pages_read <= 10 => (pages_read, small_size),
+                        Some(_) => (rest_start + pages_read - 11, size),
+                        None => (rest_start + pages_read - 1, size),
+                    };
+                    let opened = tokio::select! {
+                        opened = self.catalog.client.search_page_streamed(self.key, smart, &filter, page_no, read_size) => opened,
+                        () = self.cx.cancel.cancelled() => break,
+                        () = &mut timeout => {
+                            timed_out = true;
+                            break;
+                        }
+                    };
+                    // A resumed stream skips what its first page already delivered.
+                    to_skip = if pages_read == 1 { skip as usize } else { 0 };
+                    at = Position { page: page_no, size: read_size, taken: 0, next: None };
+                    page.insert(opened?)
+                }
+            };
+            let next = tokio::select! {
+                asset = reader.next() => asset,
                 _ = flush.tick() => {
-                    let resume = chunk.cursor_after(&at, exhausted);
+                    let resume = chunk.cursor_after(&at);
                     self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume).await;
                     continue;
                 }
@@ -444,38 +454,36 @@ impl Call<'_> {
                     break;
                 }
             };
-            let Some(page) = page else { break };
-            let page = page?;
-            pages_read += 1;
-            let (page_no, read_size) = match small {
-                Some(small_size) if pages_read <= 10 => (pages_read, small_size),
-                Some(_) => (rest_start + pages_read - 11, size),
-                None => (rest_start + pages_read - 1, size),
+            let asset = match next {
+                Some(asset) => asset?,
+                None => {
+                    at.next = Some(reader.next_page());
+                    exhausted = reader.next_page().is_none();
+                    page = None;
+                    continue;
+                }
             };
-            // A resumed stream skips what its first page already delivered.
-            let already = if pages_read == 1 { skip as usize } else { 0 };
-            at = Position { page: page_no, size: read_size, len: page.items.len(), taken: already };
-            exhausted = page.next_page.is_none();
-            for asset in page.items.iter().skip(already) {
-                let photo = compact(asset);
-                if first.len() < FIRST {
-                    first.push(photo.clone());
-                }
-                batch.push(photo);
-                sent += 1;
-                at.taken += 1;
-                if batch.len() >= streaming.chunk_size {
-                    let resume = chunk.cursor_after(&at, exhausted);
-                    self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume).await;
-                }
-                if sent >= wanted {
-                    break 'pages;
-                }
+            at.taken += 1;
+            if to_skip > 0 {
+                to_skip -= 1;
+                continue;
+            }
+            let photo = compact(&asset);
+            if first.len() < FIRST {
+                first.push(photo.clone());
+            }
+            batch.push(photo);
+            sent += 1;
+            if batch.len() >= streaming.chunk_size {
+                let resume = chunk.cursor_after(&at);
+                self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume).await;
+                // A partial chunk goes out only when no full one did for a whole flush_interval.
+                flush.reset();
             }
         }
         // The cursor continues right after the last photo sent, inside its Immich page if need be,
         // so nothing is skipped whether the stream reached `limit` or its timeout.
-        let resume = chunk.cursor_after(&at, exhausted);
+        let resume = chunk.cursor_after(&at);
         self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume.clone()).await;
         let seconds = started.elapsed().as_secs_f64();
         let mut complete =
@@ -1288,13 +1296,14 @@ impl Cursor {
     }
 }
 
-/// Where a photo stream stands in Immich's paging: the last page read (its number and size), its
-/// length and how many of its photos went out.
+/// Where a photo stream stands in Immich's paging: the page being read (its number and size), how
+/// many of its photos were taken, and — once it has been read to its end — the next page Immich
+/// announced (`Some(None)`: there is none).
 struct Position {
     page: u64,
     size: u64,
-    len: usize,
     taken: usize,
+    next: Option<Option<u64>>,
 }
 
 /// What every chunk of one photo stream shares.
@@ -1307,15 +1316,14 @@ struct Chunk<'a> {
 }
 
 impl Chunk<'_> {
-    /// The cursor right after the last photo sent: inside its Immich page while photos of it
-    /// remain, else the next page; `None` once Immich has no more.
-    fn cursor_after(&self, at: &Position, exhausted: bool) -> Option<Cursor> {
-        let (page, skip) = if at.taken < at.len {
-            (at.page, at.taken as u64)
-        } else if !exhausted {
-            (at.page + 1, 0)
-        } else {
-            return None;
+    /// The cursor right after the last photo taken: inside its Immich page while the page may
+    /// hold more, else the next page; `None` once Immich said there is no more.
+    fn cursor_after(&self, at: &Position) -> Option<Cursor> {
+        let (page, skip) = match at.next {
+            Some(None) => return None,
+            Some(Some(_)) => (at.page + 1, 0),
+            None if (at.taken as u64) < at.size => (at.page, at.taken as u64),
+            None => (at.page + 1, 0),
         };
         Some(Cursor { smart: self.smart, filter: self.filter.clone(), page, size: at.size, skip })
     }

@@ -1,0 +1,97 @@
+"""Issue 5 benchmark (d): SLOW concurrent streamed queryPhotos whose clients read at RATE bytes/s
+each (small socket buffers, so the gateway feels it), and meanwhile one fast client streaming
+FAST photos. Prints the fast client's time alone and under the slow load, the slow clients' mean
+read rate, and the gateway's peak RSS (sampled every 100 ms).
+
+Usage: python3 slow_clients.py HOST PORT GATEWAY_PID SLOW RATE SECONDS FAST"""
+import asyncio
+import json
+import sys
+import time
+
+host, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+slow, rate, seconds, fast = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+
+
+def request(limit):
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": "queryPhotos", "arguments": {"limit": limit}, "_meta": meta}})
+    return (f"POST /mcp HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+            "accept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\n"
+            "mcp-method: tools/call\r\nmcp-name: queryPhotos\r\nconnection: close\r\n"
+            f"content-length: {len(body)}\r\n\r\n{body}").encode()
+
+
+def rss_kib():
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(l for l in status if l.startswith("VmRSS")).split()[1])
+
+
+async def slow_client(stop, received):
+    import socket
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=16 * 1024)
+    writer.write(request(1_000_000))
+    started = time.perf_counter()
+    got = 0
+    while not stop.is_set():
+        data = await reader.read(4096)
+        if not data:
+            break
+        got += len(data)
+        # Hold the average at RATE: sleep until this many bytes are due.
+        due = started + got / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+    received.append(got / (time.perf_counter() - started))
+    writer.close()
+
+
+async def fast_client():
+    reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+    started = time.perf_counter()
+    writer.write(request(fast))
+    total = 0
+    while True:
+        data = await reader.read(1 << 20)
+        if not data:
+            break
+        total += len(data)
+    writer.close()
+    return time.perf_counter() - started, total
+
+
+async def main():
+    alone, size = await fast_client()
+    stop, received = asyncio.Event(), []
+    peak = [rss_kib()]
+
+    async def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_kib())
+            await asyncio.sleep(0.1)
+
+    sampler = asyncio.create_task(sample())
+    slow_tasks = [asyncio.create_task(slow_client(stop, received)) for _ in range(slow)]
+    await asyncio.sleep(2)  # every slow stream is open and backed up
+    loaded, _ = await fast_client()
+    remaining = seconds - 2 - loaded
+    if remaining > 0:
+        await asyncio.sleep(remaining)
+    stop.set()
+    await asyncio.gather(*slow_tasks)
+    await sampler
+    print(json.dumps({
+        "slow_clients": slow, "slow_rate_target_kBps": rate / 1000,
+        "slow_rate_mean_kBps": round(sum(received) / len(received) / 1000, 1),
+        "fast_photos": fast, "fast_bytes": size,
+        "fast_alone_s": round(alone, 2), "fast_under_load_s": round(loaded, 2),
+        "fast_slowdown": round(loaded / alone, 2),
+        "gateway_peak_rss_mb": round(peak[0] / 1024, 1),
+    }))
+
+asyncio.run(main())
