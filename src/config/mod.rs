@@ -171,9 +171,10 @@ pub struct StreamingConfig {
     /// `IDLE_TIMEOUT` error event (keep-alive comments do not count). (`/api` streams do not
     /// enforce it yet.)
     pub idle_timeout: Dur,
-    /// Global buffered bytes above which new upstream reads pause.
+    /// Bytes queued by all tool streams above which their producers (and so their Immich reads)
+    /// pause. (`/api` re-framing streams are bounded per stream only.)
     pub high_water_mark: Size,
-    /// Global buffered bytes below which paused reads resume.
+    /// Bytes queued by all tool streams below which paused producers resume.
     pub low_water_mark: Size,
     /// Bytes held by all streams at which new streams are refused (`/api` answers 503, queryPhotos
     /// pages instead).
@@ -186,7 +187,7 @@ pub struct StreamingConfig {
     /// and queryPhotos pages instead. (Seed 000 counts per connection; an HTTP/1.1 connection
     /// carries one stream at a time, so the cap that protects the process is the global one.)
     pub max_concurrent_streams: usize,
-    /// Per-stream buffer bound.
+    /// Bytes one tool stream may have queued for its client before its producer waits.
     pub stream_buffer_size: Size,
     /// A stream whose client has not taken an event for this long ends with a retryable
     /// `BACKPRESSURE_TIMEOUT` error event carrying a resume token.

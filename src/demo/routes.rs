@@ -492,6 +492,8 @@ fn search_page(lib: &Library, body: &Value, default_size: u64, rotation: u64) ->
     } else {
         walk(lib, &state, &filters, ascending, rotation).skip(offset as usize).take(size as usize + 1).collect()
     };
+    // JSON is made without the lock, so concurrent searches (100 streams) run in parallel.
+    drop(state);
     let has_more = items.len() as u64 > size;
     items.truncate(size as usize);
     let items: Vec<Value> = items.iter().map(|a| a.to_json(with_exif, with_people, None)).collect();

@@ -143,8 +143,35 @@ impl LogLevel {
 pub enum Outbound {
     /// A JSON-RPC message (notification, server request, or the final response).
     Message(Value),
+    /// A `notifications/stream/data` event, serialized once by the tool.
+    Data(StreamData),
     /// End the HTTP response now; the call goes on and later messages wait for a resume.
     CloseStream,
+}
+
+/// A streamed result's data event (seed 000's lifecycle fields), serialized once where it is made;
+/// the transport frames it for SSE, NDJSON or the bulk stream.
+#[derive(Debug)]
+pub struct StreamData {
+    /// The tool's stream id.
+    pub stream_id: String,
+    /// The notification's params as JSON text.
+    pub params: String,
+    /// The token that resumes the stream right after this event.
+    pub resume_token: Option<String>,
+    /// Items sent so far and in all, for progress.
+    pub processed: u64,
+    /// Items asked for.
+    pub total: u64,
+    /// Its bytes in the stream's and the gateway's buffers, until it is written.
+    pub held: crate::stream::stats::Held,
+}
+
+impl StreamData {
+    /// The whole JSON-RPC notification.
+    pub fn notification(&self) -> String {
+        format!(r#"{{"jsonrpc":"2.0","method":"notifications/stream/data","params":{}}}"#, self.params)
+    }
 }
 
 /// Requests the server has sent to clients and is waiting on, by request id.
@@ -416,11 +443,20 @@ impl CallContext {
     }
 
     async fn send(&self, message: Value) {
+        self.send_outbound(Outbound::Message(message)).await;
+    }
+
+    /// Sends a streamed result's data event.
+    pub async fn send_data(&self, data: StreamData) {
+        self.send_outbound(Outbound::Data(data)).await;
+    }
+
+    async fn send_outbound(&self, outbound: Outbound) {
         // A full channel means the client reads slower than the call produces: count it, then
         // wait — the wait is what slows the producer (and its reads from Immich) down. A closed
         // sink means nobody listens any more (the client left and its parked stream expired):
         // the call is cancelled rather than reading Immich for no one.
-        let closed = match self.sink.try_send(Outbound::Message(message)) {
+        let closed = match self.sink.try_send(outbound) {
             Ok(()) => false,
             Err(mpsc::error::TrySendError::Closed(_)) => true,
             Err(mpsc::error::TrySendError::Full(message)) => {

@@ -1212,9 +1212,22 @@ impl LastEventId {
 struct BulkEvents {
     complete: Option<Value>,
     last_resume: Option<String>,
+    /// Progress comes from the data events once there are any.
+    seen_data: bool,
 }
 
 impl BulkEvents {
+    /// `event: data` (its `id:` the resume token) and the matching `event: progress`.
+    fn frame_data(&mut self, data: &crate::mcp::catalog::StreamData) -> String {
+        self.seen_data = true;
+        self.last_resume.clone_from(&data.resume_token);
+        let id = data.resume_token.as_deref().map(|t| format!("id: {t}\n")).unwrap_or_default();
+        let percent = (data.processed as f64 * 100.0 / data.total.max(1) as f64).min(100.0).round();
+        let progress = json!({ "progress": percent, "message": format!("{} of {} items", data.processed, data.total),
+            "processedItems": data.processed, "totalItems": data.total });
+        format!("event: data\n{id}data: {}\n\nevent: progress\ndata: {progress}\n\n", data.params)
+    }
+
     fn frame(&mut self, message: &Value, out: &mut String) {
         use std::fmt::Write;
         let mut event = |name: &str, id: Option<&str>, data: &Value| {
@@ -1226,21 +1239,10 @@ impl BulkEvents {
         };
         let params = &message["params"];
         match message["method"].as_str() {
-            Some("notifications/stream/data") => {
-                self.last_resume = params["resumeToken"].as_str().map(str::to_string);
-                event("data", self.last_resume.as_deref(), params);
-                let message = format!("{} of {} items", params["processedItems"], params["totalItems"]);
-                event(
-                    "progress",
-                    None,
-                    &json!({ "progress": params["percentComplete"], "message": message,
-                    "processedItems": params["processedItems"], "totalItems": params["totalItems"] }),
-                );
-            }
             Some("notifications/stream/init") => event("init", None, params),
             Some("notifications/stream/complete") => self.complete = Some(params.clone()),
             Some("notifications/stream/error") => event("error", None, params),
-            Some("notifications/progress") if self.last_resume.is_none() => {
+            Some("notifications/progress") if !self.seen_data => {
                 let (done, total) = (params["progress"].as_f64().unwrap_or(0.0), params["total"].as_f64());
                 let percent = total.filter(|t| *t > 0.0).map(|t| (done * 100.0 / t).min(100.0).round());
                 let progress = json!({ "progress": percent.unwrap_or(done), "processed": done,
@@ -1338,6 +1340,7 @@ async fn stream_sse(
     let idle = tokio::time::sleep(idle_limit);
     tokio::pin!(idle);
     loop {
+        let mut held = None;
         let next = tokio::select! {
             message = rx.recv() => Some(message),
             _ = keepalive.tick() => None,
@@ -1366,15 +1369,29 @@ async fn stream_sse(
                 park(state, rx, &spec, seq, resume);
                 return StreamEnd::Parked;
             }
+            Some(Some(Outbound::Data(data))) => {
+                idle.as_mut().reset(tokio::time::Instant::now() + idle_limit);
+                if tool_stream.as_deref() != Some(data.stream_id.as_str()) {
+                    tool_stream = Some(data.stream_id.clone());
+                }
+                if data.resume_token.is_some() {
+                    resume = data.resume_token.clone();
+                }
+                let event = match spec.framing {
+                    Framing::Sse => {
+                        let id = event_id(&spec, seq, resume.as_deref());
+                        format!("event: message\nid: {id}\ndata: {}\n\n", data.notification())
+                    }
+                    Framing::Ndjson => format!("{}\n", data.notification()),
+                    Framing::Bulk => bulk.frame_data(&data),
+                };
+                seq += 1;
+                // Its bytes stay counted against the buffers until the write below is done.
+                held = Some(data.held);
+                Bytes::from(event)
+            }
             Some(Some(Outbound::Message(message))) => {
                 idle.as_mut().reset(tokio::time::Instant::now() + idle_limit);
-                if message["method"] == "notifications/stream/data" {
-                    let params = &message["params"];
-                    tool_stream = params["streamId"].as_str().map(str::to_string);
-                    if let Some(token) = params["resumeToken"].as_str() {
-                        resume = Some(token.to_string());
-                    }
-                }
                 let event = match spec.framing {
                     Framing::Sse => {
                         let id = event_id(&spec, seq, resume.as_deref());
@@ -1405,7 +1422,7 @@ async fn stream_sse(
         // within a short grace it learns why and where to resume.
         let mut write = Box::pin(session.write_response_body(Some(bytes), false));
         match tokio::time::timeout(streaming.backpressure_timeout.0, &mut write).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => drop(held),
             Ok(Err(_)) => return park_or_drop(state, rx, &spec, seq, resume),
             Err(_) => {
                 crate::stream::stats::backpressure_event();

@@ -154,6 +154,69 @@ impl Drop for StreamGuard {
     }
 }
 
+/// Bytes a stream has queued for its client and not yet written. They count against the stream's
+/// own `stream_buffer_size` and the gateway-wide budget until this is dropped (written, or thrown
+/// away with a stream whose client left).
+#[derive(Debug)]
+pub struct Held {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    bytes: i64,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        stats().buffered.fetch_sub(self.bytes, Ordering::Relaxed);
+        BUDGET_FREED.notify_waiters();
+    }
+}
+
+/// Woken whenever queued stream bytes are released.
+static BUDGET_FREED: LazyLock<tokio::sync::Notify> = LazyLock::new(tokio::sync::Notify::new);
+
+/// One stream's queue bound: at most `stream_buffer_size` bytes written by the producer and not
+/// yet by the consumer; a producer past it waits, which is what slows its reads from Immich.
+pub struct StreamBuffer {
+    room: std::sync::Arc<tokio::sync::Semaphore>,
+    capacity: usize,
+}
+
+impl StreamBuffer {
+    /// A buffer of `capacity` bytes.
+    pub fn new(capacity: usize) -> StreamBuffer {
+        let capacity = capacity.clamp(1, tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        StreamBuffer { room: std::sync::Arc::new(tokio::sync::Semaphore::new(capacity)), capacity }
+    }
+
+    /// Waits for room for `bytes` (one event larger than the whole buffer waits for it to be empty),
+    /// counting a backpressure event when it has to wait.
+    pub async fn hold(&self, bytes: usize) -> Held {
+        let want = bytes.clamp(1, self.capacity) as u32;
+        let permit = match self.room.clone().try_acquire_many_owned(want) {
+            Ok(permit) => permit,
+            Err(_) => {
+                backpressure_event();
+                self.room.clone().acquire_many_owned(want).await.expect("the semaphore is never closed")
+            }
+        };
+        stats().buffered.fetch_add(bytes as i64, Ordering::Relaxed);
+        Held { _permit: permit, bytes: bytes as i64 }
+    }
+}
+
+/// Seed 000's global budget: while the gateway's streams hold more than `high_water_mark` bytes,
+/// producers pause here until they hold less than `low_water_mark`.
+pub async fn wait_for_budget(limits: &crate::config::StreamingConfig) {
+    if (stats().buffered() as u64) <= limits.high_water_mark.0 {
+        return;
+    }
+    backpressure_event();
+    metrics().streaming_paused.inc();
+    while stats().buffered() as u64 >= limits.low_water_mark.0 {
+        // A release between the check and the wait is caught by the short timeout.
+        let _ = tokio::time::timeout(Duration::from_millis(50), BUDGET_FREED.notified()).await;
+    }
+}
+
 /// A sender had to wait for a slow client: backpressure reached the producer.
 pub fn backpressure_event() {
     metrics().streaming_backpressure.inc();
@@ -167,6 +230,7 @@ mod tests {
     #[test]
     fn admission_caps_streams_and_buffered_bytes() {
         use crate::config::{Size, StreamingConfig};
+        use futures::FutureExt;
         let limits = |streams: usize, bytes: u64| StreamingConfig {
             max_concurrent_streams: streams,
             max_buffer_size: Size(bytes),
@@ -188,5 +252,34 @@ mod tests {
         assert!(StreamGuard::admit("ndjson", "test", &limits(10, 4096)).is_ok());
         drop(holder);
         assert_eq!(stats().active(), 0);
+
+        // A stream's queue holds at most its buffer; the gateway pauses producers above the high
+        // water mark until the streams hold less than the low one.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let buffer = StreamBuffer::new(100);
+            let first = buffer.hold(60).await;
+            assert_eq!(stats().buffered(), 60);
+            let mut second = Box::pin(buffer.hold(60));
+            assert!(futures::poll!(second.as_mut()).is_pending(), "no room for 60 more bytes in 100");
+            drop(first);
+            let second = second.await;
+            assert_eq!(stats().buffered(), 60);
+
+            let marks =
+                StreamingConfig { high_water_mark: Size(100), low_water_mark: Size(50), ..StreamingConfig::default() };
+            wait_for_budget(&marks).now_or_never().expect("60 bytes are below the high water mark");
+            let big = StreamBuffer::new(1000);
+            let more = big.hold(60).await;
+            let mut paused = Box::pin(wait_for_budget(&marks));
+            assert!(futures::poll!(paused.as_mut()).is_pending(), "120 bytes are above the high water mark");
+            drop(second);
+            // 60 bytes: below high, not yet below low.
+            tokio::time::sleep(Duration::from_millis(120)).await;
+            assert!(futures::poll!(paused.as_mut()).is_pending(), "paused until below the low water mark");
+            drop(more);
+            tokio::time::timeout(Duration::from_secs(1), paused).await.expect("resumes below the low water mark");
+            assert_eq!(stats().buffered(), 0);
+        });
     }
 }

@@ -136,6 +136,8 @@ pub struct Metrics {
     pub streaming_duration: Histogram,
     /// `streaming_refused_total{reason}`: streams not admitted (`too_many_streams`, `buffer_full`).
     pub streaming_refused: IntCounterVec,
+    /// `streaming_paused_total`: producers paused at `high_water_mark` until `low_water_mark`.
+    pub streaming_paused: IntCounter,
 }
 
 const LATENCY_BUCKETS: &[f64] =
@@ -225,6 +227,11 @@ impl Metrics {
             &["reason"],
         )
         .unwrap();
+        let streaming_paused = IntCounter::new(
+            "streaming_paused_total",
+            "Times a stream's producer paused because all streams held more than high_water_mark bytes.",
+        )
+        .unwrap();
         let mcp_sessions = IntCounterVec::new(
             Opts::new("gateway_mcp_sessions_total", "MCP sessions, by event (created or deleted)."),
             &["event"],
@@ -251,6 +258,7 @@ impl Metrics {
             Box::new(streaming_backpressure.clone()),
             Box::new(streaming_duration.clone()),
             Box::new(streaming_refused.clone()),
+            Box::new(streaming_paused.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c).unwrap();
@@ -299,6 +307,7 @@ impl Metrics {
             streaming_backpressure,
             streaming_duration,
             streaming_refused,
+            streaming_paused,
         }
     }
 

@@ -8,7 +8,7 @@ pub mod export;
 
 use crate::config::{StreamingConfig, ToolsConfig};
 use crate::immich::client::{Asset, ImmichClient, ImmichError};
-use crate::mcp::catalog::{CallContext, Catalog, ToolSpec, tool_error};
+use crate::mcp::catalog::{CallContext, Catalog, StreamData, ToolSpec, tool_error};
 use crate::mcp::jsonrpc::RpcError;
 use async_trait::async_trait;
 use base64::Engine;
@@ -416,7 +416,8 @@ impl Call<'_> {
         let mut pages_read = 0u64;
         let mut to_skip = 0usize;
         let mut page: Option<crate::immich::client::AssetPage> = None;
-        let chunk = Chunk { stream_id: &stream_id, wanted, started, smart, filter: &filter };
+        let buffer = crate::stream::stats::StreamBuffer::new(streaming.stream_buffer_size.as_usize());
+        let chunk = Chunk { buffer, stream_id: &stream_id, wanted, started, smart, filter: &filter };
         while sent < wanted && !exhausted {
             let reader = match page.as_mut() {
                 Some(reader) => reader,
@@ -562,9 +563,16 @@ impl Call<'_> {
             "percentComplete": (sent as f64 * 100.0 / wanted as f64).min(100.0).round(),
             "estimatedTimeRemaining": ((wanted.saturating_sub(sent)) as f64 / rate).round(),
             "resumeToken": token,
-        });
-        guard.sent(serde_json::to_vec(&params).map_or(0, |b| b.len()), 1);
-        self.cx.notify("notifications/stream/data", params).await;
+        })
+        .to_string();
+        guard.sent(params.len(), 1);
+        // Seed 000's flow control: pause while all streams hold more than high_water_mark, then
+        // wait for room in this stream's own stream_buffer_size.
+        crate::stream::stats::wait_for_budget(&self.catalog.streaming).await;
+        let held = chunk.buffer.hold(params.len()).await;
+        let stream_id = chunk.stream_id.to_string();
+        let data = StreamData { stream_id, params, resume_token: token, processed: sent, total: wanted, held };
+        self.cx.send_data(data).await;
         self.cx.progress(sent as f64, Some(wanted as f64), Some(&format!("{sent} of up to {wanted} photos"))).await;
     }
 
@@ -1308,6 +1316,7 @@ struct Position {
 
 /// What every chunk of one photo stream shares.
 struct Chunk<'a> {
+    buffer: crate::stream::stats::StreamBuffer,
     stream_id: &'a str,
     wanted: u64,
     started: std::time::Instant,
