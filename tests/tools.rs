@@ -700,3 +700,60 @@ async fn a_stream_with_nothing_to_send_ends_after_idle_timeout() {
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains("IDLE_TIMEOUT") && text.contains("\"retryable\":true"), "{text}");
 }
+
+/// getMapMarkers reads Immich's marker array one marker at a time; above the threshold, on an SSE
+/// reply, the markers stream as data events, the same ones a JSON reply returns in one piece.
+#[tokio::test]
+async fn many_map_markers_stream_as_data_events() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let text = call_over_sse(&mcp, json!({ "name": "getMapMarkers", "arguments": { "limit": 100000 } })).await;
+    let (messages, largest) = sse(&text);
+    let data: Vec<&Value> =
+        messages.iter().filter(|m| m["method"] == "notifications/stream/data").map(|m| &m["params"]).collect();
+    let streamed: Vec<&str> =
+        data.iter().flat_map(|d| d["items"].as_array().unwrap()).map(|m| m["id"].as_str().unwrap()).collect();
+    let result = &messages.last().unwrap()["result"]["structuredContent"];
+    assert!(streamed.len() > 1000, "{} markers", streamed.len());
+    assert_eq!(result["count"], streamed.len());
+    assert_eq!(result["chunks"], data.len());
+    assert_eq!(result["truncated"], false);
+    assert!(result["markers"].as_array().unwrap().len() <= 20, "the final result stays small");
+    assert!(data.iter().all(|d| d["items"].as_array().unwrap().len() <= 100));
+    assert_eq!(data.last().unwrap()["hasMore"], false);
+    assert!(largest < 1 << 20);
+
+    let json_only = Gateway::start("[mcp]\nresponse_mode = \"json\"\n", &["--demo"]);
+    let whole = Mcp::connect(&json_only, None).await.ok("getMapMarkers", json!({ "limit": 100000 })).await;
+    let listed: Vec<&str> = whole["markers"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(streamed, listed, "the same markers, in the same order");
+}
+
+/// A big album asked for whole streams its photos like a large query.
+#[tokio::test]
+async fn a_big_album_streams_its_photos() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let albums = mcp.ok("listAlbums", json!({})).await;
+    let biggest = albums["albums"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|a| a["photoCount"].as_u64().unwrap_or(0))
+        .unwrap()
+        .clone();
+    let count = biggest["photoCount"].as_u64().unwrap();
+    let text =
+        call_over_sse(&mcp, json!({ "name": "getAlbum", "arguments": { "id": biggest["id"], "limit": 100000 } })).await;
+    let (messages, _) = sse(&text);
+    let ids: std::collections::HashSet<String> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/stream/data")
+        .flat_map(|m| m["params"]["items"].as_array().unwrap().clone())
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    let result = &messages.last().unwrap()["result"]["structuredContent"];
+    assert_eq!((ids.len() as u64, result["count"].as_u64()), (count, Some(count)), "every photo of the album, once");
+    assert_eq!(result["album"]["id"], biggest["id"]);
+    assert!(result["streamId"].is_string());
+}

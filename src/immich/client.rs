@@ -201,11 +201,13 @@ pub struct Page {
     pub next_page: Option<u64>,
 }
 
-/// Largest single asset accepted from a streamed search page.
+/// Largest single element accepted from an array read element by element.
 const MAX_ASSET_BYTES: usize = 1 << 20;
 
-/// A search page whose assets are parsed one by one as its body arrives.
-pub struct AssetPage {
+/// A JSON array in an Immich response body, parsed one element at a time as the body arrives
+/// (a push splitter, never the whole body): the body is read only when the next element is
+/// wanted, so a slow consumer slows the read from Immich's socket.
+pub struct ArrayReader {
     response: reqwest::Response,
     splitter: crate::stream::json::ArraySplitter,
     ready: std::collections::VecDeque<Bytes>,
@@ -213,15 +215,32 @@ pub struct AssetPage {
     ended: bool,
 }
 
-impl AssetPage {
-    /// The next asset of the page; `None` once the page is over (then [`AssetPage::next_page`]
-    /// is known).
-    pub async fn next(&mut self) -> Option<Result<Asset, ImmichError>> {
+/// A search page whose assets are parsed one by one as its body arrives.
+pub type AssetPage = ArrayReader;
+
+impl ArrayReader {
+    /// The array at `path` (empty: the top level) of `response`'s body.
+    fn new(response: reqwest::Response, path: &[&str]) -> ArrayReader {
+        ArrayReader {
+            response,
+            splitter: crate::stream::json::ArraySplitter::new(
+                vec![path.iter().map(|p| p.to_string()).collect()],
+                MAX_ASSET_BYTES,
+            ),
+            ready: std::collections::VecDeque::new(),
+            split: Vec::new(),
+            ended: false,
+        }
+    }
+
+    /// The next element, parsed as `T`; `None` once the array is over (then
+    /// [`ArrayReader::next_page`] is known, for search pages).
+    pub async fn next<T: DeserializeOwned>(&mut self) -> Option<Result<T, ImmichError>> {
         loop {
             if let Some(raw) = self.ready.pop_front() {
                 return Some(
                     serde_json::from_slice(&raw)
-                        .map_err(|e| ImmichError::Malformed(format!("invalid asset in a search page: {e}"))),
+                        .map_err(|e| ImmichError::Malformed(format!("invalid element in an Immich array: {e}"))),
                 );
             }
             if self.ended {
@@ -461,16 +480,13 @@ impl ImmichClient {
         body["size"] = size.min(1000).into();
         let path = if smart { "/api/search/smart" } else { "/api/search/metadata" };
         let response = self.send(key, Method::POST, path, &[], Some(&body), true).await?;
-        Ok(AssetPage {
-            response,
-            splitter: crate::stream::json::ArraySplitter::new(
-                vec![vec!["assets".into(), "items".into()]],
-                MAX_ASSET_BYTES,
-            ),
-            ready: std::collections::VecDeque::new(),
-            split: Vec::new(),
-            ended: false,
-        })
+        Ok(ArrayReader::new(response, &["assets", "items"]))
+    }
+
+    /// A `GET` whose answer is a JSON array (e.g. `/api/map/markers`), read element by element.
+    pub async fn get_array(&self, key: &str, path: &str, query: &[(&str, String)]) -> Result<ArrayReader, ImmichError> {
+        let response = self.send(key, Method::GET, path, query, None, true).await?;
+        Ok(ArrayReader::new(response, &[]))
     }
 
     /// `POST /api/download/archive`: the zip of `ids`, as a response whose body the caller streams.

@@ -204,7 +204,9 @@ pub fn all() -> Vec<ToolDef> {
             title: "Album and its photos",
             description: "One album's details and a page of its photos (newest first), with a nextCursor for more.",
             input: schema(
-                json!({ "id": { "type": "string", "format": "uuid" }, "limit": limit(), "cursor": cursor() }),
+                json!({ "id": { "type": "string", "format": "uuid" }, "cursor": cursor(),
+                    "limit": { "type": "integer", "minimum": 1, "maximum": 10000000,
+                        "description": "Photos to return (default 50). Above [streaming].auto_stream_threshold (500) a big album's photos stream as notifications/stream/data events when the reply is SSE; otherwise pages of 500 come with a cursor." } }),
                 &["id"],
             ),
             output: photo_page_schema(json!({ "album": any_object() })),
@@ -334,12 +336,14 @@ pub fn all() -> Vec<ToolDef> {
                 json!({
                     "west": { "type": "number" }, "south": { "type": "number" }, "east": { "type": "number" }, "north": { "type": "number" },
                     "takenAfter": { "type": "string" }, "takenBefore": { "type": "string" }, "isFavorite": { "type": "boolean" },
-                    "limit": { "type": "integer", "minimum": 1, "maximum": 10000, "description": "Most markers returned (default 500)." }
+                    "limit": { "type": "integer", "minimum": 1, "maximum": 10000000, "description": "Most markers returned (default 500). Above [streaming].auto_stream_threshold (500) they stream as notifications/stream/data events when the reply is SSE." }
                 }),
                 &[],
             ),
             output: json!({ "type": "object", "properties": { "markers": { "type": "array", "items": any_object() }, "count": { "type": "integer" },
-                "truncated": { "type": "boolean" } }, "required": ["markers", "count", "truncated"] }),
+                "truncated": { "type": "boolean" },
+                "streamId": { "type": "string", "description": "Set when the markers were streamed; `markers` then holds only the first ones." },
+                "chunks": { "type": "integer" } }, "required": ["markers", "count", "truncated"] }),
             permissions: &["map.read"],
             writes: false,
             destructive: false,

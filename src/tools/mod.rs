@@ -118,7 +118,7 @@ impl Catalog for ImmichCatalog {
                     );
                 }
                 let spec = ToolSpec::new(serde_json::to_value(tool).expect("tools serialize"), false);
-                if def.name == "queryPhotos" && self.streaming.enabled {
+                if matches!(def.name, "queryPhotos" | "getMapMarkers" | "getAlbum") && self.streaming.enabled {
                     spec.streams_above("limit", self.page_cap as u64)
                 } else {
                     spec
@@ -329,7 +329,7 @@ impl Call<'_> {
                 wanted,
                 cursor: Some(Cursor { smart, filter: filter.clone(), page: 1, size: page_size, skip: 0 }),
             };
-            if let Some(guard) = self.admit_stream() {
+            if let Some(guard) = self.admit_stream("queryPhotos") {
                 return self.stream_photos(guard, start).await;
             }
         }
@@ -345,15 +345,15 @@ impl Call<'_> {
     }
 
     /// A stream slot, when this reply can stream and the gateway has room for another stream.
-    fn admit_stream(&self) -> Option<crate::stream::stats::StreamGuard> {
+    fn admit_stream(&self, tool: &'static str) -> Option<crate::stream::stats::StreamGuard> {
         if !(self.cx.streaming && self.catalog.streaming.enabled) {
             return None;
         }
-        match crate::stream::stats::StreamGuard::admit("sse", "queryPhotos", &self.catalog.streaming) {
+        match crate::stream::stats::StreamGuard::admit("sse", tool, &self.catalog.streaming) {
             Ok(guard) => Some(guard),
-            // Paging needs no stream: the caller still gets photos and a cursor.
+            // Paging needs no stream: the caller still gets results (and a cursor).
             Err(refusal) => {
-                tracing::info!(%refusal, "queryPhotos pages instead of streaming");
+                tracing::info!(%refusal, tool, "answering without streaming");
                 None
             }
         }
@@ -371,7 +371,7 @@ impl Call<'_> {
                 Vec::new(),
             ));
         };
-        match self.admit_stream() {
+        match self.admit_stream("queryPhotos") {
             Some(guard) => self.stream_photos(guard, position).await,
             // A reply that cannot stream continues page by page from the same place.
             None => self.photo_page(cursor.smart, &cursor.filter, cursor.page, cursor.size, cursor.skip).await,
@@ -443,7 +443,7 @@ impl Call<'_> {
                 }
             };
             let next = tokio::select! {
-                asset = reader.next() => asset,
+                asset = reader.next::<Asset>() => asset,
                 _ = flush.tick() => {
                     let resume = chunk.cursor_after(&at);
                     self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume).await;
@@ -540,27 +540,46 @@ impl Call<'_> {
         if batch.is_empty() {
             return;
         }
-        *sequence += 1;
-        let wanted = chunk.wanted;
-        let elapsed = chunk.started.elapsed().as_secs_f64();
-        let rate = sent as f64 / elapsed.max(1e-3);
-        let has_more = resume.is_some() && sent < wanted;
+        let has_more = resume.is_some() && sent < chunk.wanted;
         let position = StreamPosition {
             stream_id: chunk.stream_id.to_string(),
-            sequence: *sequence,
+            sequence: *sequence + 1,
             sent,
-            wanted,
+            wanted: chunk.wanted,
             cursor: resume.filter(|_| has_more),
         };
         let token = position.seal(&self.cx.input, self.catalog.streaming.resume_token_ttl.0);
+        // The last event says there is no more even when fewer photos exist than were asked for.
+        let wanted = if has_more { chunk.wanted } else { sent };
+        let event = DataEvent { stream_id: chunk.stream_id, sent, wanted, started: chunk.started, token };
+        self.send_data_event(guard, &chunk.buffer, sequence, event, batch, "photos").await;
+    }
+
+    /// Sends `batch` as one `notifications/stream/data` event (seed 000's lifecycle fields) and
+    /// progress, serialized once and held against the stream's and the gateway's buffers.
+    async fn send_data_event(
+        &self,
+        guard: &mut crate::stream::stats::StreamGuard,
+        buffer: &crate::stream::stats::StreamBuffer,
+        sequence: &mut u64,
+        event: DataEvent<'_>,
+        batch: &mut Vec<Value>,
+        unit: &str,
+    ) {
+        if batch.is_empty() {
+            return;
+        }
+        *sequence += 1;
+        let DataEvent { stream_id, sent, wanted, started, token } = event;
+        let rate = sent as f64 / started.elapsed().as_secs_f64().max(1e-3);
         let params = json!({
-            "streamId": chunk.stream_id,
+            "streamId": stream_id,
             "sequenceNumber": *sequence,
             "items": std::mem::take(batch),
-            "hasMore": has_more,
+            "hasMore": sent < wanted,
             "processedItems": sent,
             "totalItems": wanted,
-            "percentComplete": (sent as f64 * 100.0 / wanted as f64).min(100.0).round(),
+            "percentComplete": (sent as f64 * 100.0 / wanted.max(1) as f64).min(100.0).round(),
             "estimatedTimeRemaining": ((wanted.saturating_sub(sent)) as f64 / rate).round(),
             "resumeToken": token,
         })
@@ -569,11 +588,12 @@ impl Call<'_> {
         // Seed 000's flow control: pause while all streams hold more than high_water_mark, then
         // wait for room in this stream's own stream_buffer_size.
         crate::stream::stats::wait_for_budget(&self.catalog.streaming).await;
-        let held = chunk.buffer.hold(params.len()).await;
-        let stream_id = chunk.stream_id.to_string();
-        let data = StreamData { stream_id, params, resume_token: token, processed: sent, total: wanted, held };
-        self.cx.send_data(data).await;
-        self.cx.progress(sent as f64, Some(wanted as f64), Some(&format!("{sent} of up to {wanted} photos"))).await;
+        let held = buffer.hold(params.len()).await;
+        let stream_id = stream_id.to_string();
+        self.cx
+            .send_data(StreamData { stream_id, params, resume_token: token, processed: sent, total: wanted, held })
+            .await;
+        self.cx.progress(sent as f64, Some(wanted as f64), Some(&format!("{sent} of up to {wanted} {unit}"))).await;
     }
 
     /// Names or ids → person ids (names matched case-insensitively against `GET /people`).
@@ -774,6 +794,25 @@ impl Call<'_> {
             Some(cursor) => (cursor.filter, cursor.page, cursor.size),
             None => (json!({ "albumIds": [id], "withExif": true, "withPeople": true }), 1, self.limit() as u64),
         };
+        // A big album asked for whole streams like a large query (its resume tokens continue it
+        // through queryPhotos).
+        let wanted = self.args["limit"].as_u64().unwrap_or(size);
+        if wanted > self.catalog.page_cap as u64
+            && self.str_arg("cursor").is_none()
+            && let Some(guard) = self.admit_stream("getAlbum")
+        {
+            let start = StreamPosition {
+                stream_id: format!("stream-{}", hex::encode(rand::random::<[u8; 8]>())),
+                sequence: 0,
+                sent: 0,
+                wanted,
+                cursor: Some(Cursor { smart: false, filter, page: 1, size: 1000u64.min(wanted), skip: 0 }),
+            };
+            let mut value = self.stream_photos(guard, start).await?;
+            value["structuredContent"]["album"] = album_json(&album);
+            prepend_text(&mut value, &render_album(&album));
+            return Ok(value);
+        }
         let result_page = self.catalog.client.search_page(self.key, false, &filter, page, size).await?;
         let next = next_cursor(false, &filter, result_page.next_page, size);
         let mut extra = Map::new();
@@ -983,7 +1022,6 @@ impl Call<'_> {
         if let Some(f) = self.args["isFavorite"].as_bool() {
             query.push(("isFavorite", f.to_string()));
         }
-        let markers: Vec<Value> = self.catalog.client.get(self.key, "/api/map/markers", &query).await?;
         let bound = |k: &str| self.args[k].as_f64();
         let inside = |m: &Value| {
             let (lat, lon) = (m["lat"].as_f64().unwrap_or(f64::NAN), m["lon"].as_f64().unwrap_or(f64::NAN));
@@ -992,22 +1030,69 @@ impl Call<'_> {
                 && bound("west").is_none_or(|w| lon >= w)
                 && bound("east").is_none_or(|e| lon <= e)
         };
-        let limit = self.args["limit"].as_u64().map_or(500, |l| l as usize).clamp(1, 10_000);
-        let matching: Vec<&Value> = markers.iter().filter(|m| inside(m)).collect();
-        let shown: Vec<Value> = matching.iter().take(limit).map(|m| (*m).clone()).collect();
+        let limit = self.args["limit"].as_u64().unwrap_or(500).max(1);
+        // Markers are read one by one as Immich's (possibly huge) array arrives; only the first
+        // `limit` are kept — or, above the threshold on a streaming reply, sent in chunks.
+        let mut stream = if limit > self.catalog.page_cap as u64 { self.admit_stream("getMapMarkers") } else { None };
+        let mut reader = self.catalog.client.get_array(self.key, "/api/map/markers", &query).await?;
+        let streaming = &self.catalog.streaming;
+        let stream_id = format!("stream-{}", hex::encode(rand::random::<[u8; 8]>()));
+        let buffer = crate::stream::stats::StreamBuffer::new(streaming.stream_buffer_size.as_usize());
+        let started = std::time::Instant::now();
+        let (mut kept, mut batch, mut sequence, mut sent) = (Vec::new(), Vec::new(), 0u64, 0u64);
+        let mut matching = 0u64;
         let mut places: std::collections::BTreeMap<String, usize> = Default::default();
-        for m in &matching {
-            *places.entry(m["city"].as_str().unwrap_or("unknown place").to_string()).or_default() += 1;
+        loop {
+            let marker = tokio::select! {
+                marker = reader.next::<Value>() => marker,
+                () = self.cx.cancel.cancelled() => return Err(ImmichError::Timeout),
+            };
+            let Some(marker) = marker else { break };
+            let marker = marker?;
+            if !inside(&marker) {
+                continue;
+            }
+            matching += 1;
+            *places.entry(marker["city"].as_str().unwrap_or("unknown place").to_string()).or_default() += 1;
+            let taken = if stream.is_some() { sent + batch.len() as u64 } else { kept.len() as u64 };
+            if taken >= limit {
+                continue;
+            }
+            match stream.as_mut() {
+                Some(guard) => {
+                    if kept.len() < 20 {
+                        kept.push(marker.clone());
+                    }
+                    batch.push(marker);
+                    if batch.len() >= streaming.chunk_size {
+                        sent += batch.len() as u64;
+                        let event = DataEvent { stream_id: &stream_id, sent, wanted: limit, started, token: None };
+                        self.send_data_event(guard, &buffer, &mut sequence, event, &mut batch, "markers").await;
+                    }
+                }
+                None => kept.push(marker),
+            }
+        }
+        if let Some(guard) = stream.as_mut() {
+            sent += batch.len() as u64;
+            let event = DataEvent { stream_id: &stream_id, sent, wanted: sent, started, token: None };
+            self.send_data_event(guard, &buffer, &mut sequence, event, &mut batch, "markers").await;
         }
         let summary =
             places.iter().rev().take(20).map(|(city, n)| format!("{city}: {n}")).collect::<Vec<_>>().join(", ");
-        let truncated = matching.len() > shown.len();
+        let returned = if stream.is_some() { sent } else { kept.len() as u64 };
+        let truncated = matching > returned;
+        let how = if stream.is_some() { format!(", {returned} streamed in {sequence} chunks") } else { String::new() };
         let text = format!(
-            "{} geotagged photos{}. By place: {summary}",
-            matching.len(),
-            if truncated { format!(" ({} returned)", shown.len()) } else { String::new() }
+            "{matching} geotagged photos{}{how}. By place: {summary}",
+            if truncated { format!(" ({returned} returned)") } else { String::new() }
         );
-        Ok(result(json!({ "markers": shown, "count": matching.len(), "truncated": truncated }), text, Vec::new()))
+        let mut structured = json!({ "markers": kept, "count": matching, "truncated": truncated });
+        if stream.is_some() {
+            structured["streamId"] = json!(stream_id);
+            structured["chunks"] = json!(sequence);
+        }
+        Ok(result(structured, text, Vec::new()))
     }
 
     async fn list_memories(&self) -> Outcome {
@@ -1336,6 +1421,15 @@ impl Chunk<'_> {
         };
         Some(Cursor { smart: self.smart, filter: self.filter.clone(), page, size: at.size, skip })
     }
+}
+
+/// One data event's place in its stream.
+struct DataEvent<'a> {
+    stream_id: &'a str,
+    sent: u64,
+    wanted: u64,
+    started: std::time::Instant,
+    token: Option<String>,
 }
 
 /// The sealing kind of photo-stream resume tokens.
