@@ -757,3 +757,29 @@ async fn a_big_album_streams_its_photos() {
     assert_eq!(result["album"]["id"], biggest["id"]);
     assert!(result["streamId"].is_string());
 }
+
+/// More than 10 photos to analyze stream: each photo's metadata goes out as a data event as it is
+/// read, and the result still carries every image.
+#[tokio::test]
+async fn analyzing_many_photos_streams_their_metadata_first() {
+    let gw = Gateway::start("[streaming]\nchunk_size = 4\n", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let page = mcp.ok("queryPhotos", json!({ "limit": 12, "type": "IMAGE" })).await;
+    let ids: Vec<&str> = page["photos"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 12);
+    let text = call_over_sse(&mcp, json!({ "name": "analyzePhotos", "arguments": { "ids": ids } })).await;
+    let (messages, _) = sse(&text);
+    let streamed: Vec<String> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/stream/data")
+        .flat_map(|m| m["params"]["items"].as_array().unwrap().clone())
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(streamed, ids, "every photo's metadata, in order");
+    let result = &messages.last().unwrap()["result"];
+    let images = result["content"].as_array().unwrap().iter().filter(|c| c["type"] == "image").count();
+    assert_eq!(images, 12);
+    // Chunks of chunk_size (4), or fewer photos when flush_interval passes first.
+    let events = messages.iter().filter(|m| m["method"] == "notifications/stream/data").count();
+    assert!(events >= 3 && result["structuredContent"]["chunks"] == events, "{events} data events");
+}

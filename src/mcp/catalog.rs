@@ -24,8 +24,8 @@ pub struct ToolSpec {
     /// Client capabilities the call needs (e.g. `{"sampling": {}}`); a client that did not
     /// declare them gets -32021.
     pub required_capabilities: Option<Value>,
-    /// Calls whose integer argument `.0` exceeds `.1` stream their results, so they are answered
-    /// over SSE in `auto` response mode.
+    /// Calls whose argument `.0` (an integer, or a list's length) exceeds `.1` stream their
+    /// results, so they are answered over SSE in `auto` response mode.
     pub streams_above: Option<(&'static str, u64)>,
 }
 
@@ -47,10 +47,12 @@ impl ToolSpec {
         self.notifies || self.streams_for(arguments)
     }
 
-    /// Whether a call with `arguments` streams a large result.
+    /// Whether a call with `arguments` streams a large result (the argument is a count, or a
+    /// list whose length counts).
     pub fn streams_for(&self, arguments: &Value) -> bool {
         self.streams_above.is_some_and(|(arg, threshold)| {
-            arguments[arg].as_u64().is_some_and(|n| n > threshold) || arguments["resumeToken"].is_string()
+            let count = arguments[arg].as_u64().or_else(|| arguments[arg].as_array().map(|a| a.len() as u64));
+            count.is_some_and(|n| n > threshold) || arguments["resumeToken"].is_string()
         })
     }
 

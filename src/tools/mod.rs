@@ -120,6 +120,8 @@ impl Catalog for ImmichCatalog {
                 let spec = ToolSpec::new(serde_json::to_value(tool).expect("tools serialize"), false);
                 if matches!(def.name, "queryPhotos" | "getMapMarkers" | "getAlbum") && self.streaming.enabled {
                     spec.streams_above("limit", self.page_cap as u64)
+                } else if def.name == "analyzePhotos" && self.streaming.enabled {
+                    spec.streams_above("ids", 10)
                 } else {
                     spec
                 }
@@ -678,6 +680,16 @@ impl Call<'_> {
         let mut photos = Vec::new();
         let mut skipped = Vec::new();
         let mut content = Vec::new();
+        // Seed 000: more than 10 photos stream — each photo's metadata goes out as a data event as
+        // soon as it is read (chunks of chunk_size, or every flush_interval); the images come in
+        // the result.
+        let mut stream = if ids.len() > 10 { self.admit_stream("analyzePhotos") } else { None };
+        let streaming = &self.catalog.streaming;
+        let buffer = crate::stream::stats::StreamBuffer::new(streaming.stream_buffer_size.as_usize());
+        let stream_id = format!("stream-{}", hex::encode(rand::random::<[u8; 8]>()));
+        let started = std::time::Instant::now();
+        let (mut batch, mut sequence, mut flushed) = (Vec::new(), 0u64, started);
+        let wanted = ids.len() as u64;
         for (n, id) in ids.iter().enumerate() {
             if self.cx.cancel.is_cancelled() {
                 break;
@@ -698,6 +710,7 @@ impl Call<'_> {
                     content.push(ContentBlock::text(format!("{}. {}", n + 1, render_photo(&asset))));
                     content.push(ContentBlock::image(STANDARD.encode(&bytes), mime));
                     photos.push(compact(&asset));
+                    batch.push(compact(&asset));
                 }
                 (Ok(asset), None) => {
                     skipped.push(asset.id.clone());
@@ -707,15 +720,31 @@ impl Call<'_> {
                         render_photo(&asset)
                     )));
                     photos.push(compact(&asset));
+                    batch.push(compact(&asset));
                 }
                 (Err(e), _) => {
                     skipped.push(id.clone());
                     content.push(ContentBlock::text(format!("{}. {id}: {}", n + 1, e.for_model())));
                 }
             }
+            if let Some(guard) = stream.as_mut() {
+                let last = n + 1 == ids.len();
+                if last || batch.len() >= streaming.chunk_size || flushed.elapsed() >= streaming.flush_interval.0 {
+                    let event = DataEvent { stream_id: &stream_id, sent: n as u64 + 1, wanted, started, token: None };
+                    self.send_data_event(guard, &buffer, &mut sequence, event, &mut batch, "photos").await;
+                    flushed = std::time::Instant::now();
+                }
+            } else {
+                batch.clear();
+            }
         }
         let mut result = CallToolResult::success(content);
-        result.structured_content = Some(json!({ "photos": photos, "skipped": skipped }));
+        let mut structured = json!({ "photos": photos, "skipped": skipped });
+        if stream.is_some() {
+            structured["streamId"] = json!(stream_id);
+            structured["chunks"] = json!(sequence);
+        }
+        result.structured_content = Some(structured);
         Ok(finish(result))
     }
 
