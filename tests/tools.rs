@@ -783,3 +783,26 @@ async fn analyzing_many_photos_streams_their_metadata_first() {
     let events = messages.iter().filter(|m| m["method"] == "notifications/stream/data").count();
     assert!(events >= 3 && result["structuredContent"]["chunks"] == events, "{events} data events");
 }
+
+/// Exports always stream (seed 000): on an SSE reply every archive's link is also a data event.
+#[tokio::test]
+async fn export_links_also_stream_as_data_events() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let albums = mcp.ok("listAlbums", json!({})).await;
+    let album = albums["albums"][0]["id"].clone();
+    let text = call_over_sse(
+        &mcp,
+        json!({ "name": "exportPhotos", "arguments": { "albumId": album, "archiveSize": 2_000_000 } }),
+    )
+    .await;
+    let (messages, _) = sse(&text);
+    let streamed: Vec<Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/stream/data")
+        .flat_map(|m| m["params"]["items"].as_array().unwrap().clone())
+        .collect();
+    let result = &messages.last().unwrap()["result"]["structuredContent"];
+    assert!(streamed.len() > 1, "several archives");
+    assert_eq!(&Value::Array(streamed), &result["archives"], "the same links, in order");
+}

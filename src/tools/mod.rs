@@ -117,7 +117,9 @@ impl Catalog for ImmichCatalog {
                         .into(),
                     );
                 }
-                let spec = ToolSpec::new(serde_json::to_value(tool).expect("tools serialize"), false);
+                // Exports always stream (seed 000): their links go out as data events too.
+                let streams_always = def.name == "exportPhotos" && self.streaming.enabled;
+                let spec = ToolSpec::new(serde_json::to_value(tool).expect("tools serialize"), streams_always);
                 if matches!(def.name, "queryPhotos" | "getMapMarkers" | "getAlbum") && self.streaming.enabled {
                     spec.streams_above("limit", self.page_cap as u64)
                 } else if def.name == "analyzePhotos" && self.streaming.enabled {
@@ -792,6 +794,23 @@ impl Call<'_> {
                     .with_description(format!("{count} photos, {size} bytes")),
             ));
             archives.push(json!({ "index": index, "size": size, "photoCount": count, "url": url }));
+        }
+        // Seed 000 always streams exports: on a streaming reply each archive's link also goes out
+        // as a data event, so a program can start downloading before it reads the result.
+        let wanted = archives.len() as u64;
+        if wanted > 0
+            && let Some(mut guard) = self.admit_stream("exportPhotos")
+        {
+            let streaming = &self.catalog.streaming;
+            let buffer = crate::stream::stats::StreamBuffer::new(streaming.stream_buffer_size.as_usize());
+            let stream_id = format!("stream-{}", hex::encode(rand::random::<[u8; 8]>()));
+            let started = std::time::Instant::now();
+            let mut sequence = 0;
+            for (n, archive) in archives.iter().enumerate() {
+                let event = DataEvent { stream_id: &stream_id, sent: n as u64 + 1, wanted, started, token: None };
+                let mut batch = vec![archive.clone()];
+                self.send_data_event(&mut guard, &buffer, &mut sequence, event, &mut batch, "archives").await;
+            }
         }
         let total = info["totalSize"].as_u64().unwrap_or(0);
         let count: u64 = archives.iter().filter_map(|a| a["photoCount"].as_u64()).sum();
