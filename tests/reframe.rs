@@ -119,7 +119,8 @@ async fn streams_show_in_seed_metrics_and_health_streaming() {
     }
     assert_eq!(
         (health["status"].as_str(), health["activeStreams"].as_i64(), health["maxStreams"].as_u64()),
-        (Some("healthy"), Some(0), Some(100))
+        (Some("healthy"), Some(0), Some(1000)),
+        "maxStreams is the gateway-wide max_total_streams"
     );
 
     c.get(gw.at("/api/map/markers?stream=sse")).header("x-api-key", ADMIN).send().await.unwrap().text().await.unwrap();
@@ -182,4 +183,42 @@ async fn streams_beyond_max_concurrent_streams_get_503_until_a_slot_frees() {
     assert!(sse_events(&again.text().await.unwrap()).iter().any(|(n, _)| n == "complete"));
     let metrics = c.get(gw.at("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("streaming_refused_total{reason=\"too_many_streams\"} 1"), "{metrics}");
+}
+
+/// `max_concurrent_streams` is per client (its gateway key in inject mode); `max_total_streams`
+/// caps the gateway.
+#[tokio::test]
+async fn stream_caps_are_per_client_and_per_gateway() {
+    use immich_mcp_gateway::proxy::auth::KeyHash;
+    let config = format!(
+        "[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"one\"\nhash = \"{}\"\n[[auth.keys]]\nname = \"two\"\nhash = \"{}\"\n\
+         [[auth.keys]]\nname = \"three\"\nhash = \"{}\"\n[streaming]\nmax_concurrent_streams = 1\nmax_total_streams = 2\n",
+        KeyHash::of("key-one"),
+        KeyHash::of("key-two"),
+        KeyHash::of("key-three")
+    );
+    let gw = Gateway::start(&config, &["--demo"]);
+    let c = client();
+    let sse = |key: &'static str, fault: Option<&'static str>| {
+        let mut request =
+            c.get(gw.at("/api/map/markers")).header("x-api-key", key).header("accept", "text/event-stream");
+        if let Some(fault) = fault {
+            request = request.header("x-demo-fault", fault);
+        }
+        request.send()
+    };
+    let first = tokio::spawn(sse("key-one", Some("slow=1500ms")));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let same_client = sse("key-one", None).await.unwrap();
+    assert_eq!(same_client.status(), 503);
+    let message = same_client.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_string();
+    assert!(message.contains("this client has 1 streams open"), "{message}");
+    let second = tokio::spawn(sse("key-two", Some("slow=1500ms")));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let third = sse("key-three", None).await.unwrap();
+    assert_eq!(third.status(), 503, "two streams fill the gateway");
+    let message = third.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_string();
+    assert!(message.contains("max_total_streams"), "{message}");
+    assert_eq!(first.await.unwrap().unwrap().status(), 200);
+    assert_eq!(second.await.unwrap().unwrap().status(), 200);
 }

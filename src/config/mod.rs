@@ -183,10 +183,11 @@ pub struct StreamingConfig {
     pub preferred_transport: Transport,
     /// Compress streams when the client accepts it.
     pub enable_compression: bool,
-    /// Streams open at once across the gateway; beyond it `/api` answers 503 with `Retry-After`
-    /// and queryPhotos pages instead. (Seed 000 counts per connection; an HTTP/1.1 connection
-    /// carries one stream at a time, so the cap that protects the process is the global one.)
+    /// Streams one client (its gateway key, or its IP address without one) may have open at once;
+    /// beyond it `/api` answers 503 with `Retry-After` and large tool results page instead.
     pub max_concurrent_streams: usize,
+    /// Streams open at once across the gateway, all clients together.
+    pub max_total_streams: usize,
     /// Bytes one tool stream may have queued for its client before its producer waits.
     pub stream_buffer_size: Size,
     /// A stream whose client has not taken an event for this long ends with a retryable
@@ -225,6 +226,7 @@ impl Default for StreamingConfig {
             preferred_transport: Transport::Sse,
             enable_compression: true,
             max_concurrent_streams: 100,
+            max_total_streams: 1000,
             stream_buffer_size: Size::kib(64),
             backpressure_timeout: Dur::secs(30),
             resume_token_ttl: Dur::secs(3600),
@@ -523,6 +525,7 @@ impl Config {
         check(st.auto_stream_threshold > 0, "streaming.auto_stream_threshold", "must be at least 1".into());
         check(st.chunk_size > 0, "streaming.chunk_size", "must be at least 1".into());
         check(st.max_concurrent_streams > 0, "streaming.max_concurrent_streams", "must be at least 1".into());
+        check(st.max_total_streams > 0, "streaming.max_total_streams", "must be at least 1".into());
         for (key, d) in [
             ("streaming.flush_interval", st.flush_interval),
             ("streaming.stream_timeout", st.stream_timeout),

@@ -293,6 +293,8 @@ pub struct CallContext {
     pub public_base: Option<String>,
     /// The reply is an SSE stream, so the call may send data notifications before its result.
     pub streaming: bool,
+    /// Who is calling, for per-client stream caps (see `stream::stats::client_of`).
+    pub client: String,
     sink: mpsc::Sender<Outbound>,
     pending: Option<std::sync::Arc<PendingClientRequests>>,
     announcements: Option<broadcast::Sender<Value>>,
@@ -311,11 +313,18 @@ impl CallContext {
             immich_key: None,
             public_base: None,
             streaming: false,
+            client: "unknown".into(),
             sink,
             pending: None,
             announcements: None,
             last_progress: Mutex::new(None),
         }
+    }
+
+    /// Sets who is calling.
+    pub fn with_client(mut self, client: String) -> CallContext {
+        self.client = client;
+        self
     }
 
     /// Sets the request's progress token.

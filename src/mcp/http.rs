@@ -164,6 +164,8 @@ struct Exchange<'a> {
     codec: Option<crate::stream::compress::Codec>,
     /// The client takes only `application/x-ndjson`: single replies are one NDJSON line too.
     ndjson_only: bool,
+    /// Who is calling, for per-client stream caps.
+    client: String,
 }
 
 impl Exchange<'_> {
@@ -234,6 +236,7 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
         ndjson_only: accepts(session, "application/x-ndjson")
             && !accepts(session, "application/json")
             && !accepts(session, "text/event-stream"),
+        client: String::new(),
     };
     if let Err(reason) = check_origin_and_host(session, runtime) {
         return exchange.error(session, 403, None, RpcError::new(INVALID_REQUEST, reason)).await;
@@ -269,8 +272,9 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
             return exchange.json(session, 401, &body, &[("www-authenticate", &challenge)]).await;
         }
     };
+    let client = auth::client_key(session, principal.as_ref(), runtime.credentials.mode());
     let immich_key = principal.map(|p| p.immich_key).or_else(|| runtime.credentials.default_immich_key());
-    let exchange = Exchange { immich_key, ..exchange };
+    let exchange = Exchange { immich_key, client, ..exchange };
     let stateless_header = header(session, "mcp-protocol-version") == Some(STATELESS_VERSION);
     if path == "/mcp/stream" && method != http::Method::POST {
         let body =
@@ -900,6 +904,7 @@ async fn run_call(
     let pending = (call.wire == Wire::Session).then(|| state.pending.clone());
     let mut cx = CallContext::new(tx.clone())
         .with_streaming(true)
+        .with_client(exchange.client.clone())
         .with_progress_token(progress_token)
         .with_capabilities(call.caps.clone())
         .with_log_level(call.log_level)

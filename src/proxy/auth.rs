@@ -149,6 +149,14 @@ pub fn presented_key(req: &RequestHeader) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// Who a request comes from, for per-client stream caps: the gateway key's name in inject mode
+/// (a passthrough "principal" is only the Immich key the caller brought), else the peer's address.
+pub fn client_key(session: &pingora_proxy::Session, principal: Option<&Principal>, mode: AuthMode) -> String {
+    let key_name = principal.filter(|_| mode == AuthMode::Inject).map(|p| &*p.name);
+    let ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+    crate::stream::stats::client_of(key_name, ip)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

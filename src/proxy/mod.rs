@@ -97,15 +97,12 @@ impl Gateway {
         let streaming = &ctx.runtime.config.streaming;
         let utilization = stats.buffered() as f64 / streaming.max_buffer_size.0.max(1) as f64;
         let active = stats.active();
-        let status = if utilization >= 0.8 || active >= streaming.max_concurrent_streams as i64 {
-            "degraded"
-        } else {
-            "healthy"
-        };
+        let status =
+            if utilization >= 0.8 || active >= streaming.max_total_streams as i64 { "degraded" } else { "healthy" };
         let body = serde_json::json!({
             "status": status,
             "activeStreams": active,
-            "maxStreams": streaming.max_concurrent_streams,
+            "maxStreams": streaming.max_total_streams,
             "bufferUtilization": (utilization * 10_000.0).round() / 10_000.0,
             "averageLatencyMs": (stats.first_event_ms() * 100.0).round() / 100.0,
             "errorsLast5Min": stats.errors_last_5_min(),
@@ -328,9 +325,12 @@ impl ProxyHttp for Gateway {
                 }
                 ctx.stream_format = stream_format(session, &ctx.runtime.config.streaming);
                 if let Some(format) = ctx.stream_format {
+                    let mode = ctx.runtime.credentials.mode();
+                    let client = auth::client_key(session, ctx.principal.as_ref(), mode);
                     match crate::stream::stats::StreamGuard::admit(
                         format.transport(),
                         "api",
+                        &client,
                         &ctx.runtime.config.streaming,
                     ) {
                         Ok(guard) => ctx.stream_guard = Some(guard),

@@ -60,11 +60,26 @@ impl StreamStats {
     }
 }
 
+/// Streams open now, by client.
+static PER_CLIENT: LazyLock<Mutex<std::collections::HashMap<String, usize>>> = LazyLock::new(Default::default);
+
+/// Who a stream belongs to, for the per-client cap: the gateway key's name when the client
+/// presented one, else its IP address.
+pub fn client_of(principal: Option<&str>, ip: Option<std::net::IpAddr>) -> String {
+    match (principal, ip) {
+        (Some(name), _) => format!("key:{name}"),
+        (None, Some(ip)) => format!("ip:{ip}"),
+        (None, None) => "unknown".into(),
+    }
+}
+
 /// Why a new stream was not admitted; the caller answers without streaming (or with 503).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// `[streaming] max_concurrent_streams` streams are open already.
+    /// This client has `[streaming] max_concurrent_streams` streams open already.
     TooManyStreams { max: usize },
+    /// `[streaming] max_total_streams` streams are open across the gateway.
+    GatewayFull { max: usize },
     /// The streams hold `[streaming] max_buffer_size` bytes or more between them.
     BufferFull { buffered: i64, max: u64 },
 }
@@ -72,7 +87,12 @@ pub enum Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::TooManyStreams { max } => write!(f, "the gateway has {max} streams open, its limit"),
+            Refusal::TooManyStreams { max } => {
+                write!(f, "this client has {max} streams open, its limit (max_concurrent_streams)")
+            }
+            Refusal::GatewayFull { max } => {
+                write!(f, "the gateway has {max} streams open, its limit (max_total_streams)")
+            }
             Refusal::BufferFull { buffered, max } => {
                 write!(f, "streams hold {buffered} bytes, at or above the {max}-byte buffer limit")
             }
@@ -82,6 +102,7 @@ impl std::fmt::Display for Refusal {
 
 /// One open stream: counts itself active until dropped, and records what it sends.
 pub struct StreamGuard {
+    client: String,
     transport: &'static str,
     tool: &'static str,
     started: Instant,
@@ -90,28 +111,46 @@ pub struct StreamGuard {
 }
 
 impl StreamGuard {
-    /// Admits a stream over `transport` (`sse`, `ndjson`) for `tool` (a tool name, or `api`)
-    /// unless `max_concurrent_streams` are open already or the open streams hold
-    /// `max_buffer_size` bytes.
+    /// Admits a stream over `transport` (`sse`, `ndjson`) for `tool` (a tool name, or `api`) and
+    /// `client` (see [`client_of`]) unless that client has `max_concurrent_streams` open, the
+    /// gateway `max_total_streams`, or the open streams hold `max_buffer_size` bytes.
     pub fn admit(
         transport: &'static str,
         tool: &'static str,
+        client: &str,
         limits: &crate::config::StreamingConfig,
     ) -> Result<StreamGuard, Refusal> {
-        let (max_streams, max_buffered) = (limits.max_concurrent_streams, limits.max_buffer_size.0);
+        let (per_client, total, max_buffered) =
+            (limits.max_concurrent_streams, limits.max_total_streams, limits.max_buffer_size.0);
         let buffered = stats().buffered();
         if buffered as u64 >= max_buffered {
             metrics().streaming_refused.with_label_values(&["buffer_full"]).inc();
             return Err(Refusal::BufferFull { buffered, max: max_buffered });
         }
-        // Reserve first, then check, so two racing admissions cannot both take the last slot.
-        if stats().active.fetch_add(1, Ordering::AcqRel) >= max_streams as i64 {
-            stats().active.fetch_sub(1, Ordering::AcqRel);
-            metrics().streaming_refused.with_label_values(&["too_many_streams"]).inc();
-            return Err(Refusal::TooManyStreams { max: max_streams });
+        {
+            let mut open = PER_CLIENT.lock().unwrap();
+            let mine = open.entry(client.to_string()).or_default();
+            if *mine >= per_client {
+                metrics().streaming_refused.with_label_values(&["too_many_streams"]).inc();
+                return Err(Refusal::TooManyStreams { max: per_client });
+            }
+            // Reserve first, then check, so two racing admissions cannot both take the last slot.
+            if stats().active.fetch_add(1, Ordering::AcqRel) >= total as i64 {
+                stats().active.fetch_sub(1, Ordering::AcqRel);
+                metrics().streaming_refused.with_label_values(&["gateway_full"]).inc();
+                return Err(Refusal::GatewayFull { max: total });
+            }
+            *mine += 1;
         }
         metrics().streaming_active.with_label_values(&[transport]).inc();
-        Ok(StreamGuard { transport, tool, started: Instant::now(), first_sent: false, held: 0 })
+        Ok(StreamGuard {
+            client: client.to_string(),
+            transport,
+            tool,
+            started: Instant::now(),
+            first_sent: false,
+            held: 0,
+        })
     }
 
     /// `bytes` went out as one chunk (`chunks` counts whole item batches).
@@ -146,6 +185,14 @@ impl Drop for StreamGuard {
     fn drop(&mut self) {
         self.holding(0);
         stats().active.fetch_sub(1, Ordering::AcqRel);
+        let mut open = PER_CLIENT.lock().unwrap();
+        if let Some(mine) = open.get_mut(&self.client) {
+            *mine -= 1;
+            if *mine == 0 {
+                open.remove(&self.client);
+            }
+        }
+        drop(open);
         metrics().streaming_active.with_label_values(&[self.transport]).dec();
         // A slot reserved for a stream that never sent (Immich answered an error) is no stream.
         if self.first_sent {
@@ -233,23 +280,31 @@ mod tests {
         use futures::FutureExt;
         let limits = |streams: usize, bytes: u64| StreamingConfig {
             max_concurrent_streams: streams,
+            max_total_streams: 3,
             max_buffer_size: Size(bytes),
             ..StreamingConfig::default()
         };
-        let first = StreamGuard::admit("sse", "test", &limits(1, u64::MAX)).unwrap();
+        let first = StreamGuard::admit("sse", "test", "a", &limits(1, u64::MAX)).unwrap();
         assert_eq!(
-            StreamGuard::admit("sse", "test", &limits(1, u64::MAX)).err(),
+            StreamGuard::admit("sse", "test", "a", &limits(1, u64::MAX)).err(),
             Some(Refusal::TooManyStreams { max: 1 })
         );
-        drop(first);
-        let mut holder = StreamGuard::admit("sse", "test", &limits(1, u64::MAX)).unwrap();
+        // Another client has its own allowance, up to the gateway's total.
+        let second = StreamGuard::admit("sse", "test", "b", &limits(1, u64::MAX)).unwrap();
+        let third = StreamGuard::admit("sse", "test", "c", &limits(1, u64::MAX)).unwrap();
+        assert_eq!(
+            StreamGuard::admit("sse", "test", "d", &limits(1, u64::MAX)).err(),
+            Some(Refusal::GatewayFull { max: 3 })
+        );
+        drop((first, second, third));
+        let mut holder = StreamGuard::admit("sse", "test", "a", &limits(1, u64::MAX)).unwrap();
         holder.holding(4096);
         assert_eq!(
-            StreamGuard::admit("ndjson", "test", &limits(10, 4096)).err(),
+            StreamGuard::admit("ndjson", "test", "a", &limits(10, 4096)).err(),
             Some(Refusal::BufferFull { buffered: 4096, max: 4096 })
         );
         holder.holding(0);
-        assert!(StreamGuard::admit("ndjson", "test", &limits(10, 4096)).is_ok());
+        assert!(StreamGuard::admit("ndjson", "test", "a", &limits(10, 4096)).is_ok());
         drop(holder);
         assert_eq!(stats().active(), 0);
 

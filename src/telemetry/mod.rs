@@ -134,7 +134,8 @@ pub struct Metrics {
     pub streaming_backpressure: IntCounter,
     /// `streaming_stream_duration_seconds`.
     pub streaming_duration: Histogram,
-    /// `streaming_refused_total{reason}`: streams not admitted (`too_many_streams`, `buffer_full`).
+    /// `streaming_refused_total{reason}`: streams not admitted (`too_many_streams`, `gateway_full`,
+    /// `buffer_full`).
     pub streaming_refused: IntCounterVec,
     /// `streaming_paused_total`: producers paused at `high_water_mark` until `low_water_mark`.
     pub streaming_paused: IntCounter,
@@ -223,7 +224,10 @@ impl Metrics {
         )
         .unwrap();
         let streaming_refused = IntCounterVec::new(
-            Opts::new("streaming_refused_total", "Streams not admitted, by reason (too_many_streams, buffer_full)."),
+            Opts::new(
+                "streaming_refused_total",
+                "Streams not admitted, by reason (too_many_streams, gateway_full, buffer_full).",
+            ),
             &["reason"],
         )
         .unwrap();
@@ -275,7 +279,7 @@ impl Metrics {
                 upstream_duration: upstream_duration.with_label_values(&[route.label()]),
             })
             .collect();
-        for reason in ["too_many_streams", "buffer_full"] {
+        for reason in ["too_many_streams", "gateway_full", "buffer_full"] {
             streaming_refused.with_label_values(&[reason]).inc_by(0);
         }
         for result in ["success", "error"] {

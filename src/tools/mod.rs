@@ -353,7 +353,7 @@ impl Call<'_> {
         if !(self.cx.streaming && self.catalog.streaming.enabled) {
             return None;
         }
-        match crate::stream::stats::StreamGuard::admit("sse", tool, &self.catalog.streaming) {
+        match crate::stream::stats::StreamGuard::admit("sse", tool, &self.cx.client, &self.catalog.streaming) {
             Ok(guard) => Some(guard),
             // Paging needs no stream: the caller still gets results (and a cursor).
             Err(refusal) => {
