@@ -95,6 +95,11 @@ pub async fn shutting_down() {
     SHUTTING_DOWN.cancelled().await
 }
 
+/// Whether a graceful shutdown has begun.
+pub fn is_shutting_down() -> bool {
+    SHUTTING_DOWN.is_cancelled()
+}
+
 /// Turns Pingora's shutdown broadcast into [`shutting_down`].
 struct ShutdownNotice;
 

@@ -222,3 +222,28 @@ async fn stream_caps_are_per_client_and_per_gateway() {
     assert_eq!(first.await.unwrap().unwrap().status(), 200);
     assert_eq!(second.await.unwrap().unwrap().status(), 200);
 }
+
+/// A re-framed `/api` stream that outlives `stream_timeout` ends with a retryable error event.
+#[tokio::test]
+async fn api_streams_end_with_an_error_event_at_stream_timeout() {
+    let gw = Gateway::start("[streaming]\nstream_timeout = \"300ms\"\n", &["--demo"]);
+    let response = client()
+        .get(gw.at("/api/map/markers?stream=sse"))
+        .header("x-api-key", ADMIN)
+        .header("x-demo-fault", "slow=500ms")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The connection is closed after the error event; what arrived before is the stream.
+    let mut body = Vec::new();
+    let mut response = response;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+    }
+    let events = sse_events(&String::from_utf8_lossy(&body));
+    let (name, error) = events.last().expect("events");
+    assert_eq!(name, "error");
+    assert_eq!((error["code"].as_str(), error["retryable"].as_bool()), (Some("STREAM_TIMEOUT"), Some(true)));
+    assert!(!events.iter().any(|(n, _)| n == "complete"));
+}

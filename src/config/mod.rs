@@ -163,9 +163,9 @@ pub struct StreamingConfig {
     pub chunk_size: usize,
     /// A partial chunk is sent after this long even if not full.
     pub flush_interval: Dur,
-    /// Longest a `queryPhotos` stream may run: it then ends between two Immich pages, with
-    /// `success: false`, code `STREAM_TIMEOUT` and a cursor that continues it. (`/api` re-framing
-    /// streams do not enforce it yet.)
+    /// Longest a stream may run: a `queryPhotos` stream then ends with `success: false`, code
+    /// `STREAM_TIMEOUT` and a cursor that continues it; an `/api` re-framing stream with a
+    /// `STREAM_TIMEOUT` error event.
     pub stream_timeout: Dur,
     /// A tool's stream on which the call sends nothing for this long ends with a retryable
     /// `IDLE_TIMEOUT` error event (keep-alive comments do not count). (`/api` streams do not

@@ -45,6 +45,8 @@ pub struct RequestCtx {
     request_id: String,
     route: Route,
     principal: Option<Principal>,
+    /// The gateway ended this re-framed stream early (its error event is out).
+    stream_cut: bool,
     upstream_path: Option<String>,
     upstream_started: Option<Instant>,
     request_body_bytes: u64,
@@ -265,6 +267,7 @@ impl ProxyHttp for Gateway {
             request_id: String::new(),
             route: Route::Other,
             principal: None,
+            stream_cut: false,
             upstream_path: None,
             upstream_started: None,
             request_body_bytes: 0,
@@ -529,14 +532,27 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<Duration>> {
-        if let Some(reframer) = ctx.reframer.as_mut() {
+        if ctx.stream_cut {
+            // The error event went out with an earlier chunk. Pingora's filter cannot end the
+            // response early, so the rest of Immich's body is read and dropped.
+            *body = None;
+        } else if let Some(reframer) = ctx.reframer.as_mut() {
             let chunks_before = reframer.chunks();
             let mut out = match body.take() {
                 Some(chunk) => reframer.push(&chunk).to_vec(),
                 None => Vec::new(),
             };
+            let streaming = &ctx.runtime.config.streaming;
             if end_of_stream {
                 out.extend_from_slice(&reframer.finish());
+            } else if crate::server::is_shutting_down() {
+                let message = "the gateway is shutting down; ask again (another replica will answer)";
+                out.extend_from_slice(&reframer.abort("SHUTTING_DOWN", message));
+                ctx.stream_cut = true;
+            } else if ctx.started.elapsed() > streaming.stream_timeout.0 {
+                let message = format!("the stream reached [streaming] stream_timeout ({})", streaming.stream_timeout);
+                out.extend_from_slice(&reframer.abort("STREAM_TIMEOUT", &message));
+                ctx.stream_cut = true;
             }
             if let Some(guard) = ctx.stream_guard.as_mut() {
                 guard.sent(out.len(), reframer.chunks() - chunks_before);

@@ -161,9 +161,24 @@ impl Reframer {
     }
 
     fn fail(&mut self, message: &str, out: &mut BytesMut) {
+        self.end_with("INVALID_UPSTREAM_JSON", &format!("Immich's response could not be streamed: {message}"), out);
+    }
+
+    /// Ends the stream early, from the gateway's side (`STREAM_TIMEOUT`, `SHUTTING_DOWN`): the items
+    /// batched so far, then a retryable error event; later upstream bytes are ignored.
+    pub fn abort(&mut self, code: &str, message: &str) -> Bytes {
+        if self.failed {
+            return Bytes::new();
+        }
+        let mut out = BytesMut::new();
+        self.end_with(code, message, &mut out);
+        out.freeze()
+    }
+
+    fn end_with(&mut self, code: &str, message: &str, out: &mut BytesMut) {
         self.flush(out);
         self.failed = true;
-        let error = json!({ "code": "INVALID_UPSTREAM_JSON", "message": format!("Immich's response could not be streamed: {message}"), "retryable": true, "processedItems": self.total });
+        let error = json!({ "code": code, "message": message, "retryable": true, "processedItems": self.total });
         self.event("error", &error, out);
     }
 
