@@ -255,6 +255,42 @@ pub struct Library {
     pub len: u64,
     /// Writes made through the API.
     pub state: Mutex<Mutations>,
+    /// Recently rendered unfiltered search pages, while no asset is patched: many streams
+    /// walking the library together ask for the same pages, and rendering one costs the demo
+    /// far more than serving it (see [`PageCache`]).
+    pub pages: PageCache,
+}
+
+/// What identifies a rendered unfiltered search page.
+pub type PageKey = (u64, u64, bool, bool, bool);
+
+/// A small most-recently-used cache of rendered search pages.
+#[derive(Debug, Default)]
+pub struct PageCache(Mutex<std::collections::VecDeque<(PageKey, bytes::Bytes)>>);
+
+impl PageCache {
+    const CAPACITY: usize = 16;
+
+    /// The page rendered for `key`, if still cached.
+    pub fn get(&self, key: &PageKey) -> Option<bytes::Bytes> {
+        let pages = self.0.lock().unwrap();
+        pages.iter().find(|(k, _)| k == key).map(|(_, page)| page.clone())
+    }
+
+    /// Keeps `page` for `key`, dropping the oldest page beyond the capacity.
+    pub fn put(&self, key: PageKey, page: bytes::Bytes) {
+        let mut pages = self.0.lock().unwrap();
+        pages.retain(|(k, _)| *k != key);
+        pages.push_back((key, page));
+        if pages.len() > Self::CAPACITY {
+            pages.pop_front();
+        }
+    }
+
+    /// Forgets every page (an asset changed).
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
 }
 
 /// One asset's properties, computed from its index and patches.
@@ -316,7 +352,11 @@ impl Library {
                 added: BTreeSet::new(),
             })
             .collect();
-        Library { len, state: Mutex::new(Mutations { assets: HashMap::new(), albums, tags }) }
+        Library {
+            len,
+            state: Mutex::new(Mutations { assets: HashMap::new(), albums, tags }),
+            pages: PageCache::default(),
+        }
     }
 
     /// The capture time of asset `index` before any patch: evenly spread, newest first.

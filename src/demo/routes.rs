@@ -485,6 +485,14 @@ fn search_page(lib: &Library, body: &Value, default_size: u64, rotation: u64) ->
     let with_exif = body.get("withExif").and_then(Value::as_bool).unwrap_or(false);
     let with_people = body.get("withPeople").and_then(Value::as_bool).unwrap_or(false);
     let offset = (page - 1).saturating_mul(size);
+    let cacheable = filters.is_trivial() && rotation == 0 && state.assets.is_empty();
+    let key = (offset, size, ascending, with_exif, with_people);
+    if cacheable && let Some(page) = lib.pages.get(&key) {
+        return cached_json(page);
+    }
+    if !cacheable {
+        lib.pages.clear();
+    }
     let mut items: Vec<Asset> = if filters.is_trivial() && rotation == 0 {
         (offset..offset.saturating_add(size + 1).min(lib.len))
             .filter_map(|k| lib.asset(if ascending { lib.len - 1 - k } else { k }, &state.assets))
@@ -497,16 +505,27 @@ fn search_page(lib: &Library, body: &Value, default_size: u64, rotation: u64) ->
     let has_more = items.len() as u64 > size;
     items.truncate(size as usize);
     let items: Vec<Value> = items.iter().map(|a| a.to_json(with_exif, with_people, None)).collect();
-    json_response(
-        200,
-        &json!({
-            "albums": { "total": 0, "count": 0, "items": [], "facets": [] },
-            "assets": {
-                "total": items.len(), "count": items.len(), "items": items, "facets": [],
-                "nextPage": if has_more { Value::from((page + 1).to_string()) } else { Value::Null }
-            }
-        }),
-    )
+    let body = json!({
+        "albums": { "total": 0, "count": 0, "items": [], "facets": [] },
+        "assets": {
+            "total": items.len(), "count": items.len(), "items": items, "facets": [],
+            "nextPage": if has_more { Value::from((page + 1).to_string()) } else { Value::Null }
+        }
+    });
+    let rendered = Bytes::from(serde_json::to_vec(&body).expect("serializable"));
+    if cacheable {
+        lib.pages.put(key, rendered.clone());
+    }
+    cached_json(rendered)
+}
+
+/// A 200 with JSON already rendered.
+fn cached_json(body: Bytes) -> Response<Body> {
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(full(body))
+        .expect("valid response")
 }
 
 fn search_metadata(lib: &Library, body: &Value) -> Response<Body> {
