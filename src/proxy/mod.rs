@@ -127,6 +127,7 @@ impl Gateway {
             "active_sessions": self.mcp.sessions.active(),
             "uptime_seconds": self.started.elapsed().as_secs(),
             "config_generation": ctx.runtime.generation,
+            "pid": std::process::id(),
         });
         respond_json(session, 200, &ctx.request_id, &body).await
     }

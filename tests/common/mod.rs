@@ -46,8 +46,20 @@ impl Gateway {
         gateway
     }
 
-    /// Starts the gateway on an existing config path (which may be a symlink).
+    /// Starts the gateway on an existing config path (which may be a symlink). A port found free
+    /// can be taken by another test's process before this one binds it (a parallel gateway, or its
+    /// demo Immich on an ephemeral port), so the gateway counts as started only when `/health`
+    /// answers with its own pid; otherwise it is started again on another port.
     pub fn start_at(config_path: &Path, args: &[&str], log_dir: &Path) -> Gateway {
+        for _ in 0..5 {
+            if let Some(gateway) = Gateway::try_start(config_path, args, log_dir) {
+                return gateway;
+            }
+        }
+        panic!("the gateway did not start on any of five ports");
+    }
+
+    fn try_start(config_path: &Path, args: &[&str], log_dir: &Path) -> Option<Gateway> {
         let port = free_port();
         let log_path = log_dir.join(format!("gateway-{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
@@ -64,22 +76,27 @@ impl Gateway {
             .stderr(log)
             .spawn()
             .unwrap();
-        let gateway = Gateway {
+        let mut gateway = Gateway {
             child,
             url: format!("http://127.0.0.1:{port}"),
             config_path: config_path.to_path_buf(),
             log_path,
             _dir: None,
         };
-        gateway.wait_healthy();
-        gateway
+        gateway.wait_healthy().then_some(gateway)
     }
 
-    fn wait_healthy(&self) {
+    /// Waits until this process answers `/health`; `false` when it exited or another process
+    /// answers on its port.
+    fn wait_healthy(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok((200, _, _)) = raw_get(&self.url, "/health") {
-                return;
+            if self.child.try_wait().ok().flatten().is_some() {
+                return false;
+            }
+            if let Ok((200, _, body)) = raw_get(&self.url, "/health") {
+                let pid = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|h| h["pid"].as_u64());
+                return pid == Some(u64::from(self.child.id()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
