@@ -3,32 +3,10 @@
 
 mod common;
 
-use common::{Gateway, client};
+use common::{Gateway, client, sse_comments, sse_events};
 use immich_mcp_gateway::proxy::auth::KeyHash;
 use serde_json::{Value, json};
 use std::process::Command;
-
-/// `(event name, data)` pairs and comment lines of an SSE body.
-fn sse_events(body: &str) -> (Vec<(String, Value)>, Vec<String>) {
-    let (mut events, mut comments) = (Vec::new(), Vec::new());
-    for block in body.split("\n\n").filter(|b| !b.is_empty()) {
-        let mut name = "message".to_string();
-        let mut data = None;
-        for line in block.lines() {
-            if let Some(comment) = line.strip_prefix(':') {
-                comments.push(comment.to_string());
-            } else if let Some(value) = line.strip_prefix("event: ") {
-                name = value.to_string();
-            } else if let Some(value) = line.strip_prefix("data: ") {
-                data = Some(serde_json::from_str(value).unwrap());
-            }
-        }
-        if let Some(data) = data {
-            events.push((name, data));
-        }
-    }
-    (events, comments)
-}
 
 /// An inject-mode gateway whose one client key is seed 000's `your-key`.
 fn gateway_for_seed_examples(extra: &str) -> Gateway {
@@ -51,7 +29,7 @@ fn seed_curl_example_streams_data_progress_and_complete() {
         .output()
         .expect("curl is installed by .ci/run");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let (events, _) = sse_events(&String::from_utf8(output.stdout).unwrap());
+    let events = sse_events(&String::from_utf8(output.stdout).unwrap());
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     let data: Vec<&Value> = events.iter().filter(|(n, _)| n == "data").map(|(_, d)| d).collect();
     // Chunks of chunk_size (100) photos, or fewer when Immich is slower than flush_interval.
@@ -105,12 +83,13 @@ async fn quiet_bulk_streams_carry_heartbeats_and_failures_end_with_an_error_even
     };
     let response = call(json!({ "limit": 600 })).await.unwrap();
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let (events, comments) = sse_events(&response.text().await.unwrap());
+    let body = response.text().await.unwrap();
+    let (events, comments) = (sse_events(&body), sse_comments(&body));
     assert!(comments.iter().any(|c| c == "heartbeat"), "{comments:?}");
     assert_eq!(events.last().unwrap().0, "complete");
 
     let failed = call(json!({ "cursor": "not-a-cursor" })).await.unwrap().text().await.unwrap();
-    let (events, _) = sse_events(&failed);
+    let events = sse_events(&failed);
     let (name, error) = events.last().unwrap();
     assert_eq!(name, "error");
     assert!(error["error"].as_str().unwrap().contains("cursor"), "{error}");

@@ -2,19 +2,8 @@
 
 mod common;
 
-use common::{ADMIN, CaptureUpstream, Gateway, client, header};
+use common::{ADMIN, CaptureUpstream, Gateway, client, header, sse_events};
 use serde_json::{Value, json};
-
-fn sse_events(text: &str) -> Vec<(String, Value)> {
-    text.split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let name = e.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("message").to_string();
-            let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("null");
-            (name, serde_json::from_str(data).unwrap())
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn map_markers_stream_as_sse_with_every_item_once() {

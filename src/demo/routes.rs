@@ -23,10 +23,15 @@ const MAX_REQUEST_BODY: usize = 1 << 20;
 
 /// A JSON response.
 fn json_response(status: u16, value: &Value) -> Response<Body> {
+    rendered_json(status, Bytes::from(serde_json::to_vec(value).expect("serializable")))
+}
+
+/// A response with JSON already rendered.
+fn rendered_json(status: u16, body: Bytes) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json; charset=utf-8")
-        .body(full(serde_json::to_vec(value).expect("serializable")))
+        .body(full(body))
         .expect("valid response")
 }
 
@@ -488,7 +493,7 @@ fn search_page(lib: &Library, body: &Value, default_size: u64, rotation: u64) ->
     let cacheable = filters.is_trivial() && rotation == 0 && state.assets.is_empty();
     let key = (offset, size, ascending, with_exif, with_people);
     if cacheable && let Some(page) = lib.pages.get(&key) {
-        return cached_json(page);
+        return rendered_json(200, page);
     }
     if !cacheable {
         lib.pages.clear();
@@ -516,16 +521,7 @@ fn search_page(lib: &Library, body: &Value, default_size: u64, rotation: u64) ->
     if cacheable {
         lib.pages.put(key, rendered.clone());
     }
-    cached_json(rendered)
-}
-
-/// A 200 with JSON already rendered.
-fn cached_json(body: Bytes) -> Response<Body> {
-    Response::builder()
-        .status(200)
-        .header("content-type", "application/json; charset=utf-8")
-        .body(full(body))
-        .expect("valid response")
+    rendered_json(200, rendered)
 }
 
 fn search_metadata(lib: &Library, body: &Value) -> Response<Body> {

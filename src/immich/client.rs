@@ -215,9 +215,6 @@ pub struct ArrayReader {
     ended: bool,
 }
 
-/// A search page whose assets are parsed one by one as its body arrives.
-pub type AssetPage = ArrayReader;
-
 impl ArrayReader {
     /// The array at `path` (empty: the top level) of `response`'s body.
     fn new(response: reqwest::Response, path: &[&str]) -> ArrayReader {
@@ -474,7 +471,7 @@ impl ImmichClient {
         filter: &Value,
         page: u64,
         size: u64,
-    ) -> Result<AssetPage, ImmichError> {
+    ) -> Result<ArrayReader, ImmichError> {
         let mut body = filter.clone();
         body["page"] = page.into();
         body["size"] = size.min(1000).into();

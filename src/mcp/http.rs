@@ -554,7 +554,6 @@ async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange
     }
 }
 
-/// Decodes an `Mcp-Name` value: plain, or `=?base64?…?=` for names that are not ASCII-safe.
 /// A routing header (`Mcp-Method`, `Mcp-Name`) must carry the body's value; only a request
 /// without an `MCP-Protocol-Version` header may leave it out. `found` is `Some(None)` for a header
 /// that is present but cannot be decoded. Returns what is wrong, if anything.
@@ -570,14 +569,6 @@ fn routing_header_problem(
         Some(value) => Some(mismatch(value)),
         None if required => Some(format!("{name} header is required")),
         None => None,
-    }
-}
-
-fn decode_header_name(value: &str) -> Option<String> {
-    use base64::Engine;
-    match value.strip_prefix("=?base64?").and_then(|v| v.strip_suffix("?=")) {
-        Some(encoded) => String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).ok()?).ok(),
-        None => Some(value.to_string()),
     }
 }
 
@@ -637,7 +628,7 @@ async fn serve_stateless(
     };
     if let Some(key) = name_key {
         let expected = params[key].as_str().unwrap_or_default();
-        let decoded = header(session, "mcp-name").map(decode_header_name);
+        let decoded = header(session, "mcp-name").map(decode_header_value);
         let found = decoded.as_ref().map(Option::as_deref);
         let name_problem = routing_header_problem("Mcp-Name", found, expected, required, |_| {
             format!("Mcp-Name header does not match the body's {key} {expected:?}")
@@ -850,8 +841,7 @@ async fn run_call(
     let server = state.server(exchange.runtime);
     let started = Instant::now();
     let progress_token = call.params["_meta"].get("progressToken").cloned();
-    let tool_spec = (call.method == "tools/call").then(|| call.params["name"].as_str().and_then(|n| server.tool(n)));
-    let tool_spec = tool_spec.flatten();
+    let tool_spec = call.params["name"].as_str().filter(|_| call.method == "tools/call").and_then(|n| server.tool(n));
     let notifies = call.method == "tools/call"
         && (progress_token.is_some() || tool_spec.is_some_and(|t| t.notifies_for(&call.params["arguments"])));
     // Large streamed results are compressed when the client accepts it; small replies are not
@@ -992,7 +982,7 @@ fn check_param_headers(
             (Some(_), None) => return Err(format!("Mcp-Param-{suffix} is set but argument `{argument}` is absent")),
             (Some(raw), Some(expected)) => {
                 let decoded =
-                    decode_param_value(raw).ok_or_else(|| format!("Mcp-Param-{suffix} is not valid Base64"))?;
+                    decode_header_value(raw).ok_or_else(|| format!("Mcp-Param-{suffix} is not valid Base64"))?;
                 if decoded != expected {
                     return Err(format!("Mcp-Param-{suffix} does not match argument `{argument}`"));
                 }
@@ -1002,9 +992,9 @@ fn check_param_headers(
     Ok(())
 }
 
-/// A `Mcp-Param-*` value: `=?base64?<standard Base64 with padding>?=` is decoded strictly; anything
-/// else is literal.
-fn decode_param_value(raw: &str) -> Option<String> {
+/// An `Mcp-Name` or `Mcp-Param-*` value: `=?base64?<standard Base64 with padding>?=` (for values
+/// that are not ASCII-safe) is decoded strictly; anything else is literal.
+fn decode_header_value(raw: &str) -> Option<String> {
     use base64::Engine;
     match raw.strip_prefix("=?base64?").and_then(|v| v.strip_suffix("?=")) {
         Some(encoded) => String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).ok()?).ok(),

@@ -326,15 +326,9 @@ impl Call<'_> {
         let wanted = self.args["limit"].as_u64().unwrap_or(size);
         if wanted > self.catalog.page_cap as u64 && self.str_arg("cursor").is_none() {
             let page_size = 1000u64.min(wanted.max(self.catalog.streaming.chunk_size as u64));
-            let start = StreamPosition {
-                stream_id: format!("stream-{}", hex::encode(rand::random::<[u8; 8]>())),
-                sequence: 0,
-                sent: 0,
-                wanted,
-                cursor: Some(Cursor { smart, filter: filter.clone(), page: 1, size: page_size, skip: 0 }),
-            };
-            if let Some(guard) = self.admit_stream("queryPhotos") {
-                return self.stream_photos(guard, start).await;
+            if let Some(stream) = self.admit_stream("queryPhotos") {
+                let start = Cursor { smart, filter: filter.clone(), page: 1, size: page_size, skip: 0 };
+                return self.stream_photos(stream, 0, wanted, start).await;
             }
         }
         self.photo_page(smart, &filter, page, size, skip).await
@@ -348,13 +342,20 @@ impl Call<'_> {
         Ok(photo_page(unseen, next, Map::new(), "photos"))
     }
 
-    /// A stream slot, when this reply can stream and the gateway has room for another stream.
-    fn admit_stream(&self, tool: &'static str) -> Option<crate::stream::stats::StreamGuard> {
-        if !(self.cx.streaming && self.catalog.streaming.enabled) {
+    /// A new result stream, when this reply can stream and the gateway has room for another.
+    fn admit_stream(&self, tool: &'static str) -> Option<ResultStream> {
+        let streaming = &self.catalog.streaming;
+        if !(self.cx.streaming && streaming.enabled) {
             return None;
         }
-        match crate::stream::stats::StreamGuard::admit("sse", tool, &self.cx.client, &self.catalog.streaming) {
-            Ok(guard) => Some(guard),
+        match crate::stream::stats::StreamGuard::admit("sse", tool, &self.cx.client, streaming) {
+            Ok(guard) => Some(ResultStream {
+                guard,
+                buffer: crate::stream::stats::StreamBuffer::new(streaming.stream_buffer_size.as_usize()),
+                id: format!("stream-{}", hex::encode(rand::random::<[u8; 8]>())),
+                sequence: 0,
+                started: std::time::Instant::now(),
+            }),
             // Paging needs no stream: the caller still gets results (and a cursor).
             Err(refusal) => {
                 tracing::info!(%refusal, tool, "answering without streaming");
@@ -376,24 +377,27 @@ impl Call<'_> {
             ));
         };
         match self.admit_stream("queryPhotos") {
-            Some(guard) => self.stream_photos(guard, position).await,
+            Some(stream) => {
+                // The stream keeps its id, and its sequence numbers go on after the token's event.
+                let stream = ResultStream { id: position.stream_id, sequence: position.sequence, ..stream };
+                self.stream_photos(stream, position.sent, position.wanted, cursor).await
+            }
             // A reply that cannot stream continues page by page from the same place.
             None => self.photo_page(cursor.smart, &cursor.filter, cursor.page, cursor.size, cursor.skip).await,
         }
     }
 
-    /// Streams photos from `start` as `notifications/stream/data` events of `chunk_size` photos
-    /// (or whatever arrived within `flush_interval`), each followed by monotonic progress and
-    /// carrying a resume token for the position right after it. Pages are fetched from Immich one
-    /// at a time, and only as fast as the client takes the events; the final result holds a
-    /// summary, the first photos and a cursor for what lies beyond `limit`.
-    async fn stream_photos(&self, mut guard: crate::stream::stats::StreamGuard, start: StreamPosition) -> Outcome {
+    /// Streams photos from `start` (`sent` of `wanted` already out) as `notifications/stream/data`
+    /// events of `chunk_size` photos (or whatever arrived within `flush_interval`), each followed
+    /// by monotonic progress and carrying a resume token for the position right after it. Pages
+    /// are read from Immich as their bytes arrive, and only as fast as the client takes the
+    /// events; the final result holds a summary, the first photos and a cursor for what lies
+    /// beyond `limit`.
+    async fn stream_photos(&self, mut stream: ResultStream, mut sent: u64, wanted: u64, start: Cursor) -> Outcome {
         const FIRST: usize = 20;
-        let started = std::time::Instant::now();
         let streaming = &self.catalog.streaming;
-        let StreamPosition { stream_id, mut sequence, mut sent, wanted, cursor } = start;
-        let Cursor { smart, filter, page: first_page, size, skip } = cursor.expect("a stream starts somewhere");
-        let resumed = sequence > 0;
+        let Cursor { smart, filter, page: first_page, size, skip } = start;
+        let (stream_id, resumed) = (stream.id.clone(), stream.sequence > 0);
         // A fresh stream's first photos come in small pages so the first event follows one quick
         // Immich call; ten pages of 100 cover exactly the first page of 1000, so the big pages that
         // follow (page 2 on: Immich's paging is by offset) line up with no gap or overlap.
@@ -404,7 +408,7 @@ impl Call<'_> {
             .notify(
                 "notifications/stream/init",
                 json!({ "streamId": stream_id, "method": "queryPhotos", "expectedItems": wanted,
-                    "chunkSize": streaming.chunk_size, "resumedAfter": resumed.then_some(sequence) }),
+                    "chunkSize": streaming.chunk_size, "resumedAfter": resumed.then_some(stream.sequence) }),
             )
             .await;
         let mut flush = tokio::time::interval(streaming.flush_interval.0);
@@ -419,9 +423,8 @@ impl Call<'_> {
         let mut at = Position { page: first_page, size: small.unwrap_or(size), taken: skip as usize, next: None };
         let mut pages_read = 0u64;
         let mut to_skip = 0usize;
-        let mut page: Option<crate::immich::client::AssetPage> = None;
-        let buffer = crate::stream::stats::StreamBuffer::new(streaming.stream_buffer_size.as_usize());
-        let chunk = Chunk { buffer, stream_id: &stream_id, wanted, started, smart, filter: &filter };
+        let mut page: Option<crate::immich::client::ArrayReader> = None;
+        let chunk = Chunk { wanted, smart, filter: &filter };
         while sent < wanted && !exhausted {
             let reader = match page.as_mut() {
                 Some(reader) => reader,
@@ -450,7 +453,7 @@ impl Call<'_> {
                 asset = reader.next::<Asset>() => asset,
                 _ = flush.tick() => {
                     let resume = chunk.cursor_after(&at);
-                    self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume).await;
+                    self.send_chunk(&mut stream, &chunk, &mut batch, sent, resume).await;
                     continue;
                 }
                 () = self.cx.cancel.cancelled() => break,
@@ -481,7 +484,7 @@ impl Call<'_> {
             sent += 1;
             if batch.len() >= streaming.chunk_size {
                 let resume = chunk.cursor_after(&at);
-                self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume).await;
+                self.send_chunk(&mut stream, &chunk, &mut batch, sent, resume).await;
                 // A partial chunk goes out only when no full one did for a whole flush_interval.
                 flush.reset();
             }
@@ -489,12 +492,12 @@ impl Call<'_> {
         // The cursor continues right after the last photo sent, inside its Immich page if need be,
         // so nothing is skipped whether the stream reached `limit` or its timeout.
         let resume = chunk.cursor_after(&at);
-        self.send_chunk(&mut guard, &chunk, &mut batch, &mut sequence, sent, resume.clone()).await;
-        let seconds = started.elapsed().as_secs_f64();
+        self.send_chunk(&mut stream, &chunk, &mut batch, sent, resume.clone()).await;
+        let (seconds, sequence) = (stream.started.elapsed().as_secs_f64(), stream.sequence);
         let mut complete =
             json!({ "streamId": stream_id, "totalProcessed": sent, "duration": seconds, "success": !timed_out });
         if timed_out {
-            guard.failed();
+            stream.guard.failed();
             let token = resume.as_ref().and_then(|cursor| {
                 let position = StreamPosition {
                     stream_id: stream_id.clone(),
@@ -534,10 +537,9 @@ impl Call<'_> {
     /// that resumes right after it) and progress.
     async fn send_chunk(
         &self,
-        guard: &mut crate::stream::stats::StreamGuard,
+        stream: &mut ResultStream,
         chunk: &Chunk<'_>,
         batch: &mut Vec<Value>,
-        sequence: &mut u64,
         sent: u64,
         resume: Option<Cursor>,
     ) {
@@ -546,8 +548,8 @@ impl Call<'_> {
         }
         let has_more = resume.is_some() && sent < chunk.wanted;
         let position = StreamPosition {
-            stream_id: chunk.stream_id.to_string(),
-            sequence: *sequence + 1,
+            stream_id: stream.id.clone(),
+            sequence: stream.sequence + 1,
             sent,
             wanted: chunk.wanted,
             cursor: resume.filter(|_| has_more),
@@ -555,30 +557,28 @@ impl Call<'_> {
         let token = position.seal(&self.cx.input, self.catalog.streaming.resume_token_ttl.0);
         // The last event says there is no more even when fewer photos exist than were asked for.
         let wanted = if has_more { chunk.wanted } else { sent };
-        let event = DataEvent { stream_id: chunk.stream_id, sent, wanted, started: chunk.started, token };
-        self.send_data_event(guard, &chunk.buffer, sequence, event, batch, "photos").await;
+        self.send_data_event(stream, batch, sent, wanted, token, "photos").await;
     }
 
     /// Sends `batch` as one `notifications/stream/data` event (seed 000's lifecycle fields) and
     /// progress, serialized once and held against the stream's and the gateway's buffers.
     async fn send_data_event(
         &self,
-        guard: &mut crate::stream::stats::StreamGuard,
-        buffer: &crate::stream::stats::StreamBuffer,
-        sequence: &mut u64,
-        event: DataEvent<'_>,
+        stream: &mut ResultStream,
         batch: &mut Vec<Value>,
+        sent: u64,
+        wanted: u64,
+        token: Option<String>,
         unit: &str,
     ) {
         if batch.is_empty() {
             return;
         }
-        *sequence += 1;
-        let DataEvent { stream_id, sent, wanted, started, token } = event;
-        let rate = sent as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        stream.sequence += 1;
+        let rate = sent as f64 / stream.started.elapsed().as_secs_f64().max(1e-3);
         let params = json!({
-            "streamId": stream_id,
-            "sequenceNumber": *sequence,
+            "streamId": stream.id,
+            "sequenceNumber": stream.sequence,
             "items": std::mem::take(batch),
             "hasMore": sent < wanted,
             "processedItems": sent,
@@ -588,12 +588,12 @@ impl Call<'_> {
             "resumeToken": token,
         })
         .to_string();
-        guard.sent(params.len(), 1);
+        stream.guard.sent(params.len(), 1);
         // Seed 000's flow control: pause while all streams hold more than high_water_mark, then
         // wait for room in this stream's own stream_buffer_size.
         crate::stream::stats::wait_for_budget(&self.catalog.streaming).await;
-        let held = buffer.hold(params.len()).await;
-        let stream_id = stream_id.to_string();
+        let held = stream.buffer.hold(params.len()).await;
+        let stream_id = stream.id.clone();
         self.cx
             .send_data(StreamData { stream_id, params, resume_token: token, processed: sent, total: wanted, held })
             .await;
@@ -687,10 +687,7 @@ impl Call<'_> {
         // the result.
         let mut stream = if ids.len() > 10 { self.admit_stream("analyzePhotos") } else { None };
         let streaming = &self.catalog.streaming;
-        let buffer = crate::stream::stats::StreamBuffer::new(streaming.stream_buffer_size.as_usize());
-        let stream_id = format!("stream-{}", hex::encode(rand::random::<[u8; 8]>()));
-        let started = std::time::Instant::now();
-        let (mut batch, mut sequence, mut flushed) = (Vec::new(), 0u64, started);
+        let (mut batch, mut streamed, mut flushed) = (Vec::new(), 0, std::time::Instant::now());
         let wanted = ids.len() as u64;
         for (n, id) in ids.iter().enumerate() {
             if self.cx.cancel.is_cancelled() {
@@ -712,7 +709,6 @@ impl Call<'_> {
                     content.push(ContentBlock::text(format!("{}. {}", n + 1, render_photo(&asset))));
                     content.push(ContentBlock::image(STANDARD.encode(&bytes), mime));
                     photos.push(compact(&asset));
-                    batch.push(compact(&asset));
                 }
                 (Ok(asset), None) => {
                     skipped.push(asset.id.clone());
@@ -722,29 +718,30 @@ impl Call<'_> {
                         render_photo(&asset)
                     )));
                     photos.push(compact(&asset));
-                    batch.push(compact(&asset));
                 }
                 (Err(e), _) => {
                     skipped.push(id.clone());
                     content.push(ContentBlock::text(format!("{}. {id}: {}", n + 1, e.for_model())));
                 }
             }
-            if let Some(guard) = stream.as_mut() {
+            if let Some(stream) = stream.as_mut() {
+                // The photo just read (if it could be) goes out with the next data event.
+                if photos.len() > streamed {
+                    batch.push(photos[photos.len() - 1].clone());
+                    streamed = photos.len();
+                }
                 let last = n + 1 == ids.len();
                 if last || batch.len() >= streaming.chunk_size || flushed.elapsed() >= streaming.flush_interval.0 {
-                    let event = DataEvent { stream_id: &stream_id, sent: n as u64 + 1, wanted, started, token: None };
-                    self.send_data_event(guard, &buffer, &mut sequence, event, &mut batch, "photos").await;
+                    self.send_data_event(stream, &mut batch, n as u64 + 1, wanted, None, "photos").await;
                     flushed = std::time::Instant::now();
                 }
-            } else {
-                batch.clear();
             }
         }
         let mut result = CallToolResult::success(content);
         let mut structured = json!({ "photos": photos, "skipped": skipped });
-        if stream.is_some() {
-            structured["streamId"] = json!(stream_id);
-            structured["chunks"] = json!(sequence);
+        if let Some(stream) = &stream {
+            structured["streamId"] = json!(stream.id);
+            structured["chunks"] = json!(stream.sequence);
         }
         result.structured_content = Some(structured);
         Ok(finish(result))
@@ -799,17 +796,11 @@ impl Call<'_> {
         // as a data event, so a program can start downloading before it reads the result.
         let wanted = archives.len() as u64;
         if wanted > 0
-            && let Some(mut guard) = self.admit_stream("exportPhotos")
+            && let Some(mut stream) = self.admit_stream("exportPhotos")
         {
-            let streaming = &self.catalog.streaming;
-            let buffer = crate::stream::stats::StreamBuffer::new(streaming.stream_buffer_size.as_usize());
-            let stream_id = format!("stream-{}", hex::encode(rand::random::<[u8; 8]>()));
-            let started = std::time::Instant::now();
-            let mut sequence = 0;
             for (n, archive) in archives.iter().enumerate() {
-                let event = DataEvent { stream_id: &stream_id, sent: n as u64 + 1, wanted, started, token: None };
                 let mut batch = vec![archive.clone()];
-                self.send_data_event(&mut guard, &buffer, &mut sequence, event, &mut batch, "archives").await;
+                self.send_data_event(&mut stream, &mut batch, n as u64 + 1, wanted, None, "archives").await;
             }
         }
         let total = info["totalSize"].as_u64().unwrap_or(0);
@@ -847,16 +838,10 @@ impl Call<'_> {
         let wanted = self.args["limit"].as_u64().unwrap_or(size);
         if wanted > self.catalog.page_cap as u64
             && self.str_arg("cursor").is_none()
-            && let Some(guard) = self.admit_stream("getAlbum")
+            && let Some(stream) = self.admit_stream("getAlbum")
         {
-            let start = StreamPosition {
-                stream_id: format!("stream-{}", hex::encode(rand::random::<[u8; 8]>())),
-                sequence: 0,
-                sent: 0,
-                wanted,
-                cursor: Some(Cursor { smart: false, filter, page: 1, size: 1000u64.min(wanted), skip: 0 }),
-            };
-            let mut value = self.stream_photos(guard, start).await?;
+            let start = Cursor { smart: false, filter, page: 1, size: 1000u64.min(wanted), skip: 0 };
+            let mut value = self.stream_photos(stream, 0, wanted, start).await?;
             value["structuredContent"]["album"] = album_json(&album);
             prepend_text(&mut value, &render_album(&album));
             return Ok(value);
@@ -1083,11 +1068,8 @@ impl Call<'_> {
         // `limit` are kept — or, above the threshold on a streaming reply, sent in chunks.
         let mut stream = if limit > self.catalog.page_cap as u64 { self.admit_stream("getMapMarkers") } else { None };
         let mut reader = self.catalog.client.get_array(self.key, "/api/map/markers", &query).await?;
-        let streaming = &self.catalog.streaming;
-        let stream_id = format!("stream-{}", hex::encode(rand::random::<[u8; 8]>()));
-        let buffer = crate::stream::stats::StreamBuffer::new(streaming.stream_buffer_size.as_usize());
-        let started = std::time::Instant::now();
-        let (mut kept, mut batch, mut sequence, mut sent) = (Vec::new(), Vec::new(), 0u64, 0u64);
+        let chunk_size = self.catalog.streaming.chunk_size;
+        let (mut kept, mut batch, mut sent) = (Vec::new(), Vec::new(), 0u64);
         let mut matching = 0u64;
         let mut places: std::collections::BTreeMap<String, usize> = Default::default();
         loop {
@@ -1107,38 +1089,39 @@ impl Call<'_> {
                 continue;
             }
             match stream.as_mut() {
-                Some(guard) => {
+                Some(stream) => {
                     if kept.len() < 20 {
                         kept.push(marker.clone());
                     }
                     batch.push(marker);
-                    if batch.len() >= streaming.chunk_size {
+                    if batch.len() >= chunk_size {
                         sent += batch.len() as u64;
-                        let event = DataEvent { stream_id: &stream_id, sent, wanted: limit, started, token: None };
-                        self.send_data_event(guard, &buffer, &mut sequence, event, &mut batch, "markers").await;
+                        self.send_data_event(stream, &mut batch, sent, limit, None, "markers").await;
                     }
                 }
                 None => kept.push(marker),
             }
         }
-        if let Some(guard) = stream.as_mut() {
+        if let Some(stream) = stream.as_mut() {
             sent += batch.len() as u64;
-            let event = DataEvent { stream_id: &stream_id, sent, wanted: sent, started, token: None };
-            self.send_data_event(guard, &buffer, &mut sequence, event, &mut batch, "markers").await;
+            self.send_data_event(stream, &mut batch, sent, sent, None, "markers").await;
         }
         let summary =
             places.iter().rev().take(20).map(|(city, n)| format!("{city}: {n}")).collect::<Vec<_>>().join(", ");
         let returned = if stream.is_some() { sent } else { kept.len() as u64 };
         let truncated = matching > returned;
-        let how = if stream.is_some() { format!(", {returned} streamed in {sequence} chunks") } else { String::new() };
+        let how = match &stream {
+            Some(stream) => format!(", {returned} streamed in {} chunks", stream.sequence),
+            None => String::new(),
+        };
         let text = format!(
             "{matching} geotagged photos{}{how}. By place: {summary}",
             if truncated { format!(" ({returned} returned)") } else { String::new() }
         );
         let mut structured = json!({ "markers": kept, "count": matching, "truncated": truncated });
-        if stream.is_some() {
-            structured["streamId"] = json!(stream_id);
-            structured["chunks"] = json!(sequence);
+        if let Some(stream) = &stream {
+            structured["streamId"] = json!(stream.id);
+            structured["chunks"] = json!(stream.sequence);
         }
         Ok(result(structured, text, Vec::new()))
     }
@@ -1447,12 +1430,19 @@ struct Position {
     next: Option<Option<u64>>,
 }
 
-/// What every chunk of one photo stream shares.
-struct Chunk<'a> {
+/// A streamed result on its way out: its admission slot, its bound on queued bytes, its id, the
+/// sequence number of its last data event, and when it started (for the rate estimate).
+struct ResultStream {
+    guard: crate::stream::stats::StreamGuard,
     buffer: crate::stream::stats::StreamBuffer,
-    stream_id: &'a str,
-    wanted: u64,
+    id: String,
+    sequence: u64,
     started: std::time::Instant,
+}
+
+/// What every chunk of one photo stream shares: how many photos were asked for, and the search.
+struct Chunk<'a> {
+    wanted: u64,
     smart: bool,
     filter: &'a Value,
 }
@@ -1469,15 +1459,6 @@ impl Chunk<'_> {
         };
         Some(Cursor { smart: self.smart, filter: self.filter.clone(), page, size: at.size, skip })
     }
-}
-
-/// One data event's place in its stream.
-struct DataEvent<'a> {
-    stream_id: &'a str,
-    sent: u64,
-    wanted: u64,
-    started: std::time::Instant,
-    token: Option<String>,
 }
 
 /// The sealing kind of photo-stream resume tokens.

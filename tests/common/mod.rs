@@ -284,3 +284,20 @@ pub fn header(head: &str, name: &str) -> Option<String> {
 pub fn closed_port() -> u16 {
     free_port()
 }
+
+/// The `(event name, data)` pairs of an SSE body (events without data are skipped; the name is
+/// `message` when none is given).
+pub fn sse_events(body: &str) -> Vec<(String, serde_json::Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+            let name = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("message");
+            Some((name.to_string(), serde_json::from_str(data).unwrap()))
+        })
+        .collect()
+}
+
+/// The comment lines (`:…`) of an SSE body, without their colon.
+pub fn sse_comments(body: &str) -> Vec<String> {
+    body.lines().filter_map(|l| l.strip_prefix(':')).map(str::to_string).collect()
+}
