@@ -5,14 +5,15 @@
 # as SSE, and as SSE compressed with gzip and zstd. Reports MB/s of input per second of gateway
 # CPU (utime + stime from /proc, so it is per core) and wall-clock MB/s; medians of ROUNDS.
 #
-#   bash bench/reframe_e2e.sh                 # ~100 MB, 3 rounds
-#   PAGES=50 ROUNDS=5 bash bench/reframe_e2e.sh
+#   bash bench/reframe_e2e.sh                 # ~100 MB fetched 5 times per measurement, 3 rounds
+#   PAGES=50 ROUNDS=5 REPEAT=3 bash bench/reframe_e2e.sh
 #
 # Needs: nginx, curl, python3. Everything runs on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAGES=${PAGES:-62}    # pages of 1,000 demo assets (~1.6 KB each: 62 pages ≈ 100 MB)
 ROUNDS=${ROUNDS:-3}
+REPEAT=${REPEAT:-5}   # fetches per measurement (CPU time is counted in 10 ms ticks)
 source bench/lib.sh
 
 # The payload: PAGES search pages of the demo, joined into one top-level array.
@@ -55,13 +56,16 @@ run() { # name, extra curl args... -> "name cpu_MBps wall_MBps out_bytes"
   local name=$1; shift
   local before after start end out
   before=$(cpu_ticks); start=$(date +%s.%N)
-  out=$(curl -s -o /dev/null -w '%{size_download}' "$@" "http://127.0.0.1:$gw/api/map/markers")
+  for _ in $(seq "$REPEAT"); do
+    out=$(curl -s -o /dev/null -w '%{size_download}' "$@" "http://127.0.0.1:$gw/api/map/markers")
+  done
   end=$(date +%s.%N); after=$(cpu_ticks)
-  awk -v n="$name" -v s="$size" -v c=$((after - before)) -v hz="$hz" -v t0="$start" -v t1="$end" -v o="$out" 'BEGIN {
+  awk -v n="$name" -v r="$REPEAT" -v s="$size" -v c=$((after - before)) -v hz="$hz" -v t0="$start" -v t1="$end" -v o="$out" 'BEGIN {
     cpu = c / hz; if (cpu <= 0) cpu = 1 / hz
-    printf "%-6s %8.0f MB/s per gateway core   %6.0f MB/s wall   out %6.1f MB   cpu %.2f s\n", n, s / cpu / 1e6, s / (t1 - t0) / 1e6, o / 1e6, cpu }'
+    printf "%-6s %8.0f MB/s per gateway core   %6.0f MB/s wall   out %6.1f MB   cpu %.2f s\n", n, r * s / cpu / 1e6, r * s / (t1 - t0) / 1e6, o / 1e6, cpu }'
 }
 echo "$ROUNDS rounds, one gateway worker thread"
+[ -n "${HOLD:-}" ] && { echo "gw=$gw gwpid=$gwpid"; sleep "$HOLD"; }
 for round in $(seq "$ROUNDS"); do
   run plain | tee -a "$work/results"
   run sse -H 'accept: text/event-stream' | tee -a "$work/results"

@@ -93,13 +93,15 @@ fn main() {
             let mut compressor = codec.map(|c| Compressor::new(c, 1));
             let mut out = 0usize;
             for chunk in body.chunks(64 * 1024) {
-                let framed = reframer.push(chunk);
+                reframer.push(chunk);
+                let framed = reframer.take();
                 out += match compressor.as_mut() {
                     Some(c) => c.push(&framed, true).len(),
                     None => framed.len(),
                 };
             }
-            let tail = reframer.finish();
+            reframer.finish();
+            let tail = reframer.take();
             out += match compressor.as_mut() {
                 Some(c) => c.push(&tail, true).len() + c.finish().len(),
                 None => tail.len(),

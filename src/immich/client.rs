@@ -211,7 +211,7 @@ pub struct ArrayReader {
     response: reqwest::Response,
     splitter: crate::stream::json::ArraySplitter,
     ready: std::collections::VecDeque<Bytes>,
-    split: Vec<Bytes>,
+    split: crate::stream::json::Elements,
     ended: bool,
 }
 
@@ -225,7 +225,7 @@ impl ArrayReader {
                 MAX_ASSET_BYTES,
             ),
             ready: std::collections::VecDeque::new(),
-            split: Vec::new(),
+            split: crate::stream::json::Elements::default(),
             ended: false,
         }
     }
@@ -259,7 +259,7 @@ impl ArrayReader {
                 self.ended = true;
                 return Some(Err(ImmichError::Malformed(format!("invalid search page: {}", e.0))));
             }
-            self.ready.extend(self.split.drain(..));
+            self.ready.extend(self.split.done.drain(..));
         }
     }
 

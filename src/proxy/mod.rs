@@ -539,39 +539,36 @@ impl ProxyHttp for Gateway {
             *body = None;
         } else if let Some(reframer) = ctx.reframer.as_mut() {
             let chunks_before = reframer.chunks();
-            let mut out = match body.take() {
-                Some(chunk) => reframer.push(&chunk).to_vec(),
-                None => Vec::new(),
-            };
+            if let Some(chunk) = body.take() {
+                reframer.push(&chunk);
+            }
             let streaming = &ctx.runtime.config.streaming;
             if end_of_stream {
-                out.extend_from_slice(&reframer.finish());
+                reframer.finish();
             } else if crate::server::is_shutting_down() {
                 let message = "the gateway is shutting down; ask again (another replica will answer)";
-                out.extend_from_slice(&reframer.abort("SHUTTING_DOWN", message));
+                reframer.abort("SHUTTING_DOWN", message);
                 ctx.stream_cut = true;
             } else if ctx.started.elapsed() > streaming.stream_timeout.0 {
                 let message = format!("the stream reached [streaming] stream_timeout ({})", streaming.stream_timeout);
-                out.extend_from_slice(&reframer.abort("STREAM_TIMEOUT", &message));
+                reframer.abort("STREAM_TIMEOUT", &message);
                 ctx.stream_cut = true;
             }
+            let out = reframer.take();
             if let Some(guard) = ctx.stream_guard.as_mut() {
                 guard.sent(out.len(), reframer.chunks() - chunks_before);
-                guard.holding(reframer.batched_bytes());
+                guard.holding(reframer.held_bytes());
                 if end_of_stream && reframer.failed() {
                     guard.failed();
                 }
             }
-            *body = Some(Bytes::from(out));
+            *body = Some(out);
         }
         if let Some(compressor) = ctx.compressor.as_mut() {
             // Streams flush at every chunk (event boundaries) so they stay live.
             let input = body.take().unwrap_or_default();
-            let mut out = compressor.push(&input, ctx.reframer.is_some()).to_vec();
-            if end_of_stream {
-                out.extend_from_slice(&compressor.finish());
-            }
-            *body = Some(Bytes::from(out));
+            let out = compressor.push(&input, ctx.reframer.is_some());
+            *body = Some(if end_of_stream { [out, compressor.finish()].concat().into() } else { out });
         }
         Ok(None)
     }

@@ -6,7 +6,54 @@
 //! per element, and a whole-body parse would hold the body. This one only tracks nesting, string
 //! and escape state, and the key path, one byte at a time.
 
+use super::scan::ElementScan;
 use bytes::Bytes;
+
+/// Receives the elements a splitter finds: each element arrives as one or more runs of bytes
+/// between `begin` and `end`, so a consumer can copy them straight to where they go (the
+/// re-framer writes them into its output; [`Elements`] collects whole elements).
+pub trait ElementSink {
+    /// An element starts.
+    fn begin(&mut self);
+    /// The next bytes of the current element.
+    fn bytes(&mut self, run: &[u8]);
+    /// The current element is complete.
+    fn end(&mut self);
+}
+
+/// Collects whole elements, for consumers that parse each one.
+#[derive(Debug, Default)]
+pub struct Elements {
+    current: Vec<u8>,
+    /// The elements completed so far, in order.
+    pub done: Vec<Bytes>,
+}
+
+impl ElementSink for Elements {
+    fn begin(&mut self) {
+        self.current.clear();
+    }
+    fn bytes(&mut self, run: &[u8]) {
+        self.current.extend_from_slice(run);
+    }
+    fn end(&mut self) {
+        self.done.push(Bytes::copy_from_slice(&self.current));
+    }
+}
+
+/// Hands `run` to `sink` with line breaks turned into spaces: outside strings they are mere
+/// whitespace (a raw one inside a string is invalid JSON anyway), and an element must fit on one
+/// SSE `data:` line or one NDJSON line.
+fn emit_one_line(mut run: &[u8], sink: &mut impl ElementSink) {
+    while let Some(at) = memchr::memchr2(b'\n', b'\r', run) {
+        sink.bytes(&run[..at]);
+        sink.bytes(b" ");
+        run = &run[at + 1..];
+    }
+    if !run.is_empty() {
+        sink.bytes(run);
+    }
+}
 
 /// How many scalars from outside the array are kept for the summary, and how long each may be.
 const MAX_SCALARS: usize = 32;
@@ -38,12 +85,10 @@ pub struct ArraySplitter {
     /// Stack depth of the array being split, once found.
     splitting: Option<usize>,
     finished_target: bool,
-    item: Vec<u8>,
     in_item: bool,
     /// Inside an element only nesting and strings matter; they are tracked here, not on `stack`.
-    item_depth: u32,
-    item_in_string: bool,
-    item_escape: bool,
+    item_scan: ElementScan,
+    item_len: usize,
     scalar: Option<(String, Vec<u8>)>,
     scalars: Vec<(String, String)>,
     root_seen: bool,
@@ -67,11 +112,9 @@ impl ArraySplitter {
             key: None,
             splitting: None,
             finished_target: false,
-            item: Vec::new(),
             in_item: false,
-            item_depth: 0,
-            item_in_string: false,
-            item_escape: false,
+            item_scan: ElementScan::default(),
+            item_len: 0,
             scalar: None,
             scalars: Vec::new(),
             root_seen: false,
@@ -101,23 +144,21 @@ impl ArraySplitter {
             && self.targets.iter().any(|t| t.iter().map(String::as_str).eq(path.iter().copied()))
     }
 
-    /// Feeds bytes; completed elements are appended to `items`.
-    pub fn push(&mut self, chunk: &[u8], items: &mut Vec<Bytes>) -> Result<(), SplitError> {
+    /// Feeds bytes; the elements found go to `sink` as they are read.
+    pub fn push(&mut self, chunk: &[u8], sink: &mut impl ElementSink) -> Result<(), SplitError> {
         let mut i = 0;
         while i < chunk.len() {
             if self.in_item {
-                i = self.scan_item(chunk, i, items)?;
+                i = self.scan_item(chunk, i, sink)?;
                 continue;
             }
             let b = chunk[i];
             let array_level = self.splitting.is_some_and(|d| self.stack.len() == d);
             if array_level && !self.in_string && !b.is_ascii_whitespace() && b != b',' && b != b']' {
-                // An element starts here; the fast scanner takes it from this byte.
+                // An element starts here; the block scanner takes it from this byte.
                 self.in_item = true;
-                self.item.clear();
-                self.item_depth = 0;
-                self.item_in_string = false;
-                self.item_escape = false;
+                self.item_len = 0;
+                sink.begin();
                 continue;
             }
             self.byte(b)?;
@@ -126,57 +167,26 @@ impl ArraySplitter {
         Ok(())
     }
 
-    /// The hot loop: copies an element's bytes in bulk, tracking only nesting and strings, until
-    /// the element ends (`,` or the array's `]` at depth 0) or the chunk does. Returns the index
-    /// of the first byte it did not consume.
-    fn scan_item(&mut self, chunk: &[u8], start: usize, items: &mut Vec<Bytes>) -> Result<usize, SplitError> {
-        let mut j = start;
-        while j < chunk.len() {
-            if self.item_in_string {
-                if self.item_escape {
-                    self.item_escape = false;
-                    j += 1;
-                    continue;
-                }
-                match memchr::memchr2(b'"', b'\\', &chunk[j..]) {
-                    None => j = chunk.len(),
-                    Some(offset) => {
-                        j += offset;
-                        if chunk[j] == b'\\' {
-                            self.item_escape = true;
-                        } else {
-                            self.item_in_string = false;
-                        }
-                        j += 1;
-                    }
-                }
-                continue;
-            }
-            match chunk[j] {
-                b'"' => self.item_in_string = true,
-                b'{' | b'[' => self.item_depth += 1,
-                b'}' | b']' if self.item_depth > 0 => self.item_depth -= 1,
-                b']' => {
-                    // The array's own closing bracket: the slow path consumes it.
-                    self.item.extend_from_slice(&chunk[start..j]);
-                    self.end_item(items)?;
-                    return Ok(j);
-                }
-                b'}' => return Err(SplitError("mismatched '}'".into())),
-                b',' if self.item_depth == 0 => {
-                    self.item.extend_from_slice(&chunk[start..j]);
-                    self.end_item(items)?;
-                    return Ok(j + 1);
-                }
-                _ => {}
-            }
-            j += 1;
-        }
-        self.item.extend_from_slice(&chunk[start..j]);
-        if self.item.len() > self.max_item {
+    /// The hot path: hands an element's bytes to the sink in runs, until the element ends (`,` or
+    /// the array's `]` at depth 0) or the chunk does. Returns the index of the first byte it did
+    /// not consume.
+    fn scan_item(&mut self, chunk: &[u8], start: usize, sink: &mut impl ElementSink) -> Result<usize, SplitError> {
+        let end = self.item_scan.scan(&chunk[start..])?;
+        let stop = end.map_or(chunk.len(), |at| start + at);
+        self.item_len += stop - start;
+        if self.item_len > self.max_item {
             return Err(SplitError(format!("an element is larger than {} bytes", self.max_item)));
         }
-        Ok(j)
+        emit_one_line(&chunk[start..stop], sink);
+        match end {
+            None => Ok(chunk.len()),
+            Some(_) => {
+                self.in_item = false;
+                sink.end();
+                // A `,` is consumed here; the array's `]` is left to the slow path.
+                Ok(if chunk[stop] == b',' { stop + 1 } else { stop })
+            }
+        }
     }
 
     /// Ends the document: an error if it was cut short.
@@ -308,22 +318,6 @@ impl ArraySplitter {
             self.scalars.push((path, text));
         }
     }
-
-    fn end_item(&mut self, items: &mut Vec<Bytes>) -> Result<(), SplitError> {
-        if self.item_in_string || self.item_depth > 0 {
-            return Err(SplitError("an element ended inside a string or structure".into()));
-        }
-        while self.item.last().is_some_and(u8::is_ascii_whitespace) {
-            self.item.pop();
-        }
-        if self.item.len() > self.max_item {
-            return Err(SplitError(format!("an element is larger than {} bytes", self.max_item)));
-        }
-        self.in_item = false;
-        items.push(Bytes::copy_from_slice(&self.item));
-        self.item.clear();
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -337,7 +331,7 @@ mod tests {
     fn split(doc: &str, targets: &[&[&str]], chunk: usize) -> Split {
         let targets = targets.iter().map(|t| t.iter().map(|s| s.to_string()).collect()).collect();
         let mut splitter = ArraySplitter::new(targets, 1 << 20);
-        let mut items = Vec::new();
+        let mut items = Elements::default();
         let mut result = Ok(());
         for piece in doc.as_bytes().chunks(chunk.max(1)) {
             if let Err(e) = splitter.push(piece, &mut items) {
@@ -348,7 +342,8 @@ mod tests {
         if result.is_ok() {
             result = splitter.finish();
         }
-        let values = items.iter().map(|b| serde_json::from_slice(b).expect("every element is valid JSON")).collect();
+        let values =
+            items.done.iter().map(|b| serde_json::from_slice(b).expect("every element is valid JSON")).collect();
         (values, splitter.scalars().to_vec(), result)
     }
 
@@ -385,6 +380,20 @@ mod tests {
     }
 
     #[test]
+    fn line_breaks_in_pretty_printed_elements_become_spaces() {
+        let doc = "[\n  {\n    \"a\": [1,\r\n 2]\n  },\n  \"x\"\n]";
+        let mut splitter = ArraySplitter::new(vec![vec![]], 1 << 20);
+        let mut items = Elements::default();
+        splitter.push(doc.as_bytes(), &mut items).unwrap();
+        splitter.finish().unwrap();
+        assert_eq!(items.done.len(), 2);
+        for item in &items.done {
+            assert!(!item.contains(&b'\n') && !item.contains(&b'\r'), "{item:?}");
+        }
+        assert_eq!(serde_json::from_slice::<Value>(&items.done[0]).unwrap(), json!({"a": [1, 2]}));
+    }
+
+    #[test]
     fn empty_arrays_and_whitespace() {
         assert_eq!(split("[]", &[&[]], 1).0, Vec::<Value>::new());
         assert_eq!(split(" [ \n ] ", &[&[]], 2).0, Vec::<Value>::new());
@@ -403,7 +412,7 @@ mod tests {
     #[test]
     fn oversized_elements_are_refused() {
         let mut splitter = ArraySplitter::new(vec![vec![]], 8);
-        let mut items = Vec::new();
+        let mut items = Elements::default();
         assert!(splitter.push(br#"["0123456789"]"#, &mut items).is_err());
     }
 }

@@ -3,7 +3,7 @@
 //! `complete` event carrying the counts and the scalars found around the array (e.g.
 //! `assets.nextPage`). Invalid or truncated upstream JSON ends the stream with an `error` event.
 
-use super::json::ArraySplitter;
+use super::json::{ArraySplitter, ElementSink};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{Map, Value, json};
 
@@ -40,12 +40,101 @@ const MAX_ITEM: usize = 1 << 20;
 /// Turns a JSON body into a stream, chunk by chunk.
 pub struct Reframer {
     splitter: ArraySplitter,
+    framing: Framing,
+    failed: bool,
+}
+
+/// Writes elements into the output as the splitter hands them over: each element is copied once,
+/// from the upstream chunk straight into the event being built. An SSE event stays open across
+/// upstream chunks until it holds `chunk_size` elements; a client dispatches it at its blank line.
+struct Framing {
     format: Format,
     chunk_size: usize,
-    batch: Vec<Bytes>,
+    /// Reused from chunk to chunk: once the previous output has been written to the client and
+    /// dropped, its memory is taken again instead of fresh pages.
+    out: BytesMut,
+    /// Bytes of `out` that are whole: up to the end of the last complete element or event. What
+    /// follows is an element still being read; it is held back, so an element cut short by a
+    /// broken upstream is dropped instead of corrupting the event.
+    mark: usize,
+    /// The open event's header went out with the element still being read (drop both together).
+    header_pending: bool,
+    /// Elements in the SSE event being written (0: no event open).
+    open: usize,
     sequence: u64,
     total: u64,
-    failed: bool,
+}
+
+impl ElementSink for Framing {
+    fn begin(&mut self) {
+        self.total += 1;
+        if self.format == Format::Sse {
+            if self.open == 0 {
+                self.sequence += 1;
+                // {"sequence":N,"items":[…]} written around the elements, never re-parsing them.
+                let mut number = itoa::Buffer::new();
+                let sequence = number.format(self.sequence);
+                self.out.put_slice(b"id: ");
+                self.out.put_slice(sequence.as_bytes());
+                self.out.put_slice(b"\nevent: data\ndata: {\"sequence\":");
+                self.out.put_slice(sequence.as_bytes());
+                self.out.put_slice(b",\"items\":[");
+                self.header_pending = true;
+            } else {
+                self.out.put_u8(b',');
+            }
+        }
+    }
+
+    fn bytes(&mut self, run: &[u8]) {
+        self.out.put_slice(run);
+    }
+
+    fn end(&mut self) {
+        match self.format {
+            Format::Ndjson => self.out.put_u8(b'\n'),
+            Format::Sse => {
+                self.open += 1;
+                self.header_pending = false;
+                if self.open >= self.chunk_size {
+                    self.close_event();
+                }
+            }
+        }
+        self.mark = self.out.len();
+    }
+}
+
+impl Framing {
+    fn close_event(&mut self) {
+        if self.open > 0 {
+            self.out.put_slice(b"]}\n\n");
+            self.open = 0;
+            self.mark = self.out.len();
+        }
+    }
+
+    /// Drops the element being read (and the header of an event it would have opened).
+    fn drop_partial(&mut self) {
+        self.out.truncate(self.mark);
+        if std::mem::take(&mut self.header_pending) {
+            self.sequence -= 1;
+        }
+    }
+
+    fn event(&mut self, name: &str, data: &Value) {
+        self.drop_partial();
+        self.close_event();
+        match self.format {
+            Format::Sse => self.out.put_slice(format!("event: {name}\ndata: {data}\n\n").as_bytes()),
+            Format::Ndjson => {
+                let mut line = data.clone();
+                line["type"] = json!(name);
+                self.out.put_slice(format!("{line}\n").as_bytes());
+            }
+        }
+        self.mark = self.out.len();
+    }
 }
 
 impl Reframer {
@@ -53,28 +142,28 @@ impl Reframer {
     pub fn new(format: Format, targets: Vec<Vec<String>>, chunk_size: usize) -> Reframer {
         Reframer {
             splitter: ArraySplitter::new(targets, MAX_ITEM),
-            format,
-            chunk_size: chunk_size.max(1),
-            batch: Vec::new(),
-            sequence: 0,
-            total: 0,
+            framing: Framing {
+                format,
+                chunk_size: chunk_size.max(1),
+                out: BytesMut::new(),
+                mark: 0,
+                header_pending: false,
+                open: 0,
+                sequence: 0,
+                total: 0,
+            },
             failed: false,
         }
     }
 
     /// Items sent so far.
     pub fn total(&self) -> u64 {
-        self.total
+        self.framing.total
     }
 
-    /// Chunks (SSE data events) sent so far.
+    /// Chunks (SSE data events) completed so far.
     pub fn chunks(&self) -> u64 {
-        self.sequence
-    }
-
-    /// Bytes waiting in the current batch.
-    pub fn batched_bytes(&self) -> usize {
-        self.batch.iter().map(Bytes::len).sum()
+        self.framing.sequence - u64::from(self.framing.open > 0)
     }
 
     /// Whether the stream ended with an error event.
@@ -82,34 +171,27 @@ impl Reframer {
         self.failed
     }
 
-    /// Feeds upstream bytes; returns what to send now (possibly empty).
-    pub fn push(&mut self, chunk: &[u8]) -> Bytes {
+    /// Feeds upstream bytes; what they produce waits for [`Reframer::take`].
+    pub fn push(&mut self, chunk: &[u8]) {
         if self.failed {
-            return Bytes::new();
+            return;
         }
-        let mut out = BytesMut::new();
-        let mut items = Vec::new();
-        let result = self.splitter.push(chunk, &mut items);
-        for item in items {
-            self.add(item, &mut out);
+        // Framing adds well under an eighth to Immich assets (an event header per chunk_size items).
+        self.framing.out.reserve(chunk.len() + chunk.len() / 8 + 256);
+        if let Err(e) = self.splitter.push(chunk, &mut self.framing) {
+            self.fail(&e.0);
         }
-        if let Err(e) = result {
-            self.fail(&e.0, &mut out);
-        }
-        out.freeze()
     }
 
-    /// The upstream body ended: flush the last batch and send `complete` (or `error`).
-    pub fn finish(&mut self) -> Bytes {
+    /// The upstream body ended: close the last event and send `complete` (or `error`).
+    pub fn finish(&mut self) {
         if self.failed {
-            return Bytes::new();
+            return;
         }
-        let mut out = BytesMut::new();
-        self.flush(&mut out);
         match self.splitter.finish() {
-            Err(e) => self.fail(&e.0, &mut out),
+            Err(e) => self.fail(&e.0),
             Ok(()) if !self.splitter.found() => {
-                self.fail("the response has no array to stream; request it without streaming", &mut out)
+                self.fail("the response has no array to stream; request it without streaming")
             }
             Ok(()) => {
                 let summary: Map<String, Value> = self
@@ -118,79 +200,43 @@ impl Reframer {
                     .iter()
                     .map(|(k, v)| (k.clone(), serde_json::from_str(v).unwrap_or(Value::String(v.clone()))))
                     .collect();
-                let complete = json!({ "totalItems": self.total, "chunks": self.sequence, "summary": summary });
-                self.event("complete", &complete, &mut out);
-            }
-        }
-        out.freeze()
-    }
-
-    fn add(&mut self, item: Bytes, out: &mut BytesMut) {
-        self.total += 1;
-        match self.format {
-            Format::Ndjson => {
-                out.put_slice(&item);
-                out.put_u8(b'\n');
-            }
-            Format::Sse => {
-                self.batch.push(item);
-                if self.batch.len() >= self.chunk_size {
-                    self.flush(out);
-                }
+                let framing = &mut self.framing;
+                let complete = json!({ "totalItems": framing.total, "chunks": framing.sequence, "summary": summary });
+                framing.event("complete", &complete);
             }
         }
     }
 
-    fn flush(&mut self, out: &mut BytesMut) {
-        if self.batch.is_empty() {
-            return;
-        }
-        self.sequence += 1;
-        // {"sequence":N,"items":[…]} written without re-parsing the items.
-        out.put_slice(
-            format!("id: {}\nevent: data\ndata: {{\"sequence\":{},\"items\":[", self.sequence, self.sequence)
-                .as_bytes(),
-        );
-        for (n, item) in self.batch.drain(..).enumerate() {
-            if n > 0 {
-                out.put_u8(b',');
-            }
-            out.put_slice(&item);
-        }
-        out.put_slice(b"]}\n\n");
+    /// The whole events (or NDJSON lines) produced since the last call; an element still being
+    /// read stays behind until it is complete.
+    pub fn take(&mut self) -> Bytes {
+        let whole = std::mem::take(&mut self.framing.mark);
+        self.framing.out.split_to(whole).freeze()
     }
 
-    fn fail(&mut self, message: &str, out: &mut BytesMut) {
-        self.end_with("INVALID_UPSTREAM_JSON", &format!("Immich's response could not be streamed: {message}"), out);
+    /// Bytes held back: the part of an element read so far.
+    pub fn held_bytes(&self) -> usize {
+        self.framing.out.len() - self.framing.mark
     }
 
-    /// Ends the stream early, from the gateway's side (`STREAM_TIMEOUT`, `SHUTTING_DOWN`): the items
-    /// batched so far, then a retryable error event; later upstream bytes are ignored.
-    pub fn abort(&mut self, code: &str, message: &str) -> Bytes {
-        if self.failed {
-            return Bytes::new();
+    fn fail(&mut self, message: &str) {
+        self.end_with("INVALID_UPSTREAM_JSON", &format!("Immich's response could not be streamed: {message}"));
+    }
+
+    /// Ends the stream early, from the gateway's side (`STREAM_TIMEOUT`, `SHUTTING_DOWN`): the open
+    /// event is closed, then a retryable error event; later upstream bytes are ignored.
+    pub fn abort(&mut self, code: &str, message: &str) {
+        if !self.failed {
+            self.end_with(code, message);
         }
-        let mut out = BytesMut::new();
-        self.end_with(code, message, &mut out);
-        out.freeze()
     }
 
-    fn end_with(&mut self, code: &str, message: &str, out: &mut BytesMut) {
-        self.flush(out);
+    fn end_with(&mut self, code: &str, message: &str) {
         self.failed = true;
-        let error = json!({ "code": code, "message": message, "retryable": true, "processedItems": self.total });
-        self.event("error", &error, out);
-    }
-
-    fn event(&self, name: &str, data: &Value, out: &mut BytesMut) {
-        match self.format {
-            Format::Sse => out.put_slice(format!("event: {name}\ndata: {data}\n\n").as_bytes()),
-            Format::Ndjson => {
-                let mut line = data.clone();
-                line["type"] = json!(name);
-                out.put_slice(format!("{line}\n").as_bytes());
-            }
-        }
+        // An element cut short is dropped (in `event`): the open event ends with the last whole one.
+        let error =
+            json!({ "code": code, "message": message, "retryable": true, "processedItems": self.framing.total });
+        self.framing.event("error", &error);
     }
 }
 
@@ -202,9 +248,11 @@ mod tests {
         let mut r = Reframer::new(format, vec![vec![], vec!["assets".into(), "items".into()]], 2);
         let mut out = Vec::new();
         for piece in body.as_bytes().chunks(chunk) {
-            out.extend_from_slice(&r.push(piece));
+            r.push(piece);
+            out.extend_from_slice(&r.take());
         }
-        out.extend_from_slice(&r.finish());
+        r.finish();
+        out.extend_from_slice(&r.take());
         String::from_utf8(out).unwrap()
     }
 
@@ -226,6 +274,44 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(&lines[..3], &["1", "[2]", "{\"x\":3}"]);
         assert!(lines[3].contains("\"type\":\"complete\""));
+    }
+
+    #[test]
+    fn events_are_whole_at_every_chunk_boundary() {
+        let body = r#"{"assets":{"items":[{"a":"x,]}"},{"a":2},{"a":[3]},{"a":4},{"a":5}],"nextPage":"2"}}"#;
+        let whole = run(Format::Sse, body, body.len());
+        for chunk in 1..body.len() {
+            assert_eq!(run(Format::Sse, body, chunk), whole, "chunk {chunk}");
+        }
+        let items: Vec<Value> = whole
+            .split("\n\n")
+            .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+            .map(|d| serde_json::from_str::<Value>(d).unwrap())
+            .filter_map(|d| d.get("items").cloned())
+            .flat_map(|i| i.as_array().unwrap().clone())
+            .collect();
+        assert_eq!(items.len(), 5);
+        assert_eq!(items[0], json!({"a": "x,]}"}));
+    }
+
+    #[test]
+    fn an_element_cut_short_is_dropped_and_every_event_stays_valid() {
+        // Cut inside the third element, which opens the second event (chunk size 2), and inside
+        // the fourth, which extends it.
+        for body in [r#"[{"a":1},{"a":2},{"a":"three"#, r#"[{"a":1},{"a":2},{"a":3},{"a":"fo"#] {
+            for chunk in 1..body.len() {
+                let text = run(Format::Sse, body, chunk);
+                for event in text.split("\n\n").filter(|e| !e.is_empty()) {
+                    let data = event.lines().find_map(|l| l.strip_prefix("data: ")).expect("a data line");
+                    serde_json::from_str::<Value>(data).unwrap_or_else(|e| panic!("{e}: {data} (chunk {chunk})"));
+                }
+                assert!(text.contains("event: error"), "{text}");
+                assert!(!text.contains("three") && !text.contains("\"fo"), "{text}");
+                let ids: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("id: ")).collect();
+                let expected: &[&str] = if body.contains("three") { &["1"] } else { &["1", "2"] };
+                assert_eq!(ids, expected, "{text}");
+            }
+        }
     }
 
     #[test]
