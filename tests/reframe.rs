@@ -236,3 +236,76 @@ async fn api_streams_end_with_an_error_event_at_stream_timeout() {
     assert_eq!((error["code"].as_str(), error["retryable"].as_bool()), (Some("STREAM_TIMEOUT"), Some(true)));
     assert!(!events.iter().any(|(n, _)| n == "complete"));
 }
+
+/// Reads a stream to its end (the gateway may close the connection after an error event) and
+/// returns its events; every data event must be valid JSON.
+async fn events_until_closed(response: reqwest::Response) -> Vec<(String, Value)> {
+    let mut body = Vec::new();
+    let mut response = response;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+    }
+    sse_events(&String::from_utf8_lossy(&body))
+}
+
+#[tokio::test]
+async fn api_streams_end_with_an_error_event_when_immich_goes_quiet_or_breaks_off() {
+    let gw = Gateway::start("[streaming]\nidle_timeout = \"300ms\"\nchunk_size = 10\n", &["--demo"]);
+    for (fault, code) in [("stall=3s", "IDLE_TIMEOUT"), ("cut", "UPSTREAM_ERROR")] {
+        let started = std::time::Instant::now();
+        let response = client()
+            .get(gw.at("/api/map/markers?stream=sse"))
+            .header("x-api-key", ADMIN)
+            .header("x-demo-fault", fault)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{fault}");
+        let events = events_until_closed(response).await;
+        let items: usize = events
+            .iter()
+            .filter(|(name, _)| name == "data")
+            .map(|(_, data)| data["items"].as_array().expect("whole data events").len())
+            .sum();
+        assert!(items > 0, "{fault}: the first half of the markers arrived before the fault");
+        let (name, error) = events.last().expect("events");
+        assert_eq!(name, "error", "{fault}: {events:?}");
+        assert_eq!((error["code"].as_str(), error["retryable"].as_bool()), (Some(code), Some(true)), "{fault}");
+        assert_eq!(error["processedItems"].as_u64(), Some(items as u64), "{fault}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{fault}: ended without waiting out the stall");
+    }
+}
+
+/// Opens `/api/map/markers` as SSE on a raw connection that never reads, then polls
+/// `/health/streaming` for `within`; returns whether the stream was seen open, and whether it
+/// then closed.
+async fn stalled_stream_closes(gw: &Gateway, within: std::time::Duration) -> (bool, bool) {
+    let address = gw.at("").trim_start_matches("http://").trim_end_matches('/').to_string();
+    let mut stalled = std::net::TcpStream::connect(&address).unwrap();
+    let request = format!("GET /api/map/markers?stream=sse HTTP/1.1\r\nHost: {address}\r\nx-api-key: {ADMIN}\r\n\r\n");
+    std::io::Write::write_all(&mut stalled, request.as_bytes()).unwrap();
+    let deadline = std::time::Instant::now() + within;
+    let mut seen_active = false;
+    while std::time::Instant::now() < deadline {
+        let health: Value = client().get(gw.at("/health/streaming")).send().await.unwrap().json().await.unwrap();
+        let active = health["activeStreams"].as_i64().unwrap();
+        seen_active |= active == 1;
+        if seen_active && active == 0 {
+            return (true, true);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (seen_active, false)
+}
+
+#[tokio::test]
+async fn an_api_stream_whose_client_stops_reading_ends_after_backpressure_timeout() {
+    // 200,000 markers (~30 MB of SSE) cannot all fit in the socket buffers: once they are full
+    // the gateway's write waits, and after backpressure_timeout the stream is given up.
+    let args = ["--demo", "--demo-assets", "200000"];
+    let quick = Gateway::start("[streaming]\nbackpressure_timeout = \"300ms\"\n", &args);
+    assert_eq!(stalled_stream_closes(&quick, std::time::Duration::from_secs(20)).await, (true, true));
+    // The control: with the default 30 s the same stalled stream stays open.
+    let patient = Gateway::start("", &args);
+    assert_eq!(stalled_stream_closes(&patient, std::time::Duration::from_millis(2500)).await, (true, false));
+}

@@ -12,6 +12,7 @@ mod routes;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::StreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -62,10 +63,15 @@ pub struct Fault {
     pub reset: bool,
     /// Send only the first half of the body (invalid JSON for JSON responses).
     pub truncate: bool,
+    /// Send the first half of the body, then nothing for this long, then the rest.
+    pub stall: Option<Duration>,
+    /// Send the first half of the body, then drop the connection.
+    pub cut: bool,
 }
 
 impl Fault {
-    /// Parses `"slow=2s,status=503"`, `"reset"`, `"truncate"`; empty means no fault.
+    /// Parses `"slow=2s,status=503"`, `"reset"`, `"truncate"`, `"stall=5s"`, `"cut"`; empty means
+    /// no fault.
     pub fn parse(text: &str) -> Result<Fault, String> {
         let mut fault = Fault::default();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -80,8 +86,12 @@ impl Fault {
                 }
                 None if part == "reset" => fault.reset = true,
                 None if part == "truncate" => fault.truncate = true,
+                Some(("stall", d)) => fault.stall = Some(crate::config::Dur::parse(d)?.0),
+                None if part == "cut" => fault.cut = true,
                 _ => {
-                    return Err(format!("unknown fault {part:?}; use slow=DURATION, status=CODE, reset or truncate"));
+                    return Err(format!(
+                        "unknown fault {part:?}; use slow=DURATION, status=CODE, reset, truncate, stall=DURATION or cut"
+                    ));
                 }
             }
         }
@@ -131,6 +141,24 @@ impl DemoImmich {
             let mut response = Response::from_parts(parts, full(half.clone()));
             response.headers_mut().insert("content-length", half.len().into());
             return Ok(response);
+        }
+        if fault.stall.is_some() || fault.cut {
+            // The declared length stays that of the whole body, so a cut is a broken response.
+            let (parts, body) = response.into_parts();
+            let bytes = body.collect().await?.to_bytes();
+            let (first, rest) = (bytes.slice(..bytes.len() / 2), bytes.slice(bytes.len() / 2..));
+            let second = async move {
+                if let Some(stall) = fault.stall {
+                    tokio::time::sleep(stall).await;
+                }
+                match fault.cut {
+                    true => Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "injected cut")),
+                    false => Ok(hyper::body::Frame::data(rest)),
+                }
+            };
+            let frames = futures::stream::once(async move { Ok(hyper::body::Frame::data(first)) })
+                .chain(futures::stream::once(second));
+            return Ok(Response::from_parts(parts, BodyExt::boxed_unsync(http_body_util::StreamBody::new(frames))));
         }
         Ok(response)
     }

@@ -17,6 +17,7 @@ use crate::config::{AuthMode, ResponseMode};
 use crate::proxy::auth::{self, Principal};
 use crate::proxy::local::respond;
 use bytes::Bytes;
+use http::HeaderName;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora_proxy::Session;
@@ -162,6 +163,8 @@ struct Exchange<'a> {
     public_base: String,
     /// The client's best accepted encoding for JSON replies, when compression is on.
     codec: Option<crate::stream::compress::Codec>,
+    /// The media types the client accepts.
+    accept: Accept,
     /// The client takes only `application/x-ndjson`: single replies are one NDJSON line too.
     ndjson_only: bool,
     /// Who is calling, for per-client stream caps.
@@ -182,7 +185,18 @@ impl Exchange<'_> {
         body: &Value,
         extra: &[(&'static str, &str)],
     ) -> Result<()> {
-        let mut bytes = serde_json::to_vec(body).expect("a Value always serializes");
+        let bytes = serde_json::to_vec(body).expect("a Value always serializes");
+        self.json_bytes(session, status, bytes, extra).await
+    }
+
+    /// Writes a serialized JSON body (one NDJSON line for an NDJSON-only client).
+    async fn json_bytes(
+        &self,
+        session: &mut Session,
+        status: u16,
+        mut bytes: Vec<u8>,
+        extra: &[(&'static str, &str)],
+    ) -> Result<()> {
         let content_type = if self.ndjson_only {
             bytes.push(b'\n');
             "application/x-ndjson"
@@ -213,13 +227,21 @@ impl Exchange<'_> {
 }
 
 /// A request header's value, without the optional whitespace around it (RFC 9110 §5.5).
-fn header<'s>(session: &'s Session, name: &str) -> Option<&'s str> {
+/// The MCP transport's own request headers.
+const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+
+fn header(session: &Session, name: impl http::header::AsHeaderName) -> Option<&str> {
     session.req_header().headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
 /// Serves one request to `/mcp` (or the protected-resource metadata).
 pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, request_id: &str) -> Result<()> {
     let mcp = &runtime.config.mcp;
+    let accept = Accept::of(session);
     let exchange = Exchange {
         runtime,
         secrets: &runtime.session_secrets,
@@ -231,11 +253,10 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
             .config
             .streaming
             .enable_compression
-            .then(|| header(session, "accept-encoding").and_then(crate::stream::compress::negotiate))
+            .then(|| header(session, http::header::ACCEPT_ENCODING).and_then(crate::stream::compress::negotiate))
             .flatten(),
-        ndjson_only: accepts(session, "application/x-ndjson")
-            && !accepts(session, "application/json")
-            && !accepts(session, "text/event-stream"),
+        accept,
+        ndjson_only: accept.ndjson && !accept.json && !accept.sse,
         client: String::new(),
     };
     if let Err(reason) = check_origin_and_host(session, runtime) {
@@ -275,18 +296,18 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
     let client = auth::client_key(session, principal.as_ref(), runtime.credentials.mode());
     let immich_key = principal.map(|p| p.immich_key).or_else(|| runtime.credentials.default_immich_key());
     let exchange = Exchange { immich_key, client, ..exchange };
-    let stateless_header = header(session, "mcp-protocol-version") == Some(STATELESS_VERSION);
+    let stateless_header = header(session, MCP_PROTOCOL_VERSION) == Some(STATELESS_VERSION);
     if path == "/mcp/stream" && method != http::Method::POST {
         let body =
             RpcError::new(INVALID_REQUEST, "POST one JSON-RPC request (e.g. tools/call) to /mcp/stream").response(None);
         return exchange.json(session, 405, &body, &[("allow", "POST")]).await;
     }
     match method {
-        http::Method::POST if path == "/mcp/stream" || is_seed_bulk_request(session) => {
+        http::Method::POST if path == "/mcp/stream" || is_seed_bulk_request(session, accept) => {
             serve_bulk(state, session, &exchange).await
         }
         http::Method::POST => serve_post(state, session, &exchange).await,
-        http::Method::GET if accepts(session, "text/html") && !accepts(session, "text/event-stream") => {
+        http::Method::GET if accept.html && !accept.sse => {
             if mcp.strict {
                 exchange.empty(session, 405, &[("allow", "POST, DELETE")]).await
             } else {
@@ -316,12 +337,36 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
     }
 }
 
-fn accepts(session: &Session, mime: &str) -> bool {
-    header(session, "accept").is_some_and(|a| a.split(',').any(|part| part.trim().split(';').next() == Some(mime)))
+/// The media types a request's `Accept` header names, read once per request.
+#[derive(Clone, Copy, Debug, Default)]
+struct Accept {
+    json: bool,
+    sse: bool,
+    ndjson: bool,
+    html: bool,
+    /// `*/*`, or no `Accept` header at all.
+    any: bool,
 }
 
-fn accepts_any(session: &Session) -> bool {
-    header(session, "accept").is_none_or(|a| a.split(',').any(|part| part.trim().starts_with("*/*")))
+impl Accept {
+    fn of(session: &Session) -> Accept {
+        let Some(value) = header(session, http::header::ACCEPT) else {
+            return Accept { any: true, ..Accept::default() };
+        };
+        let mut accept = Accept::default();
+        for part in value.split(',') {
+            let part = part.trim();
+            match part.split(';').next().unwrap_or("").trim_end() {
+                "application/json" => accept.json = true,
+                "text/event-stream" => accept.sse = true,
+                "application/x-ndjson" => accept.ndjson = true,
+                "text/html" => accept.html = true,
+                _ => {}
+            }
+            accept.any |= part.starts_with("*/*");
+        }
+        accept
+    }
 }
 
 /// In `inject` mode `/mcp` needs a gateway key; in `passthrough` mode a presented key is the
@@ -362,8 +407,9 @@ fn bound_to_loopback(runtime: &Runtime) -> bool {
 /// origin (loopback origins always are).
 fn check_origin_and_host(session: &Session, runtime: &Runtime) -> std::result::Result<(), String> {
     let mcp = &runtime.config.mcp;
-    let host_header =
-        header(session, "host").or_else(|| session.req_header().uri.authority().map(|a| a.as_str())).unwrap_or("");
+    let host_header = header(session, http::header::HOST)
+        .or_else(|| session.req_header().uri.authority().map(|a| a.as_str()))
+        .unwrap_or("");
     let host = strip_port(host_header).to_ascii_lowercase();
     let host_ok = if mcp.allowed_hosts.is_empty() {
         !bound_to_loopback(runtime) || is_loopback_host(&host)
@@ -373,7 +419,7 @@ fn check_origin_and_host(session: &Session, runtime: &Runtime) -> std::result::R
     if !host_ok {
         return Err(format!("Host {host_header:?} is not allowed (set [mcp] allowed_hosts)"));
     }
-    if let Some(origin) = header(session, "origin") {
+    if let Some(origin) = header(session, http::header::ORIGIN) {
         let origin_host = origin.split_once("://").map(|(_, rest)| strip_port(rest).to_ascii_lowercase());
         let allowed = origin_host.as_deref().is_some_and(is_loopback_host)
             || mcp.allowed_origins.iter().chain(&mcp.cors_origins).any(|o| o == "*" || o.eq_ignore_ascii_case(origin));
@@ -385,7 +431,7 @@ fn check_origin_and_host(session: &Session, runtime: &Runtime) -> std::result::R
 }
 
 fn cors_headers(session: &Session, runtime: &Runtime) -> Vec<(&'static str, String)> {
-    let Some(origin) = header(session, "origin") else { return Vec::new() };
+    let Some(origin) = header(session, http::header::ORIGIN) else { return Vec::new() };
     let cors = &runtime.config.mcp.cors_origins;
     if !cors.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin)) {
         return Vec::new();
@@ -400,7 +446,7 @@ fn cors_headers(session: &Session, runtime: &Runtime) -> Vec<(&'static str, Stri
 fn base_url(session: &Session, runtime: &Runtime) -> String {
     match &runtime.config.mcp.public_url {
         Some(url) => url.trim_end_matches('/').to_string(),
-        None => format!("http://{}", header(session, "host").unwrap_or("localhost")),
+        None => format!("http://{}", header(session, http::header::HOST).unwrap_or("localhost")),
     }
 }
 
@@ -419,7 +465,7 @@ fn resource_metadata(session: &Session, runtime: &Runtime) -> Value {
 /// Reads the session header: 400 when missing, 404 when unknown, expired or deleted. `None`
 /// means the error response was written.
 async fn require_session(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<Option<Claims>> {
-    let Some(id) = header(session, "mcp-session-id").map(str::to_string) else {
+    let Some(id) = header(session, MCP_SESSION_ID).map(str::to_string) else {
         exchange
             .error(
                 session,
@@ -462,17 +508,17 @@ fn is_json(content_type: &str) -> bool {
 /// A POST to `/mcp` shaped like seed 000's Python streaming client: it accepts only
 /// `text/event-stream` and carries no session, protocol version or routing header, so it can be
 /// no Streamable HTTP request (those would get 406 or 400); it gets the bulk stream instead.
-fn is_seed_bulk_request(session: &Session) -> bool {
-    accepts(session, "text/event-stream")
-        && !accepts(session, "application/json")
-        && !accepts_any(session)
-        && ["mcp-session-id", "mcp-protocol-version", "mcp-method"].iter().all(|h| header(session, h).is_none())
+fn is_seed_bulk_request(session: &Session, accept: Accept) -> bool {
+    accept.sse
+        && !accept.json
+        && !accept.any
+        && [&MCP_SESSION_ID, &MCP_PROTOCOL_VERSION, &MCP_METHOD].iter().all(|h| header(session, *h).is_none())
 }
 
 /// Reads a JSON-RPC POST body: 415 for another content type (`require_type`), 413 past
 /// `[mcp] max_body_size`, 400 for what is not JSON-RPC. `None` means the error was answered.
 async fn read_rpc_body(session: &mut Session, exchange: &Exchange<'_>, require_type: bool) -> Result<Option<Body>> {
-    if !header(session, "content-type").map_or(!require_type, is_json) {
+    if !header(session, http::header::CONTENT_TYPE).map_or(!require_type, is_json) {
         let error = RpcError::new(INVALID_REQUEST, "Content-Type must be application/json");
         exchange.error(session, 415, None, error).await?;
         return Ok(None);
@@ -517,15 +563,13 @@ async fn serve_bulk(state: &McpState, session: &mut Session, exchange: &Exchange
 }
 
 async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
-    if !header(session, "content-type").is_some_and(is_json) {
+    if !header(session, http::header::CONTENT_TYPE).is_some_and(is_json) {
         let error = RpcError::new(INVALID_REQUEST, "Content-Type must be application/json");
         return exchange.error(session, 415, None, error).await;
     }
-    let ndjson = accepts(session, "application/x-ndjson");
-    if !(accepts(session, "application/json") && accepts(session, "text/event-stream")
-        || accepts_any(session)
-        || ndjson)
-    {
+    let accept = exchange.accept;
+    let ndjson = accept.ndjson;
+    if !(accept.json && accept.sse || accept.any || ndjson) {
         return exchange
             .error(
                 session,
@@ -539,7 +583,7 @@ async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange
             .await;
     }
     let Some(body) = read_rpc_body(session, exchange, true).await? else { return Ok(()) };
-    let version_header = header(session, "mcp-protocol-version").map(str::to_string);
+    let version_header = header(session, MCP_PROTOCOL_VERSION).map(str::to_string);
     let meta_version = match &body {
         Body::Single(Message::Request { params, .. } | Message::Notification { params, .. }) => {
             params["_meta"]["io.modelcontextprotocol/protocolVersion"].as_str().map(str::to_string)
@@ -615,7 +659,7 @@ async fn serve_stateless(
     }
     let required = version_header.is_some();
     let method_problem =
-        routing_header_problem("Mcp-Method", header(session, "mcp-method").map(Some), &method, required, |m| {
+        routing_header_problem("Mcp-Method", header(session, MCP_METHOD).map(Some), &method, required, |m| {
             format!("Mcp-Method header {:?} does not match the body's method {method:?}", m.unwrap_or_default())
         });
     if let Some(problem) = method_problem {
@@ -628,7 +672,7 @@ async fn serve_stateless(
     };
     if let Some(key) = name_key {
         let expected = params[key].as_str().unwrap_or_default();
-        let decoded = header(session, "mcp-name").map(decode_header_value);
+        let decoded = header(session, MCP_NAME).map(decode_header_value);
         let found = decoded.as_ref().map(Option::as_deref);
         let name_problem = routing_header_problem("Mcp-Name", found, expected, required, |_| {
             format!("Mcp-Name header does not match the body's {key} {expected:?}")
@@ -849,7 +893,8 @@ async fn run_call(
     let compress = tool_spec.is_some_and(|t| t.streams_for(&call.params["arguments"]));
     // Streamed replies are SSE, or NDJSON for a client that takes that and not SSE, or seed
     // 000's bulk events on `/mcp/stream`.
-    let ndjson = accepts(session, "application/x-ndjson") && !accepts(session, "text/event-stream");
+    let accept = exchange.accept;
+    let ndjson = accept.ndjson && !accept.sse;
     let framing = match (call.bulk, ndjson) {
         (true, _) => Framing::Bulk,
         (false, true) => Framing::Ndjson,
@@ -860,7 +905,7 @@ async fn run_call(
             ResponseMode::Json => false,
             ResponseMode::Sse => call.method == "tools/call",
             ResponseMode::Auto => notifies,
-        } && (accepts(session, "text/event-stream") || ndjson);
+        } && (accept.sse || ndjson);
 
     let input = match InputRound::from_params(&call.params, state.sessions.sealer(exchange.secrets)) {
         Ok(input) => input,
@@ -880,14 +925,14 @@ async fn run_call(
             .with_immich_key(exchange.immich_key.clone())
             .with_public_base(exchange.public_base.clone());
         let outcome = server.handle(&call.method, &call.params, &cx, call.wire).await;
-        let failed = outcome.is_err();
-        state.account(call.claims.as_ref(), call.wire, started, failed);
-        let body = match outcome {
-            Ok(result) => jsonrpc::result(&call.id, result),
-            Err(error) => error.response(Some(&call.id)),
+        state.account(call.claims.as_ref(), call.wire, started, outcome.is_err());
+        return match outcome {
+            Ok(result) => exchange.json_bytes(session, 200, jsonrpc::result_bytes(&call.id, &result), extra).await,
+            Err(error) => {
+                let status = http_status(call.wire, error.code);
+                exchange.json(session, status, &error.response(Some(&call.id)), extra).await
+            }
         };
-        let status = body["error"]["code"].as_i64().map_or(200, |code| http_status(call.wire, code));
-        return exchange.json(session, status, &body, extra).await;
     }
 
     let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
@@ -1498,13 +1543,13 @@ fn park(state: &McpState, rx: mpsc::Receiver<Outbound>, spec: &StreamSpec<'_>, n
 
 /// GET: resume a parked response stream (`Last-Event-ID`), or open the standalone stream.
 async fn serve_get(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
-    if !accepts(session, "text/event-stream") {
+    if !exchange.accept.sse {
         return exchange
             .error(session, 406, None, RpcError::new(INVALID_REQUEST, "GET /mcp needs Accept: text/event-stream"))
             .await;
     }
     let Some(claims) = require_session(state, session, exchange).await? else { return Ok(()) };
-    let last = header(session, "last-event-id").and_then(LastEventId::parse);
+    let last = header(session, LAST_EVENT_ID).and_then(LastEventId::parse);
     let parked = last.as_ref().and_then(|l| state.parked.lock().unwrap().remove(&l.stream_id));
     let prime = server::at_least(&claims.v, "2025-11-25");
     match (last, parked) {
@@ -1576,7 +1621,7 @@ async fn welcome_page(state: &McpState, session: &mut Session, exchange: &Exchan
             )
         })
         .collect();
-    let host = header(session, "host").unwrap_or("localhost:8080").to_string();
+    let host = header(session, http::header::HOST).unwrap_or("localhost:8080").to_string();
     let html = format!(
         "<!doctype html><html><head><meta charset=utf-8><title>Immich MCP Gateway</title></head><body>\
 <h1>Immich MCP Gateway</h1><p>Status: running · version {version} · MCP endpoint <code>POST /mcp</code> (Streamable HTTP)</p>\

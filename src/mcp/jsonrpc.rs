@@ -187,6 +187,18 @@ pub fn result(id: &Id, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "result": result })
 }
 
+/// A successful response, serialized straight to bytes (the hot path of every JSON reply: no
+/// map is built around the result).
+pub fn result_bytes(id: &Id, result: &Value) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Reply<'a> {
+        jsonrpc: &'static str,
+        id: &'a Id,
+        result: &'a Value,
+    }
+    serde_json::to_vec(&Reply { jsonrpc: "2.0", id, result }).expect("a Value always serializes")
+}
+
 /// A notification.
 pub fn notification(method: &str, params: Value) -> Value {
     json!({ "jsonrpc": "2.0", "method": method, "params": params })
@@ -211,6 +223,14 @@ mod tests {
             Body::Single(m) => Ok(m),
             Body::Batch(_) => panic!("batch"),
         }
+    }
+
+    #[test]
+    fn result_bytes_is_the_result_response() {
+        let id = json!(7);
+        let result = json!({"content": [{"type": "text", "text": "hi"}]});
+        let bytes = result_bytes(&id, &result);
+        assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), super::result(&id, result));
     }
 
     #[test]

@@ -337,7 +337,12 @@ impl ProxyHttp for Gateway {
                         &client,
                         &ctx.runtime.config.streaming,
                     ) {
-                        Ok(guard) => ctx.stream_guard = Some(guard),
+                        Ok(guard) => {
+                            ctx.stream_guard = Some(guard);
+                            // A client that takes nothing for backpressure_timeout loses the stream:
+                            // its connection closes (an error event could not reach it either).
+                            session.set_write_timeout(Some(ctx.runtime.config.streaming.backpressure_timeout.0));
+                        }
                         Err(refusal) => {
                             let message = format!("no stream now: {refusal}; retry shortly, or ask without streaming");
                             respond_error(session, 503, &id, &message, &[("retry-after", "1")]).await?;
@@ -398,7 +403,11 @@ impl ProxyHttp for Gateway {
         let options = &mut peer.options;
         options.connection_timeout = Some(immich.connect_timeout.0);
         options.total_connection_timeout = Some(immich.connect_timeout.0);
-        options.read_timeout = Some(immich.read_timeout.0);
+        options.read_timeout = Some(match ctx.stream_format {
+            // A stream with nothing to send for `[streaming] idle_timeout` ends (IDLE_TIMEOUT).
+            Some(_) => immich.read_timeout.0.min(ctx.runtime.config.streaming.idle_timeout.0),
+            None => immich.read_timeout.0,
+        });
         options.write_timeout = Some(immich.write_timeout.0);
         options.idle_timeout = Some(immich.idle_timeout.0);
         options.verify_cert = immich.verify_tls;
@@ -557,7 +566,9 @@ impl ProxyHttp for Gateway {
             let out = reframer.take();
             if let Some(guard) = ctx.stream_guard.as_mut() {
                 guard.sent(out.len(), reframer.chunks() - chunks_before);
-                guard.holding(reframer.held_bytes());
+                // Until the next chunk comes through, this one is being written to the client (Pingora
+                // filters a chunk only after the previous write finished): both count as held.
+                guard.holding(reframer.held_bytes() + out.len());
                 if end_of_stream && reframer.failed() {
                     guard.failed();
                 }
@@ -583,7 +594,11 @@ impl ProxyHttp for Gateway {
         if let Some(kind) = upstream_error_kind(e) {
             metrics().upstream_errors.with_label_values(&[kind]).inc();
         }
-        // A response already under way cannot be replaced; the connection is simply closed.
+        // A stream under way ends with an error event (the client gets the items so far and a
+        // reason); any other response already under way cannot be replaced and simply closes.
+        if session.response_written().is_some() && status > 0 {
+            end_stream_with_error(session, e, ctx).await;
+        }
         if status > 0 && session.response_written().is_none() {
             // The connection is not reused after a failed proxy attempt; say so, or a client may
             // send its next request on a socket that is closing.
@@ -664,6 +679,30 @@ fn stream_format(
 }
 
 /// The status and message for a proxying error (0 means the client is gone: answer nothing).
+/// Writes the error event that ends a re-framed stream when Immich failed in the middle of it
+/// (`IDLE_TIMEOUT` after `[streaming] idle_timeout` without a byte, `UPSTREAM_ERROR` otherwise).
+async fn end_stream_with_error(session: &mut Session, e: &Error, ctx: &mut RequestCtx) {
+    let Some(reframer) = ctx.reframer.as_mut().filter(|_| !ctx.stream_cut) else { return };
+    let streaming = &ctx.runtime.config.streaming;
+    if e.etype() == &ReadTimedout {
+        let message = format!("Immich sent nothing for [streaming] idle_timeout ({})", streaming.idle_timeout);
+        reframer.abort("IDLE_TIMEOUT", &message);
+    } else {
+        reframer.abort("UPSTREAM_ERROR", &format!("Immich's response broke off: {}", short(e)));
+    }
+    ctx.stream_cut = true;
+    let mut out = reframer.take();
+    if let Some(compressor) = ctx.compressor.as_mut() {
+        out = [compressor.push(&out, true), compressor.finish()].concat().into();
+    }
+    if let Some(guard) = ctx.stream_guard.as_mut() {
+        guard.sent(out.len(), 0);
+        guard.failed();
+    }
+    // Best effort: the client may be gone too.
+    let _ = session.write_response_body(Some(out), true).await;
+}
+
 fn classify(e: &Error) -> (u16, String) {
     match e.etype() {
         HTTPStatus(413) => (413, "request body larger than the configured limit".into()),

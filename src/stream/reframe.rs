@@ -67,7 +67,6 @@ struct Framing {
 
 impl ElementSink for Framing {
     fn begin(&mut self) {
-        self.total += 1;
         if self.format == Format::Sse {
             if self.open == 0 {
                 self.sequence += 1;
@@ -91,6 +90,7 @@ impl ElementSink for Framing {
     }
 
     fn end(&mut self) {
+        self.total += 1;
         match self.format {
             Format::Ndjson => self.out.put_u8(b'\n'),
             Format::Sse => {
