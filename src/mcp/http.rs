@@ -167,8 +167,8 @@ struct Exchange<'a> {
     accept: Accept,
     /// The client takes only `application/x-ndjson`: single replies are one NDJSON line too.
     ndjson_only: bool,
-    /// Who is calling, for per-client stream caps.
-    client: String,
+    /// The caller's principal, to name the client for per-client stream caps.
+    principal: Option<Principal>,
 }
 
 impl Exchange<'_> {
@@ -257,7 +257,7 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
             .flatten(),
         accept,
         ndjson_only: accept.ndjson && !accept.json && !accept.sse,
-        client: String::new(),
+        principal: None,
     };
     if let Err(reason) = check_origin_and_host(session, runtime) {
         return exchange.error(session, 403, None, RpcError::new(INVALID_REQUEST, reason)).await;
@@ -293,9 +293,9 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
             return exchange.json(session, 401, &body, &[("www-authenticate", &challenge)]).await;
         }
     };
-    let client = auth::client_key(session, principal.as_ref(), runtime.credentials.mode());
-    let immich_key = principal.map(|p| p.immich_key).or_else(|| runtime.credentials.default_immich_key());
-    let exchange = Exchange { immich_key, client, ..exchange };
+    let immich_key =
+        principal.as_ref().map(|p| p.immich_key.clone()).or_else(|| runtime.credentials.default_immich_key());
+    let exchange = Exchange { immich_key, principal, ..exchange };
     let stateless_header = header(session, MCP_PROTOCOL_VERSION) == Some(STATELESS_VERSION);
     if path == "/mcp/stream" && method != http::Method::POST {
         let body =
@@ -939,7 +939,7 @@ async fn run_call(
     let pending = (call.wire == Wire::Session).then(|| state.pending.clone());
     let mut cx = CallContext::new(tx.clone())
         .with_streaming(true)
-        .with_client(exchange.client.clone())
+        .with_client(auth::client_key(session, exchange.principal.as_ref(), exchange.runtime.credentials.mode()))
         .with_progress_token(progress_token)
         .with_capabilities(call.caps.clone())
         .with_log_level(call.log_level)

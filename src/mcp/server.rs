@@ -4,6 +4,10 @@ use super::catalog::{CallContext, Catalog, ToolSpec, tool_error, validate_argume
 use super::jsonrpc::{self, METHOD_NOT_FOUND, RpcError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rmcp::model::{
+    CacheScope, DiscoverResult, Implementation, InitializeResult, PromptsCapability, ProtocolVersion,
+    ResourcesCapability, ServerCapabilities, ToolsCapability,
+};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -40,8 +44,18 @@ pub struct McpServer {
 }
 
 /// The server's `Implementation` object.
+pub fn implementation() -> Implementation {
+    Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).with_title("Immich MCP Gateway")
+}
+
+/// The server's `Implementation` object, as JSON.
 pub fn server_info() -> Value {
-    json!({ "name": env!("CARGO_PKG_NAME"), "title": "Immich MCP Gateway", "version": env!("CARGO_PKG_VERSION") })
+    serde_json::to_value(implementation()).expect("rmcp's model types serialize")
+}
+
+/// A negotiated protocol version (rmcp's type takes any version string on deserialization).
+fn protocol_version(version: &str) -> ProtocolVersion {
+    serde_json::from_value(json!(version)).expect("any string is a protocol version")
 }
 
 /// Instructions for models using the server.
@@ -70,28 +84,46 @@ impl McpServer {
         self.by_name.get(name).map(|&i| &self.tools[i])
     }
 
-    /// The capabilities the server declares.
-    pub fn capabilities(&self, wire: Wire) -> Value {
-        let mut caps = json!({
-            "tools": { "listChanged": true },
-            "resources": { "subscribe": true, "listChanged": true },
-            "prompts": { "listChanged": true },
-            "completions": {},
-        });
+    /// The capabilities the server declares (logging only on the session wire: 2026-07-28 carries
+    /// the log level in each request's `_meta`).
+    pub fn capabilities(&self, wire: Wire) -> ServerCapabilities {
+        // rmcp's capability types are non-exhaustive (no struct literals); its builder needs
+        // features the gateway leaves off.
+        let mut tools = ToolsCapability::default();
+        tools.list_changed = Some(true);
+        let mut resources = ResourcesCapability::default();
+        (resources.subscribe, resources.list_changed) = (Some(true), Some(true));
+        let mut prompts = PromptsCapability::default();
+        prompts.list_changed = Some(true);
+        let mut caps = ServerCapabilities::default();
+        caps.tools = Some(tools);
+        caps.resources = Some(resources);
+        caps.prompts = Some(prompts);
+        caps.completions = Some(Default::default());
         if wire == Wire::Session {
-            caps["logging"] = json!({});
+            caps.logging = Some(Default::default());
         }
         caps
     }
 
     /// The `initialize` result for a negotiated version.
     pub fn initialize_result(&self, version: &str) -> Value {
-        json!({
-            "protocolVersion": version,
-            "capabilities": self.capabilities(Wire::Session),
-            "serverInfo": server_info(),
-            "instructions": INSTRUCTIONS,
-        })
+        let result = InitializeResult::new(self.capabilities(Wire::Session))
+            .with_protocol_version(protocol_version(version))
+            .with_server_info(implementation())
+            .with_instructions(INSTRUCTIONS);
+        serde_json::to_value(result).expect("rmcp's model types serialize")
+    }
+
+    /// The `server/discover` result (2026-07-28).
+    fn discover_result(&self) -> Value {
+        let versions = ALL_VERSIONS.iter().map(|v| protocol_version(v)).collect();
+        let mut result =
+            DiscoverResult::new(versions, self.capabilities(Wire::Stateless)).with_server_info(implementation());
+        result.instructions = Some(INSTRUCTIONS.to_string());
+        result.ttl_ms = LIST_TTL_MS;
+        result.cache_scope = CacheScope::Public;
+        serde_json::to_value(result).expect("rmcp's model types serialize")
     }
 
     /// Runs one request method (everything but `initialize`, which the transport owns because it
@@ -99,12 +131,7 @@ impl McpServer {
     pub async fn handle(&self, method: &str, params: &Value, cx: &CallContext, wire: Wire) -> Result<Value, RpcError> {
         let mut result = match method {
             "ping" if wire == Wire::Session => Ok(json!({})),
-            "server/discover" if wire == Wire::Stateless => Ok(json!({
-                "supportedVersions": ALL_VERSIONS,
-                "capabilities": self.capabilities(wire),
-                "serverInfo": server_info(),
-                "instructions": INSTRUCTIONS,
-            })),
+            "server/discover" if wire == Wire::Stateless => Ok(self.discover_result()),
             "tools/list" => self.list_tools(params),
             "tools/call" => self.call_tool(params, cx).await,
             "resources/list" => {

@@ -5,6 +5,9 @@ use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora_proxy::Session;
 
+/// The request id every answer carries.
+pub const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
 /// Writes a complete response with an explicit `Content-Length` (so HTTP/1.1 keep-alive holds).
 pub async fn respond(
     session: &mut Session,
@@ -15,10 +18,11 @@ pub async fn respond(
     body: Bytes,
 ) -> Result<()> {
     let mut header = ResponseHeader::build(status, Some(4 + extra_headers.len()))?;
-    header.insert_header("content-type", content_type)?;
-    header.insert_header("content-length", body.len().to_string())?;
-    header.insert_header("cache-control", "no-store")?;
-    header.insert_header("x-request-id", request_id)?;
+    // Typed names: every local answer (each MCP call) writes these, so no name is parsed here.
+    header.insert_header(http::header::CONTENT_TYPE, content_type)?;
+    header.insert_header(http::header::CONTENT_LENGTH, itoa::Buffer::new().format(body.len()))?;
+    header.insert_header(http::header::CACHE_CONTROL, "no-store")?;
+    header.insert_header(X_REQUEST_ID, request_id)?;
     for (name, value) in extra_headers {
         if name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close") {
             // Pingora writes `Connection` from its keep-alive state, so change the state.

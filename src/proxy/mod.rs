@@ -508,7 +508,7 @@ impl ProxyHttp for Gateway {
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        response.insert_header(local::X_REQUEST_ID, ctx.request_id.as_str())?;
         let is_json =
             response.headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("json"));
         if let Some(format) = ctx.stream_format
@@ -745,7 +745,7 @@ fn short(e: &Error) -> String {
 
 /// A client's `X-Request-Id` if it is short visible ASCII, otherwise a fresh random one.
 fn request_id(session: &Session) -> String {
-    let supplied = session.req_header().headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let supplied = session.req_header().headers.get(local::X_REQUEST_ID).and_then(|v| v.to_str().ok());
     match supplied {
         Some(id) if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) => id.to_string(),
         _ => {
