@@ -206,12 +206,15 @@ const MAX_ASSET_BYTES: usize = 1 << 20;
 
 /// A JSON array in an Immich response body, parsed one element at a time as the body arrives
 /// (a push splitter, never the whole body): the body is read only when the next element is
-/// wanted, so a slow consumer slows the read from Immich's socket.
+/// wanted, and a chunk is parsed only as far as the element asked for, so a slow consumer slows
+/// the read from Immich's socket and nothing is parsed ahead of it.
 pub struct ArrayReader {
     response: reqwest::Response,
     splitter: crate::stream::json::ArraySplitter,
-    ready: std::collections::VecDeque<Bytes>,
-    split: crate::stream::json::Elements,
+    /// The chunk being parsed, from `offset` on.
+    pending: Bytes,
+    offset: usize,
+    element: crate::stream::json::Elements,
     ended: bool,
 }
 
@@ -224,8 +227,9 @@ impl ArrayReader {
                 vec![path.iter().map(|p| p.to_string()).collect()],
                 MAX_ASSET_BYTES,
             ),
-            ready: std::collections::VecDeque::new(),
-            split: crate::stream::json::Elements::default(),
+            pending: Bytes::new(),
+            offset: 0,
+            element: crate::stream::json::Elements::one_at_a_time(),
             ended: false,
         }
     }
@@ -234,7 +238,7 @@ impl ArrayReader {
     /// [`ArrayReader::next_page`] is known, for search pages).
     pub async fn next<T: DeserializeOwned>(&mut self) -> Option<Result<T, ImmichError>> {
         loop {
-            if let Some(raw) = self.ready.pop_front() {
+            if let Some(raw) = self.element.done.pop() {
                 return Some(
                     serde_json::from_slice(&raw)
                         .map_err(|e| ImmichError::Malformed(format!("invalid element in an Immich array: {e}"))),
@@ -243,23 +247,28 @@ impl ArrayReader {
             if self.ended {
                 return None;
             }
-            let chunk = match self.response.chunk().await {
-                Ok(chunk) => chunk,
-                Err(e) if e.is_timeout() => return Some(Err(ImmichError::Timeout)),
-                Err(e) => return Some(Err(ImmichError::Malformed(super::root_cause(&e)))),
-            };
-            let split = match chunk {
-                Some(bytes) => self.splitter.push(&bytes, &mut self.split),
-                None => {
-                    self.ended = true;
-                    self.splitter.finish()
+            let split = if self.offset < self.pending.len() {
+                let rest = &self.pending[self.offset..];
+                self.splitter.push(rest, &mut self.element).map(|used| self.offset += used)
+            } else {
+                match self.response.chunk().await {
+                    Ok(Some(bytes)) => {
+                        (self.pending, self.offset) = (bytes, 0);
+                        Ok(())
+                    }
+                    Ok(None) => {
+                        self.ended = true;
+                        self.pending = Bytes::new();
+                        self.splitter.finish()
+                    }
+                    Err(e) if e.is_timeout() => return Some(Err(ImmichError::Timeout)),
+                    Err(e) => return Some(Err(ImmichError::Malformed(super::root_cause(&e)))),
                 }
             };
             if let Err(e) = split {
                 self.ended = true;
                 return Some(Err(ImmichError::Malformed(format!("invalid search page: {}", e.0))));
             }
-            self.ready.extend(self.split.done.drain(..));
         }
     }
 

@@ -19,6 +19,12 @@ pub trait ElementSink {
     fn bytes(&mut self, run: &[u8]);
     /// The current element is complete.
     fn end(&mut self);
+    /// Whether the splitter should stop after the element that just ended (and leave the rest of
+    /// the chunk for a later call): a consumer that takes elements one at a time parses no further
+    /// ahead than it reads.
+    fn satisfied(&self) -> bool {
+        false
+    }
 }
 
 /// Collects whole elements, for consumers that parse each one.
@@ -27,6 +33,14 @@ pub struct Elements {
     current: Vec<u8>,
     /// The elements completed so far, in order.
     pub done: Vec<Bytes>,
+    one_at_a_time: bool,
+}
+
+impl Elements {
+    /// A collector that stops the splitter after each element until `done` is emptied.
+    pub fn one_at_a_time() -> Elements {
+        Elements { one_at_a_time: true, ..Elements::default() }
+    }
 }
 
 impl ElementSink for Elements {
@@ -38,6 +52,9 @@ impl ElementSink for Elements {
     }
     fn end(&mut self) {
         self.done.push(Bytes::copy_from_slice(&self.current));
+    }
+    fn satisfied(&self) -> bool {
+        self.one_at_a_time && !self.done.is_empty()
     }
 }
 
@@ -144,12 +161,16 @@ impl ArraySplitter {
             && self.targets.iter().any(|t| t.iter().map(String::as_str).eq(path.iter().copied()))
     }
 
-    /// Feeds bytes; the elements found go to `sink` as they are read.
-    pub fn push(&mut self, chunk: &[u8], sink: &mut impl ElementSink) -> Result<(), SplitError> {
+    /// Feeds bytes; the elements found go to `sink` as they are read. Returns how many bytes were
+    /// consumed: all of them, unless the sink was [satisfied](ElementSink::satisfied) first.
+    pub fn push(&mut self, chunk: &[u8], sink: &mut impl ElementSink) -> Result<usize, SplitError> {
         let mut i = 0;
         while i < chunk.len() {
             if self.in_item {
                 i = self.scan_item(chunk, i, sink)?;
+                if !self.in_item && sink.satisfied() {
+                    return Ok(i);
+                }
                 continue;
             }
             let b = chunk[i];
@@ -164,7 +185,7 @@ impl ArraySplitter {
             self.byte(b)?;
             i += 1;
         }
-        Ok(())
+        Ok(i)
     }
 
     /// The hot path: hands an element's bytes to the sink in runs, until the element ends (`,` or
@@ -391,6 +412,22 @@ mod tests {
             assert!(!item.contains(&b'\n') && !item.contains(&b'\r'), "{item:?}");
         }
         assert_eq!(serde_json::from_slice::<Value>(&items.done[0]).unwrap(), json!({"a": [1, 2]}));
+    }
+
+    #[test]
+    fn a_satisfied_sink_stops_the_splitter_after_each_element() {
+        let doc = br#"{"assets":{"items":[{"id":1},{"id":2},{"id":3}],"nextPage":null}}"#;
+        let mut splitter = ArraySplitter::new(vec![vec!["assets".into(), "items".into()]], 1 << 20);
+        let mut one = Elements::one_at_a_time();
+        let (mut offset, mut seen) = (0, Vec::new());
+        while offset < doc.len() {
+            offset += splitter.push(&doc[offset..], &mut one).unwrap();
+            assert!(one.done.len() <= 1);
+            seen.extend(one.done.drain(..).map(|b| serde_json::from_slice::<Value>(&b).unwrap()));
+        }
+        splitter.finish().unwrap();
+        assert_eq!(seen, vec![json!({"id": 1}), json!({"id": 2}), json!({"id": 3})]);
+        assert!(splitter.scalars().contains(&("assets.nextPage".to_string(), "null".to_string())));
     }
 
     #[test]
