@@ -93,9 +93,10 @@ async fn a_thousand_disconnects_mid_stream_leave_nothing_behind() {
     // Idle Immich connections are each a task; a short idle timeout lets both counts below be
     // taken with the pool drained, so a connection that happened to be idle is not a "leak".
     let gw = Gateway::start("[server]\nthreads = 1\n[immich]\nidle_timeout = \"300ms\"\n", &["--demo"]);
-    // 500 disconnects first bring the allocator to its working size (it keeps freed pages for
-    // reuse); that is the baseline. A leak would then grow with the next 1,000.
-    leave_in_waves(&gw, 10, 50).await;
+    // 1,000 disconnects first bring the allocator to the working size of exactly this load (it
+    // keeps freed pages for reuse, so its footprint follows the peak of concurrent streams); that
+    // is the baseline. A leak would then grow with the next 1,000.
+    leave_in_waves(&gw, 20, 50).await;
     tokio::time::sleep(POOL_DRAINED).await;
     let baseline = settled(&gw, u64::MAX).await;
     let baseline_rss = rss_floor(&gw).await;
