@@ -212,29 +212,17 @@ async fn stream_caps_are_per_client_and_per_gateway() {
     assert_eq!(second.await.unwrap().unwrap().status(), 200);
 }
 
-/// A re-framed `/api` stream that outlives `stream_timeout` ends with a retryable error event.
-#[tokio::test]
-async fn api_streams_end_with_an_error_event_at_stream_timeout() {
-    let gw = Gateway::start("[streaming]\nstream_timeout = \"300ms\"\n", &["--demo"]);
+/// `/api/map/markers` as SSE, with a demo fault.
+async fn markers_stream_with_fault(gw: &Gateway, fault: &str) -> reqwest::Response {
     let response = client()
         .get(gw.at("/api/map/markers?stream=sse"))
         .header("x-api-key", ADMIN)
-        .header("x-demo-fault", "slow=500ms")
+        .header("x-demo-fault", fault)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    // The connection is closed after the error event; what arrived before is the stream.
-    let mut body = Vec::new();
-    let mut response = response;
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk);
-    }
-    let events = sse_events(&String::from_utf8_lossy(&body));
-    let (name, error) = events.last().expect("events");
-    assert_eq!(name, "error");
-    assert_eq!((error["code"].as_str(), error["retryable"].as_bool()), (Some("STREAM_TIMEOUT"), Some(true)));
-    assert!(!events.iter().any(|(n, _)| n == "complete"));
+    assert_eq!(response.status(), 200, "{fault}");
+    response
 }
 
 /// Reads a stream to its end (the gateway may close the connection after an error event) and
@@ -248,20 +236,24 @@ async fn events_until_closed(response: reqwest::Response) -> Vec<(String, Value)
     sse_events(&String::from_utf8_lossy(&body))
 }
 
+/// A re-framed `/api` stream that outlives `stream_timeout` ends with a retryable error event.
+#[tokio::test]
+async fn api_streams_end_with_an_error_event_at_stream_timeout() {
+    let gw = Gateway::start("[streaming]\nstream_timeout = \"300ms\"\n", &["--demo"]);
+    // The connection is closed after the error event; what arrived before is the stream.
+    let events = events_until_closed(markers_stream_with_fault(&gw, "slow=500ms").await).await;
+    let (name, error) = events.last().expect("events");
+    assert_eq!(name, "error");
+    assert_eq!((error["code"].as_str(), error["retryable"].as_bool()), (Some("STREAM_TIMEOUT"), Some(true)));
+    assert!(!events.iter().any(|(n, _)| n == "complete"));
+}
+
 #[tokio::test]
 async fn api_streams_end_with_an_error_event_when_immich_goes_quiet_or_breaks_off() {
     let gw = Gateway::start("[streaming]\nidle_timeout = \"300ms\"\nchunk_size = 10\n", &["--demo"]);
     for (fault, code) in [("stall=3s", "IDLE_TIMEOUT"), ("cut", "UPSTREAM_ERROR")] {
         let started = std::time::Instant::now();
-        let response = client()
-            .get(gw.at("/api/map/markers?stream=sse"))
-            .header("x-api-key", ADMIN)
-            .header("x-demo-fault", fault)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{fault}");
-        let events = events_until_closed(response).await;
+        let events = events_until_closed(markers_stream_with_fault(&gw, fault).await).await;
         let items: usize = events
             .iter()
             .filter(|(name, _)| name == "data")

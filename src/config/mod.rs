@@ -167,12 +167,13 @@ pub struct StreamingConfig {
     /// `STREAM_TIMEOUT` and a cursor that continues it; an `/api` re-framing stream with a
     /// `STREAM_TIMEOUT` error event.
     pub stream_timeout: Dur,
-    /// A tool's stream on which the call sends nothing for this long ends with a retryable
-    /// `IDLE_TIMEOUT` error event (keep-alive comments do not count). (`/api` streams do not
-    /// enforce it yet.)
+    /// A stream with nothing to send for this long ends with a retryable `IDLE_TIMEOUT` error
+    /// event: a tool stream whose call sends nothing (keep-alive comments do not count), an `/api`
+    /// re-framing stream whose Immich response sends no byte.
     pub idle_timeout: Dur,
-    /// Bytes queued by all tool streams above which their producers (and so their Immich reads)
-    /// pause. (`/api` re-framing streams are bounded per stream only.)
+    /// Bytes held by all streams (tool streams' queues, `/api` chunks being written) above which
+    /// tool-stream producers (and so their Immich reads) pause. `/api` streams are paused by their
+    /// own client's writes instead.
     pub high_water_mark: Size,
     /// Bytes queued by all tool streams below which paused producers resume.
     pub low_water_mark: Size,
@@ -190,8 +191,9 @@ pub struct StreamingConfig {
     pub max_total_streams: usize,
     /// Bytes one tool stream may have queued for its client before its producer waits.
     pub stream_buffer_size: Size,
-    /// A stream whose client has not taken an event for this long ends with a retryable
-    /// `BACKPRESSURE_TIMEOUT` error event carrying a resume token.
+    /// A tool stream whose client has not taken an event for this long ends with a retryable
+    /// `BACKPRESSURE_TIMEOUT` error event carrying a resume token; an `/api` re-framing stream's
+    /// connection is closed (its client reads nothing, so no event could reach it).
     pub backpressure_timeout: Dur,
     /// How long a stream's resume token (and its SSE event ids) can resume it, on any replica.
     pub resume_token_ttl: Dur,

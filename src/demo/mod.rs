@@ -134,33 +134,31 @@ impl DemoImmich {
             return Ok(routes::message(status, "Injected fault"));
         }
         let response = routes::route(&self, req).await;
-        if fault.truncate {
-            let (parts, body) = response.into_parts();
-            let bytes = body.collect().await?.to_bytes();
-            let half = bytes.slice(..bytes.len() / 2);
-            let mut response = Response::from_parts(parts, full(half.clone()));
-            response.headers_mut().insert("content-length", half.len().into());
+        if !(fault.truncate || fault.stall.is_some() || fault.cut) {
             return Ok(response);
         }
-        if fault.stall.is_some() || fault.cut {
-            // The declared length stays that of the whole body, so a cut is a broken response.
-            let (parts, body) = response.into_parts();
-            let bytes = body.collect().await?.to_bytes();
-            let (first, rest) = (bytes.slice(..bytes.len() / 2), bytes.slice(bytes.len() / 2..));
-            let second = async move {
-                if let Some(stall) = fault.stall {
-                    tokio::time::sleep(stall).await;
-                }
-                match fault.cut {
-                    true => Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "injected cut")),
-                    false => Ok(hyper::body::Frame::data(rest)),
-                }
-            };
-            let frames = futures::stream::once(async move { Ok(hyper::body::Frame::data(first)) })
-                .chain(futures::stream::once(second));
-            return Ok(Response::from_parts(parts, BodyExt::boxed_unsync(http_body_util::StreamBody::new(frames))));
+        // The body faults: something happens after its first half.
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await?.to_bytes();
+        let (first, rest) = (bytes.slice(..bytes.len() / 2), bytes.slice(bytes.len() / 2..));
+        if fault.truncate {
+            let mut response = Response::from_parts(parts, full(first.clone()));
+            response.headers_mut().insert("content-length", first.len().into());
+            return Ok(response);
         }
-        Ok(response)
+        // The declared length stays that of the whole body, so a cut is a broken response.
+        let second = async move {
+            if let Some(stall) = fault.stall {
+                tokio::time::sleep(stall).await;
+            }
+            match fault.cut {
+                true => Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "injected cut")),
+                false => Ok(hyper::body::Frame::data(rest)),
+            }
+        };
+        let frames = futures::stream::once(async move { Ok(hyper::body::Frame::data(first)) })
+            .chain(futures::stream::once(second));
+        Ok(Response::from_parts(parts, BodyExt::boxed_unsync(http_body_util::StreamBody::new(frames))))
     }
 
     /// Serves connections from `listener` until `shutdown` resolves.

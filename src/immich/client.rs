@@ -267,7 +267,7 @@ impl ArrayReader {
             };
             if let Err(e) = split {
                 self.ended = true;
-                return Some(Err(ImmichError::Malformed(format!("invalid search page: {}", e.0))));
+                return Some(Err(ImmichError::Malformed(format!("invalid array in Immich's response: {}", e.0))));
             }
         }
     }
@@ -470,7 +470,7 @@ impl ImmichClient {
         Ok(Page { items: response.assets.items, next_page: response.assets.next_page.and_then(|p| p.parse().ok()) })
     }
 
-    /// One page of a search, read as its body arrives: [`AssetPage::next`] parses one asset at a
+    /// One page of a search, read as its body arrives: [`ArrayReader::next`] parses one asset at a
     /// time, and the body is read only as fast as the caller asks, so a slow consumer slows the
     /// read from Immich's socket and the page is never held whole.
     pub async fn search_page_streamed(

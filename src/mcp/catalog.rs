@@ -151,6 +151,11 @@ pub enum Outbound {
     CloseStream,
 }
 
+/// Seed 000's `percentComplete`: `processed` of `total`, in whole percent (at most 100).
+pub fn percent_complete(processed: u64, total: u64) -> f64 {
+    (processed as f64 * 100.0 / total.max(1) as f64).min(100.0).round()
+}
+
 /// A streamed result's data event (seed 000's lifecycle fields), serialized once where it is made;
 /// the transport frames it for SSE, NDJSON or the bulk stream.
 #[derive(Debug)]

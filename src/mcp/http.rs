@@ -226,7 +226,6 @@ impl Exchange<'_> {
     }
 }
 
-/// A request header's value, without the optional whitespace around it (RFC 9110 §5.5).
 /// The MCP transport's own request headers.
 const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
@@ -234,6 +233,7 @@ const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
 const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 
+/// A request header's value, without the optional whitespace around it (RFC 9110 §5.5).
 fn header(session: &Session, name: impl http::header::AsHeaderName) -> Option<&str> {
     session.req_header().headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
@@ -1262,7 +1262,7 @@ impl BulkEvents {
         self.seen_data = true;
         self.last_resume.clone_from(&data.resume_token);
         let id = data.resume_token.as_deref().map(|t| format!("id: {t}\n")).unwrap_or_default();
-        let percent = (data.processed as f64 * 100.0 / data.total.max(1) as f64).min(100.0).round();
+        let percent = crate::mcp::catalog::percent_complete(data.processed, data.total);
         let progress = json!({ "progress": percent, "message": format!("{} of {} items", data.processed, data.total),
             "processedItems": data.processed, "totalItems": data.total });
         format!("event: data\n{id}data: {}\n\nevent: progress\ndata: {progress}\n\n", data.params)

@@ -48,9 +48,11 @@ pub fn implementation() -> Implementation {
     Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).with_title("Immich MCP Gateway")
 }
 
-/// The server's `Implementation` object, as JSON.
+/// The server's `Implementation` object, as JSON (built once: every 2026-07-28 result carries it).
 pub fn server_info() -> Value {
-    serde_json::to_value(implementation()).expect("rmcp's model types serialize")
+    static SERVER_INFO: std::sync::LazyLock<Value> =
+        std::sync::LazyLock::new(|| serde_json::to_value(implementation()).expect("rmcp's model types serialize"));
+    SERVER_INFO.clone()
 }
 
 /// A negotiated protocol version (rmcp's type takes any version string on deserialization).

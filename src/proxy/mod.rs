@@ -45,8 +45,6 @@ pub struct RequestCtx {
     request_id: String,
     route: Route,
     principal: Option<Principal>,
-    /// The gateway ended this re-framed stream early (its error event is out).
-    stream_cut: bool,
     upstream_path: Option<String>,
     upstream_started: Option<Instant>,
     request_body_bytes: u64,
@@ -268,7 +266,6 @@ impl ProxyHttp for Gateway {
             request_id: String::new(),
             route: Route::Other,
             principal: None,
-            stream_cut: false,
             upstream_path: None,
             upstream_started: None,
             request_body_bytes: 0,
@@ -542,9 +539,9 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<Duration>> {
-        if ctx.stream_cut {
-            // The error event went out with an earlier chunk. Pingora's filter cannot end the
-            // response early, so the rest of Immich's body is read and dropped.
+        if ctx.reframer.as_ref().is_some_and(|r| r.failed()) {
+            // The stream's error event went out with an earlier chunk. Pingora's filter cannot end
+            // the response early, so the rest of Immich's body is read and dropped.
             *body = None;
         } else if let Some(reframer) = ctx.reframer.as_mut() {
             let chunks_before = reframer.chunks();
@@ -557,11 +554,9 @@ impl ProxyHttp for Gateway {
             } else if crate::server::is_shutting_down() {
                 let message = "the gateway is shutting down; ask again (another replica will answer)";
                 reframer.abort("SHUTTING_DOWN", message);
-                ctx.stream_cut = true;
             } else if ctx.started.elapsed() > streaming.stream_timeout.0 {
                 let message = format!("the stream reached [streaming] stream_timeout ({})", streaming.stream_timeout);
                 reframer.abort("STREAM_TIMEOUT", &message);
-                ctx.stream_cut = true;
             }
             let out = reframer.take();
             if let Some(guard) = ctx.stream_guard.as_mut() {
@@ -569,7 +564,8 @@ impl ProxyHttp for Gateway {
                 // Until the next chunk comes through, this one is being written to the client (Pingora
                 // filters a chunk only after the previous write finished): both count as held.
                 guard.holding(reframer.held_bytes() + out.len());
-                if end_of_stream && reframer.failed() {
+                // The stream ended with its error event just now (invalid JSON, a timeout, shutdown).
+                if reframer.failed() {
                     guard.failed();
                 }
             }
@@ -578,8 +574,7 @@ impl ProxyHttp for Gateway {
         if let Some(compressor) = ctx.compressor.as_mut() {
             // Streams flush at every chunk (event boundaries) so they stay live.
             let input = body.take().unwrap_or_default();
-            let out = compressor.push(&input, ctx.reframer.is_some());
-            *body = Some(if end_of_stream { [out, compressor.finish()].concat().into() } else { out });
+            *body = Some(compress_chunk(compressor, &input, ctx.reframer.is_some(), end_of_stream));
         }
         Ok(None)
     }
@@ -678,11 +673,10 @@ fn stream_format(
     }
 }
 
-/// The status and message for a proxying error (0 means the client is gone: answer nothing).
 /// Writes the error event that ends a re-framed stream when Immich failed in the middle of it
 /// (`IDLE_TIMEOUT` after `[streaming] idle_timeout` without a byte, `UPSTREAM_ERROR` otherwise).
 async fn end_stream_with_error(session: &mut Session, e: &Error, ctx: &mut RequestCtx) {
-    let Some(reframer) = ctx.reframer.as_mut().filter(|_| !ctx.stream_cut) else { return };
+    let Some(reframer) = ctx.reframer.as_mut().filter(|r| !r.failed()) else { return };
     let streaming = &ctx.runtime.config.streaming;
     if e.etype() == &ReadTimedout {
         let message = format!("Immich sent nothing for [streaming] idle_timeout ({})", streaming.idle_timeout);
@@ -690,10 +684,9 @@ async fn end_stream_with_error(session: &mut Session, e: &Error, ctx: &mut Reque
     } else {
         reframer.abort("UPSTREAM_ERROR", &format!("Immich's response broke off: {}", short(e)));
     }
-    ctx.stream_cut = true;
     let mut out = reframer.take();
     if let Some(compressor) = ctx.compressor.as_mut() {
-        out = [compressor.push(&out, true), compressor.finish()].concat().into();
+        out = compress_chunk(compressor, &out, true, true);
     }
     if let Some(guard) = ctx.stream_guard.as_mut() {
         guard.sent(out.len(), 0);
@@ -703,6 +696,14 @@ async fn end_stream_with_error(session: &mut Session, e: &Error, ctx: &mut Reque
     let _ = session.write_response_body(Some(out), true).await;
 }
 
+/// One body chunk through the response's compressor (`flush`: at an event boundary; `end`: the
+/// last chunk, which closes the compressed stream).
+fn compress_chunk(compressor: &mut crate::stream::compress::Compressor, input: &[u8], flush: bool, end: bool) -> Bytes {
+    let out = compressor.push(input, flush);
+    if end { [out, compressor.finish()].concat().into() } else { out }
+}
+
+/// The status and message for a proxying error (0 means the client is gone: answer nothing).
 fn classify(e: &Error) -> (u16, String) {
     match e.etype() {
         HTTPStatus(413) => (413, "request body larger than the configured limit".into()),

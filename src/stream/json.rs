@@ -1,10 +1,12 @@
-//! A push-based splitter for one array inside a JSON document: bytes go in as they arrive, each
-//! array element comes out as soon as its last byte is seen. It never holds more than the element
-//! being read (plus a few small scalars from around the array), whatever the document's size.
+//! A push-based splitter for one array inside a JSON document: bytes go in as they arrive, and
+//! each array element goes to an [`ElementSink`] as runs of bytes, ending as soon as its last byte
+//! is seen. It holds nothing of an element itself (the sink decides what to keep), only a few
+//! small scalars from around the array, whatever the document's size.
 //!
 //! Written by hand because it is the gateway's core: a tokenizing parser would allocate a tree
-//! per element, and a whole-body parse would hold the body. This one only tracks nesting, string
-//! and escape state, and the key path, one byte at a time.
+//! per element, and a whole-body parse would hold the body. Outside elements it tracks nesting,
+//! strings and the key path one byte at a time; inside them [`super::scan`] follows only depth and
+//! strings, 64 bytes at a time.
 
 use super::scan::ElementScan;
 use bytes::Bytes;

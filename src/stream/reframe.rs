@@ -178,7 +178,7 @@ impl Reframer {
         }
         // Framing adds well under an eighth to Immich assets (an event header per chunk_size items).
         self.framing.out.reserve(chunk.len() + chunk.len() / 8 + 256);
-        if let Err(e) = self.splitter.push(chunk, &mut self.framing).map(|_| ()) {
+        if let Err(e) = self.splitter.push(chunk, &mut self.framing) {
             self.fail(&e.0);
         }
     }

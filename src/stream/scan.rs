@@ -75,11 +75,6 @@ impl ElementScan {
         Ok(None)
     }
 
-    /// Whether the element is complete so far (not inside a string or a nested value).
-    pub fn at_rest(&self) -> bool {
-        self.depth == 0 && !self.in_string
-    }
-
     /// The bytes escaped by a backslash in a block of `n` bytes, carrying odd runs over to the
     /// next block (simdjson's branch-free method).
     fn escaped(&mut self, backslash: u64, n: usize) -> u64 {

@@ -465,8 +465,8 @@ impl Call<'_> {
             let asset = match next {
                 Some(asset) => asset?,
                 None => {
-                    at.next = Some(reader.next_page());
-                    exhausted = reader.next_page().is_none();
+                    let next_page = reader.next_page();
+                    (at.next, exhausted) = (Some(next_page), next_page.is_none());
                     page = None;
                     continue;
                 }
@@ -583,7 +583,7 @@ impl Call<'_> {
             "hasMore": sent < wanted,
             "processedItems": sent,
             "totalItems": wanted,
-            "percentComplete": (sent as f64 * 100.0 / wanted.max(1) as f64).min(100.0).round(),
+            "percentComplete": crate::mcp::catalog::percent_complete(sent, wanted),
             "estimatedTimeRemaining": ((wanted.saturating_sub(sent)) as f64 / rate).round(),
             "resumeToken": token,
         })
@@ -740,8 +740,7 @@ impl Call<'_> {
         let mut result = CallToolResult::success(content);
         let mut structured = json!({ "photos": photos, "skipped": skipped });
         if let Some(stream) = &stream {
-            structured["streamId"] = json!(stream.id);
-            structured["chunks"] = json!(stream.sequence);
+            stream.describe(&mut structured);
         }
         result.structured_content = Some(structured);
         Ok(finish(result))
@@ -1073,9 +1072,10 @@ impl Call<'_> {
         let mut matching = 0u64;
         let mut places: std::collections::BTreeMap<String, usize> = Default::default();
         loop {
+            // A cancelled call stops reading; its result goes to no one.
             let marker = tokio::select! {
                 marker = reader.next::<Value>() => marker,
-                () = self.cx.cancel.cancelled() => return Err(ImmichError::Timeout),
+                () = self.cx.cancel.cancelled() => break,
             };
             let Some(marker) = marker else { break };
             let marker = marker?;
@@ -1120,8 +1120,7 @@ impl Call<'_> {
         );
         let mut structured = json!({ "markers": kept, "count": matching, "truncated": truncated });
         if let Some(stream) = &stream {
-            structured["streamId"] = json!(stream.id);
-            structured["chunks"] = json!(stream.sequence);
+            stream.describe(&mut structured);
         }
         Ok(result(structured, text, Vec::new()))
     }
@@ -1438,6 +1437,14 @@ struct ResultStream {
     id: String,
     sequence: u64,
     started: std::time::Instant,
+}
+
+impl ResultStream {
+    /// Names the stream in a tool's structured result: its id and how many data events it sent.
+    fn describe(&self, structured: &mut Value) {
+        structured["streamId"] = json!(self.id);
+        structured["chunks"] = json!(self.sequence);
+    }
 }
 
 /// What every chunk of one photo stream shares: how many photos were asked for, and the search.
