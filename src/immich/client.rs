@@ -12,7 +12,8 @@ use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -106,21 +107,17 @@ pub struct Asset {
     /// Favourite flag.
     #[serde(default)]
     pub is_favorite: bool,
-    /// `timeline`, `archive`, `hidden` or `locked`.
-    #[serde(default)]
-    pub visibility: Option<String>,
     /// Pixel width.
     #[serde(default)]
     pub width: Option<u64>,
     /// Pixel height.
     #[serde(default)]
     pub height: Option<u64>,
-    /// Duration in milliseconds (videos).
+    /// EXIF, when asked for, kept as Immich's JSON text: a streamed search reads every asset of a
+    /// library, and building a map of some 25 fields per asset cost more than all the rest
+    /// together. [`Asset::exif`] reads the fields photos show; `getPhoto` passes it all on.
     #[serde(default)]
-    pub duration: Option<Value>,
-    /// EXIF, when asked for.
-    #[serde(default)]
-    pub exif_info: Option<Map<String, Value>>,
+    pub exif_info: Option<Box<RawValue>>,
     /// People in the asset.
     #[serde(default)]
     pub people: Vec<Person>,
@@ -129,24 +126,39 @@ pub struct Asset {
     pub tags: Option<Vec<Tag>>,
 }
 
-/// `PersonResponseDto`.
+impl Asset {
+    /// The EXIF fields a photo summary shows (all `None` without EXIF).
+    pub fn exif(&self) -> ExifSummary {
+        self.exif_info.as_ref().and_then(|raw| serde_json::from_str(raw.get()).ok()).unwrap_or_default()
+    }
+}
+
+/// The fields of `ExifResponseDto` a photo summary shows; the rest is skipped while reading.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExifSummary {
+    /// Camera maker.
+    #[serde(default)]
+    pub make: Option<String>,
+    /// Camera model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Reverse-geocoded city.
+    #[serde(default)]
+    pub city: Option<String>,
+    /// Reverse-geocoded country.
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+/// `PersonResponseDto` inside an asset: the name is all a photo shows (each field kept costs an
+/// allocation per person per asset on a streamed search).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Person {
-    /// Person id.
-    pub id: String,
     /// Name (may be empty).
     #[serde(default)]
     pub name: String,
-    /// Birth date.
-    #[serde(default)]
-    pub birth_date: Option<String>,
-    /// Hidden from the people view.
-    #[serde(default)]
-    pub is_hidden: bool,
-    /// Favourite person.
-    #[serde(default)]
-    pub is_favorite: Option<bool>,
 }
 
 /// `TagResponseDto`.

@@ -5,6 +5,7 @@
 
 pub mod defs;
 pub mod export;
+pub mod photo;
 
 use crate::config::{StreamingConfig, ToolsConfig};
 use crate::immich::client::{Asset, ImmichClient, ImmichError};
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use defs::ToolDef;
+use photo::Photo;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
@@ -176,7 +178,7 @@ impl Catalog for ImmichCatalog {
                     .await;
                 match (album, first) {
                     (Ok(mut album), Ok(page)) => {
-                        album["photos"] = json!(page.items.iter().map(compact).collect::<Vec<_>>());
+                        album["photos"] = json!(page.items.into_iter().map(Photo::from).collect::<Vec<_>>());
                         Ok(text(album))
                     }
                     (Err(e), _) | (_, Err(e)) => Err(not_found(e)),
@@ -338,7 +340,7 @@ impl Call<'_> {
     async fn photo_page(&self, smart: bool, filter: &Value, page: u64, size: u64, skip: u64) -> Outcome {
         let result = self.catalog.client.search_page(self.key, smart, filter, page, size).await?;
         let next = next_cursor(smart, filter, result.next_page, size);
-        let unseen = result.items.get(skip as usize..).unwrap_or_default();
+        let unseen = result.items.into_iter().skip(skip as usize).map(Photo::from).collect();
         Ok(photo_page(unseen, next, Map::new(), "photos"))
     }
 
@@ -476,7 +478,7 @@ impl Call<'_> {
                 to_skip -= 1;
                 continue;
             }
-            let photo = compact(&asset);
+            let photo = Photo::from(asset);
             if first.len() < FIRST {
                 first.push(photo.clone());
             }
@@ -521,9 +523,7 @@ impl Call<'_> {
         let lines: Vec<String> = first
             .iter()
             .take(5)
-            .map(|p| {
-                format!("{} · {}", p["takenAt"].as_str().unwrap_or("undated"), p["fileName"].as_str().unwrap_or(""))
-            })
+            .map(|p| format!("{} · {}", p.taken_at.as_deref().unwrap_or("undated"), p.file_name))
             .collect();
         let stopped = if timed_out { " Stopped at the stream timeout; pass nextCursor to continue." } else { "" };
         let text = format!(
@@ -539,7 +539,7 @@ impl Call<'_> {
         &self,
         stream: &mut ResultStream,
         chunk: &Chunk<'_>,
-        batch: &mut Vec<Value>,
+        batch: &mut Vec<Photo>,
         sent: u64,
         resume: Option<Cursor>,
     ) {
@@ -562,10 +562,10 @@ impl Call<'_> {
 
     /// Sends `batch` as one `notifications/stream/data` event (seed 000's lifecycle fields) and
     /// progress, serialized once and held against the stream's and the gateway's buffers.
-    async fn send_data_event(
+    async fn send_data_event<T: serde::Serialize>(
         &self,
         stream: &mut ResultStream,
-        batch: &mut Vec<Value>,
+        batch: &mut Vec<T>,
         sent: u64,
         wanted: u64,
         token: Option<String>,
@@ -576,18 +576,19 @@ impl Call<'_> {
         }
         stream.sequence += 1;
         let rate = sent as f64 / stream.started.elapsed().as_secs_f64().max(1e-3);
-        let params = json!({
-            "streamId": stream.id,
-            "sequenceNumber": stream.sequence,
-            "items": std::mem::take(batch),
-            "hasMore": sent < wanted,
-            "processedItems": sent,
-            "totalItems": wanted,
-            "percentComplete": crate::mcp::catalog::percent_complete(sent, wanted),
-            "estimatedTimeRemaining": ((wanted.saturating_sub(sent)) as f64 / rate).round(),
-            "resumeToken": token,
+        let params = serde_json::to_string(&DataParams {
+            stream_id: &stream.id,
+            sequence_number: stream.sequence,
+            items: batch,
+            has_more: sent < wanted,
+            processed_items: sent,
+            total_items: wanted,
+            percent_complete: crate::mcp::catalog::percent_complete(sent, wanted),
+            estimated_time_remaining: ((wanted.saturating_sub(sent)) as f64 / rate).round(),
+            resume_token: token.as_deref(),
         })
-        .to_string();
+        .expect("stream items serialize");
+        batch.clear();
         stream.guard.sent(params.len(), 1);
         // Seed 000's flow control: pause while all streams hold more than high_water_mark, then
         // wait for room in this stream's own stream_buffer_size.
@@ -630,12 +631,12 @@ impl Call<'_> {
 
     async fn get_photo(&self) -> Outcome {
         let id = self.str_arg("id").unwrap_or_default();
-        let asset: Asset = self.catalog.client.get(self.key, &format!("/api/assets/{id}"), &[]).await?;
-        let tags: Vec<String> = asset.tags.iter().flatten().map(|t| t.value.clone()).collect();
-        let exif = asset.exif_info.clone().map_or(Value::Null, Value::Object);
-        let structured = json!({ "photo": compact(&asset), "exif": exif, "tags": tags });
-        let mut text = render_photo(&asset);
-        if let Some(exif) = &asset.exif_info {
+        let mut asset: Asset = self.catalog.client.get(self.key, &format!("/api/assets/{id}"), &[]).await?;
+        let tags: Vec<String> = asset.tags.take().into_iter().flatten().map(|t| t.value).collect();
+        let exif = asset.exif_info.take().and_then(|raw| serde_json::from_str::<Map<String, Value>>(raw.get()).ok());
+        let photo = Photo::from(asset);
+        let mut text = photo.render();
+        if let Some(exif) = &exif {
             let pick =
                 |k: &str| exif.get(k).filter(|v| !v.is_null()).map(|v| v.to_string().trim_matches('"').to_string());
             let details: Vec<String> = [
@@ -657,6 +658,7 @@ impl Call<'_> {
         if !tags.is_empty() {
             text.push_str(&format!("\ntags: {}", tags.join(", ")));
         }
+        let structured = json!({ "photo": photo, "exif": exif, "tags": tags });
         let mut images = Vec::new();
         if self.args["includeImage"].as_bool().unwrap_or(false) {
             let size = self.str_arg("imageSize").unwrap_or("preview");
@@ -706,18 +708,16 @@ impl Call<'_> {
             };
             match (asset, image) {
                 (Ok(asset), Some((bytes, mime))) => {
-                    content.push(ContentBlock::text(format!("{}. {}", n + 1, render_photo(&asset))));
+                    let photo = Photo::from(asset);
+                    content.push(ContentBlock::text(format!("{}. {}", n + 1, photo.render())));
                     content.push(ContentBlock::image(STANDARD.encode(&bytes), mime));
-                    photos.push(compact(&asset));
+                    photos.push(photo);
                 }
                 (Ok(asset), None) => {
-                    skipped.push(asset.id.clone());
-                    content.push(ContentBlock::text(format!(
-                        "{}. {} (image unavailable)",
-                        n + 1,
-                        render_photo(&asset)
-                    )));
-                    photos.push(compact(&asset));
+                    let photo = Photo::from(asset);
+                    skipped.push(photo.id.clone());
+                    content.push(ContentBlock::text(format!("{}. {} (image unavailable)", n + 1, photo.render())));
+                    photos.push(photo);
                 }
                 (Err(e), _) => {
                     skipped.push(id.clone());
@@ -849,7 +849,8 @@ impl Call<'_> {
         let next = next_cursor(false, &filter, result_page.next_page, size);
         let mut extra = Map::new();
         extra.insert("album".into(), album_json(&album));
-        let mut value = photo_page(&result_page.items, next, extra, "photos");
+        let photos = result_page.items.into_iter().map(Photo::from).collect();
+        let mut value = photo_page(photos, next, extra, "photos");
         prepend_text(&mut value, &render_album(&album));
         Ok(value)
     }
@@ -1134,7 +1135,13 @@ impl Call<'_> {
         let compacted: Vec<Value> = memories
             .iter()
             .map(|m| {
-                let assets: Vec<Value> = m["assets"].as_array().into_iter().flatten().filter_map(|a| serde_json::from_value::<Asset>(a.clone()).ok()).map(|a| compact(&a)).collect();
+                let assets: Vec<Photo> = m["assets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| <Asset as serde::Deserialize>::deserialize(a).ok())
+                    .map(Photo::from)
+                    .collect();
                 json!({ "id": m["id"], "type": m["type"], "year": m["data"]["year"], "photoCount": assets.len(), "photos": assets })
             })
             .collect();
@@ -1279,70 +1286,19 @@ fn prepend_text(result: &mut Value, line: &str) {
 }
 
 /// A page of photos as structured content plus one line per photo.
-fn photo_page(items: &[Asset], next: Option<String>, extra: Map<String, Value>, key: &str) -> Value {
-    let photos: Vec<Value> = items.iter().map(compact).collect();
-    let mut structured = json!({ key: photos, "count": items.len(), "nextCursor": next });
-    if let Some(object) = structured.as_object_mut() {
-        object.extend(extra);
-    }
-    let mut text: Vec<String> = items.iter().map(render_photo).collect();
+fn photo_page(photos: Vec<Photo>, next: Option<String>, extra: Map<String, Value>, key: &str) -> Value {
+    let mut text: Vec<String> = photos.iter().map(Photo::render).collect();
     if text.is_empty() {
         text.push("No photos match.".into());
     }
     if next.is_some() {
         text.push(format!("… more: call again with cursor \"{}\"", next.as_deref().unwrap_or_default()));
     }
+    let mut structured = json!({ key: photos, "count": photos.len(), "nextCursor": next });
+    if let Some(object) = structured.as_object_mut() {
+        object.extend(extra);
+    }
     result(structured, text.join("\n"), Vec::new())
-}
-
-/// The compact photo shape (see `defs::photo_schema`).
-fn compact(asset: &Asset) -> Value {
-    let exif = asset.exif_info.as_ref();
-    let field = |k: &str| exif.and_then(|e| e.get(k)).and_then(Value::as_str).map(str::to_string);
-    let camera = match (field("make"), field("model")) {
-        (Some(make), Some(model)) if model.starts_with(&make) => Some(model),
-        (Some(make), Some(model)) => Some(format!("{make} {model}")),
-        (make, model) => make.or(model),
-    };
-    json!({
-        "id": asset.id, "fileName": asset.original_file_name, "type": asset.kind,
-        "takenAt": asset.local_date_time.as_ref().or(asset.file_created_at.as_ref()),
-        "favorite": asset.is_favorite, "city": field("city"), "country": field("country"), "camera": camera,
-        "people": asset.people.iter().map(|p| p.name.clone()).filter(|n| !n.is_empty()).collect::<Vec<_>>(),
-        "width": asset.width, "height": asset.height,
-    })
-}
-
-/// One line per photo: date · place · camera · people · file · id.
-fn render_photo(asset: &Asset) -> String {
-    let c = compact(asset);
-    let mut parts = vec![
-        c["takenAt"]
-            .as_str()
-            .map_or("undated".to_string(), |t| t.chars().take(16).collect::<String>().replace('T', " ")),
-    ];
-    match (c["city"].as_str(), c["country"].as_str()) {
-        (Some(city), Some(country)) => parts.push(format!("{city}, {country}")),
-        (Some(place), None) | (None, Some(place)) => parts.push(place.to_string()),
-        _ => {}
-    }
-    if let Some(camera) = c["camera"].as_str() {
-        parts.push(camera.to_string());
-    }
-    let people: Vec<&str> = c["people"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    if !people.is_empty() {
-        parts.push(format!("with {}", people.join(", ")));
-    }
-    let mut file = c["fileName"].as_str().unwrap_or("").to_string();
-    if asset.kind == "VIDEO" {
-        file.push_str(" (video)");
-    }
-    if asset.is_favorite {
-        file.push_str(" ★");
-    }
-    parts.push(file);
-    parts.push(format!("id {}", asset.id));
-    parts.join(" · ")
 }
 
 fn album_json(album: &crate::immich::client::Album) -> Value {
@@ -1445,6 +1401,22 @@ impl ResultStream {
         structured["streamId"] = json!(self.id);
         structured["chunks"] = json!(self.sequence);
     }
+}
+
+/// The params of one `notifications/stream/data` event: seed 000's lifecycle fields, and the
+/// token that resumes right after it. Serialized straight from the batch, with no copy of it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DataParams<'a, T> {
+    stream_id: &'a str,
+    sequence_number: u64,
+    items: &'a [T],
+    has_more: bool,
+    processed_items: u64,
+    total_items: u64,
+    percent_complete: f64,
+    estimated_time_remaining: f64,
+    resume_token: Option<&'a str>,
 }
 
 /// What every chunk of one photo stream shares: how many photos were asked for, and the search.
