@@ -657,6 +657,38 @@ async fn a_client_that_stops_reading_loses_its_stream_after_backpressure_timeout
     assert!(photos < 300_000, "{photos}");
 }
 
+/// A slow client sets the pace of its stream: the gateway produces photos at most a few buffers
+/// ahead of what the client has read (its own `stream_buffer_size`, and as much again unsent in
+/// the kernel), instead of filling a send buffer Linux lets grow to 4 MiB.
+#[tokio::test]
+async fn a_slow_clients_stream_is_produced_at_the_clients_pace() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start("[demo]\nassets = 300000\n", &["--demo"]);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut slow = socket.connect(gw.url.trim_start_matches("http://").parse().unwrap()).await.unwrap();
+    slow.write_all(&common::streamed_query_request(300_000)).await.unwrap();
+    // 200 KB/s for 4 s, in 4 KiB reads.
+    const RATE: f64 = 200_000.0;
+    let (started, mut read, mut buf) = (std::time::Instant::now(), 0usize, [0u8; 4096]);
+    while started.elapsed() < Duration::from_secs(4) {
+        let n = slow.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the stream ended early");
+        read += n;
+        let due = Duration::from_secs_f64(read as f64 / RATE);
+        tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
+    }
+    let metrics = client().get(gw.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    let produced: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("streaming_bytes_sent_total{transport=\"sse\"} "))
+        .and_then(|v| v.parse().ok())
+        .expect("the stream's bytes are counted");
+    let ahead = produced - read as f64;
+    eprintln!("read {read} bytes, the gateway produced {produced} ({ahead} ahead)");
+    assert!(ahead < 512.0 * 1024.0, "the gateway ran {ahead} bytes ahead of a slow client");
+}
+
 /// A client that pauses longer than `backpressure_timeout` and then reads again gets the end of
 /// its stream as a retryable error event with the token that resumes right after what it got.
 #[tokio::test]

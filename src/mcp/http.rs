@@ -1352,6 +1352,8 @@ async fn stream_sse(
     for (name, value) in headers {
         let _ = head.insert_header(name, value);
     }
+    // The client's pace reaches this stream's writer after stream_buffer_size unsent bytes.
+    crate::stream::socket::cap_unsent(session, exchange.runtime.config.streaming.stream_buffer_size.as_usize());
     if session.write_response_header(Box::new(head), false).await.is_err() {
         return park_or_drop(state, rx, &spec, seq, resume);
     }

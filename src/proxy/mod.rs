@@ -339,6 +339,10 @@ impl ProxyHttp for Gateway {
                             // A client that takes nothing for backpressure_timeout loses the stream:
                             // its connection closes (an error event could not reach it either).
                             session.set_write_timeout(Some(ctx.runtime.config.streaming.backpressure_timeout.0));
+                            crate::stream::socket::cap_unsent(
+                                session,
+                                ctx.runtime.config.streaming.stream_buffer_size.as_usize(),
+                            );
                         }
                         Err(refusal) => {
                             let message = format!("no stream now: {refusal}; retry shortly, or ask without streaming");

@@ -5,4 +5,5 @@ pub mod compress;
 pub mod json;
 pub mod reframe;
 pub mod scan;
+pub mod socket;
 pub mod stats;
