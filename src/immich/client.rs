@@ -221,7 +221,7 @@ const MAX_ASSET_BYTES: usize = 1 << 20;
 /// wanted, and a chunk is parsed only as far as the element asked for, so a slow consumer slows
 /// the read from Immich's socket and nothing is parsed ahead of it.
 pub struct ArrayReader {
-    response: reqwest::Response,
+    body: super::streamed::StreamedBody,
     splitter: crate::stream::json::ArraySplitter,
     /// The chunk being parsed, from `offset` on.
     pending: Bytes,
@@ -232,9 +232,9 @@ pub struct ArrayReader {
 
 impl ArrayReader {
     /// The array at `path` (empty: the top level) of `response`'s body.
-    fn new(response: reqwest::Response, path: &[&str]) -> ArrayReader {
+    fn new(body: super::streamed::StreamedBody, path: &[&str]) -> ArrayReader {
         ArrayReader {
-            response,
+            body,
             splitter: crate::stream::json::ArraySplitter::new(
                 vec![path.iter().map(|p| p.to_string()).collect()],
                 MAX_ASSET_BYTES,
@@ -263,7 +263,7 @@ impl ArrayReader {
                 let rest = &self.pending[self.offset..];
                 self.splitter.push(rest, &mut self.element).map(|used| self.offset += used)
             } else {
-                match self.response.chunk().await {
+                match self.body.chunk().await {
                     Ok(Some(bytes)) => {
                         (self.pending, self.offset) = (bytes, 0);
                         Ok(())
@@ -273,8 +273,7 @@ impl ArrayReader {
                         self.pending = Bytes::new();
                         self.splitter.finish()
                     }
-                    Err(e) if e.is_timeout() => return Some(Err(ImmichError::Timeout)),
-                    Err(e) => return Some(Err(ImmichError::Malformed(super::root_cause(&e)))),
+                    Err(e) => return Some(Err(e)),
                 }
             };
             if let Err(e) = split {
@@ -307,6 +306,8 @@ struct SearchAssets {
 #[derive(Clone, Debug)]
 pub struct ImmichClient {
     http: reqwest::Client,
+    /// For bodies read element by element (see [`super::streamed`]).
+    streamed: super::streamed::StreamedHttp,
     base: BaseUrl,
     retry: RetryPolicy,
     timeout: Duration,
@@ -332,7 +333,8 @@ impl ImmichClient {
             max: config.retry_max_backoff.0,
             multiplier: config.retry_multiplier,
         };
-        ImmichClient { http, base, retry, timeout: config.request_timeout.0 }
+        let streamed = super::streamed::StreamedHttp::new(config);
+        ImmichClient { http, base, streamed, retry, timeout: config.request_timeout.0 }
     }
 
     /// The base URL calls go to.
@@ -351,12 +353,7 @@ impl ImmichClient {
         idempotent: bool,
     ) -> Result<reqwest::Response, ImmichError> {
         let deadline = Instant::now() + self.timeout;
-        let mut attempt = 0;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(ImmichError::Timeout);
-            }
+        self.retrying(deadline, idempotent, path, |remaining| {
             let mut request = self
                 .http
                 .request(method.clone(), self.base.url(path))
@@ -366,18 +363,88 @@ impl ImmichClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let error = match request.send().await {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response) => error_from(response).await,
-                Err(e) if e.is_timeout() => ImmichError::Timeout,
-                Err(e) => ImmichError::Unreachable(super::root_cause(&e)),
+            async move {
+                match request.send().await {
+                    Ok(response) if response.status().is_success() => Ok(response),
+                    Ok(response) => {
+                        let status = response.status();
+                        Err(immich_error(status, &response.bytes().await.unwrap_or_default()))
+                    }
+                    Err(e) if e.is_timeout() => Err(ImmichError::Timeout),
+                    Err(e) => Err(ImmichError::Unreachable(super::root_cause(&e))),
+                }
+            }
+        })
+        .await
+    }
+
+    /// A read whose body is consumed element by element (an [`ArrayReader`]), over the
+    /// bounded-buffer connections; retried like [`ImmichClient::send`] until its head arrives,
+    /// and the whole body due by the request timeout.
+    async fn send_streamed(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<super::streamed::StreamedBody, ImmichError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut uri = self.base.url(path);
+        for (n, (name, value)) in query.iter().enumerate() {
+            let value = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC);
+            uri.push_str(&format!("{}{name}={value}", if n == 0 { '?' } else { '&' }));
+        }
+        let payload = body.map(|b| Bytes::from(serde_json::to_vec(b).expect("JSON values serialize")));
+        self.retrying(deadline, true, path, |remaining| {
+            let mut request = http::Request::builder().method(method.clone()).uri(&uri).header("x-api-key", key);
+            if payload.is_some() {
+                request = request.header("content-type", "application/json");
+            }
+            let request = request.body(http_body_util::Full::new(payload.clone().unwrap_or_default()));
+            async move {
+                let request = request.map_err(|e| ImmichError::Invalid(format!("cannot request {path}: {e}")))?;
+                let (head, body) = self.streamed.send(request, remaining).await?.into_parts();
+                let body = super::streamed::StreamedBody::new(body, tokio::time::Instant::from_std(deadline));
+                if head.status.is_success() {
+                    Ok(body)
+                } else {
+                    Err(immich_error(head.status, &body.collect_up_to(MAX_ERROR_BODY).await))
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `attempt` (given the time left) until it succeeds, fails for good, or — for an
+    /// `idempotent` call failing transiently — the retries or the deadline run out.
+    async fn retrying<T, F, Fut>(
+        &self,
+        deadline: Instant,
+        idempotent: bool,
+        path: &str,
+        mut attempt: F,
+    ) -> Result<T, ImmichError>
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ImmichError>>,
+    {
+        let mut attempts = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ImmichError::Timeout);
+            }
+            let error = match attempt(remaining).await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
             };
-            attempt += 1;
-            if !idempotent || !error.retryable() || attempt >= self.retry.attempts {
+            attempts += 1;
+            if !idempotent || !error.retryable() || attempts >= self.retry.attempts {
                 return Err(error);
             }
-            let wait = self.retry.backoff(attempt - 1).min(deadline.saturating_duration_since(Instant::now()));
-            tracing::debug!(path, attempt, ?wait, error = %error, "retrying an Immich call");
+            let wait = self.retry.backoff(attempts - 1).min(deadline.saturating_duration_since(Instant::now()));
+            tracing::debug!(path, attempts, ?wait, error = %error, "retrying an Immich call");
             tokio::time::sleep(wait).await;
         }
     }
@@ -497,14 +564,14 @@ impl ImmichClient {
         body["page"] = page.into();
         body["size"] = size.min(1000).into();
         let path = if smart { "/api/search/smart" } else { "/api/search/metadata" };
-        let response = self.send(key, Method::POST, path, &[], Some(&body), true).await?;
-        Ok(ArrayReader::new(response, &["assets", "items"]))
+        let body = self.send_streamed(key, Method::POST, path, &[], Some(&body)).await?;
+        Ok(ArrayReader::new(body, &["assets", "items"]))
     }
 
     /// A `GET` whose answer is a JSON array (e.g. `/api/map/markers`), read element by element.
     pub async fn get_array(&self, key: &str, path: &str, query: &[(&str, String)]) -> Result<ArrayReader, ImmichError> {
-        let response = self.send(key, Method::GET, path, query, None, true).await?;
-        Ok(ArrayReader::new(response, &[]))
+        let body = self.send_streamed(key, Method::GET, path, query, None).await?;
+        Ok(ArrayReader::new(body, &[]))
     }
 
     /// `POST /api/download/archive`: the zip of `ids`, as a response whose body the caller streams.
@@ -520,7 +587,12 @@ impl ImmichClient {
             .map_err(|e| {
                 if e.is_timeout() { ImmichError::Timeout } else { ImmichError::Unreachable(super::root_cause(&e)) }
             })?;
-        if response.status().is_success() { Ok(response) } else { Err(error_from(response).await) }
+        let status = response.status();
+        if status.is_success() {
+            Ok(response)
+        } else {
+            Err(immich_error(status, &response.bytes().await.unwrap_or_default()))
+        }
     }
 
     /// A thumbnail (`thumbnail`, webp) or preview (`preview`, jpeg), at most `limit` bytes.
@@ -551,9 +623,13 @@ impl ImmichClient {
 }
 
 /// Turns an Immich error response into an [`ImmichError`], keeping Immich's message.
-async fn error_from(response: reqwest::Response) -> ImmichError {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+/// How much of an error reply is read for its message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The error an unsuccessful Immich reply stands for, in Immich's own words where its body has
+/// them.
+fn immich_error(status: StatusCode, body: &[u8]) -> ImmichError {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let message = body["message"]
         .as_str()
         .map(str::to_string)
