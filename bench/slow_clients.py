@@ -3,14 +3,21 @@ each (small socket buffers, so the gateway feels it), and meanwhile one fast cli
 FAST photos. Prints the fast client's time alone and under the slow load, the slow clients' mean
 read rate, and the gateway's peak RSS (sampled every 100 ms).
 
-Usage: python3 slow_clients.py HOST PORT GATEWAY_PID SLOW RATE SECONDS FAST"""
+The fast client runs as its own process (this script with --fast), as a separate program would:
+in the slow clients' event loop its reads would wait behind their thousands of wake-ups a second.
+
+Usage: python3 slow_clients.py HOST PORT GATEWAY_PID SLOW RATE SECONDS FAST
+       python3 slow_clients.py --fast HOST PORT FAST   (prints seconds and bytes)"""
 import asyncio
 import json
 import sys
 import time
 
-host, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-slow, rate, seconds, fast = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+if sys.argv[1] == "--fast":
+    host, port, fast = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+else:
+    host, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    slow, rate, seconds, fast = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
 
 
 def request(limit):
@@ -51,6 +58,15 @@ async def slow_client(stop, received):
     writer.close()
 
 
+async def fast_client_process():
+    """The fast client's (seconds, bytes), from its own process."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--fast", host, str(port), str(fast), stdout=asyncio.subprocess.PIPE)
+    out, _ = await child.communicate()
+    seconds, size = out.split()
+    return float(seconds), int(size)
+
+
 async def fast_client():
     reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
     started = time.perf_counter()
@@ -66,7 +82,7 @@ async def fast_client():
 
 
 async def main():
-    alone, size = await fast_client()
+    alone, size = await fast_client_process()
     stop, received = asyncio.Event(), []
     peak = [rss_kib()]
 
@@ -78,7 +94,7 @@ async def main():
     sampler = asyncio.create_task(sample())
     slow_tasks = [asyncio.create_task(slow_client(stop, received)) for _ in range(slow)]
     await asyncio.sleep(2)  # every slow stream is open and backed up
-    loaded, _ = await fast_client()
+    loaded, _ = await fast_client_process()
     remaining = seconds - 2 - loaded
     if remaining > 0:
         await asyncio.sleep(remaining)
@@ -94,4 +110,7 @@ async def main():
         "gateway_peak_rss_mb": round(peak[0] / 1024, 1),
     }))
 
-asyncio.run(main())
+if sys.argv[1] == "--fast":
+    print(*asyncio.run(fast_client()))
+else:
+    asyncio.run(main())

@@ -99,19 +99,28 @@ async fn a_thousand_disconnects_mid_stream_leave_nothing_behind() {
     leave_in_waves(&gw, 20, 50).await;
     tokio::time::sleep(POOL_DRAINED).await;
     let baseline = settled(&gw, u64::MAX).await;
-    let baseline_rss = rss_floor(&gw).await;
-    let started = Instant::now();
-    leave_in_waves(&gw, 20, 50).await;
-    tokio::time::sleep(POOL_DRAINED).await;
-    let after = settled(&gw, baseline.tasks).await;
-    let (rss_before, rss_after) = (baseline_rss, rss_floor(&gw).await);
-    eprintln!(
-        "1,000 disconnects in {:.1} s: tasks {} -> {}, RSS {} -> {} KiB (lowest over 2 s)",
-        started.elapsed().as_secs_f64(),
-        baseline.tasks,
-        after.tasks,
-        rss_before,
-        rss_after
-    );
-    assert!(rss_after <= rss_before + 16 * 1024, "RSS grew by more than 16 MiB");
+    let mut rss_before = rss_floor(&gw).await;
+    // A leak grows with every 1,000; the allocator's footprint does not. On a loaded machine it can
+    // still step up once (a higher peak of concurrent streams), so a round that grew is measured
+    // again from its own end, up to three rounds.
+    for round in 1..=3 {
+        let started = Instant::now();
+        leave_in_waves(&gw, 20, 50).await;
+        tokio::time::sleep(POOL_DRAINED).await;
+        let after = settled(&gw, baseline.tasks).await;
+        let rss_after = rss_floor(&gw).await;
+        eprintln!(
+            "round {round}: 1,000 disconnects in {:.1} s: tasks {} -> {}, RSS {} -> {} KiB (lowest over 2 s)",
+            started.elapsed().as_secs_f64(),
+            baseline.tasks,
+            after.tasks,
+            rss_before,
+            rss_after
+        );
+        if rss_after <= rss_before + 16 * 1024 {
+            return;
+        }
+        rss_before = rss_after;
+    }
+    panic!("RSS grew by more than 16 MiB in each of three rounds of 1,000 disconnects");
 }
