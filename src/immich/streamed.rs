@@ -39,11 +39,14 @@ pub struct StreamedHttp {
 impl StreamedHttp {
     /// A client with `config`'s connect timeout, pool and TLS verification.
     pub fn new(config: &ImmichConfig) -> StreamedHttp {
+        // Loading the platform's roots takes milliseconds, and a plain-HTTP Immich (the sidecar
+        // case) never needs them.
+        let https = config.base_url.starts_with("https://");
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout.0));
-        let tls = HttpsConnectorBuilder::new().with_tls_config(tls_config(config.verify_tls));
+        let tls = HttpsConnectorBuilder::new().with_tls_config(tls_config(https, config.verify_tls));
         let connector = tls.https_or_http().enable_http1().wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
@@ -107,9 +110,13 @@ impl StreamedBody {
 }
 
 /// rustls settings as reqwest makes them: the platform's verifier, or none at all when
-/// `[immich] verify_tls = false` (self-signed certificates on a private network).
-fn tls_config(verify: bool) -> ClientConfig {
+/// `[immich] verify_tls = false` (self-signed certificates on a private network); no roots at all
+/// when Immich is not reached over `https`.
+fn tls_config(https: bool, verify: bool) -> ClientConfig {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    if !https {
+        return ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth();
+    }
     if verify {
         use rustls_platform_verifier::BuilderVerifierExt;
         match ClientConfig::builder().with_platform_verifier() {
