@@ -165,8 +165,7 @@ impl pingora::services::background::BackgroundService for PermissionRefresher {
                 seen_generation = Some(runtime.generation);
                 continue;
             };
-            let client = crate::immich::ImmichClient::new(&runtime.config.immich);
-            match client.permissions(&key).await {
+            match runtime.immich.permissions(&key).await {
                 Ok(list) => {
                     self.permissions.update(Some(list.into_iter().collect()));
                     seen_generation = Some(runtime.generation);
@@ -189,7 +188,7 @@ struct StartupProbe {
 impl pingora::services::background::BackgroundService for StartupProbe {
     async fn start(&self, _shutdown: pingora::server::ShutdownWatch) {
         let runtime = self.store.current();
-        let client = crate::immich::ImmichClient::new(&runtime.config.immich);
+        let client = &runtime.immich;
         match client.ping(runtime.upstream.base(), std::time::Duration::from_secs(5)).await {
             Ok(()) => {
                 let version = match runtime.credentials.default_immich_key() {

@@ -6,7 +6,7 @@
 //! leaves the running configuration untouched.
 
 use super::{Config, ConfigError, ConfigErrors, load_file, load_str};
-use crate::immich::Upstream;
+use crate::immich::{ImmichClient, Upstream};
 use crate::proxy::auth::Credentials;
 use crate::telemetry;
 use arc_swap::ArcSwap;
@@ -26,6 +26,9 @@ pub struct Runtime {
     pub config: Config,
     /// Immich's address, parsed and resolved.
     pub upstream: Upstream,
+    /// The REST client for Immich's API with this configuration's timeouts, pool and TLS: one per
+    /// load, so every call of the gateway shares its connections.
+    pub immich: ImmichClient,
     /// Gateway keys and the Immich keys they map to, with key files read.
     pub credentials: Credentials,
     /// Secrets signing and verifying MCP session ids, with the secret file read.
@@ -44,7 +47,8 @@ impl Runtime {
             Upstream::from_config(&config.immich).map_err(|message| unusable("immich.base_url".into(), message))?;
         let session_secrets =
             crate::mcp::session::SessionSecrets::load(&config.mcp).map_err(|(key, message)| unusable(key, message))?;
-        Ok(Runtime { config, upstream, credentials, session_secrets, generation })
+        let immich = ImmichClient::new(&config.immich);
+        Ok(Runtime { config, upstream, immich, credentials, session_secrets, generation })
     }
 }
 
@@ -171,6 +175,7 @@ impl ConfigStore {
                 Arc::new(Runtime {
                     config: old.config.clone(),
                     upstream: fresh.clone(),
+                    immich: old.immich.clone(),
                     credentials: old.credentials.clone(),
                     session_secrets: old.session_secrets.clone(),
                     generation: old.generation,

@@ -333,7 +333,7 @@ impl ImmichClient {
             max: config.retry_max_backoff.0,
             multiplier: config.retry_multiplier,
         };
-        let streamed = super::streamed::StreamedHttp::new(config);
+        let streamed = super::streamed::StreamedHttp::new(config, base.tls);
         ImmichClient { http, base, streamed, retry, timeout: config.request_timeout.0 }
     }
 
@@ -366,10 +366,7 @@ impl ImmichClient {
             async move {
                 match request.send().await {
                     Ok(response) if response.status().is_success() => Ok(response),
-                    Ok(response) => {
-                        let status = response.status();
-                        Err(immich_error(status, &response.bytes().await.unwrap_or_default()))
-                    }
+                    Ok(response) => Err(error_from(response).await),
                     Err(e) if e.is_timeout() => Err(ImmichError::Timeout),
                     Err(e) => Err(ImmichError::Unreachable(super::root_cause(&e))),
                 }
@@ -587,12 +584,7 @@ impl ImmichClient {
             .map_err(|e| {
                 if e.is_timeout() { ImmichError::Timeout } else { ImmichError::Unreachable(super::root_cause(&e)) }
             })?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(response)
-        } else {
-            Err(immich_error(status, &response.bytes().await.unwrap_or_default()))
-        }
+        if response.status().is_success() { Ok(response) } else { Err(error_from(response).await) }
     }
 
     /// A thumbnail (`thumbnail`, webp) or preview (`preview`, jpeg), at most `limit` bytes.
@@ -623,6 +615,12 @@ impl ImmichClient {
 }
 
 /// Turns an Immich error response into an [`ImmichError`], keeping Immich's message.
+/// The error an unsuccessful reqwest reply stands for (see [`immich_error`]).
+async fn error_from(response: reqwest::Response) -> ImmichError {
+    let status = response.status();
+    immich_error(status, &response.bytes().await.unwrap_or_default())
+}
+
 /// How much of an error reply is read for its message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 

@@ -37,11 +37,10 @@ pub struct StreamedHttp {
 }
 
 impl StreamedHttp {
-    /// A client with `config`'s connect timeout, pool and TLS verification.
-    pub fn new(config: &ImmichConfig) -> StreamedHttp {
-        // Loading the platform's roots takes milliseconds, and a plain-HTTP Immich (the sidecar
-        // case) never needs them.
-        let https = config.base_url.starts_with("https://");
+    /// A client with `config`'s connect timeout, pool and TLS verification, for an Immich
+    /// reached over `https` or not (loading the platform's roots takes milliseconds, and a
+    /// plain-HTTP Immich, the sidecar case, never needs them).
+    pub fn new(config: &ImmichConfig, https: bool) -> StreamedHttp {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.enforce_http(false);
@@ -178,7 +177,7 @@ mod tests {
     #[tokio::test]
     async fn bodies_arrive_whole_in_chunks_bounded_by_the_read_buffer() {
         let immich = demo::spawn(3_000, Fault::default());
-        let http = StreamedHttp::new(&ImmichConfig::default());
+        let http = StreamedHttp::new(&ImmichConfig::default(), false);
         let body = serde_json::json!({ "page": 1, "size": 1000, "withExif": true, "withPeople": true });
         let request = http::Request::post(format!("http://{immich}/api/search/metadata"))
             .header("x-api-key", "demo-admin-key")

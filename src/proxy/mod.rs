@@ -7,7 +7,6 @@ pub mod path;
 
 use crate::config::AuthMode;
 use crate::config::reload::{ConfigStore, Runtime};
-use crate::immich::ImmichClient;
 use crate::telemetry::{RouteClass as Route, metrics};
 use async_trait::async_trait;
 use auth::Principal;
@@ -65,7 +64,6 @@ pub struct RequestCtx {
 pub struct Gateway {
     store: Arc<ConfigStore>,
     mcp: crate::mcp::http::McpState,
-    immich: ImmichClient,
     started: Instant,
 }
 
@@ -73,13 +71,12 @@ impl Gateway {
     /// A gateway serving the configuration in `store`, offering the Immich tools as far as
     /// `permissions` allow.
     pub fn new(store: Arc<ConfigStore>, permissions: Arc<crate::tools::KeyPermissions>) -> Gateway {
-        let immich = ImmichClient::new(&store.current().config.immich);
         let snapshot = permissions.clone();
         let catalogs = crate::mcp::http::CatalogFactory {
             build: Box::new(move |runtime| {
                 let (_, known) = snapshot.snapshot();
                 let catalog = crate::tools::ImmichCatalog::new(
-                    ImmichClient::new(&runtime.config.immich),
+                    runtime.immich.clone(),
                     &runtime.config.tools,
                     &runtime.config.streaming,
                     known.as_deref(),
@@ -88,7 +85,7 @@ impl Gateway {
             }),
             version: Box::new(move || permissions.snapshot().0),
         };
-        Gateway { store, immich, mcp: crate::mcp::http::McpState::new(catalogs), started: Instant::now() }
+        Gateway { store, mcp: crate::mcp::http::McpState::new(catalogs), started: Instant::now() }
     }
 
     /// `GET /health/streaming`, in seed 000's shape.
@@ -134,7 +131,7 @@ impl Gateway {
         let upstream = &ctx.runtime.upstream;
         let outcome = match upstream.addr() {
             None => Err(format!("cannot resolve Immich's host {:?}", upstream.host())),
-            Some(_) => self.immich.ping(upstream.base(), READY_TIMEOUT).await,
+            Some(_) => ctx.runtime.immich.ping(upstream.base(), READY_TIMEOUT).await,
         };
         let (status, body) = match outcome {
             Ok(()) => (200, serde_json::json!({ "status": "ready", "immich": "reachable" })),
@@ -189,12 +186,12 @@ impl Gateway {
             )
             .await;
         };
-        let client = ImmichClient::new(&ctx.runtime.config.immich);
-        let ids = match selection.asset_ids(&client, &key).await {
+        let client = &ctx.runtime.immich;
+        let ids = match selection.asset_ids(client, &key).await {
             Ok(ids) => ids,
             Err(export::Refusal(status, message)) => return respond_error(session, status, &id, &message, &[]).await,
         };
-        match export::stream(session, &client, &key, &ids, selection.index, &id).await? {
+        match export::stream(session, client, &key, &ids, selection.index, &id).await? {
             Ok(bytes) => {
                 tracing::info!(request_id = %id, photos = ids.len(), bytes, "export streamed");
                 Ok(())
