@@ -396,9 +396,9 @@ impl Library {
             let jitter = |bits: u64| ((bits % 2000) as f64 - 1000.0) / 20_000.0;
             (lat + jitter(h >> 20), lon + jitter(h >> 32))
         });
-        let landscape = (h >> 40) % 4 != 0;
+        let landscape = !(h >> 40).is_multiple_of(4);
         let (width, height) = if landscape { (4000, 3000) } else { (3000, 4000) };
-        let people = (0..PEOPLE.len()).filter(|p| (h >> (p * 3 + 5)) % 7 == 0).collect();
+        let people = (0..PEOPLE.len()).filter(|p| (h >> (p * 3 + 5)).is_multiple_of(7)).collect();
         let mut asset = Asset {
             index,
             id: id(Kind::Asset, index),
@@ -407,10 +407,10 @@ impl Library {
             camera: ((h >> 24) % CAMERAS.len() as u64) as usize,
             place,
             position,
-            is_favorite: (h >> 44) % 11 == 0,
+            is_favorite: (h >> 44).is_multiple_of(11),
             rating: Some(((h >> 48) % 6) as i64).filter(|r| *r > 0),
             description: String::new(),
-            visibility: if (h >> 52) % 97 == 0 { "archive".into() } else { "timeline".into() },
+            visibility: if (h >> 52).is_multiple_of(97) { "archive".into() } else { "timeline".into() },
             width,
             height,
             file_size: 40_000 + (h >> 12) % 160_000,
@@ -444,12 +444,14 @@ impl Library {
         if album.removed.contains(&index) {
             return false;
         }
-        album.added.contains(&index) || (album.seeded && (hash(Kind::Asset, index) >> (album_index * 2 + 3)) % 9 == 0)
+        album.added.contains(&index)
+            || (album.seeded && (hash(Kind::Asset, index) >> (album_index * 2 + 3)).is_multiple_of(9))
     }
 
     /// Does asset `index` carry tag `tag`?
     pub fn has_tag(&self, tag: &TagState, tag_index: usize, index: u64) -> bool {
-        tag.added.contains(&index) || (tag.seeded && (hash(Kind::Asset, index) >> (tag_index * 2 + 1)) % 13 == 0)
+        tag.added.contains(&index)
+            || (tag.seeded && (hash(Kind::Asset, index) >> (tag_index * 2 + 1)).is_multiple_of(13))
     }
 }
 

@@ -1006,7 +1006,7 @@ fn person_statistics(lib: &Library, text: &str) -> Response<Body> {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let count = (0..lib.len).filter(|i| (hash(Kind::Asset, *i) >> (p * 3 + 5)) % 7 == 0).count();
+    let count = (0..lib.len).filter(|i| (hash(Kind::Asset, *i) >> (p * 3 + 5)).is_multiple_of(7)).count();
     json_response(200, &json!({ "assets": count }))
 }
 

@@ -36,6 +36,44 @@ impl ElementScan {
     /// of the byte that ends it — a `,` or the array's `]` at depth 0, outside strings — or `None`
     /// when the element goes on past `bytes`. The scan state is reset when an element ends.
     pub fn scan(&mut self, bytes: &[u8]) -> Result<Option<usize>, SplitError> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // Both checks read a flag std caches after the first call.
+            let popcnt = std::arch::is_x86_feature_detected!("popcnt");
+            if popcnt && std::arch::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: the CPU has AVX-512BW and POPCNT.
+                return unsafe { self.scan_avx512(bytes) };
+            }
+            if popcnt && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 and POPCNT.
+                return unsafe { self.scan_avx2(bytes) };
+            }
+        }
+        self.scan_with(bytes, classify)
+    }
+
+    /// [`ElementScan::scan`] compiled for AVX-512BW: a block is one register.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512bw,popcnt")]
+    fn scan_avx512(&mut self, bytes: &[u8]) -> Result<Option<usize>, SplitError> {
+        self.scan_with(bytes, |block| classify_avx512(block))
+    }
+
+    /// [`ElementScan::scan`] compiled for AVX2: a block is two registers.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,popcnt")]
+    fn scan_avx2(&mut self, bytes: &[u8]) -> Result<Option<usize>, SplitError> {
+        self.scan_with(bytes, |block| classify_avx2(block))
+    }
+
+    /// The block loop, inlined into each instruction-set variant with its classifier (compiled
+    /// with `popcnt` there, `count_ones` is one instruction instead of a dozen).
+    #[inline(always)]
+    fn scan_with(
+        &mut self,
+        bytes: &[u8],
+        classify: impl Fn(&[u8; BLOCK]) -> Masks,
+    ) -> Result<Option<usize>, SplitError> {
         let mut offset = 0;
         while offset < bytes.len() {
             let n = BLOCK.min(bytes.len() - offset);
@@ -53,26 +91,60 @@ impl ElementScan {
             if self.in_string {
                 in_string = !in_string;
             }
-            let mut structural = (masks.open | masks.close | masks.comma) & !in_string;
-            while structural != 0 {
-                let at = offset + structural.trailing_zeros() as usize;
-                structural &= structural - 1;
-                match bytes[at] {
-                    b'{' | b'[' => self.depth += 1,
-                    b'}' | b']' if self.depth > 0 => self.depth -= 1,
-                    b'}' => return Err(SplitError("mismatched '}'".into())),
-                    _ if self.depth == 0 => {
-                        // `,` or the array's own `]`.
-                        *self = ElementScan::default();
-                        return Ok(Some(at));
-                    }
-                    _ => {}
-                }
+            let opens = masks.open & !in_string;
+            let closes = masks.close & !in_string;
+            if self.depth > closes.count_ones() {
+                // Deeper than this block can climb out of: no element ends here, and commas
+                // inside the element do not matter. Most blocks of an Immich asset take this path.
+                self.depth = self.depth + opens.count_ones() - closes.count_ones();
+            } else if let Some(at) = self.walk(opens | closes, masks.comma & !in_string, offset, bytes)? {
+                return Ok(Some(at));
             }
             self.in_string = (in_string >> (n - 1)) & 1 == 1;
             offset += n;
         }
         Ok(None)
+    }
+
+    /// Visits a block's brackets in order (`brackets`, outside strings), looking for a comma
+    /// (in `commas`) while at depth 0 or the array's `]`. Returns the end's index in `bytes`.
+    fn walk(
+        &mut self,
+        mut brackets: u64,
+        commas: u64,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<Option<usize>, SplitError> {
+        // Bits after the last bracket visited.
+        let mut after = u64::MAX;
+        loop {
+            if self.depth == 0 {
+                // Bits before the next bracket (all of them when none is left).
+                let before_next = (brackets & brackets.wrapping_neg()).wrapping_sub(1);
+                let comma = commas & after & before_next;
+                if comma != 0 {
+                    *self = ElementScan::default();
+                    return Ok(Some(offset + comma.trailing_zeros() as usize));
+                }
+            }
+            if brackets == 0 {
+                return Ok(None);
+            }
+            let bit = brackets.trailing_zeros();
+            brackets &= brackets - 1;
+            after = u64::MAX.checked_shl(bit + 1).unwrap_or(0);
+            let at = offset + bit as usize;
+            match bytes[at] {
+                b'{' | b'[' => self.depth += 1,
+                _ if self.depth > 0 => self.depth -= 1,
+                b']' => {
+                    // The array's own `]`.
+                    *self = ElementScan::default();
+                    return Ok(Some(at));
+                }
+                _ => return Err(SplitError("mismatched '}'".into())),
+            }
+        }
     }
 
     /// The bytes escaped by a backslash in a block of `n` bytes, carrying odd runs over to the
@@ -130,6 +202,49 @@ fn classify(block: &[u8; BLOCK]) -> Masks {
     }
 }
 
+/// The AVX2 classifier: two 32-byte registers per block.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn classify_avx2(block: &[u8; BLOCK]) -> Masks {
+    use std::arch::x86_64::*;
+    let quote = _mm256_set1_epi8(b'"' as i8);
+    let backslash = _mm256_set1_epi8(b'\\' as i8);
+    let comma = _mm256_set1_epi8(b',' as i8);
+    let fold = _mm256_set1_epi8(0x20);
+    let open = _mm256_set1_epi8(b'{' as i8);
+    let close = _mm256_set1_epi8(b'}' as i8);
+    let mut masks = Masks::default();
+    for lane in 0..2 {
+        // SAFETY: an unaligned 32-byte load at offset 0 or 32 of a 64-byte array.
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(lane * 32).cast()) };
+        let folded = _mm256_or_si256(v, fold);
+        let bits = |m: __m256i| u64::from(_mm256_movemask_epi8(m) as u32) << (lane * 32);
+        masks.quote |= bits(_mm256_cmpeq_epi8(v, quote));
+        masks.backslash |= bits(_mm256_cmpeq_epi8(v, backslash));
+        masks.comma |= bits(_mm256_cmpeq_epi8(v, comma));
+        masks.open |= bits(_mm256_cmpeq_epi8(folded, open));
+        masks.close |= bits(_mm256_cmpeq_epi8(folded, close));
+    }
+    masks
+}
+
+/// The AVX-512BW classifier: the whole block in one register, comparisons straight to bit masks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+fn classify_avx512(block: &[u8; BLOCK]) -> Masks {
+    use std::arch::x86_64::*;
+    // SAFETY: an unaligned 64-byte load of a 64-byte array.
+    let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+    Masks {
+        quote: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8)),
+        backslash: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\' as i8)),
+        comma: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b',' as i8)),
+        open: _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8(b'{' as i8)),
+        close: _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8(b'}' as i8)),
+    }
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 fn classify(block: &[u8; BLOCK]) -> Masks {
     classify_bytewise(block)
@@ -183,12 +298,31 @@ mod tests {
         None
     }
 
+    type Scanner = fn(&mut ElementScan, &[u8]) -> Result<Option<usize>, SplitError>;
+
+    /// Every block loop this CPU can run: the portable/SSE2 one, and AVX2 and AVX-512 if present.
+    fn scanners() -> Vec<(&'static str, Scanner)> {
+        let mut all: Vec<(&'static str, Scanner)> = vec![("baseline", |s, b| s.scan_with(b, classify))];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (and with it POPCNT).
+                all.push(("avx2", |s, b| unsafe { s.scan_avx2(b) }));
+            }
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: the CPU has AVX-512BW (and with it POPCNT).
+                all.push(("avx512", |s, b| unsafe { s.scan_avx512(b) }));
+            }
+        }
+        all
+    }
+
     /// Scans `doc` fed in pieces of `piece` bytes; the end index within the whole document.
-    fn scan_in_pieces(doc: &[u8], piece: usize) -> Option<usize> {
+    fn scan_in_pieces(scanner: Scanner, doc: &[u8], piece: usize) -> Option<usize> {
         let mut scan = ElementScan::default();
         let mut base = 0;
         for part in doc.chunks(piece) {
-            if let Some(at) = scan.scan(part).expect("valid") {
+            if let Some(at) = scanner(&mut scan, part).expect("valid") {
                 return Some(base + at);
             }
             base += part.len();
@@ -209,8 +343,14 @@ mod tests {
         for doc in &docs {
             let expected = reference(doc.as_bytes());
             assert!(expected.is_some(), "{doc}");
-            for piece in 1..=doc.len() {
-                assert_eq!(scan_in_pieces(doc.as_bytes(), piece), expected, "piece {piece} of {doc}");
+            for (name, scanner) in scanners() {
+                for piece in 1..=doc.len() {
+                    assert_eq!(
+                        scan_in_pieces(scanner, doc.as_bytes(), piece),
+                        expected,
+                        "{name}, piece {piece} of {doc}"
+                    );
+                }
             }
         }
     }
@@ -243,11 +383,17 @@ mod tests {
             }
             let expected = reference(&doc);
             // A stray '}' at depth 0 is an error for the block scanner; the reference skips it.
-            if let Ok(found) = ElementScan::default().scan(&doc) {
+            let outcome = ElementScan::default().scan(&doc);
+            if let Ok(found) = outcome {
                 assert_eq!(found, expected, "{:?}", String::from_utf8_lossy(&doc));
                 ended += usize::from(found.is_some());
-                for piece in [1, 2, 7, 63, 64, 65] {
-                    assert_eq!(scan_in_pieces(&doc, piece), expected, "piece {piece}");
+            }
+            for (name, scanner) in scanners() {
+                assert_eq!(scanner(&mut ElementScan::default(), &doc), outcome, "{name}");
+                if outcome.is_ok() {
+                    for piece in [1, 2, 7, 63, 64, 65, 127] {
+                        assert_eq!(scan_in_pieces(scanner, &doc, piece), expected, "{name}, piece {piece}");
+                    }
                 }
             }
         }
@@ -261,7 +407,19 @@ mod tests {
             for (i, b) in block.iter_mut().enumerate() {
                 *b = (i as u8).wrapping_mul(37).wrapping_add(start * 64);
             }
-            assert_eq!(classify(&block), classify_bytewise(&block));
+            let expected = classify_bytewise(&block);
+            assert_eq!(classify(&block), expected);
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2.
+                    assert_eq!(unsafe { classify_avx2(&block) }, expected);
+                }
+                if std::arch::is_x86_feature_detected!("avx512bw") {
+                    // SAFETY: the CPU has AVX-512BW.
+                    assert_eq!(unsafe { classify_avx512(&block) }, expected);
+                }
+            }
         }
     }
 }
