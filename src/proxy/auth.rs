@@ -139,9 +139,12 @@ fn read_secret(inline: Option<&str>, file: Option<&std::path::Path>) -> Result<O
     Ok(Some(Arc::from(key)))
 }
 
+/// Immich's key header, parsed once.
+const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
+
 /// The key a client presents: `X-API-Key`, or `Authorization: Bearer <key>`.
 pub fn presented_key(req: &RequestHeader) -> Option<&str> {
-    if let Some(v) = req.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+    if let Some(v) = req.headers.get(&X_API_KEY).and_then(|v| v.to_str().ok()) {
         return Some(v.trim());
     }
     let auth = req.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;

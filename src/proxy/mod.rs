@@ -20,6 +20,11 @@ use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Header names parsed once, not on every request.
+const X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+const HTTP: http::HeaderValue = http::HeaderValue::from_static("http");
+
 /// How long `/ready` waits for Immich's ping.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -349,15 +354,19 @@ impl ProxyHttp for Gateway {
                     }
                 }
                 if ctx.runtime.config.streaming.enable_compression {
-                    let accepted =
-                        session.req_header().headers.get("accept-encoding").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    let accepted = session
+                        .req_header()
+                        .headers
+                        .get(http::header::ACCEPT_ENCODING)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
                     ctx.codec = crate::stream::compress::negotiate(accepted);
                 }
                 let limit = ctx.runtime.config.server.max_body_size.0;
                 let declared = session
                     .req_header()
                     .headers
-                    .get("content-length")
+                    .get(http::header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 if declared.is_some_and(|n| n > limit) {
                     let message =
@@ -459,16 +468,16 @@ impl ProxyHttp for Gateway {
 
         let client_ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip().to_string());
         if let Some(ip) = client_ip {
-            let forwarded = match upstream.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            let forwarded = match upstream.headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
                 Some(previous) => format!("{previous}, {ip}"),
                 None => ip,
             };
-            upstream.insert_header("x-forwarded-for", forwarded)?;
+            upstream.insert_header(X_FORWARDED_FOR, forwarded)?;
         }
-        if !upstream.headers.contains_key("x-forwarded-proto") {
-            upstream.insert_header("x-forwarded-proto", "http")?;
+        if !upstream.headers.contains_key(&X_FORWARDED_PROTO) {
+            upstream.insert_header(X_FORWARDED_PROTO, HTTP)?;
         }
-        upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream.insert_header(local::X_REQUEST_ID, ctx.request_id.as_str())?;
         if ctx.stream_format.is_some() || ctx.codec.is_some() {
             // The splitter reads plain JSON, and the gateway compresses with the client's best codec.
             upstream.remove_header("accept-encoding");
@@ -507,8 +516,11 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         response.insert_header(local::X_REQUEST_ID, ctx.request_id.as_str())?;
-        let is_json =
-            response.headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("json"));
+        let is_json = response
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.contains("json"));
         if let Some(format) = ctx.stream_format
             && response.status == 200
             && is_json
@@ -664,7 +676,7 @@ fn stream_format(
         Some("ndjson") => return Some(Format::Ndjson),
         _ => {}
     }
-    let accept = req.headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = req.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if accept.contains("text/event-stream") {
         Some(Format::Sse)
     } else if accept.contains("application/x-ndjson") {
@@ -751,8 +763,9 @@ fn request_id(session: &Session) -> String {
     match supplied {
         Some(id) if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) => id.to_string(),
         _ => {
-            let bytes: [u8; 16] = rand::random();
-            hex::encode(bytes)
+            let mut id = [0u8; 32];
+            hex::encode_to_slice(rand::random::<[u8; 16]>(), &mut id).expect("32 hex digits for 16 bytes");
+            String::from_utf8_lossy(&id).into_owned()
         }
     }
 }
