@@ -17,11 +17,12 @@ start_demo() {
 }
 # start_gateway PORT THREADS TOML [ARGS...]: the gateway with access logs off and TOML (further
 # sections) added to its config, listening on PORT when this returns; its pid in $gateway_pid.
+# GATEWAY_BIN runs another build (a baseline) instead of target/release's.
 start_gateway() {
   local gw=$1 threads=$2 extra=$3; shift 3
   printf '[server]\nthreads = %s\nupgrade_sock = "%s/upgrade-%s.sock"\n%b\n[telemetry]\naccess_log = false\nlog_level = "warn"\n' \
     "$threads" "$work" "$gw" "$extra" > "$work/gateway-$gw.toml"
-  target/release/immich-mcp-gateway "$@" --config "$work/gateway-$gw.toml" --listen "127.0.0.1:$gw" 2>> "$work/gateway.log" &
+  "${GATEWAY_BIN:-target/release/immich-mcp-gateway}" "$@" --config "$work/gateway-$gw.toml" --listen "127.0.0.1:$gw" 2>> "$work/gateway.log" &
   gateway_pid=$!; pids+=($gateway_pid)
   wait_port "$gw" health
 }

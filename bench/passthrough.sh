@@ -2,7 +2,9 @@
 # Proxy benchmark: the gateway vs nginx configured as a reverse proxy, side by side in one run,
 # against the same upstream. The upstream is a static nginx (so it costs almost nothing and
 # the proxies are what is measured) answering /api/server/ping (15 B JSON) and /api/big
-# (~100 KB JSON captured from the demo Immich's /api/search/metadata).
+# (~100 KB JSON captured from the demo Immich's /api/search/metadata). A bare Pingora proxy
+# (examples/bare-proxy.rs: no filters, same Pingora, allocator and settings) runs beside them as
+# the floor: the gap between it and the gateway is the gateway's own per-request work.
 #
 #   bash bench/passthrough.sh            # defaults: 10 s per run, 32 connections, 1 worker each
 #   DURATION=20s CONNECTIONS=64 WORKERS=2 ROUNDS=3 bash bench/passthrough.sh
@@ -15,6 +17,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 WORKERS=${WORKERS:-1}
 ROUNDS=${ROUNDS:-3}
 source bench/lib.sh
+cargo build --release --quiet --example bare-proxy
 
 # A ~100 KB Immich-shaped JSON body, from the demo.
 start_demo 10000
@@ -22,7 +25,7 @@ curl -s -X POST -H 'x-api-key: demo-admin-key' -H 'content-type: application/jso
   -d '{"size":115}' "$demo/api/search/metadata" > "$work/big.json"
 echo "payload: $(wc -c < "$work/big.json") bytes"
 
-up=$(port); nx=$(port); gw=$(port)
+up=$(port); nx=$(port); gw=$(port); bp=$(port)
 mkdir -p "$work/www/api/server"
 printf '{"res":"pong"}' > "$work/www/api/server/ping"
 cp "$work/big.json" "$work/www/api/big"
@@ -44,7 +47,8 @@ http { access_log off; keepalive_requests 1000000;
 CONF
 nginx -c "$work/upstream.conf" -e "$work/upstream.err" & pids+=($!)
 nginx -c "$work/proxy.conf" -e "$work/proxy.err" & pids+=($!)
-wait_port "$up" api/server/ping; wait_port "$nx" api/server/ping
+target/release/examples/bare-proxy "127.0.0.1:$bp" "127.0.0.1:$up" "$WORKERS" 2>> "$work/bare.log" & pids+=($!)
+wait_port "$up" api/server/ping; wait_port "$nx" api/server/ping; wait_port "$bp" api/server/ping
 start_gateway "$gw" "$WORKERS" "[immich]\nbase_url = \"http://127.0.0.1:$up\""
 
 run() { # name url -> "req/s p50 p99"
@@ -61,17 +65,17 @@ for path in api/server/ping api/big; do
   for round in $(seq "$ROUNDS"); do
     run "nginx   /$path #$round" "http://127.0.0.1:$nx/$path" | tee -a "$work/results"
     run "gateway /$path #$round" "http://127.0.0.1:$gw/$path" | tee -a "$work/results"
+    run "pingora /$path #$round" "http://127.0.0.1:$bp/$path" | tee -a "$work/results"
   done
 done
 echo
-echo "medians:"
+echo "medians (pingora = the bare Pingora proxy):"
+# median WHO PATH FIELD: the median of one column of WHO's rounds on PATH.
+median() { grep "^$1 */$2 " "$work/results" | awk -v f="$3" '{print $f}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for path in api/server/ping api/big; do
-  n=$(grep "^nginx   /$path " "$work/results" | awk '{print $4}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  g=$(grep "^gateway /$path " "$work/results" | awk '{print $4}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  np50=$(grep "^nginx   /$path " "$work/results" | awk '{print $7}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  gp50=$(grep "^gateway /$path " "$work/results" | awk '{print $7}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  np99=$(grep "^nginx   /$path " "$work/results" | awk '{print $10}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  gp99=$(grep "^gateway /$path " "$work/results" | awk '{print $10}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  awk -v p="/$path" -v n="$n" -v g="$g" -v np50="$np50" -v gp50="$gp50" -v np99="$np99" -v gp99="$gp99" 'BEGIN {
-    printf "%-18s nginx %8.0f req/s (p50 %.3f, p99 %.3f ms)   gateway %8.0f req/s (p50 %.3f, p99 %.3f ms)   ratio %.2fx\n", p, n, np50, np99, g, gp50, gp99, g/n }'
+  stats() { echo "$(median "$1" "$path" 4) $(median "$1" "$path" 7) $(median "$1" "$path" 10)"; }
+  awk -v p="/$path" -v n="$(stats nginx)" -v g="$(stats gateway)" -v b="$(stats pingora)" 'BEGIN {
+    split(n, N, " "); split(g, G, " "); split(b, B, " ")
+    printf "%-18s nginx %8.0f req/s (p50 %.3f, p99 %.3f ms)   gateway %8.0f req/s (p50 %.3f, p99 %.3f ms)   ratio %.2fx\n", p, N[1], N[2], N[3], G[1], G[2], G[3], G[1] / N[1]
+    printf "%-18s bare Pingora %8.0f req/s (p50 %.3f, p99 %.3f ms) = %.2fx nginx; the gateway does %.2fx of it\n", "", B[1], B[2], B[3], B[1] / N[1], G[1] / B[1] }'
 done

@@ -3,10 +3,13 @@
 # Immich assets (real demo search items, ~1 KB each) served by a static nginx as
 # /api/map/markers, fetched through the gateway's /api as plain JSON (passthrough, the baseline),
 # as SSE, and as SSE compressed with gzip and zstd. Reports MB/s of input per second of gateway
-# CPU (utime + stime from /proc, so it is per core) and wall-clock MB/s; medians of ROUNDS.
+# CPU (utime + stime from /proc, so it is per core), wall-clock MB/s, and MB/s per second of
+# user-space CPU alone (the gateway's own work: on loopback the kernel's TCP work for the client's
+# socket is done on the gateway's core and counted in its stime); medians of ROUNDS.
 #
 #   bash bench/reframe_e2e.sh                 # ~100 MB fetched 5 times per measurement, 3 rounds
 #   PAGES=50 ROUNDS=5 REPEAT=3 bash bench/reframe_e2e.sh
+#   BASELINE=/tmp/old-gateway bash bench/reframe_e2e.sh   # and an older build, side by side
 #
 # Needs: nginx, curl, python3. Everything runs on 127.0.0.1.
 set -euo pipefail
@@ -49,31 +52,48 @@ nginx -c "$work/upstream.conf" -e "$work/upstream.err" & pids+=($!)
 wait_port "$up" api/map/markers
 start_gateway "$gw" 1 "[immich]\nbase_url = \"http://127.0.0.1:$up\""
 gwpid=$gateway_pid
+builds=(gateway)
+if [ -n "${BASELINE:-}" ]; then
+  base_port=$(port)
+  GATEWAY_BIN=$BASELINE start_gateway "$base_port" 1 "[immich]\nbase_url = \"http://127.0.0.1:$up\""
+  base_pid=$gateway_pid
+  builds+=(baseline)
+fi
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$gwpid/stat"; }
 hz=$(getconf CLK_TCK)
-run() { # name, extra curl args... -> "name cpu_MBps wall_MBps out_bytes"
-  local name=$1; shift
-  local before after start end out
-  before=$(cpu_ticks); start=$(date +%s.%N)
+run() { # build mode extra-curl-args... -> "mode build cpu_MBps wall_MBps out_bytes user_MBps"
+  local build=$1 name=$2; shift 2
+  local pid=$gwpid at=$gw before after start end out
+  [ "$build" = baseline ] && { pid=$base_pid; at=$base_port; }
+  before=$(awk '{print $14, $15}' "/proc/$pid/stat"); start=$(date +%s.%N)
   for _ in $(seq "$REPEAT"); do
-    out=$(curl -s -o /dev/null -w '%{size_download}' "$@" "http://127.0.0.1:$gw/api/map/markers")
+    out=$(curl -s -o /dev/null -w '%{size_download}' "$@" "http://127.0.0.1:$at/api/map/markers")
   done
-  end=$(date +%s.%N); after=$(cpu_ticks)
-  awk -v n="$name" -v r="$REPEAT" -v s="$size" -v c=$((after - before)) -v hz="$hz" -v t0="$start" -v t1="$end" -v o="$out" 'BEGIN {
-    cpu = c / hz; if (cpu <= 0) cpu = 1 / hz
-    printf "%-6s %8.0f MB/s per gateway core   %6.0f MB/s wall   out %6.1f MB   cpu %.2f s\n", n, r * s / cpu / 1e6, r * s / (t1 - t0) / 1e6, o / 1e6, cpu }'
+  end=$(date +%s.%N); after=$(awk '{print $14, $15}' "/proc/$pid/stat")
+  awk -v n="$name" -v b="$build" -v r="$REPEAT" -v s="$size" -v before="$before" -v after="$after" -v hz="$hz" \
+      -v t0="$start" -v t1="$end" -v o="$out" 'BEGIN {
+    split(before, x, " "); split(after, y, " ")
+    user = (y[1] - x[1]) / hz; sys = (y[2] - x[2]) / hz; cpu = user + sys
+    if (cpu <= 0) cpu = 1 / hz; if (user <= 0) user = 1 / hz
+    printf "%-6s %-8s %8.0f MB/s per gateway core   %6.0f MB/s wall   out %6.1f MB   cpu %.2f s (user %.2f)   %6.0f MB/s per user-space core\n",
+      n, b, r * s / cpu / 1e6, r * s / (t1 - t0) / 1e6, o / 1e6, cpu, user, r * s / user / 1e6 }'
 }
-echo "$ROUNDS rounds, one gateway worker thread"
+echo "$ROUNDS rounds, one gateway worker thread${BASELINE:+, the baseline build alternating with this one}"
 [ -n "${HOLD:-}" ] && { echo "gw=$gw gwpid=$gwpid"; sleep "$HOLD"; }
 for round in $(seq "$ROUNDS"); do
-  run plain | tee -a "$work/results"
-  run sse -H 'accept: text/event-stream' | tee -a "$work/results"
-  run gzip -H 'accept: text/event-stream' -H 'accept-encoding: gzip' | tee -a "$work/results"
-  run zstd -H 'accept: text/event-stream' -H 'accept-encoding: zstd' | tee -a "$work/results"
+  for build in "${builds[@]}"; do
+    run "$build" plain | tee -a "$work/results"
+    run "$build" sse -H 'accept: text/event-stream' | tee -a "$work/results"
+    run "$build" gzip -H 'accept: text/event-stream' -H 'accept-encoding: gzip' | tee -a "$work/results"
+    run "$build" zstd -H 'accept: text/event-stream' -H 'accept-encoding: zstd' | tee -a "$work/results"
+  done
 done
 echo
-echo "medians (MB/s of input per second of gateway CPU):"
+echo "medians (MB/s of input per second of gateway CPU; of user-space CPU alone):"
 for mode in plain sse gzip zstd; do
-  grep "^$mode " "$work/results" | awk '{print $2}' | sort -n | awk -v m="$mode" '{a[NR]=$1} END {printf "%-6s %8.0f MB/s\n", m, a[int((NR+1)/2)]}'
+  for build in "${builds[@]}"; do
+    cpu=$(grep "^$mode *$build " "$work/results" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    user=$(grep "^$mode *$build " "$work/results" | awk '{print $(NF-4)}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    printf "%-6s %-8s %8.0f MB/s   user-space %8.0f MB/s\n" "$mode" "$build" "$cpu" "$user"
+  done
 done
