@@ -146,6 +146,8 @@ async fn every_tool_works_against_the_demo() {
     let photo = mcp.ok("getPhoto", json!({ "id": ids[0] })).await;
     assert_eq!(photo["photo"]["id"], ids[0].as_str());
     assert!(photo["exif"]["make"].is_string());
+    // The compact photo carries the EXIF summary too.
+    assert!(photo["photo"]["camera"].is_string(), "{}", photo["photo"]);
 
     let albums = mcp.ok("listAlbums", json!({})).await;
     let album_id = albums["albums"][0]["id"].as_str().unwrap().to_string();

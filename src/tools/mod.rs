@@ -633,7 +633,9 @@ impl Call<'_> {
         let id = self.str_arg("id").unwrap_or_default();
         let mut asset: Asset = self.catalog.client.get(self.key, &format!("/api/assets/{id}"), &[]).await?;
         let tags: Vec<String> = asset.tags.take().into_iter().flatten().map(|t| t.value).collect();
-        let exif = asset.exif_info.take().and_then(|raw| serde_json::from_str::<Map<String, Value>>(raw.get()).ok());
+        // Read before the photo takes the asset; the photo reads its own EXIF fields from it too.
+        let exif =
+            asset.exif_info.as_deref().and_then(|raw| serde_json::from_str::<Map<String, Value>>(raw.get()).ok());
         let photo = Photo::from(asset);
         let mut text = photo.render();
         if let Some(exif) = &exif {
