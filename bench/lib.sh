@@ -6,6 +6,8 @@ chmod 755 "$work"  # nginx workers run as www-data
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
+# median REGEX FIELD: the median of column FIELD over the lines of $work/results matching REGEX.
+median() { grep "$1" "$work/results" | awk -v f="$2" '{print $f}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # wait_port PORT [PATH]: until http://127.0.0.1:PORT/PATH answers (10 s at most).
 wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/${2:-}" && return 0; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }

@@ -57,10 +57,10 @@ for round in $(seq "$ROUNDS"); do
   run "ts-sdk   stateless #$round" "http://127.0.0.1:$tsl/mcp" plain
 done | tee "$work/results"
 echo; echo "medians:"
-median() { grep "^$1 *$2 " "$work/results" | awk -v f="$3" '{print $f}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+of() { median "^$1 *$2 " "$3"; }  # of SERVER WIRE FIELD
 for wire in session stateless; do
-  g=$(median gateway $wire 4); r=$(median rmcp $wire 4); t=$(median ts-sdk $wire 4)
+  g=$(of gateway $wire 4); r=$(of rmcp $wire 4); t=$(of ts-sdk $wire 4)
   printf "%-9s gateway %8.0f calls/s (p50 %s, p99 %s ms) | rmcp %8.0f (p50 %s, p99 %s) | ts-sdk %8.0f (p50 %s, p99 %s) | gateway/rmcp %.2fx, gateway/ts %.1fx\n" \
-    "$wire" "$g" "$(median gateway $wire 7)" "$(median gateway $wire 10)" "$r" "$(median rmcp $wire 7)" "$(median rmcp $wire 10)" \
-    "$t" "$(median ts-sdk $wire 7)" "$(median ts-sdk $wire 10)" "$(awk -v a="$g" -v b="$r" 'BEGIN {print a/b}')" "$(awk -v a="$g" -v b="$t" 'BEGIN {print a/b}')"
+    "$wire" "$g" "$(of gateway $wire 7)" "$(of gateway $wire 10)" "$r" "$(of rmcp $wire 7)" "$(of rmcp $wire 10)" \
+    "$t" "$(of ts-sdk $wire 7)" "$(of ts-sdk $wire 10)" "$(awk -v a="$g" -v b="$r" 'BEGIN {print a/b}')" "$(awk -v a="$g" -v b="$t" 'BEGIN {print a/b}')"
 done

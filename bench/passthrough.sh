@@ -70,10 +70,9 @@ for path in api/server/ping api/big; do
 done
 echo
 echo "medians (pingora = the bare Pingora proxy):"
-# median WHO PATH FIELD: the median of one column of WHO's rounds on PATH.
-median() { grep "^$1 */$2 " "$work/results" | awk -v f="$3" '{print $f}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for path in api/server/ping api/big; do
-  stats() { echo "$(median "$1" "$path" 4) $(median "$1" "$path" 7) $(median "$1" "$path" 10)"; }
+  # stats WHO: the medians of WHO's req/s, p50 and p99 on this path.
+  stats() { echo "$(median "^$1 */$path " 4) $(median "^$1 */$path " 7) $(median "^$1 */$path " 10)"; }
   awk -v p="/$path" -v n="$(stats nginx)" -v g="$(stats gateway)" -v b="$(stats pingora)" 'BEGIN {
     split(n, N, " "); split(g, G, " "); split(b, B, " ")
     printf "%-18s nginx %8.0f req/s (p50 %.3f, p99 %.3f ms)   gateway %8.0f req/s (p50 %.3f, p99 %.3f ms)   ratio %.2fx\n", p, N[1], N[2], N[3], G[1], G[2], G[3], G[1] / N[1]

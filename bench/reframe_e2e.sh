@@ -92,8 +92,7 @@ echo
 echo "medians (MB/s of input per second of gateway CPU; of user-space CPU alone):"
 for mode in plain sse gzip zstd; do
   for build in "${builds[@]}"; do
-    cpu=$(grep "^$mode *$build " "$work/results" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    user=$(grep "^$mode *$build " "$work/results" | awk '{print $(NF-4)}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    printf "%-6s %-8s %8.0f MB/s   user-space %8.0f MB/s\n" "$mode" "$build" "$cpu" "$user"
+    printf "%-6s %-8s %8.0f MB/s   user-space %8.0f MB/s\n" "$mode" "$build" \
+      "$(median "^$mode *$build " 3)" "$(median "^$mode *$build " 19)"
   done
 done

@@ -24,7 +24,6 @@ for round in $(seq "$ROUNDS"); do
   run "direct #$round" "$demo/api/search/metadata" direct
   run "queryPhotos #$round" "http://127.0.0.1:$gw/mcp" mcp
 done | tee "$work/results"
-median() { grep "^$1 " "$work/results" | awk -v f="$2" '{print $f}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-d50=$(median direct 6); d99=$(median direct 9); g50=$(median queryPhotos 6); g99=$(median queryPhotos 9)
+d50=$(median "^direct " 6); d99=$(median "^direct " 9); g50=$(median "^queryPhotos " 6); g99=$(median "^queryPhotos " 9)
 awk -v d50="$d50" -v d99="$d99" -v g50="$g50" -v g99="$g99" 'BEGIN {
   printf "\nmedians: direct p50 %.3f / p99 %.3f ms; queryPhotos p50 %.3f / p99 %.3f ms; added p50 %.3f ms, p99 %.3f ms\n", d50, d99, g50, g99, g50 - d50, g99 - d99 }'

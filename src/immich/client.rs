@@ -614,7 +614,6 @@ impl ImmichClient {
     }
 }
 
-/// Turns an Immich error response into an [`ImmichError`], keeping Immich's message.
 /// The error an unsuccessful reqwest reply stands for (see [`immich_error`]).
 async fn error_from(response: reqwest::Response) -> ImmichError {
     let status = response.status();

@@ -113,21 +113,22 @@ impl StreamedBody {
 /// when Immich is not reached over `https`.
 fn tls_config(https: bool, verify: bool) -> ClientConfig {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let no_roots = || ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty());
     if !https {
-        return ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth();
+        return no_roots().with_no_client_auth();
     }
-    if verify {
-        use rustls_platform_verifier::BuilderVerifierExt;
-        match ClientConfig::builder().with_platform_verifier() {
-            Ok(builder) => return builder.with_no_client_auth(),
-            Err(e) => tracing::error!(error = %e, "no TLS roots for Immich; https to Immich fails until they exist"),
+    if !verify {
+        let builder = ClientConfig::builder().dangerous();
+        return builder.with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate)).with_no_client_auth();
+    }
+    use rustls_platform_verifier::BuilderVerifierExt;
+    match ClientConfig::builder().with_platform_verifier() {
+        Ok(builder) => builder.with_no_client_auth(),
+        Err(e) => {
+            tracing::error!(error = %e, "no TLS roots for Immich; https to Immich fails until they exist");
+            no_roots().with_no_client_auth()
         }
-        return ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth();
     }
-    ClientConfig::builder()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate))
-        .with_no_client_auth()
 }
 
 /// `verify_tls = false`: every certificate is accepted.

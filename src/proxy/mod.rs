@@ -765,7 +765,7 @@ fn request_id(session: &Session) -> String {
         _ => {
             let mut id = [0u8; 32];
             hex::encode_to_slice(rand::random::<[u8; 16]>(), &mut id).expect("32 hex digits for 16 bytes");
-            String::from_utf8_lossy(&id).into_owned()
+            String::from_utf8(id.to_vec()).expect("hex digits are ASCII")
         }
     }
 }
