@@ -13,7 +13,6 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -113,11 +112,12 @@ pub struct Asset {
     /// Pixel height.
     #[serde(default)]
     pub height: Option<u64>,
-    /// EXIF, when asked for, kept as Immich's JSON text: a streamed search reads every asset of a
-    /// library, and building a map of some 25 fields per asset cost more than all the rest
-    /// together. [`Asset::exif`] reads the fields photos show; `getPhoto` passes it all on.
+    /// EXIF, when asked for: only the fields a photo shows, read in place while the twenty-odd
+    /// others are skipped (a streamed search reads every asset of a library; a map of all of them
+    /// per asset cost more than all the rest together, and keeping the text to read it later cost
+    /// a copy and a second parse). `getPhoto` reads the whole EXIF from the asset's JSON itself.
     #[serde(default)]
-    pub exif_info: Option<Box<RawValue>>,
+    pub exif_info: Option<ExifSummary>,
     /// People in the asset.
     #[serde(default)]
     pub people: Vec<Person>,
@@ -126,15 +126,8 @@ pub struct Asset {
     pub tags: Option<Vec<Tag>>,
 }
 
-impl Asset {
-    /// The EXIF fields a photo summary shows (all `None` without EXIF).
-    pub fn exif(&self) -> ExifSummary {
-        self.exif_info.as_ref().and_then(|raw| serde_json::from_str(raw.get()).ok()).unwrap_or_default()
-    }
-}
-
 /// The fields of `ExifResponseDto` a photo summary shows; the rest is skipped while reading.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExifSummary {
     /// Camera maker.

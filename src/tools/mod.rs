@@ -631,11 +631,12 @@ impl Call<'_> {
 
     async fn get_photo(&self) -> Outcome {
         let id = self.str_arg("id").unwrap_or_default();
-        let mut asset: Asset = self.catalog.client.get(self.key, &format!("/api/assets/{id}"), &[]).await?;
+        // The whole EXIF is shown here, so the asset is read as JSON first and typed from it.
+        let raw: Value = self.catalog.client.get(self.key, &format!("/api/assets/{id}"), &[]).await?;
+        let exif = raw.get("exifInfo").and_then(Value::as_object).cloned();
+        let mut asset: Asset =
+            serde_json::from_value(raw).map_err(|e| ImmichError::Malformed(format!("GET /api/assets/{id}: {e}")))?;
         let tags: Vec<String> = asset.tags.take().into_iter().flatten().map(|t| t.value).collect();
-        // Read before the photo takes the asset; the photo reads its own EXIF fields from it too.
-        let exif =
-            asset.exif_info.as_deref().and_then(|raw| serde_json::from_str::<Map<String, Value>>(raw.get()).ok());
         let photo = Photo::from(asset);
         let mut text = photo.render();
         if let Some(exif) = &exif {

@@ -39,7 +39,7 @@ pub struct Photo {
 
 impl From<Asset> for Photo {
     fn from(asset: Asset) -> Photo {
-        let exif = asset.exif();
+        let exif = asset.exif_info.unwrap_or_default();
         let camera = match (exif.make, exif.model) {
             (Some(make), Some(model)) if model.starts_with(&make) => Some(model),
             (Some(make), Some(model)) => Some(format!("{make} {model}")),
