@@ -234,6 +234,11 @@ impl StreamBuffer {
         StreamBuffer { room: std::sync::Arc::new(tokio::sync::Semaphore::new(capacity)), capacity }
     }
 
+    /// Whether the consumer keeps up: at most half the buffer is waiting for it.
+    pub fn keeps_up(&self) -> bool {
+        self.room.available_permits() * 2 >= self.capacity
+    }
+
     /// Waits for room for `bytes` (one event larger than the whole buffer waits for it to be empty),
     /// counting a backpressure event when it has to wait.
     pub async fn hold(&self, bytes: usize) -> Held {
@@ -272,6 +277,20 @@ pub fn backpressure_event() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_buffer_keeps_up_while_at_most_half_of_it_waits() {
+        // Permits taken directly: `hold` also counts in the global budget, which the admission
+        // test below checks.
+        let buffer = StreamBuffer::new(1000);
+        assert!(buffer.keeps_up());
+        let half = buffer.room.try_acquire_many(500).expect("room");
+        assert!(buffer.keeps_up());
+        let more = buffer.room.try_acquire_many(1).expect("room");
+        assert!(!buffer.keeps_up());
+        drop((half, more));
+        assert!(buffer.keeps_up());
+    }
 
     // One test, so no other test of this process opens streams meanwhile.
     #[test]

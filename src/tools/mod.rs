@@ -3,6 +3,7 @@
 //! `ContentBlock`): `structuredContent` for programs plus a compact text rendering for the model.
 //! Every Immich failure becomes a tool result with `isError: true` and Immich's own message.
 
+mod ahead;
 pub mod defs;
 pub mod export;
 pub mod photo;
@@ -424,21 +425,28 @@ impl Call<'_> {
         // Where the stream stands; before the first page, its starting point.
         let mut at = Position { page: first_page, size: small.unwrap_or(size), taken: skip as usize, next: None };
         let mut pages_read = 0u64;
+        // The `n`th page the stream reads (from 1): its number and size.
+        let page_at = |n: u64| match small {
+            Some(small_size) if n <= 10 => (n, small_size),
+            Some(_) => (rest_start + n - 11, size),
+            None => (rest_start + n - 1, size),
+        };
+        let open_page = |(page_no, read_size): ahead::PageAt| -> ahead::Opening<'_> {
+            Box::pin(self.catalog.client.search_page_streamed(self.key, smart, &filter, page_no, read_size))
+        };
         let mut to_skip = 0usize;
         let mut page: Option<crate::immich::client::ArrayReader> = None;
+        let mut ahead = ahead::PageAhead::default();
         let chunk = Chunk { wanted, smart, filter: &filter };
         while sent < wanted && !exhausted {
             let reader = match page.as_mut() {
                 Some(reader) => reader,
                 None => {
                     pages_read += 1;
-                    let (page_no, read_size) = match small {
-                        Some(small_size) if pages_read <= 10 => (pages_read, small_size),
-                        Some(_) => (rest_start + pages_read - 11, size),
-                        None => (rest_start + pages_read - 1, size),
-                    };
+                    let (page_no, read_size) = page_at(pages_read);
+                    let opening = ahead.take((page_no, read_size)).unwrap_or_else(|| open_page((page_no, read_size)));
                     let opened = tokio::select! {
-                        opened = self.catalog.client.search_page_streamed(self.key, smart, &filter, page_no, read_size) => opened,
+                        opened = opening => opened,
                         () = self.cx.cancel.cancelled() => break,
                         () = &mut timeout => {
                             timed_out = true;
@@ -453,6 +461,7 @@ impl Call<'_> {
             };
             let next = tokio::select! {
                 asset = reader.next::<Asset>() => asset,
+                () = ahead.drive() => continue,
                 _ = flush.tick() => {
                     let resume = chunk.cursor_after(&at);
                     self.send_chunk(&mut stream, &chunk, &mut batch, sent, resume).await;
@@ -474,6 +483,16 @@ impl Call<'_> {
                 }
             };
             at.taken += 1;
+            // Halfway through a page, with more wanted than it holds and the client keeping up,
+            // the next page is asked for (see `ahead`).
+            if ahead.is_idle()
+                && at.taken * 2 >= at.size as usize
+                && sent + (at.size as usize - at.taken.min(at.size as usize)) as u64 + 1 < wanted
+                && stream.buffer.keeps_up()
+            {
+                let next = page_at(pages_read + 1);
+                ahead.ask(next, open_page(next));
+            }
             if to_skip > 0 {
                 to_skip -= 1;
                 continue;
