@@ -1,7 +1,8 @@
 """Issue 5 benchmark (d): SLOW concurrent streamed queryPhotos whose clients read at RATE bytes/s
 each (small socket buffers, so the gateway feels it), and meanwhile one fast client streaming
-FAST photos. Prints the fast client's time alone and under the slow load, the slow clients' mean
-read rate, and the gateway's peak RSS (sampled every 100 ms).
+FAST photos. Prints the fast client's time alone and under the slow load, the gateway's CPU
+seconds for the fast client alone, the slow clients' mean read rate, and the gateway's peak RSS
+(sampled every 100 ms).
 
 The fast client runs as its own process (this script with --fast), as a separate program would:
 in the slow clients' event loop its reads would wait behind their thousands of wake-ups a second.
@@ -81,8 +82,18 @@ async def fast_client():
     return time.perf_counter() - started, total
 
 
+def cpu_seconds():
+    """The gateway's user + system CPU time so far."""
+    import os
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def main():
+    cpu_before = cpu_seconds()
     alone, size = await fast_client_process()
+    cpu_alone = cpu_seconds() - cpu_before
     stop, received = asyncio.Event(), []
     peak = [rss_kib()]
 
@@ -107,6 +118,7 @@ async def main():
         "fast_photos": fast, "fast_bytes": size,
         "fast_alone_s": round(alone, 2), "fast_under_load_s": round(loaded, 2),
         "fast_slowdown": round(loaded / alone, 2),
+        "gateway_cpu_fast_alone_s": round(cpu_alone, 2),
         "gateway_peak_rss_mb": round(peak[0] / 1024, 1),
     }))
 
