@@ -85,6 +85,11 @@ impl RetryPolicy {
     }
 }
 
+/// Short text kept inline (up to 24 bytes: kinds, dates, file names, places, camera names, people's
+/// names), so reading a streamed asset allocates for its id and little else; longer text is
+/// allocated as a `String` would be.
+pub type Text = compact_str::CompactString;
+
 /// `AssetResponseDto`, the fields the tools use. The rest is skipped while parsing: a streamed
 /// search parses every asset of a library, and keeping unknown fields cost more than all the rest.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -94,15 +99,15 @@ pub struct Asset {
     pub id: String,
     /// `IMAGE`, `VIDEO`, `AUDIO` or `OTHER`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Text,
     /// Original file name.
-    pub original_file_name: String,
+    pub original_file_name: Text,
     /// Capture time as Immich records it.
     #[serde(default)]
-    pub local_date_time: Option<String>,
+    pub local_date_time: Option<Text>,
     /// File creation time.
     #[serde(default)]
-    pub file_created_at: Option<String>,
+    pub file_created_at: Option<Text>,
     /// Favourite flag.
     #[serde(default)]
     pub is_favorite: bool,
@@ -132,16 +137,16 @@ pub struct Asset {
 pub struct ExifSummary {
     /// Camera maker.
     #[serde(default)]
-    pub make: Option<String>,
+    pub make: Option<Text>,
     /// Camera model.
     #[serde(default)]
-    pub model: Option<String>,
+    pub model: Option<Text>,
     /// Reverse-geocoded city.
     #[serde(default)]
-    pub city: Option<String>,
+    pub city: Option<Text>,
     /// Reverse-geocoded country.
     #[serde(default)]
-    pub country: Option<String>,
+    pub country: Option<Text>,
 }
 
 /// `PersonResponseDto` inside an asset: the name is all a photo shows (each field kept costs an
@@ -151,7 +156,7 @@ pub struct ExifSummary {
 pub struct Person {
     /// Name (may be empty).
     #[serde(default)]
-    pub name: String,
+    pub name: Text,
 }
 
 /// `TagResponseDto`.

@@ -5,7 +5,7 @@
 //! a library into one, and a map per photo (a dozen allocated keys, kept sorted) cost more than
 //! reading the asset from Immich's JSON.
 
-use crate::immich::client::Asset;
+use crate::immich::client::{Asset, Text};
 use serde::Serialize;
 
 /// One photo, as tools return it.
@@ -15,22 +15,22 @@ pub struct Photo {
     /// Immich asset id.
     pub id: String,
     /// Original file name.
-    pub file_name: String,
+    pub file_name: Text,
     /// `IMAGE`, `VIDEO`, `AUDIO` or `OTHER`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Text,
     /// Capture time (local), else the file's creation time.
-    pub taken_at: Option<String>,
+    pub taken_at: Option<Text>,
     /// Favourite flag.
     pub favorite: bool,
     /// City, from EXIF.
-    pub city: Option<String>,
+    pub city: Option<Text>,
     /// Country, from EXIF.
-    pub country: Option<String>,
+    pub country: Option<Text>,
     /// Camera maker and model, from EXIF (the model alone when it already names the maker).
-    pub camera: Option<String>,
+    pub camera: Option<Text>,
     /// Names of the people recognised in it (unnamed people left out).
-    pub people: Vec<String>,
+    pub people: Vec<Text>,
     /// Pixel width.
     pub width: Option<u64>,
     /// Pixel height.
@@ -41,8 +41,8 @@ impl From<Asset> for Photo {
     fn from(asset: Asset) -> Photo {
         let exif = asset.exif_info.unwrap_or_default();
         let camera = match (exif.make, exif.model) {
-            (Some(make), Some(model)) if model.starts_with(&make) => Some(model),
-            (Some(make), Some(model)) => Some(format!("{make} {model}")),
+            (Some(make), Some(model)) if model.starts_with(make.as_str()) => Some(model),
+            (Some(make), Some(model)) => Some(compact_str::format_compact!("{make} {model}")),
             (make, model) => make.or(model),
         };
         Photo {
@@ -71,16 +71,16 @@ impl Photo {
         ];
         match (&self.city, &self.country) {
             (Some(city), Some(country)) => parts.push(format!("{city}, {country}")),
-            (Some(place), None) | (None, Some(place)) => parts.push(place.clone()),
+            (Some(place), None) | (None, Some(place)) => parts.push(place.to_string()),
             _ => {}
         }
         if let Some(camera) = &self.camera {
-            parts.push(camera.clone());
+            parts.push(camera.to_string());
         }
         if !self.people.is_empty() {
             parts.push(format!("with {}", self.people.join(", ")));
         }
-        let mut file = self.file_name.clone();
+        let mut file = self.file_name.to_string();
         if self.kind == "VIDEO" {
             file.push_str(" (video)");
         }
