@@ -289,10 +289,9 @@ impl ArrayReader {
 /// bytes, serde_json checks every key and kept string on its own, which cost ~9% of a streamed
 /// search's CPU.
 fn parse_element<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ImmichError> {
-    let parsed = std::str::from_utf8(raw)
-        .map_err(|e| e.to_string())
-        .and_then(|text| serde_json::from_str(text).map_err(|e| e.to_string()));
-    parsed.map_err(|e| ImmichError::Malformed(format!("invalid element in an Immich array: {e}")))
+    let malformed = |e: &dyn fmt::Display| ImmichError::Malformed(format!("invalid element in an Immich array: {e}"));
+    let text = std::str::from_utf8(raw).map_err(|e| malformed(&e))?;
+    serde_json::from_str(text).map_err(|e| malformed(&e))
 }
 
 #[derive(Deserialize)]

@@ -140,7 +140,7 @@ fn read_secret(inline: Option<&str>, file: Option<&std::path::Path>) -> Result<O
 }
 
 /// Immich's key header, parsed once.
-const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
+pub const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
 
 /// The key a client presents: `X-API-Key`, or `Authorization: Bearer <key>`.
 pub fn presented_key(req: &RequestHeader) -> Option<&str> {

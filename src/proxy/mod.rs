@@ -11,6 +11,10 @@ use crate::telemetry::{RouteClass as Route, metrics};
 use async_trait::async_trait;
 use auth::Principal;
 use bytes::Bytes;
+use http::header::{
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE,
+    ETAG, HOST, TRANSFER_ENCODING, VARY,
+};
 use local::{respond, respond_error, respond_json};
 use pingora::ErrorType::*;
 use pingora::http::ResponseHeader;
@@ -21,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Header names parsed once, not on every request.
+const X_ACCEL_BUFFERING: http::HeaderName = http::HeaderName::from_static("x-accel-buffering");
 const X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
 const HTTP: http::HeaderValue = http::HeaderValue::from_static("http");
@@ -222,10 +227,10 @@ impl Gateway {
         }
         let level = crate::stream::compress::level(codec, streaming);
         ctx.compressor = Some(crate::stream::compress::Compressor::new(codec, level));
-        response.remove_header("content-length");
-        response.insert_header("content-encoding", codec.token())?;
-        response.append_header("vary", "Accept-Encoding")?;
-        response.insert_header("transfer-encoding", "chunked")?;
+        response.remove_header(&CONTENT_LENGTH);
+        response.insert_header(CONTENT_ENCODING, codec.token())?;
+        response.append_header(VARY, "Accept-Encoding")?;
+        response.insert_header(TRANSFER_ENCODING, "chunked")?;
         response.set_version(http::Version::HTTP_11);
         Ok(())
     }
@@ -354,20 +359,13 @@ impl ProxyHttp for Gateway {
                     }
                 }
                 if ctx.runtime.config.streaming.enable_compression {
-                    let accepted = session
-                        .req_header()
-                        .headers
-                        .get(http::header::ACCEPT_ENCODING)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
+                    let accepted =
+                        session.req_header().headers.get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
                     ctx.codec = crate::stream::compress::negotiate(accepted);
                 }
                 let limit = ctx.runtime.config.server.max_body_size.0;
-                let declared = session
-                    .req_header()
-                    .headers
-                    .get(http::header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                let declared =
+                    session.req_header().headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 if declared.is_some_and(|n| n > limit) {
                     let message =
                         format!("request body larger than the limit of {}", ctx.runtime.config.server.max_body_size);
@@ -464,7 +462,7 @@ impl ProxyHttp for Gateway {
             upstream
                 .set_uri(target.parse::<http::Uri>().or_err(InvalidHTTPHeader, "normalised path is not a valid URI")?);
         }
-        upstream.insert_header(http::header::HOST, upstream_target.host_header().clone())?;
+        upstream.insert_header(HOST, upstream_target.host_header().clone())?;
 
         let client_ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip().to_string());
         if let Some(ip) = client_ip {
@@ -480,16 +478,16 @@ impl ProxyHttp for Gateway {
         upstream.insert_header(local::X_REQUEST_ID, ctx.request_id.as_str())?;
         if ctx.stream_format.is_some() || ctx.codec.is_some() {
             // The splitter reads plain JSON, and the gateway compresses with the client's best codec.
-            upstream.remove_header("accept-encoding");
+            upstream.remove_header(&ACCEPT_ENCODING);
         }
         if ctx.stream_format.is_some() {
-            upstream.insert_header("accept", "application/json")?;
+            upstream.insert_header(ACCEPT, "application/json")?;
         }
 
         if let Some(principal) = &ctx.principal {
-            upstream.remove_header("authorization");
-            upstream.remove_header("cookie");
-            upstream.insert_header("x-api-key", &*principal.immich_key)?;
+            upstream.remove_header(&AUTHORIZATION);
+            upstream.remove_header(&COOKIE);
+            upstream.insert_header(auth::X_API_KEY, &*principal.immich_key)?;
         }
         Ok(())
     }
@@ -516,11 +514,8 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         response.insert_header(local::X_REQUEST_ID, ctx.request_id.as_str())?;
-        let is_json = response
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.contains("json"));
+        let is_json =
+            response.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("json"));
         if let Some(format) = ctx.stream_format
             && response.status == 200
             && is_json
@@ -528,13 +523,13 @@ impl ProxyHttp for Gateway {
             let streaming = &ctx.runtime.config.streaming;
             let targets = vec![vec![], vec!["assets".into(), "items".into()], vec!["people".into()]];
             ctx.reframer = Some(crate::stream::reframe::Reframer::new(format, targets, streaming.chunk_size));
-            response.remove_header("content-length");
-            response.remove_header("content-encoding");
-            response.remove_header("etag");
-            response.insert_header("content-type", format.content_type())?;
-            response.insert_header("transfer-encoding", "chunked")?;
-            response.insert_header("cache-control", "no-cache")?;
-            response.insert_header("x-accel-buffering", "no")?;
+            response.remove_header(&CONTENT_LENGTH);
+            response.remove_header(&CONTENT_ENCODING);
+            response.remove_header(&ETAG);
+            response.insert_header(CONTENT_TYPE, format.content_type())?;
+            response.insert_header(TRANSFER_ENCODING, "chunked")?;
+            response.insert_header(CACHE_CONTROL, "no-cache")?;
+            response.insert_header(X_ACCEL_BUFFERING, "no")?;
             response.set_version(http::Version::HTTP_11);
         } else {
             // Immich's answer passes through as it is: the reserved stream slot is free again.
@@ -676,7 +671,7 @@ fn stream_format(
         Some("ndjson") => return Some(Format::Ndjson),
         _ => {}
     }
-    let accept = req.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = req.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if accept.contains("text/event-stream") {
         Some(Format::Sse)
     } else if accept.contains("application/x-ndjson") {

@@ -176,58 +176,75 @@ fn prefix_xor(mut x: u64) -> u64 {
     x
 }
 
+/// One classifier body for the SSE2 and AVX2 register widths: the block is read as lanes of
+/// `$width` bytes, each compared with the five bytes that matter, and each comparison's movemask
+/// shifted into place.
 #[cfg(target_arch = "x86_64")]
-fn classify(block: &[u8; BLOCK]) -> Masks {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are always available; the
-    // four unaligned 16-byte loads read offsets 0, 16, 32 and 48 of a 64-byte array.
-    unsafe {
-        let quote = _mm_set1_epi8(b'"' as i8);
-        let backslash = _mm_set1_epi8(b'\\' as i8);
-        let comma = _mm_set1_epi8(b',' as i8);
+macro_rules! classify_lanes {
+    ($block:expr, $width:literal as $movemask_bits:ty, $vector:ty,
+     $load:ident, $set1:ident, $or:ident, $cmpeq:ident, $movemask:ident) => {{
+        use std::arch::x86_64::*;
+        let quote = $set1(b'"' as i8);
+        let backslash = $set1(b'\\' as i8);
+        let comma = $set1(b',' as i8);
         // `[` | 0x20 == `{` and `]` | 0x20 == `}`; no other byte maps onto either.
-        let fold = _mm_set1_epi8(0x20);
-        let open = _mm_set1_epi8(b'{' as i8);
-        let close = _mm_set1_epi8(b'}' as i8);
+        let fold = $set1(0x20);
+        let open = $set1(b'{' as i8);
+        let close = $set1(b'}' as i8);
         let mut masks = Masks::default();
-        for lane in 0..4 {
-            let v = _mm_loadu_si128(block.as_ptr().add(lane * 16).cast());
-            let folded = _mm_or_si128(v, fold);
-            let bits = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (lane * 16);
-            masks.quote |= bits(_mm_cmpeq_epi8(v, quote));
-            masks.backslash |= bits(_mm_cmpeq_epi8(v, backslash));
-            masks.comma |= bits(_mm_cmpeq_epi8(v, comma));
-            masks.open |= bits(_mm_cmpeq_epi8(folded, open));
-            masks.close |= bits(_mm_cmpeq_epi8(folded, close));
+        for lane in 0..BLOCK / $width {
+            // SAFETY: an unaligned load of `$width` bytes at a multiple of `$width` inside the
+            // 64-byte block.
+            let v = unsafe { $load($block.as_ptr().add(lane * $width).cast()) };
+            let folded = $or(v, fold);
+            let bits = |m: $vector| u64::from($movemask(m) as $movemask_bits) << (lane * $width);
+            masks.quote |= bits($cmpeq(v, quote));
+            masks.backslash |= bits($cmpeq(v, backslash));
+            masks.comma |= bits($cmpeq(v, comma));
+            masks.open |= bits($cmpeq(folded, open));
+            masks.close |= bits($cmpeq(folded, close));
         }
         masks
-    }
+    }};
+}
+
+/// The baseline classifier on x86_64: SSE2.
+#[cfg(target_arch = "x86_64")]
+fn classify(block: &[u8; BLOCK]) -> Masks {
+    // SAFETY: SSE2 is part of the x86_64 baseline.
+    unsafe { classify_sse2(block) }
+}
+
+/// The SSE2 classifier: four 16-byte registers per block.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn classify_sse2(block: &[u8; BLOCK]) -> Masks {
+    classify_lanes!(
+        block,
+        16 as u16,
+        __m128i,
+        _mm_loadu_si128,
+        _mm_set1_epi8,
+        _mm_or_si128,
+        _mm_cmpeq_epi8,
+        _mm_movemask_epi8
+    )
 }
 
 /// The AVX2 classifier: two 32-byte registers per block.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn classify_avx2(block: &[u8; BLOCK]) -> Masks {
-    use std::arch::x86_64::*;
-    let quote = _mm256_set1_epi8(b'"' as i8);
-    let backslash = _mm256_set1_epi8(b'\\' as i8);
-    let comma = _mm256_set1_epi8(b',' as i8);
-    let fold = _mm256_set1_epi8(0x20);
-    let open = _mm256_set1_epi8(b'{' as i8);
-    let close = _mm256_set1_epi8(b'}' as i8);
-    let mut masks = Masks::default();
-    for lane in 0..2 {
-        // SAFETY: an unaligned 32-byte load at offset 0 or 32 of a 64-byte array.
-        let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(lane * 32).cast()) };
-        let folded = _mm256_or_si256(v, fold);
-        let bits = |m: __m256i| u64::from(_mm256_movemask_epi8(m) as u32) << (lane * 32);
-        masks.quote |= bits(_mm256_cmpeq_epi8(v, quote));
-        masks.backslash |= bits(_mm256_cmpeq_epi8(v, backslash));
-        masks.comma |= bits(_mm256_cmpeq_epi8(v, comma));
-        masks.open |= bits(_mm256_cmpeq_epi8(folded, open));
-        masks.close |= bits(_mm256_cmpeq_epi8(folded, close));
-    }
-    masks
+    classify_lanes!(
+        block,
+        32 as u32,
+        __m256i,
+        _mm256_loadu_si256,
+        _mm256_set1_epi8,
+        _mm256_or_si256,
+        _mm256_cmpeq_epi8,
+        _mm256_movemask_epi8
+    )
 }
 
 /// The AVX-512BW classifier: the whole block in one register, comparisons straight to bit masks.
