@@ -286,12 +286,14 @@ impl ArrayReader {
 }
 
 /// One element of an Immich array. UTF-8 is checked once for the whole element: parsed from
-/// bytes, serde_json checks every key and kept string on its own, which cost ~9% of a streamed
-/// search's CPU.
+/// bytes, a parser checks every key and kept string on its own, which cost ~9% of a streamed
+/// search's CPU. `sonic_rs` (SIMD) rather than `serde_json` because a streamed search reads every
+/// asset of a library and keeps a tenth of each: skipping the rest was a fifth of its profile
+/// (`skip_to_escape`), and the gateway's CPU per streamed photo fell by ~8% with the switch.
 fn parse_element<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ImmichError> {
     let malformed = |e: &dyn fmt::Display| ImmichError::Malformed(format!("invalid element in an Immich array: {e}"));
     let text = std::str::from_utf8(raw).map_err(|e| malformed(&e))?;
-    serde_json::from_str(text).map_err(|e| malformed(&e))
+    sonic_rs::from_str(text).map_err(|e| malformed(&e))
 }
 
 #[derive(Deserialize)]

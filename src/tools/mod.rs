@@ -596,7 +596,10 @@ impl Call<'_> {
         }
         stream.sequence += 1;
         let rate = sent as f64 / stream.started.elapsed().as_secs_f64().max(1e-3);
-        let params = serde_json::to_string(&DataParams {
+        // sonic_rs, like the Immich elements these photos were read from (see
+        // `immich::client::parse_element`): its SIMD string escaping is ~10% of a streamed
+        // photo's CPU less than serde_json's.
+        let params = sonic_rs::to_string(&DataParams {
             stream_id: &stream.id,
             sequence_number: stream.sequence,
             items: batch,
