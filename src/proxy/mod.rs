@@ -39,7 +39,7 @@ fn route_of(path: &str) -> Route {
         "/health" | "/health/streaming" => Route::Health,
         "/ready" => Route::Ready,
         "/metrics" => Route::Metrics,
-        "/mcp" | "/mcp/stream" => Route::Mcp,
+        "/mcp" | "/mcp/stream" | "/mcp/ws" => Route::Mcp,
         p if p.starts_with("/exports/") => Route::Export,
         p if p.starts_with("/.well-known/oauth-protected-resource") => Route::Mcp,
         p if p == "/api" || p.starts_with("/api/") || p.starts_with("//") || p.starts_with("/api%") => Route::Api,

