@@ -190,6 +190,37 @@ fn cancelled_call_stops_without_a_response() {
 }
 
 #[test]
+fn shutdown_closes_with_going_away_after_resumable_data() {
+    let gw = gateway_with("", "200000");
+    let mut socket = connect(&gw, "your-key").unwrap();
+    send(&mut socket, query(1, 1_000_000));
+    let first = loop {
+        let message = next(&mut socket);
+        if message["method"] == "notifications/stream/data" {
+            break message;
+        }
+    };
+    let mut last_token = first["params"]["resumeToken"].as_str().map(str::to_string);
+    gw.signal("TERM");
+    let frame = loop {
+        match socket.read().expect("a close frame before the connection ends") {
+            Message::Text(text) => {
+                let m: Value = serde_json::from_str(text.as_str()).unwrap();
+                assert_ne!(m["id"], 1, "the call is cut short, not answered");
+                if let Some(token) = m["params"]["resumeToken"].as_str() {
+                    last_token = Some(token.to_string());
+                }
+            }
+            Message::Close(frame) => break frame.expect("a close code"),
+            _ => {}
+        }
+    };
+    assert_eq!(u16::from(frame.code), 1001);
+    assert!(frame.reason.as_str().contains("resumeToken"), "{frame:?}");
+    assert!(last_token.is_some(), "data notifications carry resume tokens");
+}
+
+#[test]
 fn server_pings_at_the_heartbeat_interval() {
     let gw = gateway("[streaming]\nheartbeat_interval = \"300ms\"");
     let mut socket = connect(&gw, "your-key").unwrap();

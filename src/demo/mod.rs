@@ -184,11 +184,21 @@ impl DemoImmich {
     }
 }
 
-/// Binds the demo's loopback listener on an ephemeral port (before Pingora forks or starts).
-pub fn bind() -> std::io::Result<std::net::TcpListener> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    listener.set_nonblocking(true)?;
-    Ok(listener)
+/// Binds the demo's loopback listener on an ephemeral port (before Pingora forks or starts), not
+/// one of `avoid` — the gateway's own listen ports, which are bound later: a port someone freed
+/// for the gateway to take can be the next one the kernel hands out.
+pub fn bind(avoid: &[u16]) -> std::io::Result<std::net::TcpListener> {
+    // Ports refused so far stay bound until the end, so the kernel hands out another each time.
+    let mut refused = Vec::new();
+    loop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        if avoid.contains(&listener.local_addr()?.port()) {
+            refused.push(listener);
+            continue;
+        }
+        listener.set_nonblocking(true)?;
+        return Ok(listener);
+    }
 }
 
 /// Pingora background service running the demo on a pre-bound listener.
@@ -224,7 +234,7 @@ impl BackgroundService for DemoService {
 /// Starts a demo Immich on its own thread and runtime, for tests and benchmarks; it lives until
 /// the process ends. Returns its address.
 pub fn spawn(assets: u64, fault: Fault) -> SocketAddr {
-    let listener = bind().expect("bind loopback");
+    let listener = bind(&[]).expect("bind loopback");
     let addr = listener.local_addr().expect("bound address");
     let demo = DemoImmich::new(assets, fault);
     std::thread::Builder::new()
@@ -244,6 +254,17 @@ pub fn spawn(assets: u64, fault: Fault) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_keeps_clear_of_the_gateways_ports() {
+        // Every port the kernel handed out so far is to be avoided: the next bind must skip them
+        // even when one is free again.
+        let taken: Vec<u16> = (0..20).map(|_| bind(&[]).unwrap().local_addr().unwrap().port()).collect();
+        for _ in 0..20 {
+            let port = bind(&taken).unwrap().local_addr().unwrap().port();
+            assert!(!taken.contains(&port), "{port} is one of the gateway's");
+        }
+    }
 
     #[test]
     fn faults_parse() {

@@ -94,6 +94,12 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
                     socket.send(text);
                     socket.flush_to(session).await?;
                 }
+                () = crate::server::shutting_down() => {
+                    // Data notifications carry resume tokens: the client resumes on another replica.
+                    socket.close(CloseCode::Away, "the gateway is shutting down; resume with the last resumeToken");
+                    socket.flush_to(session).await?;
+                    return Ok(());
+                }
                 _ = ping.tick() => {
                     socket.ping();
                     socket.flush_to(session).await?;
@@ -164,12 +170,20 @@ impl Socket {
             Err(e) => {
                 // A message over the size limit is 1009; anything else the client got wrong, 1002.
                 let code = if matches!(e, Error::Capacity(_)) { CloseCode::Size } else { CloseCode::Protocol };
-                let reason = e.to_string();
-                let frame = CloseFrame { code, reason: reason.chars().take(120).collect::<String>().into() };
-                let _ = self.ws.close(&mut self.pipe, Some(frame));
+                self.close(code, &e.to_string());
                 Read::Closed
             }
         }
+    }
+
+    /// Queues a close frame (RFC 6455 caps its reason at 123 bytes).
+    fn close(&mut self, code: CloseCode, reason: &str) {
+        let mut end = reason.len().min(120);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let frame = CloseFrame { code, reason: reason[..end].to_owned().into() };
+        let _ = self.ws.close(&mut self.pipe, Some(frame));
     }
 
     /// Queues a text frame (written by the next [`Socket::flush_to`]).
