@@ -91,11 +91,7 @@ fn seed_wscat_example_streams_a_bare_tools_call() {
     assert_eq!(result["isError"], false);
     socket.close(None).unwrap();
     // Seed 000's metrics name the transport.
-    let (_, _, metrics) = common::raw_get(&gw.at(""), "/metrics").unwrap();
-    let metrics = String::from_utf8(metrics).unwrap();
-    let sent = metrics.lines().find(|l| l.starts_with("streaming_bytes_sent_total{transport=\"websocket\"}"));
-    let bytes: f64 = sent.and_then(|l| l.split_whitespace().last()?.parse().ok()).unwrap_or(0.0);
-    assert!(bytes > 100_000.0, "{sent:?}");
+    assert!(websocket_bytes(&gw) > 100_000.0);
 }
 
 #[test]
@@ -218,6 +214,36 @@ fn shutdown_closes_with_going_away_after_resumable_data() {
     assert_eq!(u16::from(frame.code), 1001);
     assert!(frame.reason.as_str().contains("resumeToken"), "{frame:?}");
     assert!(last_token.is_some(), "data notifications carry resume tokens");
+}
+
+/// `streaming_bytes_sent_total{transport="websocket"}`: what the tools produced for WebSocket.
+fn websocket_bytes(gw: &Gateway) -> f64 {
+    let (_, _, metrics) = common::raw_get(&gw.at(""), "/metrics").unwrap();
+    let metrics = String::from_utf8(metrics).unwrap();
+    let line = metrics.lines().find(|l| l.starts_with("streaming_bytes_sent_total{transport=\"websocket\"}"));
+    line.and_then(|l| l.split_whitespace().last()?.parse().ok()).unwrap_or(0.0)
+}
+
+#[test]
+fn a_client_that_stops_reading_pauses_its_call() {
+    let gw = gateway_with("", "200000");
+    let mut socket = connect(&gw, "your-key").unwrap();
+    // 200,000 photos are ~50 MB of notifications; the client reads the first and then nothing.
+    send(&mut socket, query(1, 1_000_000));
+    while next(&mut socket)["method"] != "notifications/stream/data" {}
+    std::thread::sleep(Duration::from_millis(1500));
+    let paused = websocket_bytes(&gw);
+    std::thread::sleep(Duration::from_millis(1000));
+    let later = websocket_bytes(&gw);
+    // Produced so far: what the kernel's socket buffers, the connection's channel and the
+    // stream's own buffer hold — a few MB, not the result.
+    assert!(paused < 16e6, "{paused} bytes produced for a client that does not read");
+    assert!(later - paused < 100_000.0, "the call kept producing while its client did not read: {paused} then {later}");
+    // Reading again resumes it.
+    for _ in 0..200 {
+        next(&mut socket);
+    }
+    assert!(websocket_bytes(&gw) > later);
 }
 
 #[test]

@@ -51,6 +51,8 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
     session.write_response_header(Box::new(response), false).await?;
     // A client may wait quietly for a long call; pings keep the connection alive.
     session.as_downstream_mut().set_read_timeout(None);
+    // As on SSE: a slow reader's pace reaches the calls at once, not after megabytes in the kernel.
+    crate::stream::socket::cap_unsent(session, exchange.runtime.config.streaming.stream_buffer_size.as_usize());
 
     let heartbeat = exchange.runtime.config.streaming.heartbeat_interval.0;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
@@ -85,10 +87,11 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
                     socket.flush_to(session).await?;
                 }
                 Some(outbound) = rx.recv() => {
-                    let text = match outbound {
-                        Outbound::Message(message) => message.to_string(),
-                        // Its `held` bytes count against the buffers until the frame is written.
-                        Outbound::Data(data) => data.notification(),
+                    // A data event's bytes count against the stream's and the gateway's buffers
+                    // until its frame is written.
+                    let (text, _held) = match outbound {
+                        Outbound::Message(message) => (message.to_string(), None),
+                        Outbound::Data(data) => (data.notification(), Some(data.held)),
                         Outbound::CloseStream => continue,
                     };
                     socket.send(text);
