@@ -74,6 +74,21 @@ fn query(id: u64, limit: u64) -> Value {
     json!({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "queryPhotos", "arguments": {"limit": limit}}, "id": id})
 }
 
+/// A gateway on a demo of 200,000 photos (far more than socket buffers hold, so a call is still
+/// running when the test acts, however fast the machine), a connection, and on it call `id` asking
+/// for a million photos, once its first data notification (returned) has arrived.
+fn long_call(id: u64) -> (Gateway, Socket, Value) {
+    let gw = gateway_with("", "200000");
+    let mut socket = connect(&gw, "your-key").unwrap();
+    send(&mut socket, query(id, 1_000_000));
+    loop {
+        let message = next(&mut socket);
+        if message["method"] == "notifications/stream/data" {
+            return (gw, socket, message);
+        }
+    }
+}
+
 #[test]
 fn seed_wscat_example_streams_a_bare_tools_call() {
     let gw = gateway("");
@@ -158,13 +173,7 @@ fn calls_run_side_by_side_and_initialize_and_lists_work() {
 
 #[test]
 fn cancelled_call_stops_without_a_response() {
-    // 200,000 photos: far more than the socket buffers hold, so the call is still running when
-    // the cancel arrives however fast the machine is.
-    let gw = gateway_with("", "200000");
-    let mut socket = connect(&gw, "your-key").unwrap();
-    send(&mut socket, query(5, 1_000_000));
-    // Wait for the stream to start, then cancel it.
-    while next(&mut socket)["method"] != "notifications/stream/data" {}
+    let (_gw, mut socket, _) = long_call(5);
     send(&mut socket, json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}}));
     send(&mut socket, json!({"jsonrpc": "2.0", "id": 6, "method": "ping"}));
     // Data already queued may still arrive; then the ping's answer, and never a response to 5.
@@ -187,15 +196,7 @@ fn cancelled_call_stops_without_a_response() {
 
 #[test]
 fn shutdown_closes_with_going_away_after_resumable_data() {
-    let gw = gateway_with("", "200000");
-    let mut socket = connect(&gw, "your-key").unwrap();
-    send(&mut socket, query(1, 1_000_000));
-    let first = loop {
-        let message = next(&mut socket);
-        if message["method"] == "notifications/stream/data" {
-            break message;
-        }
-    };
+    let (gw, mut socket, first) = long_call(1);
     let mut last_token = first["params"]["resumeToken"].as_str().map(str::to_string);
     gw.signal("TERM");
     let frame = loop {
@@ -226,11 +227,8 @@ fn websocket_bytes(gw: &Gateway) -> f64 {
 
 #[test]
 fn a_client_that_stops_reading_pauses_its_call() {
-    let gw = gateway_with("", "200000");
-    let mut socket = connect(&gw, "your-key").unwrap();
     // 200,000 photos are ~50 MB of notifications; the client reads the first and then nothing.
-    send(&mut socket, query(1, 1_000_000));
-    while next(&mut socket)["method"] != "notifications/stream/data" {}
+    let (gw, mut socket, _) = long_call(1);
     std::thread::sleep(Duration::from_millis(1500));
     let paused = websocket_bytes(&gw);
     std::thread::sleep(Duration::from_millis(1000));

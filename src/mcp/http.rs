@@ -944,7 +944,7 @@ async fn run_call(
     let pending = (call.wire == Wire::Session).then(|| state.pending.clone());
     let mut cx = CallContext::new(tx.clone())
         .with_streaming(true)
-        .with_transport(if framing == Framing::Ndjson { "ndjson" } else { "sse" })
+        .with_transport(framing.transport())
         .with_client(auth::client_key(session, exchange.principal.as_ref(), exchange.runtime.credentials.mode()))
         .with_progress_token(progress_token)
         .with_capabilities(call.caps.clone())
@@ -961,23 +961,8 @@ async fn run_call(
     if let Some(key) = &key {
         state.running.lock().unwrap().insert(key.clone(), cancel.clone());
     }
-    let (id, method, params, wire) = (call.id.clone(), call.method.clone(), call.params.clone(), call.wire);
-    tokio::spawn(async move {
-        let outcome = tokio::select! {
-            biased;
-            () = cx.cancel.cancelled() => None,
-            outcome = server.handle(&method, &params, &cx, wire) => Some(outcome),
-        };
-        // A cancelled request gets no response, not even the error its cut-short Immich read just
-        // ended in.
-        if let Some(outcome) = outcome.filter(|_| !cx.cancel.is_cancelled()) {
-            let message = match outcome {
-                Ok(result) => jsonrpc::result(&id, result),
-                Err(error) => error.response(Some(&id)),
-            };
-            let _ = tx.send(Outbound::Message(message)).await;
-        }
-    });
+    let wire = call.wire;
+    spawn_call(server, (call.id.clone(), call.method.clone(), call.params.clone()), wire, cx, tx);
 
     let stream_id = hex::encode(rand::random::<[u8; 8]>());
     let tool = call.params["name"].as_str().unwrap_or_default().to_string();
@@ -1005,6 +990,32 @@ async fn run_call(
         _ => {}
     }
     Ok(())
+}
+
+/// Runs a request on its own task; its response goes to `tx` after whatever the call streamed,
+/// unless the call is cancelled first: a cancelled request gets no response, not even the error
+/// its cut-short Immich read just ended in.
+fn spawn_call(
+    server: Arc<McpServer>,
+    (id, method, params): (Id, String, Value),
+    wire: Wire,
+    cx: CallContext,
+    tx: mpsc::Sender<Outbound>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let outcome = tokio::select! {
+            biased;
+            () = cx.cancel.cancelled() => None,
+            outcome = server.handle(&method, &params, &cx, wire) => Some(outcome),
+        };
+        if let Some(outcome) = outcome.filter(|_| !cx.cancel.is_cancelled()) {
+            let message = match outcome {
+                Ok(result) => jsonrpc::result(&id, result),
+                Err(error) => error.response(Some(&id)),
+            };
+            let _ = tx.send(Outbound::Message(message)).await;
+        }
+    })
 }
 
 /// SEP-2243: arguments a tool marks with `x-mcp-header` travel in `Mcp-Param-<Name>` headers too
@@ -1149,6 +1160,14 @@ impl Framing {
         match self {
             Framing::Sse | Framing::Bulk => "text/event-stream",
             Framing::Ndjson => "application/x-ndjson",
+        }
+    }
+
+    /// Its `transport` label in the streaming metrics.
+    fn transport(self) -> &'static str {
+        match self {
+            Framing::Sse | Framing::Bulk => "sse",
+            Framing::Ndjson => "ndjson",
         }
     }
 }

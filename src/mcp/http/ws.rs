@@ -11,7 +11,7 @@
 //! as its own task on session-era rules and may stream (progress, `notifications/stream/data`),
 //! several at once. `notifications/cancelled` stops one; closing the socket stops them all.
 
-use super::{Exchange, McpState, STREAM_CHANNEL, header};
+use super::{Exchange, McpState, STREAM_CHANNEL, header, spawn_call};
 use crate::mcp::catalog::{CallContext, InputRound, Outbound};
 use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Id, Message, RpcError};
 use crate::mcp::server::{self, Wire};
@@ -136,7 +136,7 @@ fn handshake_key(session: &Session) -> std::result::Result<&[u8], (u16, &'static
 
 /// What one attempt to read a message gave.
 enum Read {
-    Text(String),
+    Text(tungstenite::Utf8Bytes),
     Binary,
     /// A ping, pong or frame `tungstenite` answers itself.
     Control,
@@ -164,7 +164,7 @@ impl Socket {
     fn read(&mut self) -> Read {
         use tungstenite::{Error, Message};
         match self.ws.read(&mut self.pipe) {
-            Ok(Message::Text(text)) => Read::Text(text.as_str().to_owned()),
+            Ok(Message::Text(text)) => Read::Text(text),
             Ok(Message::Binary(_)) => Read::Binary,
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => Read::Control,
             Ok(Message::Close(_)) => Read::Closed,
@@ -242,10 +242,10 @@ impl io::Write for Pipe {
 }
 
 /// The connection's running requests, by id, to cancel one on `notifications/cancelled` and all
-/// when the connection ends. A finished call cancels its own token, so it is pruned.
+/// when the connection ends; an entry goes once its task has finished.
 #[derive(Default)]
 struct Calls {
-    running: HashMap<String, CancellationToken>,
+    running: HashMap<String, (CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
 impl Calls {
@@ -264,9 +264,9 @@ impl Calls {
             Ok(jsonrpc::Body::Single(Message::Request { id, method, params })) => (id, method, params),
             Ok(jsonrpc::Body::Single(Message::Notification { method, params })) => {
                 if method == "notifications/cancelled"
-                    && let Some(token) = params.get("requestId").and_then(|id| self.running.get(&id_key(id)))
+                    && let Some((cancel, _)) = params.get("requestId").and_then(|id| self.running.get(&id_key(id)))
                 {
-                    token.cancel();
+                    cancel.cancel();
                 }
                 return None;
             }
@@ -276,7 +276,7 @@ impl Calls {
             }
             Err((id, error)) => return Some(error.response(id.as_ref())),
         };
-        self.running.retain(|_, token| !token.is_cancelled());
+        self.running.retain(|_, (_, task)| !task.is_finished());
         if self.running.len() >= limit {
             let reason = format!("at most {limit} requests run at once on one WebSocket connection");
             return Some(RpcError::new(INVALID_REQUEST, reason).response(Some(&id)));
@@ -301,31 +301,15 @@ impl Calls {
             .with_announcements(state.broadcast.clone())
             .with_immich_key(exchange.immich_key.clone())
             .with_public_base(exchange.public_base.clone());
-        self.running.insert(id_key(&id), cx.cancel.clone());
-        let server = state.server(exchange.runtime);
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let outcome = tokio::select! {
-                biased;
-                () = cx.cancel.cancelled() => None,
-                outcome = server.handle(&method, &params, &cx, Wire::Session) => Some(outcome),
-            };
-            // A cancelled request gets no response, not even the error its cut-short Immich read just
-            // ended in.
-            if let Some(outcome) = outcome.filter(|_| !cx.cancel.is_cancelled()) {
-                let message = match outcome {
-                    Ok(result) => jsonrpc::result(&id, result),
-                    Err(error) => error.response(Some(&id)),
-                };
-                let _ = tx.send(Outbound::Message(message)).await;
-            }
-            cx.cancel.cancel();
-        });
+        let cancel = cx.cancel.clone();
+        let task =
+            spawn_call(state.server(exchange.runtime), (id.clone(), method, params), Wire::Session, cx, tx.clone());
+        self.running.insert(id_key(&id), (cancel, task));
         None
     }
 
     fn cancel_all(&self) {
-        self.running.values().for_each(CancellationToken::cancel);
+        self.running.values().for_each(|(cancel, _)| cancel.cancel());
     }
 }
 
