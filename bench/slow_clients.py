@@ -1,16 +1,18 @@
 """Issue 5 benchmark (d): SLOW concurrent streamed queryPhotos whose clients read at RATE bytes/s
 each (small socket buffers, so the gateway feels it), and meanwhile one fast client streaming
-FAST photos. Prints the fast client's time alone and under the slow load, the gateway's CPU
-seconds for the fast client alone and its share of a core while only the slow streams run, the
-slow clients' mean read rate, and the gateway's peak RSS (sampled every 100 ms).
+FAST photos. After one uncounted warm-up stream, each of ROUNDS rounds times the fast client alone
+and then amid the slow streams. Prints those times and their ratios, the gateway's CPU seconds for
+the fast client alone and its share of a core while only the slow streams run, the slow clients'
+mean read rate, and the gateway's peak RSS (sampled every 100 ms).
 
 The fast client runs as its own process (this script with --fast), as a separate program would:
 in the slow clients' event loop its reads would wait behind their thousands of wake-ups a second.
 
-Usage: python3 slow_clients.py HOST PORT GATEWAY_PID SLOW RATE SECONDS FAST
+Usage: python3 slow_clients.py HOST PORT GATEWAY_PID SLOW RATE SECONDS FAST [ROUNDS]
        python3 slow_clients.py --fast HOST PORT FAST   (prints seconds and bytes)"""
 import asyncio
 import json
+import statistics
 import sys
 import time
 
@@ -19,6 +21,7 @@ if sys.argv[1] == "--fast":
 else:
     host, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     slow, rate, seconds, fast = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+    rounds = int(sys.argv[8]) if len(sys.argv) > 8 else 1
 
 
 def request(limit):
@@ -91,38 +94,50 @@ def cpu_seconds():
 
 
 async def main():
-    cpu_before = cpu_seconds()
-    alone, size = await fast_client_process()
-    cpu_alone = cpu_seconds() - cpu_before
-    stop, received = asyncio.Event(), []
     peak = [rss_kib()]
+    sampling = asyncio.Event()
 
     async def sample():
-        while not stop.is_set():
+        while not sampling.is_set():
             peak[0] = max(peak[0], rss_kib())
             await asyncio.sleep(0.1)
 
     sampler = asyncio.create_task(sample())
-    slow_tasks = [asyncio.create_task(slow_client(stop, received)) for _ in range(slow)]
-    await asyncio.sleep(2)  # every slow stream is open and backed up
-    loaded, _ = await fast_client_process()
-    remaining = seconds - 2 - loaded
-    slow_only_cpu = None
-    if remaining > 0:
-        cpu_before, started = cpu_seconds(), time.perf_counter()
-        await asyncio.sleep(remaining)
-        slow_only_cpu = 100 * (cpu_seconds() - cpu_before) / (time.perf_counter() - started)
-    stop.set()
-    await asyncio.gather(*slow_tasks)
+    # A first stream warms the gateway and the demo (pools, pages, allocator); it is not counted.
+    await fast_client_process()
+    alone_runs, loaded_runs, received, cpu_alone, slow_only_cpu = [], [], [], [], None
+    for round_no in range(rounds):
+        # Each round measures the fast client alone and then amid the slow streams, back to back,
+        # so the pair sees the same machine (this VM's speed drifts by ±20% over minutes).
+        cpu_before = cpu_seconds()
+        alone, size = await fast_client_process()
+        cpu_alone.append(cpu_seconds() - cpu_before)
+        stop = asyncio.Event()
+        slow_tasks = [asyncio.create_task(slow_client(stop, received)) for _ in range(slow)]
+        await asyncio.sleep(2)  # every slow stream is open and backed up
+        loaded, _ = await fast_client_process()
+        alone_runs.append(alone)
+        loaded_runs.append(loaded)
+        remaining = seconds - 2 - loaded
+        if round_no == rounds - 1 and remaining > 0:
+            cpu_before, started = cpu_seconds(), time.perf_counter()
+            await asyncio.sleep(remaining)
+            slow_only_cpu = 100 * (cpu_seconds() - cpu_before) / (time.perf_counter() - started)
+        stop.set()
+        await asyncio.gather(*slow_tasks)
+    sampling.set()
     await sampler
+    slowdowns = [loaded / alone for alone, loaded in zip(alone_runs, loaded_runs)]
     print(json.dumps({
         "slow_clients": slow, "slow_rate_target_kBps": rate / 1000,
         "slow_rate_mean_kBps": round(sum(received) / len(received) / 1000, 1),
-        "fast_photos": fast, "fast_bytes": size,
-        "fast_alone_s": round(alone, 2), "fast_under_load_s": round(loaded, 2),
-        "fast_slowdown": round(loaded / alone, 2),
-        "gateway_cpu_fast_alone_s": round(cpu_alone, 2),
-        # Percent of one core while only the slow streams run (after the fast client, if time is left).
+        "fast_photos": fast, "fast_bytes": size, "rounds": rounds,
+        "fast_alone_s": [round(t, 2) for t in alone_runs],
+        "fast_under_load_s": [round(t, 2) for t in loaded_runs],
+        "fast_slowdown": [round(x, 2) for x in slowdowns],
+        "fast_slowdown_median": round(statistics.median(slowdowns), 2),
+        "gateway_cpu_fast_alone_s": round(statistics.median(cpu_alone), 2),
+        # Percent of one core while only the slow streams run (after the last fast client).
         "gateway_cpu_slow_only_pct": slow_only_cpu and round(slow_only_cpu),
         "gateway_peak_rss_mb": round(peak[0] / 1024, 1),
     }))

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Flow control under slow clients (issue 5, benchmark d): 100 streamed queryPhotos to clients
-# reading 100 KB/s each, and one fast client streaming 100,000 photos alone and then amid them.
+# reading 100 KB/s each, and one fast client streaming 100,000 photos alone and then amid them
+# (ROUNDS such pairs, after a warm-up stream).
 # The gateway's RSS must stay under its configured buffer budget (max_buffer_size, 50 MiB, on top
 # of its idle footprint) and the fast client must keep its speed.
 #
-#   bash bench/slow_clients.sh        # SLOW=100 RATE=100000 DURATION=20 FAST=100000 THREADS=1
+#   bash bench/slow_clients.sh        # SLOW=100 RATE=100000 DURATION=20 FAST=100000 THREADS=1 ROUNDS=3
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SLOW=${SLOW:-100} RATE=${RATE:-100000} DURATION=${DURATION:-20} FAST=${FAST:-100000} THREADS=${THREADS:-1}
+SLOW=${SLOW:-100} RATE=${RATE:-100000} DURATION=${DURATION:-20} FAST=${FAST:-100000} THREADS=${THREADS:-1} ROUNDS=${ROUNDS:-3}
 source bench/lib.sh
 start_demo 1000000
 gw=$(port)
 start_gateway "$gw" "$THREADS" "[immich]\nbase_url = \"$demo\"\napi_key = \"demo-admin-key\"\n[streaming]\nmax_concurrent_streams = 110"
 echo "gateway idle RSS: $(awk '/VmRSS/ {print $2}' /proc/$gateway_pid/status) KiB"
-python3 bench/slow_clients.py 127.0.0.1 "$gw" "$gateway_pid" "$SLOW" "$RATE" "$DURATION" "$FAST"
+python3 bench/slow_clients.py 127.0.0.1 "$gw" "$gateway_pid" "$SLOW" "$RATE" "$DURATION" "$FAST" "$ROUNDS"
