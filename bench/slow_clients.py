@@ -8,8 +8,14 @@ mean read rate, and the gateway's peak RSS (sampled every 100 ms).
 The fast client runs as its own process (this script with --fast), as a separate program would:
 in the slow clients' event loop its reads would wait behind their thousands of wake-ups a second.
 
-Usage: python3 slow_clients.py HOST PORT GATEWAY_PID SLOW RATE SECONDS FAST [ROUNDS]
-       python3 slow_clients.py --fast HOST PORT FAST   (prints seconds and bytes)"""
+The control (given DEMO, the demo Immich's URL): the same FAST assets read straight from the demo
+Immich, page after page of 1,000, with no gateway in the way, alone and amid the slow streams. How
+much the control slows down is what the shared machine (two cores: the demo, the clients and the
+gateway) takes from any client, whatever the gateway does.
+
+Usage: python3 slow_clients.py HOST PORT GATEWAY_PID SLOW RATE SECONDS FAST [ROUNDS [DEMO]]
+       python3 slow_clients.py --fast HOST PORT FAST   (prints seconds and bytes)
+       python3 slow_clients.py --direct DEMO FAST      (prints seconds and bytes)"""
 import asyncio
 import json
 import statistics
@@ -18,10 +24,13 @@ import time
 
 if sys.argv[1] == "--fast":
     host, port, fast = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+elif sys.argv[1] == "--direct":
+    demo, fast = sys.argv[2], int(sys.argv[3])
 else:
     host, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     slow, rate, seconds, fast = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
     rounds = int(sys.argv[8]) if len(sys.argv) > 8 else 1
+    demo = sys.argv[9] if len(sys.argv) > 9 else None
 
 
 def request(limit):
@@ -64,11 +73,33 @@ async def slow_client(stop, received):
 
 async def fast_client_process():
     """The fast client's (seconds, bytes), from its own process."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--fast", host, str(port), str(fast), stdout=asyncio.subprocess.PIPE)
+    return await client_process("--fast", host, str(port), str(fast))
+
+
+async def client_process(*args):
+    """(seconds, bytes) printed by this script run as a client in its own process."""
+    child = await asyncio.create_subprocess_exec(sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE)
     out, _ = await child.communicate()
     seconds, size = out.split()
     return float(seconds), int(size)
+
+
+def direct_client():
+    """The control: FAST assets straight from the demo Immich, as the gateway reads them."""
+    import http.client
+    import urllib.parse
+    url = urllib.parse.urlsplit(demo)
+    conn = http.client.HTTPConnection(url.hostname, url.port)
+    conn.connect()
+    import socket
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    started, total = time.perf_counter(), 0
+    for page in range(1, fast // 1000 + 1):
+        body = json.dumps({"page": page, "size": 1000, "withExif": True, "withPeople": True})
+        conn.request("POST", "/api/search/metadata", body,
+                     {"content-type": "application/json", "x-api-key": "demo-admin-key"})
+        total += len(conn.getresponse().read())
+    return time.perf_counter() - started, total
 
 
 async def fast_client():
@@ -106,19 +137,24 @@ async def main():
     # A first stream warms the gateway and the demo (pools, pages, allocator); it is not counted.
     await fast_client_process()
     alone_runs, loaded_runs, received, cpu_alone, slow_only_cpu = [], [], [], [], None
+    control_alone, control_loaded = [], []
     for round_no in range(rounds):
         # Each round measures the fast client alone and then amid the slow streams, back to back,
         # so the pair sees the same machine (this VM's speed drifts by ±20% over minutes).
         cpu_before = cpu_seconds()
         alone, size = await fast_client_process()
         cpu_alone.append(cpu_seconds() - cpu_before)
+        if demo:
+            control_alone.append((await client_process("--direct", demo, str(fast)))[0])
         stop = asyncio.Event()
         slow_tasks = [asyncio.create_task(slow_client(stop, received)) for _ in range(slow)]
         await asyncio.sleep(2)  # every slow stream is open and backed up
         loaded, _ = await fast_client_process()
+        if demo:
+            control_loaded.append((await client_process("--direct", demo, str(fast)))[0])
         alone_runs.append(alone)
         loaded_runs.append(loaded)
-        remaining = seconds - 2 - loaded
+        remaining = seconds - 2 - loaded - (control_loaded[-1] if demo else 0)
         if round_no == rounds - 1 and remaining > 0:
             cpu_before, started = cpu_seconds(), time.perf_counter()
             await asyncio.sleep(remaining)
@@ -128,6 +164,7 @@ async def main():
     sampling.set()
     await sampler
     slowdowns = [loaded / alone for alone, loaded in zip(alone_runs, loaded_runs)]
+    control = [loaded / alone for alone, loaded in zip(control_alone, control_loaded)]
     print(json.dumps({
         "slow_clients": slow, "slow_rate_target_kBps": rate / 1000,
         "slow_rate_mean_kBps": round(sum(received) / len(received) / 1000, 1),
@@ -136,6 +173,10 @@ async def main():
         "fast_under_load_s": [round(t, 2) for t in loaded_runs],
         "fast_slowdown": [round(x, 2) for x in slowdowns],
         "fast_slowdown_median": round(statistics.median(slowdowns), 2),
+        "control_alone_s": [round(t, 2) for t in control_alone],
+        "control_under_load_s": [round(t, 2) for t in control_loaded],
+        "control_slowdown": [round(x, 2) for x in control],
+        "control_slowdown_median": control and round(statistics.median(control), 2),
         "gateway_cpu_fast_alone_s": round(statistics.median(cpu_alone), 2),
         # Percent of one core while only the slow streams run (after the last fast client).
         "gateway_cpu_slow_only_pct": slow_only_cpu and round(slow_only_cpu),
@@ -144,5 +185,7 @@ async def main():
 
 if sys.argv[1] == "--fast":
     print(*asyncio.run(fast_client()))
+elif sys.argv[1] == "--direct":
+    print(*direct_client())
 else:
     asyncio.run(main())

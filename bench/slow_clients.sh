@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Flow control under slow clients (issue 5, benchmark d): 100 streamed queryPhotos to clients
 # reading 100 KB/s each, and one fast client streaming 100,000 photos alone and then amid them
-# (ROUNDS such pairs, after a warm-up stream).
+# (ROUNDS such pairs, after a warm-up stream); and, as a control, the same photos read straight
+# from the demo Immich alone and amid them (what the shared two-core machine takes from anyone).
 # The gateway's RSS must stay under its configured buffer budget (max_buffer_size, 50 MiB, on top
 # of its idle footprint) and the fast client must keep its speed.
 #
@@ -14,4 +15,4 @@ start_demo 1000000
 gw=$(port)
 start_gateway "$gw" "$THREADS" "[immich]\nbase_url = \"$demo\"\napi_key = \"demo-admin-key\"\n[streaming]\nmax_concurrent_streams = 110"
 echo "gateway idle RSS: $(awk '/VmRSS/ {print $2}' /proc/$gateway_pid/status) KiB"
-python3 bench/slow_clients.py 127.0.0.1 "$gw" "$gateway_pid" "$SLOW" "$RATE" "$DURATION" "$FAST" "$ROUNDS"
+python3 bench/slow_clients.py 127.0.0.1 "$gw" "$gateway_pid" "$SLOW" "$RATE" "$DURATION" "$FAST" "$ROUNDS" "$demo"
