@@ -87,11 +87,11 @@ async def client_process(*args):
 def direct_client():
     """The control: FAST assets straight from the demo Immich, as the gateway reads them."""
     import http.client
+    import socket
     import urllib.parse
     url = urllib.parse.urlsplit(demo)
     conn = http.client.HTTPConnection(url.hostname, url.port)
     conn.connect()
-    import socket
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     started, total = time.perf_counter(), 0
     for page in range(1, fast // 1000 + 1):
