@@ -7,6 +7,7 @@ use crate::demo::{DemoImmich, DemoService, Fault};
 use crate::proxy::Gateway;
 use crate::telemetry;
 use pingora::apps::HttpServerOptions;
+use pingora::listeners::tls::TlsSettings;
 use pingora::server::Server;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::services::background::background_service;
@@ -62,6 +63,10 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     for addr in &config.server.listen {
         proxy.add_tcp(addr);
         tracing::info!(%addr, "listening");
+    }
+    for addr in &config.server.tls_listen {
+        proxy.add_tls_with_settings(addr, None, tls_settings(&store));
+        tracing::info!(%addr, "listening (HTTPS)");
     }
     server.add_service(proxy);
     server.add_service(background_service("config reloader", Reloader { store: store.clone() }));
@@ -121,6 +126,16 @@ impl pingora::services::background::BackgroundService for ShutdownNotice {
     }
 }
 
+/// HTTPS with HTTP/2 offered by ALPN beside HTTP/1.1, serving the certificate of the configuration
+/// in force at each handshake (see [`crate::proxy::tls`]).
+fn tls_settings(store: &Arc<ConfigStore>) -> TlsSettings {
+    // The paths stay empty: the resolver supplies the certificate.
+    let mut tls = TlsSettings::intermediate("", "").expect("TLS settings without files");
+    tls.set_cert_resolver(Arc::new(crate::proxy::tls::CurrentCertificate { store: store.clone() }));
+    tls.enable_h2();
+    tls
+}
+
 /// Without gateway keys (`passthrough`), anyone who reaches `/mcp` can call tools with whatever
 /// Immich key they present, or none. That is fine on loopback (a sidecar, a desktop) and
 /// dangerous anywhere else, so say so loudly.
@@ -129,6 +144,7 @@ fn warn_if_exposed_without_auth(config: &Config) {
         .server
         .listen
         .iter()
+        .chain(&config.server.tls_listen)
         .filter(|addr| addr.parse::<std::net::SocketAddr>().map_or(true, |a| !a.ip().is_loopback()))
         .collect();
     if config.auth.mode == crate::config::AuthMode::Passthrough && config.mcp.enabled && !exposed.is_empty() {

@@ -264,6 +264,22 @@ mod tests {
     }
 
     #[test]
+    fn tls_keys_parse() {
+        let config = load(
+            "[server]\ntls_listen = [\"0.0.0.0:8443\"]\ntls_cert_file = \"/etc/tls/tls.crt\"\ntls_key_file = \"/etc/tls/tls.key\"\n",
+        )
+        .unwrap();
+        let mut expected = Config::default();
+        expected.server.tls_listen = vec!["0.0.0.0:8443".into()];
+        expected.server.tls_cert_file = Some("/etc/tls/tls.crt".into());
+        expected.server.tls_key_file = Some("/etc/tls/tls.key".into());
+        assert_eq!(config, expected);
+        let errors = load("[server]\ntls_cert_file = \"/etc/tls/tls.crt\"\n").unwrap_err().0;
+        assert_eq!(errors[0].key.as_deref(), Some("server.tls_cert_file"));
+        assert_eq!(errors[0].line, Some(2));
+    }
+
+    #[test]
     fn units_and_enums_parse() {
         let config = load(
             "[streaming]\nflush_interval = \"250ms\"\nhigh_water_mark = \"20MiB\"\nmax_buffer_size = 104857600\npreferred_transport = \"chunked\"\n",

@@ -43,6 +43,14 @@ pub struct Config {
 pub struct ServerConfig {
     /// Addresses to listen on (`host:port`). Changing them needs a restart or upgrade.
     pub listen: Vec<String>,
+    /// Addresses to serve HTTPS on (HTTP/1.1 and HTTP/2 by ALPN), beside `listen`; they need
+    /// `tls_cert_file` and `tls_key_file`. Changing them needs a restart or upgrade.
+    pub tls_listen: Vec<String>,
+    /// The PEM certificate chain served on `tls_listen`, leaf first. Re-read on every reload, and
+    /// a change of its content triggers one: a renewed certificate is served without a restart.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1); re-read like the chain.
+    pub tls_key_file: Option<PathBuf>,
     /// Worker threads; absent means one per CPU core. Changing it needs a restart or upgrade.
     pub threads: Option<usize>,
     /// Accept HTTP/2 over cleartext (prior knowledge) beside HTTP/1.1 on the same port.
@@ -70,6 +78,9 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: vec!["127.0.0.1:8080".into()],
+            tls_listen: Vec::new(),
+            tls_cert_file: None,
+            tls_key_file: None,
             threads: None,
             h2c: true,
             max_request_line: Size::kib(8),
@@ -469,14 +480,26 @@ impl Config {
         };
         let s = &self.server;
         check(!s.listen.is_empty(), "server.listen", "at least one listen address is required".into());
-        for addr in &s.listen {
-            check(
-                addr.parse::<std::net::SocketAddr>().is_ok()
-                    || addr.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()),
-                "server.listen",
-                format!("{addr:?} is not host:port"),
-            );
+        let is_host_port = |addr: &String| {
+            addr.parse::<std::net::SocketAddr>().is_ok()
+                || addr.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        };
+        for (key, addr) in
+            s.listen.iter().map(|a| ("server.listen", a)).chain(s.tls_listen.iter().map(|a| ("server.tls_listen", a)))
+        {
+            check(is_host_port(addr), key, format!("{addr:?} is not host:port"));
         }
+        let tls_files = s.tls_cert_file.is_some() && s.tls_key_file.is_some();
+        check(
+            s.tls_listen.is_empty() || tls_files,
+            "server.tls_listen",
+            "HTTPS needs both tls_cert_file and tls_key_file".into(),
+        );
+        check(
+            !s.tls_listen.is_empty() || (s.tls_cert_file.is_none() && s.tls_key_file.is_none()),
+            "server.tls_cert_file",
+            "a certificate is set but tls_listen is empty, so nothing would serve it".into(),
+        );
         check(s.threads != Some(0), "server.threads", "must be at least 1 (omit it for one per core)".into());
         for (key, size) in [
             ("server.max_request_line", s.max_request_line),
@@ -595,11 +618,30 @@ impl Config {
         problems
     }
 
+    /// Every file the configuration names and reads on each load (keys, secrets, certificates):
+    /// a change of their content reloads the configuration, as a change of the file itself does.
+    pub fn named_files(&self) -> Vec<&std::path::Path> {
+        let keys = self.auth.keys.iter().filter_map(|k| k.immich_api_key_file.as_deref());
+        [
+            self.immich.api_key_file.as_deref(),
+            self.mcp.session_secret_file.as_deref(),
+            self.server.tls_cert_file.as_deref(),
+            self.server.tls_key_file.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(keys)
+        .collect()
+    }
+
     /// The keys whose change only takes effect after a restart or a zero-downtime upgrade.
     pub fn restart_only_changes(&self, newer: &Config) -> Vec<&'static str> {
         let mut changed = Vec::new();
         if self.server.listen != newer.server.listen {
             changed.push("server.listen");
+        }
+        if self.server.tls_listen != newer.server.tls_listen {
+            changed.push("server.tls_listen");
         }
         if self.server.threads != newer.server.threads {
             changed.push("server.threads");

@@ -33,6 +33,8 @@ pub struct Runtime {
     pub credentials: Credentials,
     /// Secrets signing and verifying MCP session ids, with the secret file read.
     pub session_secrets: crate::mcp::session::SessionSecrets,
+    /// The certificate served on `[server] tls_listen`, read and checked against its key.
+    pub tls: Option<Arc<rustls::sign::CertifiedKey>>,
     /// Increases by one with each applied reload; 0 at start.
     pub generation: u64,
 }
@@ -47,8 +49,9 @@ impl Runtime {
             Upstream::from_config(&config.immich).map_err(|message| unusable("immich.base_url".into(), message))?;
         let session_secrets =
             crate::mcp::session::SessionSecrets::load(&config.mcp).map_err(|(key, message)| unusable(key, message))?;
+        let tls = crate::proxy::tls::load(&config.server).map_err(|(key, message)| unusable(key, message))?;
         let immich = ImmichClient::new(&config.immich);
-        Ok(Runtime { config, upstream, immich, credentials, session_secrets, generation })
+        Ok(Runtime { config, upstream, immich, credentials, session_secrets, tls, generation })
     }
 }
 
@@ -88,9 +91,17 @@ impl Source {
         Ok(config)
     }
 
-    fn fingerprint(&self) -> Option<[u8; 32]> {
-        let bytes = std::fs::read(self.path.as_ref()?).ok()?;
-        Some(Sha256::digest(&bytes).into())
+    /// A hash of the file's content and of the content of the files `config` names (keys,
+    /// secrets, certificates), so that rewriting any of them counts as a change.
+    fn fingerprint(&self, config: &Config) -> Option<[u8; 32]> {
+        let mut hash = Sha256::new();
+        hash.update(std::fs::read(self.path.as_ref()?).ok()?);
+        for file in config.named_files() {
+            hash.update(file.as_os_str().as_encoded_bytes());
+            // An unreadable file hashes as empty: once readable again, that is a change.
+            hash.update(std::fs::read(file).unwrap_or_default());
+        }
+        Some(hash.finalize().into())
     }
 }
 
@@ -114,8 +125,8 @@ pub enum ReloadOutcome {
 impl ConfigStore {
     /// Loads the initial configuration.
     pub fn open(source: Source) -> Result<Arc<ConfigStore>, ConfigErrors> {
-        let fingerprint = source.fingerprint();
         let runtime = Runtime::build(source.load()?, 0)?;
+        let fingerprint = source.fingerprint(&runtime.config);
         Ok(Arc::new(ConfigStore {
             current: ArcSwap::from_pointee(runtime),
             source,
@@ -130,8 +141,10 @@ impl ConfigStore {
 
     /// Re-reads the file; applies it if valid, otherwise keeps the old one.
     pub fn reload(&self, trigger: &str) -> ReloadOutcome {
-        *self.last_seen.lock().unwrap() = self.source.fingerprint();
         let old = self.current();
+        // Taken before reading, so a change made while loading is seen by the next poll. Should
+        // the new file name other key or certificate files, the next poll reloads once more.
+        *self.last_seen.lock().unwrap() = self.source.fingerprint(&old.config);
         let built = self.source.load().and_then(|config| Runtime::build(config, old.generation + 1));
         match built {
             Ok(runtime) => {
@@ -157,9 +170,9 @@ impl ConfigStore {
         }
     }
 
-    /// Reloads if the file's content differs from what was last read.
+    /// Reloads if the file's content, or that of a file it names, differs from what was last read.
     pub fn reload_if_changed(&self) -> Option<ReloadOutcome> {
-        let now = self.source.fingerprint();
+        let now = self.source.fingerprint(&self.current().config);
         let changed = now.is_some() && now != *self.last_seen.lock().unwrap();
         changed.then(|| self.reload("file change"))
     }
@@ -178,6 +191,7 @@ impl ConfigStore {
                     immich: old.immich.clone(),
                     credentials: old.credentials.clone(),
                     session_secrets: old.session_secrets.clone(),
+                    tls: old.tls.clone(),
                     generation: old.generation,
                 })
             });

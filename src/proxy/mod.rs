@@ -4,6 +4,7 @@
 pub mod auth;
 pub(crate) mod local;
 pub mod path;
+pub mod tls;
 
 use crate::config::AuthMode;
 use crate::config::reload::{ConfigStore, Runtime};
