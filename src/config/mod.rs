@@ -498,7 +498,7 @@ impl Config {
         check(
             !s.tls_listen.is_empty() || (s.tls_cert_file.is_none() && s.tls_key_file.is_none()),
             "server.tls_cert_file",
-            "a certificate is set but tls_listen is empty, so nothing would serve it".into(),
+            "tls_cert_file or tls_key_file is set but tls_listen is empty, so nothing would use it".into(),
         );
         check(s.threads != Some(0), "server.threads", "must be at least 1 (omit it for one per core)".into());
         for (key, size) in [
