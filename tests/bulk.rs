@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Gateway, client, sse_comments, sse_events};
+use common::{Gateway, client, sse_comments, sse_events, streamed_items};
 use immich_mcp_gateway::proxy::auth::KeyHash;
 use serde_json::{Value, json};
 use std::process::Command;
@@ -131,12 +131,7 @@ async fn ndjson_clients_get_one_json_rpc_message_per_line() {
     let body = response.text().await.unwrap();
     assert!(chunked, "chunked, not buffered: {}", &body[..body.len().min(400)]);
     let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
-    let items: usize = lines
-        .iter()
-        .filter(|m| m["method"] == "notifications/stream/data")
-        .map(|m| m["params"]["items"].as_array().unwrap().len())
-        .sum();
-    assert_eq!(items, 600);
+    assert_eq!(streamed_items(&lines).len(), 600);
     let last = lines.last().unwrap();
     assert_eq!((last["id"].clone(), last["result"]["structuredContent"]["count"].clone()), (json!(3), json!(600)));
 

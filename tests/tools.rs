@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ADMIN, Gateway, READONLY, client};
+use common::{ADMIN, Gateway, READONLY, client, streamed_items};
 use immich_mcp_gateway::demo::{self, Fault};
 use immich_mcp_gateway::proxy::auth::KeyHash;
 use serde_json::{Value, json};
@@ -526,8 +526,7 @@ async fn large_queries_stream_as_data_notifications_with_a_small_final_result() 
     let (messages, largest) = sse(&text);
     assert!(largest < 1 << 20, "no SSE event reaches 1 MiB (the Python SDK's limit): {largest}");
     let data: Vec<&Value> = messages.iter().filter(|m| m["method"] == "notifications/stream/data").collect();
-    let ids: HashSet<&str> =
-        data.iter().flat_map(|m| m["params"]["items"].as_array().unwrap()).map(|p| p["id"].as_str().unwrap()).collect();
+    let ids: HashSet<&str> = streamed_items(&messages).into_iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 3000, "3000 photos, once each");
     // Chunks of chunk_size (200), or fewer when flush_interval passes first.
     assert!(data.iter().all(|m| m["params"]["items"].as_array().unwrap().len() <= 200));
@@ -780,12 +779,8 @@ async fn a_big_album_streams_its_photos() {
     let text =
         call_over_sse(&mcp, json!({ "name": "getAlbum", "arguments": { "id": biggest["id"], "limit": 100000 } })).await;
     let (messages, _) = sse(&text);
-    let ids: std::collections::HashSet<String> = messages
-        .iter()
-        .filter(|m| m["method"] == "notifications/stream/data")
-        .flat_map(|m| m["params"]["items"].as_array().unwrap().clone())
-        .map(|p| p["id"].as_str().unwrap().to_string())
-        .collect();
+    let ids: std::collections::HashSet<&str> =
+        streamed_items(&messages).into_iter().map(|p| p["id"].as_str().unwrap()).collect();
     let result = &messages.last().unwrap()["result"]["structuredContent"];
     assert_eq!((ids.len() as u64, result["count"].as_u64()), (count, Some(count)), "every photo of the album, once");
     assert_eq!(result["album"]["id"], biggest["id"]);
@@ -803,12 +798,7 @@ async fn analyzing_many_photos_streams_their_metadata_first() {
     assert_eq!(ids.len(), 12);
     let text = call_over_sse(&mcp, json!({ "name": "analyzePhotos", "arguments": { "ids": ids } })).await;
     let (messages, _) = sse(&text);
-    let streamed: Vec<String> = messages
-        .iter()
-        .filter(|m| m["method"] == "notifications/stream/data")
-        .flat_map(|m| m["params"]["items"].as_array().unwrap().clone())
-        .map(|p| p["id"].as_str().unwrap().to_string())
-        .collect();
+    let streamed: Vec<&str> = streamed_items(&messages).into_iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(streamed, ids, "every photo's metadata, in order");
     let result = &messages.last().unwrap()["result"];
     let images = result["content"].as_array().unwrap().iter().filter(|c| c["type"] == "image").count();
@@ -831,11 +821,7 @@ async fn export_links_also_stream_as_data_events() {
     )
     .await;
     let (messages, _) = sse(&text);
-    let streamed: Vec<Value> = messages
-        .iter()
-        .filter(|m| m["method"] == "notifications/stream/data")
-        .flat_map(|m| m["params"]["items"].as_array().unwrap().clone())
-        .collect();
+    let streamed: Vec<Value> = streamed_items(&messages).into_iter().cloned().collect();
     let result = &messages.last().unwrap()["result"]["structuredContent"];
     assert!(streamed.len() > 1, "several archives");
     assert_eq!(&Value::Array(streamed), &result["archives"], "the same links, in order");

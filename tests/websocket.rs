@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Gateway;
+use common::{Gateway, streamed_items};
 use immich_mcp_gateway::proxy::auth::KeyHash;
 use serde_json::{Value, json};
 use std::net::TcpStream;
@@ -97,8 +97,7 @@ fn seed_wscat_example_streams_a_bare_tools_call() {
     send(&mut socket, query(1, 1000));
     let messages = until_response(&mut socket, 1);
     let data: Vec<&Value> = messages.iter().filter(|m| m["method"] == "notifications/stream/data").collect();
-    let items: usize = data.iter().map(|d| d["params"]["items"].as_array().unwrap().len()).sum();
-    assert_eq!(items, 1000, "every photo once, in data notifications");
+    assert_eq!(streamed_items(&messages).len(), 1000, "every photo once, in data notifications");
     let sequence: Vec<u64> = data.iter().map(|d| d["params"]["sequenceNumber"].as_u64().unwrap()).collect();
     assert_eq!(sequence, (1..=data.len() as u64).collect::<Vec<_>>());
     let result = &messages.last().unwrap()["result"];
@@ -129,12 +128,7 @@ fn seed_wscat_command_works_as_written() {
     assert!(output.status.success());
     let messages: Vec<Value> =
         String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let items: usize = messages
-        .iter()
-        .filter(|m| m["method"] == "notifications/stream/data")
-        .map(|m| m["params"]["items"].as_array().unwrap().len())
-        .sum();
-    assert_eq!(items, 1000);
+    assert_eq!(streamed_items(&messages).len(), 1000);
     assert_eq!(messages.last().unwrap()["result"]["structuredContent"]["count"], 1000);
 }
 

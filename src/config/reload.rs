@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Everything a request needs from the configuration, derived once per load.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Runtime {
     /// The validated configuration.
     pub config: Config,
@@ -184,17 +184,7 @@ impl ConfigStore {
         let fresh = current.upstream.re_resolved();
         if fresh.addr() != current.upstream.addr() {
             tracing::info!(host = %fresh.host(), addr = ?fresh.addr(), "Immich address changed");
-            self.current.rcu(|old| {
-                Arc::new(Runtime {
-                    config: old.config.clone(),
-                    upstream: fresh.clone(),
-                    immich: old.immich.clone(),
-                    credentials: old.credentials.clone(),
-                    session_secrets: old.session_secrets.clone(),
-                    tls: old.tls.clone(),
-                    generation: old.generation,
-                })
-            });
+            self.current.rcu(|old| Arc::new(Runtime { upstream: fresh.clone(), ..Runtime::clone(old) }));
         }
     }
 }

@@ -322,3 +322,12 @@ pub fn require_node() -> Option<PathBuf> {
     }
     found
 }
+
+/// The items of every `notifications/stream/data` message among `messages`, in order.
+pub fn streamed_items(messages: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/stream/data")
+        .flat_map(|m| m["params"]["items"].as_array().expect("a data notification carries items"))
+        .collect()
+}
