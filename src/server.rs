@@ -33,11 +33,8 @@ fn server_conf(config: &Config) -> ServerConf {
 /// Loads the configuration and runs the gateway until shutdown. Returns only on start-up errors.
 pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors> {
     let demo_listener = if demo {
-        // The configured listen ports are bound after the demo's; keep clear of them.
-        let own_ports: Vec<u16> = source
-            .load()
-            .map(|c| c.server.listen.iter().filter_map(|a| a.rsplit_once(':')?.1.parse().ok()).collect())
-            .unwrap_or_default();
+        // The configured listen ports (plain and HTTPS) are bound after the demo's; keep clear of them.
+        let own_ports = source.load().map(|c| c.server.ports()).unwrap_or_default();
         let listener = crate::demo::bind(&own_ports).expect("cannot bind a loopback port for the demo Immich");
         let addr = listener.local_addr().expect("bound address");
         source.demo_base_url = Some(format!("http://{addr}"));

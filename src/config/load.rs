@@ -274,6 +274,7 @@ mod tests {
         expected.server.tls_cert_file = Some("/etc/tls/tls.crt".into());
         expected.server.tls_key_file = Some("/etc/tls/tls.key".into());
         assert_eq!(config, expected);
+        assert_eq!(config.server.ports(), vec![8080, 8443], "plain and HTTPS listeners");
         let errors = load("[server]\ntls_cert_file = \"/etc/tls/tls.crt\"\n").unwrap_err().0;
         assert_eq!(errors[0].key.as_deref(), Some("server.tls_cert_file"));
         assert_eq!(errors[0].line, Some(2));

@@ -74,6 +74,13 @@ pub struct ServerConfig {
     pub pid_file: String,
 }
 
+impl ServerConfig {
+    /// The ports of every listener, plain (`listen`) and HTTPS (`tls_listen`).
+    pub fn ports(&self) -> Vec<u16> {
+        self.listen.iter().chain(&self.tls_listen).filter_map(|addr| addr.rsplit_once(':')?.1.parse().ok()).collect()
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
