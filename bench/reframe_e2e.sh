@@ -3,7 +3,7 @@
 # Immich assets (real demo search items, ~1 KB each) served by a static nginx as
 # /api/map/markers, fetched through the gateway's /api as plain JSON (passthrough, the baseline),
 # as SSE, and as SSE compressed with gzip and zstd. Reports MB/s of input per second of gateway
-# CPU (utime + stime from /proc, so it is per core), wall-clock MB/s, and MB/s per second of
+# CPU (the scheduler's time on a CPU over all its threads, so it is per core), wall-clock MB/s, and MB/s per second of
 # user-space CPU alone (the gateway's own work: on loopback the kernel's TCP work for the client's
 # socket is done on the gateway's core and counted in its stime); medians of ROUNDS.
 #
@@ -16,8 +16,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PAGES=${PAGES:-62}    # pages of 1,000 demo assets (~1.6 KB each: 62 pages ≈ 100 MB)
 ROUNDS=${ROUNDS:-3}
-REPEAT=${REPEAT:-5}   # fetches per measurement (CPU time is counted in 10 ms ticks)
+REPEAT=${REPEAT:-5}   # fetches per measurement
 source bench/lib.sh
+# On two cores the scheduler's placement moves the figures by up to ±30% from run to run: a
+# gateway sharing a core with curl wakes it cheaply, one on the other core pays an interrupt per
+# wake-up (dear on a VM). PIN=1 gives the gateway core 0 and nginx and curl core 1, as if they were
+# other machines: steadier, and slower (every wake-up crosses cores). Default: the scheduler's way.
+if [ "${PIN:-0}" = 1 ]; then
+  others="taskset -c 1"
+  pin_gateway() { taskset -a -pc 0 "$1" > /dev/null; }
+else
+  others=""
+  pin_gateway() { :; }
+fi
 
 # The payload: PAGES search pages of the demo, joined into one top-level array.
 start_demo $((PAGES * 1000))
@@ -48,34 +59,38 @@ events { worker_connections 1024; }
 http { access_log off; default_type application/json; sendfile on;
   server { listen 127.0.0.1:$up; root $work/www; } }
 CONF
-nginx -c "$work/upstream.conf" -e "$work/upstream.err" & pids+=($!)
+$others nginx -c "$work/upstream.conf" -e "$work/upstream.err" & pids+=($!)
 wait_port "$up" api/map/markers
 start_gateway "$gw" 1 "[immich]\nbase_url = \"http://127.0.0.1:$up\""
-gwpid=$gateway_pid
+gwpid=$gateway_pid; pin_gateway "$gwpid"
 builds=(gateway)
 if [ -n "${BASELINE:-}" ]; then
   base_port=$(port)
   GATEWAY_BIN=$BASELINE start_gateway "$base_port" 1 "[immich]\nbase_url = \"http://127.0.0.1:$up\""
-  base_pid=$gateway_pid
+  base_pid=$gateway_pid; pin_gateway "$base_pid"
   builds+=(baseline)
 fi
 
 hz=$(getconf CLK_TCK)
+# The gateway's CPU time: nanoseconds on a CPU, summed over its threads, from the scheduler
+# (schedstat), and user-space ticks from /proc/PID/stat. The tick counts alone (utime + stime)
+# sample the running task every tick: over the ~0.5 s a measurement takes that is ±10% of noise.
+cpu_sample() { echo "$(cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}') $(awk '{print $14}' "/proc/$1/stat")"; }
 run() { # build mode extra-curl-args... -> "mode build cpu_MBps wall_MBps out_bytes user_MBps"
   local build=$1 name=$2; shift 2
   local pid=$gwpid at=$gw before after start end out
   [ "$build" = baseline ] && { pid=$base_pid; at=$base_port; }
-  before=$(awk '{print $14, $15}' "/proc/$pid/stat"); start=$(date +%s.%N)
+  before=$(cpu_sample "$pid"); start=$(date +%s.%N)
   for _ in $(seq "$REPEAT"); do
-    out=$(curl -s -o /dev/null -w '%{size_download}' "$@" "http://127.0.0.1:$at/api/map/markers")
+    out=$($others curl -s -o /dev/null -w '%{size_download}' "$@" "http://127.0.0.1:$at/api/map/markers")
   done
-  end=$(date +%s.%N); after=$(awk '{print $14, $15}' "/proc/$pid/stat")
+  end=$(date +%s.%N); after=$(cpu_sample "$pid")
   awk -v n="$name" -v b="$build" -v r="$REPEAT" -v s="$size" -v before="$before" -v after="$after" -v hz="$hz" \
       -v t0="$start" -v t1="$end" -v o="$out" 'BEGIN {
     split(before, x, " "); split(after, y, " ")
-    user = (y[1] - x[1]) / hz; sys = (y[2] - x[2]) / hz; cpu = user + sys
-    if (cpu <= 0) cpu = 1 / hz; if (user <= 0) user = 1 / hz
-    printf "%-6s %-8s %8.0f MB/s per gateway core   %6.0f MB/s wall   out %6.1f MB   cpu %.2f s (user %.2f)   %6.0f MB/s per user-space core\n",
+    cpu = (y[1] - x[1]) / 1e9; user = (y[2] - x[2]) / hz
+    if (user <= 0) user = 1 / hz
+    printf "%-6s %-8s %8.0f MB/s per gateway core   %6.0f MB/s wall   out %6.1f MB   cpu %.3f s (user %.2f)   %6.0f MB/s per user-space core\n",
       n, b, r * s / cpu / 1e6, r * s / (t1 - t0) / 1e6, o / 1e6, cpu, user, r * s / user / 1e6 }'
 }
 echo "$ROUNDS rounds, one gateway worker thread${BASELINE:+, the baseline build alternating with this one}"

@@ -200,7 +200,11 @@ impl ArraySplitter {
         if self.item_len > self.max_item {
             return Err(SplitError(format!("an element is larger than {} bytes", self.max_item)));
         }
-        emit_one_line(&chunk[start..stop], sink);
+        if self.item_scan.take_line_break() {
+            emit_one_line(&chunk[start..stop], sink);
+        } else {
+            sink.bytes(&chunk[start..stop]);
+        }
         match end {
             None => Ok(chunk.len()),
             Some(_) => {
@@ -404,16 +408,21 @@ mod tests {
 
     #[test]
     fn line_breaks_in_pretty_printed_elements_become_spaces() {
-        let doc = "[\n  {\n    \"a\": [1,\r\n 2]\n  },\n  \"x\"\n]";
-        let mut splitter = ArraySplitter::new(vec![vec![]], 1 << 20);
-        let mut items = Elements::default();
-        splitter.push(doc.as_bytes(), &mut items).unwrap();
-        splitter.finish().unwrap();
-        assert_eq!(items.done.len(), 2);
-        for item in &items.done {
-            assert!(!item.contains(&b'\n') && !item.contains(&b'\r'), "{item:?}");
+        // Long enough that the scanner's 64-byte blocks see breaks in some and none in others.
+        let doc = format!("[\n  {{\n    \"a\": [1,\r\n 2]\n  }},{},\n  \"x\"\n]", [r#"{"b":"long"}"#; 12].join(","));
+        for chunk in [1, 5, 63, 64, 65, doc.len()] {
+            let mut splitter = ArraySplitter::new(vec![vec![]], 1 << 20);
+            let mut items = Elements::default();
+            for piece in doc.as_bytes().chunks(chunk) {
+                splitter.push(piece, &mut items).unwrap();
+            }
+            splitter.finish().unwrap();
+            assert_eq!(items.done.len(), 14, "chunk {chunk}");
+            for item in &items.done {
+                assert!(!item.contains(&b'\n') && !item.contains(&b'\r'), "chunk {chunk}: {item:?}");
+            }
+            assert_eq!(serde_json::from_slice::<Value>(&items.done[0]).unwrap(), json!({"a": [1, 2]}));
         }
-        assert_eq!(serde_json::from_slice::<Value>(&items.done[0]).unwrap(), json!({"a": [1, 2]}));
     }
 
     #[test]
