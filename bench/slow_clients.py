@@ -8,12 +8,14 @@ mean read rate, and the gateway's peak RSS (sampled every 100 ms).
 The fast client runs as its own process (this script with --fast), as a separate program would:
 in the slow clients' event loop its reads would wait behind their thousands of wake-ups a second.
 
-The control (given DEMO, the demo Immich's URL): the same FAST assets read straight from the demo
-Immich, page after page of 1,000, with no gateway in the way, alone and amid the slow streams. How
-much the control slows down is what the shared machine (two cores: the demo, the clients and the
-gateway) takes from any client, whatever the gateway does.
+Two controls. Given DEMO (the demo Immich's URL): the same FAST assets read straight from the demo
+Immich, page after page of 1,000, with no gateway in the way, alone and amid the slow streams.
+Given OTHER_PORT (a second gateway on the same demo): the fast client on this gateway while the
+slow streams go through the other one, so the two share nothing in a gateway. How much the
+controls slow down is what the shared machine (two cores: the demo, the clients and the gateways)
+takes from any client; what the first figure adds to the second is what sharing the gateway costs.
 
-Usage: python3 slow_clients.py HOST PORT GATEWAY_PID SLOW RATE SECONDS FAST [ROUNDS [DEMO]]
+Usage: python3 slow_clients.py HOST PORT GATEWAY_PID SLOW RATE SECONDS FAST [ROUNDS [DEMO [OTHER_PORT]]]
        python3 slow_clients.py --fast HOST PORT FAST   (prints seconds and bytes)
        python3 slow_clients.py --direct DEMO FAST      (prints seconds and bytes)"""
 import asyncio
@@ -31,6 +33,7 @@ else:
     slow, rate, seconds, fast = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
     rounds = int(sys.argv[8]) if len(sys.argv) > 8 else 1
     demo = sys.argv[9] if len(sys.argv) > 9 else None
+    other_port = int(sys.argv[10]) if len(sys.argv) > 10 else None
 
 
 def request(limit):
@@ -49,12 +52,12 @@ def rss_kib():
         return int(next(l for l in status if l.startswith("VmRSS")).split()[1])
 
 
-async def slow_client(stop, received):
+async def slow_client(stop, received, at):
     import socket
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
     sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    await asyncio.get_running_loop().sock_connect(sock, (host, at))
     reader, writer = await asyncio.open_connection(sock=sock, limit=16 * 1024)
     writer.write(request(1_000_000))
     started = time.perf_counter()
@@ -124,6 +127,22 @@ def cpu_seconds():
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_ticks():
+    """(busy, total) CPU ticks of the whole machine so far, all cores."""
+    with open("/proc/stat") as stat:
+        ticks = [int(x) for x in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return sum(ticks) - idle, sum(ticks)
+
+
+async def busy_while(run):
+    """Awaits `run`, returning its result and the machine's busy share meanwhile (% of all cores)."""
+    busy0, total0 = machine_ticks()
+    result = await run
+    busy1, total1 = machine_ticks()
+    return result, 100 * (busy1 - busy0) / max(1, total1 - total0)
+
+
 async def main():
     peak = [rss_kib()]
     sampling = asyncio.Event()
@@ -136,20 +155,23 @@ async def main():
     sampler = asyncio.create_task(sample())
     # A first stream warms the gateway and the demo (pools, pages, allocator); it is not counted.
     await fast_client_process()
-    alone_runs, loaded_runs, received, cpu_alone, slow_only_cpu = [], [], [], [], None
-    control_alone, control_loaded = [], []
+    alone_runs, loaded_runs, received, cpu_alone, slow_only_cpu, slow_only_busy = [], [], [], [], None, None
+    control_alone, control_loaded, apart_runs = [], [], []
+    busy_alone, busy_loaded = [], []
     for round_no in range(rounds):
         # Each round measures the fast client alone and then amid the slow streams, back to back,
         # so the pair sees the same machine (this VM's speed drifts by ±20% over minutes).
         cpu_before = cpu_seconds()
-        alone, size = await fast_client_process()
+        (alone, size), busy = await busy_while(fast_client_process())
+        busy_alone.append(busy)
         cpu_alone.append(cpu_seconds() - cpu_before)
         if demo:
             control_alone.append((await client_process("--direct", demo, str(fast)))[0])
         stop = asyncio.Event()
-        slow_tasks = [asyncio.create_task(slow_client(stop, received)) for _ in range(slow)]
+        slow_tasks = [asyncio.create_task(slow_client(stop, received, port)) for _ in range(slow)]
         await asyncio.sleep(2)  # every slow stream is open and backed up
-        loaded, _ = await fast_client_process()
+        (loaded, _), busy = await busy_while(fast_client_process())
+        busy_loaded.append(busy)
         if demo:
             control_loaded.append((await client_process("--direct", demo, str(fast)))[0])
         alone_runs.append(alone)
@@ -157,14 +179,22 @@ async def main():
         remaining = seconds - 2 - loaded - (control_loaded[-1] if demo else 0)
         if round_no == rounds - 1 and remaining > 0:
             cpu_before, started = cpu_seconds(), time.perf_counter()
-            await asyncio.sleep(remaining)
+            _, slow_only_busy = await busy_while(asyncio.sleep(remaining))
             slow_only_cpu = 100 * (cpu_seconds() - cpu_before) / (time.perf_counter() - started)
         stop.set()
         await asyncio.gather(*slow_tasks)
+        if other_port:
+            stop = asyncio.Event()
+            slow_tasks = [asyncio.create_task(slow_client(stop, [], other_port)) for _ in range(slow)]
+            await asyncio.sleep(2)
+            apart_runs.append((await fast_client_process())[0])
+            stop.set()
+            await asyncio.gather(*slow_tasks)
     sampling.set()
     await sampler
     slowdowns = [loaded / alone for alone, loaded in zip(alone_runs, loaded_runs)]
     control = [loaded / alone for alone, loaded in zip(control_alone, control_loaded)]
+    apart = [loaded / alone for alone, loaded in zip(alone_runs, apart_runs)]
     print(json.dumps({
         "slow_clients": slow, "slow_rate_target_kBps": rate / 1000,
         "slow_rate_mean_kBps": round(sum(received) / len(received) / 1000, 1),
@@ -177,9 +207,17 @@ async def main():
         "control_under_load_s": [round(t, 2) for t in control_loaded],
         "control_slowdown": [round(x, 2) for x in control],
         "control_slowdown_median": control and round(statistics.median(control), 2),
+        "slow_on_other_gateway_s": [round(t, 2) for t in apart_runs],
+        "slow_on_other_gateway_slowdown": [round(x, 2) for x in apart],
+        "slow_on_other_gateway_slowdown_median": apart and round(statistics.median(apart), 2),
         "gateway_cpu_fast_alone_s": round(statistics.median(cpu_alone), 2),
+        # How busy the two cores were (% of both) while the fast client ran alone and amid the
+        # slow streams: near 100 amid them, the machine has nothing left to keep its speed with.
+        "machine_busy_pct_fast_alone": round(statistics.median(busy_alone)),
+        "machine_busy_pct_fast_amid_slow": round(statistics.median(busy_loaded)),
         # Percent of one core while only the slow streams run (after the last fast client).
         "gateway_cpu_slow_only_pct": slow_only_cpu and round(slow_only_cpu),
+        "machine_busy_pct_slow_only": slow_only_busy and round(slow_only_busy),
         "gateway_peak_rss_mb": round(peak[0] / 1024, 1),
     }))
 
