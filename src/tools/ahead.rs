@@ -1,10 +1,12 @@
 //! The next Immich page of a photo stream, asked for while the current one is still being read.
 //!
 //! A stream whose client keeps up would otherwise spend each page boundary idle: the gateway asks
-//! for page N+1 only when page N ends, then waits while Immich queries and renders it. Asking
-//! halfway through page N lets Immich render N+1 while N streams out. Only one page is ever asked
-//! ahead, and only while the client keeps up, so a slow stream never makes Immich hold a page it
-//! will not read for seconds.
+//! for page N+1 only when page N ends, then waits while Immich queries and renders it. Asking as
+//! soon as page N's first photo is read lets Immich render N+1 while N streams out, so a page costs
+//! the longer of the two instead of their sum (asking halfway, as before, left Immich's rendering
+//! on the path: a 100,000-photo stream from the demo took ~15% longer). Only one page is ever
+//! asked ahead, and only while the client keeps up, so a slow stream never makes Immich hold a
+//! page it will not read for seconds.
 
 use crate::immich::client::{ArrayReader, ImmichError};
 use std::future::Future;

@@ -483,14 +483,10 @@ impl Call<'_> {
                 }
             };
             at.taken += 1;
-            // Halfway through a page, with more wanted than the page still holds (this photo
+            // From a page's first photo, with more wanted than the page still holds (this photo
             // included) and the client keeping up, the next page is asked for (see `ahead`).
             let still_in_page = at.size.saturating_sub(at.taken as u64) + 1;
-            if ahead.is_idle()
-                && at.taken as u64 * 2 >= at.size
-                && sent + still_in_page < wanted
-                && stream.buffer.keeps_up()
-            {
+            if ahead.is_idle() && sent + still_in_page < wanted && stream.buffer.keeps_up() {
                 let next = page_at(pages_read + 1);
                 ahead.ask(next, open_page(next));
             }
