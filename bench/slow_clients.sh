@@ -7,10 +7,13 @@
 # The gateway's RSS must stay under its configured buffer budget (max_buffer_size, 50 MiB, on top
 # of its idle footprint) and the fast client must keep its speed.
 #
-#   bash bench/slow_clients.sh        # SLOW=100 RATE=100000 DURATION=20 FAST=100000 THREADS=1 ROUNDS=3
+# The gateways run THREADS worker threads: by default one per core, the gateway's own default
+# (THREADS=1 puts the fast stream and the hundred slow ones on one thread).
+#
+#   bash bench/slow_clients.sh        # SLOW=100 RATE=100000 DURATION=20 FAST=100000 THREADS=$(nproc) ROUNDS=3
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SLOW=${SLOW:-100} RATE=${RATE:-100000} DURATION=${DURATION:-20} FAST=${FAST:-100000} THREADS=${THREADS:-1} ROUNDS=${ROUNDS:-3}
+SLOW=${SLOW:-100} RATE=${RATE:-100000} DURATION=${DURATION:-20} FAST=${FAST:-100000} THREADS=${THREADS:-$(nproc)} ROUNDS=${ROUNDS:-3}
 source bench/lib.sh
 start_demo 1000000
 config="[immich]\nbase_url = \"$demo\"\napi_key = \"demo-admin-key\"\n[streaming]\nmax_concurrent_streams = 110"
