@@ -77,8 +77,13 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// The ports of every listener, plain (`listen`) and HTTPS (`tls_listen`).
     pub fn ports(&self) -> Vec<u16> {
-        self.listen.iter().chain(&self.tls_listen).filter_map(|addr| addr.rsplit_once(':')?.1.parse().ok()).collect()
+        self.listen.iter().chain(&self.tls_listen).filter_map(|addr| port_of(addr)).collect()
     }
+}
+
+/// The port of a `host:port` listen address (`0.0.0.0:8080`, `[::]:8443`, `localhost:80`).
+fn port_of(addr: &str) -> Option<u16> {
+    addr.rsplit_once(':')?.1.parse().ok()
 }
 
 impl Default for ServerConfig {
@@ -487,14 +492,10 @@ impl Config {
         };
         let s = &self.server;
         check(!s.listen.is_empty(), "server.listen", "at least one listen address is required".into());
-        let is_host_port = |addr: &String| {
-            addr.parse::<std::net::SocketAddr>().is_ok()
-                || addr.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        };
         for (key, addr) in
             s.listen.iter().map(|a| ("server.listen", a)).chain(s.tls_listen.iter().map(|a| ("server.tls_listen", a)))
         {
-            check(is_host_port(addr), key, format!("{addr:?} is not host:port"));
+            check(port_of(addr).is_some(), key, format!("{addr:?} is not host:port"));
         }
         let tls_files = s.tls_cert_file.is_some() && s.tls_key_file.is_some();
         check(

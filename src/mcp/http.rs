@@ -174,6 +174,24 @@ struct Exchange<'a> {
 }
 
 impl Exchange<'_> {
+    /// A call's context with what every call of this exchange carries: the Immich key it acts
+    /// with and the public address its links are made from.
+    fn call_context(&self, tx: mpsc::Sender<Outbound>) -> CallContext {
+        CallContext::new(tx).with_immich_key(self.immich_key.clone()).with_public_base(self.public_base.clone())
+    }
+
+    /// [`Exchange::call_context`] for a reply streamed over `transport` (`sse`, `ndjson`,
+    /// `websocket`), naming the caller for the per-client stream caps.
+    fn streamed_call_context(
+        &self,
+        session: &Session,
+        tx: mpsc::Sender<Outbound>,
+        transport: &'static str,
+    ) -> CallContext {
+        let client = auth::client_key(session, self.principal.as_ref(), self.runtime.credentials.mode());
+        self.call_context(tx).with_streaming(true).with_transport(transport).with_client(client)
+    }
+
     fn headers<'h>(&'h self, extra: &[(&'static str, &'h str)]) -> Vec<(&'static str, &'h str)> {
         let mut all: Vec<(&'static str, &str)> = self.cors.iter().map(|(k, v)| (*k, v.as_str())).collect();
         all.extend_from_slice(extra);
@@ -818,11 +836,7 @@ async fn serve_session_post(
     let mut responses = errors;
     for (id, method, params) in requests {
         let (tx, _rx) = mpsc::channel(1);
-        let cx = CallContext::new(tx)
-            .with_capabilities(claims.caps.clone())
-            .with_log_level(log_level)
-            .with_immich_key(exchange.immich_key.clone())
-            .with_public_base(exchange.public_base.clone());
+        let cx = exchange.call_context(tx).with_capabilities(claims.caps.clone()).with_log_level(log_level);
         responses.push(match server.handle(&method, &params, &cx, Wire::Session).await {
             Ok(result) => jsonrpc::result(&id, result),
             Err(error) => error.response(Some(&id)),
@@ -922,13 +936,12 @@ async fn run_call(
     };
     if !sse {
         let (tx, _rx) = mpsc::channel(1);
-        let cx = CallContext::new(tx)
+        let cx = exchange
+            .call_context(tx)
             .with_capabilities(call.caps.clone())
             .with_log_level(call.log_level)
             .with_input(input)
-            .with_announcements(state.broadcast.clone())
-            .with_immich_key(exchange.immich_key.clone())
-            .with_public_base(exchange.public_base.clone());
+            .with_announcements(state.broadcast.clone());
         let outcome = server.handle(&call.method, &call.params, &cx, call.wire).await;
         state.account(call.claims.as_ref(), call.wire, started, outcome.is_err());
         return match outcome {
@@ -942,17 +955,13 @@ async fn run_call(
 
     let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
     let pending = (call.wire == Wire::Session).then(|| state.pending.clone());
-    let mut cx = CallContext::new(tx.clone())
-        .with_streaming(true)
-        .with_transport(framing.transport())
-        .with_client(auth::client_key(session, exchange.principal.as_ref(), exchange.runtime.credentials.mode()))
+    let mut cx = exchange
+        .streamed_call_context(session, tx.clone(), framing.transport())
         .with_progress_token(progress_token)
         .with_capabilities(call.caps.clone())
         .with_log_level(call.log_level)
         .with_input(input)
-        .with_announcements(state.broadcast.clone())
-        .with_immich_key(exchange.immich_key.clone())
-        .with_public_base(exchange.public_base.clone());
+        .with_announcements(state.broadcast.clone());
     if let Some(pending) = pending {
         cx = cx.with_client_requests(pending);
     }

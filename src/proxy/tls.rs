@@ -32,8 +32,12 @@ pub fn load(server: &ServerConfig) -> Result<Option<Arc<CertifiedKey>>, (String,
     Ok(Some(Arc::new(certified)))
 }
 
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let pem = read(path)?;
     let chain = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{} is not a PEM certificate chain: {e}", path.display()))?;
@@ -44,7 +48,7 @@ fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let pem = read(path)?;
     PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| format!("{} holds no PEM private key (PKCS#8, PKCS#1 or SEC1): {e}", path.display()))
 }

@@ -12,10 +12,9 @@
 //! several at once. `notifications/cancelled` stops one; closing the socket stops them all.
 
 use super::{Exchange, McpState, STREAM_CHANNEL, header, spawn_call};
-use crate::mcp::catalog::{CallContext, InputRound, Outbound};
+use crate::mcp::catalog::{InputRound, Outbound};
 use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Id, Message, RpcError};
 use crate::mcp::server::{self, Wire};
-use crate::proxy::auth;
 use bytes::{Buf, Bytes, BytesMut};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
@@ -290,17 +289,12 @@ impl Calls {
             Ok(input) => input,
             Err(error) => return Some(error.response(Some(&id))),
         };
-        let mode = exchange.runtime.credentials.mode();
-        let cx = CallContext::new(tx.clone())
-            .with_streaming(true)
-            .with_transport("websocket")
-            .with_client(auth::client_key(session, exchange.principal.as_ref(), mode))
+        let cx = exchange
+            .streamed_call_context(session, tx.clone(), "websocket")
             .with_progress_token(params["_meta"].get("progressToken").cloned())
             .with_capabilities(json!({}))
             .with_input(input)
-            .with_announcements(state.broadcast.clone())
-            .with_immich_key(exchange.immich_key.clone())
-            .with_public_base(exchange.public_base.clone());
+            .with_announcements(state.broadcast.clone());
         let cancel = cx.cancel.clone();
         let task =
             spawn_call(state.server(exchange.runtime), (id.clone(), method, params), Wire::Session, cx, tx.clone());
