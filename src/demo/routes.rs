@@ -12,6 +12,7 @@ use super::media::{self, ZipWriter};
 use super::{ADMIN_KEY, Body, DemoImmich, READONLY_KEY, READONLY_PERMISSIONS, full};
 use bytes::Bytes;
 use futures::StreamExt;
+use http::request::Parts;
 use http_body_util::{BodyExt, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
@@ -56,11 +57,11 @@ fn no_content() -> Response<Body> {
 }
 
 /// Which key called, and whether it may do `permission`.
-fn authorize(req: &Request<Incoming>, permission: Option<&str>) -> Result<bool, Response<Body>> {
+fn authorize(req: &Parts, permission: Option<&str>) -> Result<bool, Response<Body>> {
     let Some(permission) = permission else {
         return Ok(false);
     };
-    let key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
+    let key = req.headers.get("x-api-key").and_then(|v| v.to_str().ok());
     let is_admin = match key {
         None => return Err(message(401, "Authentication required")),
         Some(ADMIN_KEY) => true,
@@ -74,8 +75,8 @@ fn authorize(req: &Request<Incoming>, permission: Option<&str>) -> Result<bool, 
     }
 }
 
-fn query_map(req: &Request<Incoming>) -> BTreeMap<String, String> {
-    req.uri()
+fn query_map(req: &Parts) -> BTreeMap<String, String> {
+    req.uri
         .query()
         .unwrap_or("")
         .split('&')
@@ -91,9 +92,17 @@ fn query_map(req: &Request<Incoming>) -> BTreeMap<String, String> {
 
 /// Dispatches a request to its handler.
 pub async fn route(demo: &Arc<DemoImmich>, req: Request<Incoming>) -> Response<Body> {
-    let path = req.uri().path().to_string();
+    // The body is read before anything can refuse the request, as Immich's body parser does:
+    // an answer sent over an unread body makes hyper close the connection with a reset, which a
+    // client may already have picked up from its pool for the next request.
+    let (req, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return message(413, "request entity too large"),
+    };
+    let path = req.uri.path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let method = req.method().clone();
+    let method = req.method.clone();
     let Some(("api", rest)) = segments.split_first().map(|(a, r)| (*a, r)) else {
         return json_response(
             404,
@@ -141,22 +150,16 @@ pub async fn route(demo: &Arc<DemoImmich>, req: Request<Incoming>) -> Response<B
         Err(response) => return response,
     };
     let query = query_map(&req);
-    let range = req.headers().get("range").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let range = req.headers.get("range").and_then(|v| v.to_str().ok()).map(str::to_string);
     let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
     let body = if method == Method::POST || method == Method::PUT || method == Method::DELETE {
-        match Limited::new(req.into_body(), MAX_REQUEST_BODY).collect().await {
-            Ok(collected) => {
-                let bytes = collected.to_bytes();
-                if bytes.is_empty() {
-                    json!({})
-                } else {
-                    match serde_json::from_slice::<Value>(&bytes) {
-                        Ok(v) if v.is_object() => v,
-                        _ => return validation("body", "Invalid input: expected a JSON object"),
-                    }
-                }
+        if body.is_empty() {
+            json!({})
+        } else {
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(v) if v.is_object() => v,
+                _ => return validation("body", "Invalid input: expected a JSON object"),
             }
-            Err(_) => return message(413, "request entity too large"),
         }
     } else {
         Value::Null
