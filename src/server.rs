@@ -23,8 +23,9 @@ fn server_conf(config: &Config) -> ServerConf {
         graceful_shutdown_timeout_seconds: Some(server.graceful_shutdown_timeout.0.as_secs()),
         upgrade_sock: server.upgrade_sock.clone(),
         pid_file: server.pid_file.clone(),
-        // One retry covers a pooled connection Immich closed; more would only delay a 502.
-        max_retries: 1,
+        // Pingora's "retries" count attempts: a first try and one retry, which covers a pooled
+        // connection Immich closed; more would only delay a 502.
+        max_retries: 2,
         work_stealing: false,
         ..ServerConf::default()
     }

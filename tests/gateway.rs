@@ -6,6 +6,7 @@ mod common;
 use common::{ADMIN, CaptureUpstream, Gateway, READONLY, client, closed_port, header, raw_request};
 use immich_mcp_gateway::proxy::auth::KeyHash;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const GATEWAY_KEY: &str = "gw-agent-secret";
 const READER_KEY: &str = "gw-reader-secret";
@@ -90,9 +91,13 @@ async fn passthrough_forwards_client_credentials_unchanged() {
         .unwrap();
     assert_eq!(denied.status(), 403);
     assert_eq!(denied.json::<Value>().await.unwrap()["message"], "Missing required permission: album.create");
-    let me: Value =
-        c.get(gw.at("/api/api-keys/me")).header("x-api-key", READONLY).send().await.unwrap().json().await.unwrap();
-    assert_eq!(me["name"], "demo read-only");
+    let me = c.get(gw.at("/api/api-keys/me")).header("x-api-key", READONLY).send().await.unwrap();
+    let status = me.status();
+    let headers = format!("{:?}", me.headers());
+    let body = me.text().await.unwrap();
+    assert_eq!(status, 200, "{headers} {body}");
+    let me: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(me["name"], "demo read-only", "{body}");
 }
 
 #[tokio::test]
@@ -201,6 +206,54 @@ async fn slow_immich_gives_504() {
     assert_eq!(body["error"], "Immich did not answer in time");
     let metrics = client().get(gw.at("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("gateway_upstream_errors_total{kind=\"timeout\"} 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_closed_pooled_connection_is_retried_only_when_the_request_can_be_sent_again() {
+    // Each connection answers once; a request that finds it in the gateway's pool finds it closed.
+    let upstream = CaptureUpstream::start_answering(1);
+    let gw = Gateway::start(&format!("[immich]\nbase_url = \"http://{}\"\n", upstream.addr), &[]);
+    let c = client();
+    let sent = |n: usize| upstream.heads.lock().unwrap().iter().filter(|h| h.contains(&format!("?n={n} "))).count();
+    // A request usually finds the previous one's connection in the pool, but not always (the
+    // gateway pools it just after the client has its answer): five of each make sure it does.
+    let pooled = || tokio::time::sleep(Duration::from_millis(50));
+
+    let mut sent_twice = 0;
+    for n in 1..=5 {
+        let response = c.get(gw.at(&format!("/api/server/ping?n={n}"))).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {n}: {}", response.text().await.unwrap());
+        let times = sent(n);
+        assert!(times == 1 || times == 2, "GET {n} sent {times} times");
+        sent_twice += usize::from(times == 2);
+        pooled().await;
+    }
+    assert!(sent_twice > 0, "a GET met a closed pooled connection and went again on another");
+
+    // A POST may have been acted on: it is never sent twice, and a client whose POST met a
+    // closed connection hears why.
+    let mut refused = 0;
+    for n in 6..=10 {
+        let response =
+            c.post(gw.at(&format!("/api/albums?n={n}"))).json(&json!({ "albumName": "x" })).send().await.unwrap();
+        let status = response.status();
+        assert_eq!(sent(n), 1, "POST {n} sent once");
+        if status == 502 {
+            let body: Value = response.json().await.unwrap();
+            assert!(
+                body["error"].as_str().unwrap().contains("Immich closed the connection before answering"),
+                "{body}"
+            );
+            refused += 1;
+        } else {
+            assert_eq!(status, 200, "POST {n}");
+        }
+        pooled().await;
+    }
+    assert!(refused > 0, "a POST met a closed pooled connection");
+
+    let metrics = c.get(gw.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(&format!("gateway_upstream_retries_total {sent_twice}\n")), "{metrics}");
 }
 
 #[tokio::test]

@@ -123,7 +123,9 @@ pub struct ImmichConfig {
     pub read_timeout: Dur,
     /// Longest wait for each write to Immich.
     pub write_timeout: Dur,
-    /// How long an idle pooled connection to Immich is kept.
+    /// How long an idle pooled connection to Immich is kept. Below Immich's own keep-alive
+    /// timeout (Node's default, 5 s), so the gateway drops an idle connection before Immich
+    /// closes it rather than sending a request into one Immich is closing.
     pub idle_timeout: Dur,
     /// Idle keep-alive connections kept per upstream. Changing it needs a restart or upgrade.
     pub pool_size: usize,
@@ -150,7 +152,7 @@ impl Default for ImmichConfig {
             connect_timeout: Dur::secs(5),
             read_timeout: Dur::secs(60),
             write_timeout: Dur::secs(60),
-            idle_timeout: Dur::secs(60),
+            idle_timeout: Dur::secs(4),
             pool_size: 128,
             verify_tls: true,
             request_timeout: Dur::secs(30),

@@ -436,6 +436,30 @@ impl ProxyHttp for Gateway {
         e
     }
 
+    /// Sends a request again on another connection when the pooled connection it went out on
+    /// turns out to have been closed by Immich (an idle timeout, or a reset after an answer),
+    /// provided it can be sent again unchanged: an idempotent method, a body still held in full
+    /// and nothing answered to the client yet. Pingora marks a failed response read on a reused
+    /// connection for this; a failed write is the same stale connection met one step earlier
+    /// (Immich's reset arrived while the connection sat in the pool), and is marked here too.
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        _ctx: &mut RequestCtx,
+        reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        let replayable = session.req_header().method.is_idempotent()
+            && !session.as_ref().retry_buffer_truncated()
+            && session.response_written().is_none();
+        if decide_retry(&mut e, reused, replayable) {
+            metrics().upstream_retries.inc();
+        }
+        e
+    }
+
     /// Rewrites the request for Immich: normalised path under the base URL's prefix, Host,
     /// forwarding headers, request id, and in `inject` mode the gateway's Immich key in place of
     /// every client credential.
@@ -720,6 +744,9 @@ fn classify(e: &Error) -> (u16, String) {
         ConnectTimedout | ReadTimedout | WriteTimedout if e.esource() == &ErrorSource::Upstream => {
             (504, "Immich did not answer in time".into())
         }
+        ConnectionClosed | ReadError | WriteError if e.esource() == &ErrorSource::Upstream => {
+            (502, format!("Immich closed the connection before answering: {}", short(e)))
+        }
         _ => match e.esource() {
             ErrorSource::Upstream => (502, format!("cannot reach Immich: {}", short(e))),
             ErrorSource::Downstream => match e.etype() {
@@ -746,6 +773,21 @@ fn upstream_error_kind(e: &Error) -> Option<&'static str> {
     })
 }
 
+/// Settles whether a failed attempt goes again (see [`Gateway::error_while_proxy`]): only a
+/// `replayable` request, and only after a failure Pingora or a failed write marks as a stale
+/// pooled connection, and only when the connection was `reused`.
+fn decide_retry(e: &mut Error, reused: bool, replayable: bool) -> bool {
+    if !replayable {
+        e.set_retry(false);
+        return false;
+    }
+    if e.etype() == &WriteError {
+        e.retry = RetryType::ReusedOnly;
+    }
+    e.retry.decide_reuse(reused);
+    e.retry()
+}
+
 fn short(e: &Error) -> String {
     match &e.context {
         Some(context) => format!("{} ({context})", e.etype().as_str()),
@@ -769,6 +811,27 @@ fn request_id(session: &Session) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_replayable_requests_on_stale_pooled_connections_go_again() {
+        let stale_read = || {
+            let mut e = Error::explain(ConnectionClosed, "while reading response headers");
+            e.retry = RetryType::ReusedOnly;
+            e
+        };
+        let failed_write = || Error::explain(WriteError, "while writing request headers");
+        assert!(decide_retry(&mut stale_read(), true, true));
+        assert!(decide_retry(&mut failed_write(), true, true), "a reset met at the first write");
+        assert!(!decide_retry(&mut stale_read(), false, true), "a fresh connection is not stale");
+        assert!(!decide_retry(&mut failed_write(), false, true));
+        assert!(!decide_retry(&mut stale_read(), true, false), "a POST, a spent body or an answer under way");
+        assert!(!decide_retry(&mut failed_write(), true, false));
+        let mut timeout = Error::explain(ReadTimedout, "while reading response headers");
+        assert!(!decide_retry(&mut timeout, true, true), "a slow Immich is not asked twice");
+        let mut e = failed_write();
+        decide_retry(&mut e, true, true);
+        assert!(e.retry(), "the decision is left on the error for Pingora");
+    }
 
     #[test]
     fn routes_are_classified() {

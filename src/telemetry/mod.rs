@@ -111,6 +111,9 @@ pub struct Metrics {
     pub upstream_duration: HistogramVec,
     /// `gateway_upstream_errors_total{kind}`: connect, timeout, reset, dns and other.
     pub upstream_errors: IntCounterVec,
+    /// `gateway_upstream_retries_total`: requests sent to Immich again on another connection
+    /// because the pooled one they were sent on had been closed by Immich.
+    pub upstream_retries: IntCounter,
     /// `gateway_config_reloads_total{result}`: success or error.
     pub config_reloads: IntCounterVec,
     /// `gateway_active_sessions`: MCP sessions seen recently and not deleted.
@@ -176,6 +179,11 @@ impl Metrics {
                 "Failed requests to Immich, by kind (connect, timeout, reset, dns, other).",
             ),
             &["kind"],
+        )
+        .unwrap();
+        let upstream_retries = IntCounter::new(
+            "gateway_upstream_retries_total",
+            "Requests sent to Immich again on another connection because their pooled one had been closed.",
         )
         .unwrap();
         let config_reloads = IntCounterVec::new(
@@ -251,6 +259,7 @@ impl Metrics {
             Box::new(request_duration.clone()),
             Box::new(upstream_duration.clone()),
             Box::new(upstream_errors.clone()),
+            Box::new(upstream_retries.clone()),
             Box::new(config_reloads.clone()),
             Box::new(active_sessions.clone()),
             Box::new(mcp_requests.clone()),
@@ -299,6 +308,7 @@ impl Metrics {
             request_duration,
             upstream_duration,
             upstream_errors,
+            upstream_retries,
             config_reloads,
             active_sessions,
             mcp_requests,

@@ -217,6 +217,13 @@ pub struct CaptureUpstream {
 impl CaptureUpstream {
     /// Starts it on a loopback port.
     pub fn start() -> CaptureUpstream {
+        CaptureUpstream::start_answering(usize::MAX)
+    }
+
+    /// Starts one that answers `answers` requests per connection and then closes the connection
+    /// on the next request, after reading its head, without answering it: a keep-alive
+    /// connection the server gave up on while the client held it in its pool.
+    pub fn start_answering(answers: usize) -> CaptureUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let heads = Arc::new(Mutex::new(Vec::new()));
@@ -229,6 +236,7 @@ impl CaptureUpstream {
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                     let mut data = Vec::new();
                     let mut buf = [0u8; 8192];
+                    let mut answered = 0;
                     loop {
                         let Ok(n) = stream.read(&mut buf) else { return };
                         if n == 0 {
@@ -241,6 +249,10 @@ impl CaptureUpstream {
                             }
                             data.drain(..end + 4 + length);
                             recorded.lock().unwrap().push(head);
+                            if answered == answers {
+                                return;
+                            }
+                            answered += 1;
                             let body = b"{\"ok\":true}";
                             let reply = format!(
                                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
