@@ -58,7 +58,6 @@ pub struct RequestCtx {
     upstream_path: Option<String>,
     upstream_started: Option<Instant>,
     request_body_bytes: u64,
-    connect_attempts: u8,
     /// The stream format the client asked for on a re-framable route.
     stream_format: Option<crate::stream::reframe::Format>,
     /// Re-frames the upstream body, once the upstream answered 200 with JSON.
@@ -277,7 +276,6 @@ impl ProxyHttp for Gateway {
             upstream_path: None,
             upstream_started: None,
             request_body_bytes: 0,
-            connect_attempts: 0,
             stream_format: None,
             reframer: None,
             stream_guard: None,
@@ -398,7 +396,6 @@ impl ProxyHttp for Gateway {
 
     /// Picks Immich's resolved address with the configured timeouts.
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
-        ctx.connect_attempts += 1;
         let upstream = &ctx.runtime.upstream;
         let Some(addr) = upstream.addr() else {
             metrics().upstream_errors.with_label_values(&["dns"]).inc();
@@ -420,20 +417,6 @@ impl ProxyHttp for Gateway {
         options.verify_hostname = immich.verify_tls;
         ctx.upstream_started = Some(Instant::now());
         Ok(Box::new(peer))
-    }
-
-    /// Retries a failed connect once (a stale pooled connection), never more.
-    fn fail_to_connect(
-        &self,
-        _session: &mut Session,
-        _peer: &HttpPeer,
-        ctx: &mut RequestCtx,
-        mut e: Box<Error>,
-    ) -> Box<Error> {
-        if ctx.connect_attempts >= 2 {
-            e.set_retry(false);
-        }
-        e
     }
 
     /// Sends a request again on another connection when the pooled connection it went out on
