@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -120,7 +120,15 @@ impl DemoImmich {
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Response<Body>, std::io::Error> {
-        let fault = match req.headers().get("x-demo-fault").and_then(|v| v.to_str().ok()) {
+        // The body is read before anything can refuse the request, as Immich's body parser does:
+        // an answer sent over an unread body makes hyper close the connection with a reset, which
+        // a client may already have taken from its pool for its next request.
+        let (req, body) = req.into_parts();
+        let body = match Limited::new(body, routes::MAX_REQUEST_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return Ok(routes::message(413, "request entity too large")),
+        };
+        let fault = match req.headers.get("x-demo-fault").and_then(|v| v.to_str().ok()) {
             Some(text) => Fault::parse(text).unwrap_or_default(),
             None => self.fault.clone(),
         };
@@ -133,7 +141,7 @@ impl DemoImmich {
         if let Some(status) = fault.status {
             return Ok(routes::message(status, "Injected fault"));
         }
-        let response = routes::route(&self, req).await;
+        let response = routes::route(&self, req, body).await;
         if !(fault.truncate || fault.stall.is_some() || fault.cut) {
             return Ok(response);
         }

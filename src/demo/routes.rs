@@ -13,14 +13,15 @@ use super::{ADMIN_KEY, Body, DemoImmich, READONLY_KEY, READONLY_PERMISSIONS, ful
 use bytes::Bytes;
 use futures::StreamExt;
 use http::request::Parts;
-use http_body_util::{BodyExt, Limited, StreamBody};
-use hyper::body::{Frame, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use hyper::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const MAX_REQUEST_BODY: usize = 1 << 20;
+/// The largest request body the demo reads; a larger one is answered 413.
+pub const MAX_REQUEST_BODY: usize = 1 << 20;
 
 /// A JSON response.
 fn json_response(status: u16, value: &Value) -> Response<Body> {
@@ -90,16 +91,8 @@ fn query_map(req: &Parts) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Dispatches a request to its handler.
-pub async fn route(demo: &Arc<DemoImmich>, req: Request<Incoming>) -> Response<Body> {
-    // The body is read before anything can refuse the request, as Immich's body parser does:
-    // an answer sent over an unread body makes hyper close the connection with a reset, which a
-    // client may already have picked up from its pool for the next request.
-    let (req, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return message(413, "request entity too large"),
-    };
+/// Dispatches a request, whose body has been read, to its handler.
+pub async fn route(demo: &Arc<DemoImmich>, req: Parts, body: Bytes) -> Response<Body> {
     let path = req.uri.path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = req.method.clone();
