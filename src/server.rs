@@ -140,9 +140,7 @@ fn tls_settings(store: &Arc<ConfigStore>) -> TlsSettings {
 fn warn_if_exposed_without_auth(config: &Config) {
     let exposed: Vec<&String> = config
         .server
-        .listen
-        .iter()
-        .chain(&config.server.tls_listen)
+        .listeners()
         .filter(|addr| addr.parse::<std::net::SocketAddr>().map_or(true, |a| !a.ip().is_loopback()))
         .collect();
     if config.auth.mode == crate::config::AuthMode::Passthrough && config.mcp.enabled && !exposed.is_empty() {

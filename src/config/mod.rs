@@ -75,9 +75,14 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// The ports of every listener, plain (`listen`) and HTTPS (`tls_listen`).
+    /// Every listen address, plain (`listen`) and HTTPS (`tls_listen`).
+    pub fn listeners(&self) -> impl Iterator<Item = &String> {
+        self.listen.iter().chain(&self.tls_listen)
+    }
+
+    /// The ports of every listener.
     pub fn ports(&self) -> Vec<u16> {
-        self.listen.iter().chain(&self.tls_listen).filter_map(|addr| port_of(addr)).collect()
+        self.listeners().filter_map(|addr| port_of(addr)).collect()
     }
 }
 

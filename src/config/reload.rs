@@ -141,10 +141,22 @@ impl ConfigStore {
 
     /// Re-reads the file; applies it if valid, otherwise keeps the old one.
     pub fn reload(&self, trigger: &str) -> ReloadOutcome {
+        self.reload_seen(trigger, self.source.fingerprint(&self.current().config))
+    }
+
+    /// Reloads if the file's content, or that of a file it names, differs from what was last read.
+    pub fn reload_if_changed(&self) -> Option<ReloadOutcome> {
+        let now = self.source.fingerprint(&self.current().config);
+        let changed = now.is_some() && now != *self.last_seen.lock().unwrap();
+        changed.then(|| self.reload_seen("file change", now))
+    }
+
+    /// [`ConfigStore::reload`] with the files' fingerprint already taken, before reading them, so
+    /// that a change made while loading is seen by the next poll. Should the new file name other
+    /// key or certificate files, the next poll reloads once more.
+    fn reload_seen(&self, trigger: &str, fingerprint: Option<[u8; 32]>) -> ReloadOutcome {
         let old = self.current();
-        // Taken before reading, so a change made while loading is seen by the next poll. Should
-        // the new file name other key or certificate files, the next poll reloads once more.
-        *self.last_seen.lock().unwrap() = self.source.fingerprint(&old.config);
+        *self.last_seen.lock().unwrap() = fingerprint;
         let built = self.source.load().and_then(|config| Runtime::build(config, old.generation + 1));
         match built {
             Ok(runtime) => {
@@ -168,13 +180,6 @@ impl ConfigStore {
                 ReloadOutcome::Rejected(text)
             }
         }
-    }
-
-    /// Reloads if the file's content, or that of a file it names, differs from what was last read.
-    pub fn reload_if_changed(&self) -> Option<ReloadOutcome> {
-        let now = self.source.fingerprint(&self.current().config);
-        let changed = now.is_some() && now != *self.last_seen.lock().unwrap();
-        changed.then(|| self.reload("file change"))
     }
 
     /// Re-resolves Immich's host name (DNS can change under a running gateway, e.g. a

@@ -143,8 +143,7 @@ pub async fn route(demo: &Arc<DemoImmich>, req: Parts, body: Bytes) -> Response<
         Err(response) => return response,
     };
     let query = query_map(&req);
-    let range = req.headers.get("range").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+    let range = req.headers.get("range").and_then(|v| v.to_str().ok());
     let body = if method == Method::POST || method == Method::PUT || method == Method::DELETE {
         if body.is_empty() {
             json!({})
@@ -157,9 +156,8 @@ pub async fn route(demo: &Arc<DemoImmich>, req: Parts, body: Bytes) -> Response<
     } else {
         Value::Null
     };
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let lib = &demo.library;
-    match (&method, rest.as_slice()) {
+    match (&method, rest) {
         (&Method::GET, ["server", "ping"]) => json_response(200, &json!({ "res": "pong" })),
         (&Method::GET, ["server", "version"]) => {
             json_response(200, &json!({ "major": 3, "minor": 1, "patch": 0, "prerelease": null }))
@@ -180,7 +178,7 @@ pub async fn route(demo: &Arc<DemoImmich>, req: Parts, body: Bytes) -> Response<
         (&Method::GET, ["assets", "statistics"]) => asset_statistics(lib),
         (&Method::GET, ["assets", id]) => get_asset(lib, id),
         (&Method::GET, ["assets", id, "thumbnail"]) => thumbnail(lib, id, &query),
-        (&Method::GET, ["assets", id, "original"]) => original(lib, id, range.as_deref()),
+        (&Method::GET, ["assets", id, "original"]) => original(lib, id, range),
         (&Method::PUT, ["assets"]) => update_assets(lib, &body),
         (&Method::GET, ["albums"]) => list_albums(lib),
         (&Method::GET, ["albums", "statistics"]) => {

@@ -15,14 +15,11 @@ use rustls::sign::CertifiedKey;
 use std::path::Path;
 use std::sync::Arc;
 
-/// The certificate and key that `[server]` names, read and checked; `None` without `tls_listen`
+/// The certificate and key that `[server]` names, read and checked; `None` without them
 /// (validation has already refused `tls_listen` without both files, and files without it).
 /// Errors name the key at fault and say what is wrong with its file.
 pub fn load(server: &ServerConfig) -> Result<Option<Arc<CertifiedKey>>, (String, String)> {
     let (Some(cert_file), Some(key_file)) = (&server.tls_cert_file, &server.tls_key_file) else { return Ok(None) };
-    if server.tls_listen.is_empty() {
-        return Ok(None);
-    }
     let chain = read_chain(cert_file).map_err(|e| ("server.tls_cert_file".to_string(), e))?;
     let key = read_key(key_file).map_err(|e| ("server.tls_key_file".to_string(), e))?;
     let certified = CertifiedKey::from_der(chain, key, &rustls::crypto::ring::default_provider()).map_err(|e| {
