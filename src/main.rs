@@ -12,7 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.tool_reference {
-        print!("{}", immich_mcp_gateway::tools::defs::reference_markdown());
+        print!("{}", immich_mcp_gateway::tools::registry::reference_markdown());
         return ExitCode::SUCCESS;
     }
     if let Some(key) = &cli.hash_key {

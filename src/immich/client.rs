@@ -7,6 +7,7 @@
 //! its HTTP request.
 
 use super::BaseUrl;
+use super::path::{ApiPath, Uuid};
 use crate::config::ImmichConfig;
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
@@ -353,16 +354,16 @@ impl ImmichClient {
         &self,
         key: &str,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
         idempotent: bool,
     ) -> Result<reqwest::Response, ImmichError> {
         let deadline = Instant::now() + self.timeout;
-        self.retrying(deadline, idempotent, path, |remaining| {
+        self.retrying(deadline, idempotent, path.as_str(), |remaining| {
             let mut request = self
                 .http
-                .request(method.clone(), self.base.url(path))
+                .request(method.clone(), self.base.url(path.as_str()))
                 .timeout(remaining)
                 .header("x-api-key", key)
                 .query(query);
@@ -388,18 +389,18 @@ impl ImmichClient {
         &self,
         key: &str,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<super::streamed::StreamedBody, ImmichError> {
         let deadline = Instant::now() + self.timeout;
-        let mut uri = self.base.url(path);
+        let mut uri = self.base.url(path.as_str());
         for (n, (name, value)) in query.iter().enumerate() {
             let value = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC);
             uri.push_str(&format!("{}{name}={value}", if n == 0 { '?' } else { '&' }));
         }
         let payload = body.map(|b| Bytes::from(serde_json::to_vec(b).expect("JSON values serialize")));
-        self.retrying(deadline, true, path, |remaining| {
+        self.retrying(deadline, true, path.as_str(), |remaining| {
             let mut request = http::Request::builder().method(method.clone()).uri(&uri).header("x-api-key", key);
             if payload.is_some() {
                 request = request.header("content-type", "application/json");
@@ -456,7 +457,7 @@ impl ImmichClient {
         &self,
         key: &str,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
         body: Option<&Value>,
         idempotent: bool,
@@ -472,14 +473,19 @@ impl ImmichClient {
     pub async fn get<T: DeserializeOwned>(
         &self,
         key: &str,
-        path: &str,
+        path: &ApiPath,
         query: &[(&str, String)],
     ) -> Result<T, ImmichError> {
         self.json(key, Method::GET, path, query, None, true).await
     }
 
     /// A read expressed as `POST` (searches), retried like a `GET`.
-    pub async fn post_read<T: DeserializeOwned>(&self, key: &str, path: &str, body: &Value) -> Result<T, ImmichError> {
+    pub async fn post_read<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        path: &ApiPath,
+        body: &Value,
+    ) -> Result<T, ImmichError> {
         self.json(key, Method::POST, path, &[], Some(body), true).await
     }
 
@@ -488,14 +494,20 @@ impl ImmichClient {
         &self,
         key: &str,
         method: Method,
-        path: &str,
+        path: &ApiPath,
         body: &Value,
     ) -> Result<T, ImmichError> {
         self.json(key, method, path, &[], Some(body), false).await
     }
 
     /// A write (never retried) answered with no body (204).
-    pub async fn write_empty(&self, key: &str, method: Method, path: &str, body: &Value) -> Result<(), ImmichError> {
+    pub async fn write_empty(
+        &self,
+        key: &str,
+        method: Method,
+        path: &ApiPath,
+        body: &Value,
+    ) -> Result<(), ImmichError> {
         self.send(key, method, path, &[], Some(body), false).await.map(drop)
     }
 
@@ -522,13 +534,13 @@ impl ImmichClient {
 
     /// `GET /api/server/version` as `(major, minor, patch)`.
     pub async fn version(&self, key: &str) -> Result<(u64, u64, u64), ImmichError> {
-        let v: Value = self.get(key, "/api/server/version", &[]).await?;
+        let v: Value = self.get(key, &ApiPath::fixed("/api/server/version"), &[]).await?;
         Ok((v["major"].as_u64().unwrap_or(0), v["minor"].as_u64().unwrap_or(0), v["patch"].as_u64().unwrap_or(0)))
     }
 
     /// The permissions of `key` (`GET /api/api-keys/me`).
     pub async fn permissions(&self, key: &str) -> Result<Vec<String>, ImmichError> {
-        let me: Value = self.get(key, "/api/api-keys/me", &[]).await?;
+        let me: Value = self.get(key, &ApiPath::fixed("/api/api-keys/me"), &[]).await?;
         Ok(me["permissions"]
             .as_array()
             .map(|p| p.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
@@ -547,8 +559,7 @@ impl ImmichClient {
         let mut body = filter.clone();
         body["page"] = page.into();
         body["size"] = size.min(1000).into();
-        let path = if smart { "/api/search/smart" } else { "/api/search/metadata" };
-        let response: SearchResponse = self.post_read(key, path, &body).await?;
+        let response: SearchResponse = self.post_read(key, &search_path(smart), &body).await?;
         Ok(Page { items: response.assets.items, next_page: response.assets.next_page.and_then(|p| p.parse().ok()) })
     }
 
@@ -566,13 +577,17 @@ impl ImmichClient {
         let mut body = filter.clone();
         body["page"] = page.into();
         body["size"] = size.min(1000).into();
-        let path = if smart { "/api/search/smart" } else { "/api/search/metadata" };
-        let body = self.send_streamed(key, Method::POST, path, &[], Some(&body)).await?;
+        let body = self.send_streamed(key, Method::POST, &search_path(smart), &[], Some(&body)).await?;
         Ok(ArrayReader::new(body, &["assets", "items"]))
     }
 
     /// A `GET` whose answer is a JSON array (e.g. `/api/map/markers`), read element by element.
-    pub async fn get_array(&self, key: &str, path: &str, query: &[(&str, String)]) -> Result<ArrayReader, ImmichError> {
+    pub async fn get_array(
+        &self,
+        key: &str,
+        path: &ApiPath,
+        query: &[(&str, String)],
+    ) -> Result<ArrayReader, ImmichError> {
         let body = self.send_streamed(key, Method::GET, path, query, None).await?;
         Ok(ArrayReader::new(body, &[]))
     }
@@ -597,11 +612,11 @@ impl ImmichClient {
     pub async fn thumbnail(
         &self,
         key: &str,
-        id: &str,
+        id: &Uuid,
         size: &str,
         limit: usize,
     ) -> Result<(Bytes, String), ImmichError> {
-        let path = format!("/api/assets/{id}/thumbnail");
+        let path = ApiPath::fixed("/api/assets").id(id).then("thumbnail");
         let response = self.send(key, Method::GET, &path, &[("size", size.to_string())], None, true).await?;
         let mime =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("image/jpeg").to_string();
@@ -618,6 +633,11 @@ impl ImmichClient {
         }
         Ok((Bytes::from(body), mime))
     }
+}
+
+/// Where a metadata (or, with `smart`, CLIP) search goes.
+fn search_path(smart: bool) -> ApiPath {
+    ApiPath::fixed(if smart { "/api/search/smart" } else { "/api/search/metadata" })
 }
 
 /// The error an unsuccessful reqwest reply stands for (see [`immich_error`]).

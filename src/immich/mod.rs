@@ -2,6 +2,7 @@
 //! its own calls ([`client::ImmichClient`]). The proxy path forwards `/api/*` through Pingora instead.
 
 pub mod client;
+pub mod path;
 pub mod streamed;
 
 pub use client::{ImmichClient, ImmichError};

@@ -533,6 +533,17 @@ pub fn validate_arguments(schema: &Value, arguments: &Value) -> Result<(), Strin
         if !fits {
             return Err(format!("argument `{name}` must be of type {}", types.join(" or ")));
         }
+        if property["format"] == "uuid" && value.as_str().is_some_and(|s| crate::immich::path::Uuid::parse(s).is_none())
+        {
+            return Err(format!("`{name}` must be a UUID"));
+        }
+        if property["items"]["format"] == "uuid"
+            && let Some(position) = value.as_array().and_then(|items| {
+                items.iter().position(|i| i.as_str().is_none_or(|s| crate::immich::path::Uuid::parse(s).is_none()))
+            })
+        {
+            return Err(format!("`{name}` must hold UUIDs (item {} is not one)", position + 1));
+        }
         if let Some(allowed) = property["enum"].as_array()
             && !allowed.contains(value)
         {
@@ -576,6 +587,12 @@ mod tests {
             json!({ "type": "object", "properties": { "n": { "type": "integer", "minimum": 1, "maximum": 5 } } });
         assert!(validate_arguments(&bounded, &json!({ "n": 0 })).unwrap_err().contains("at least 1"));
         assert!(validate_arguments(&bounded, &json!({ "n": 6 })).unwrap_err().contains("at most 5"));
+        let ids = json!({ "type": "object", "properties": { "albumId": { "type": "string", "format": "uuid" },
+            "photoIds": { "type": "array", "items": { "type": "string", "format": "uuid" } } } });
+        let uuid = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+        assert!(validate_arguments(&ids, &json!({ "albumId": uuid, "photoIds": [uuid] })).is_ok());
+        assert_eq!(validate_arguments(&ids, &json!({ "albumId": ".." })).unwrap_err(), "`albumId` must be a UUID");
+        assert!(validate_arguments(&ids, &json!({ "photoIds": [uuid, "../x"] })).unwrap_err().contains("item 2"));
     }
 
     #[tokio::test]

@@ -5,10 +5,14 @@
 //! written to the client (and the write awaited) before the next is read from Immich, so a slow
 //! client slows the upstream read and memory stays at one chunk.
 
+use super::call::{Call, Outcome, bad_argument, finish};
+use super::registry::{Streams, Tool, output, schema};
+use crate::immich::path::ApiPath;
 use crate::immich::{ImmichClient, ImmichError};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora_proxy::Session;
+use rmcp::model::{CallToolResult, ContentBlock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -16,6 +20,94 @@ use serde_json::{Value, json};
 pub const KIND: &str = "export";
 /// How long an export link stays valid.
 pub const LINK_TTL_SECS: u64 = 86_400;
+
+/// The export tool.
+pub(super) fn tools() -> Vec<Tool> {
+    vec![Tool::reads(
+        "exportPhotos",
+        "Export photos",
+        "Package photos (by ids) or a whole album as zip downloads. Returns the total size and one link per \
+            archive (Immich splits large exports); each link streams its zip from the gateway and stays valid for a day.",
+        &["asset.download"],
+        |call| Box::pin(export_photos(call)),
+    )
+    .input(schema(
+            json!({
+                "ids": { "type": "array", "items": { "type": "string", "format": "uuid" }, "minItems": 1, "maxItems": 500, "description": "Photos to export (up to 500; for more, export an album)." },
+                "albumId": { "format": "uuid", "description": "Export this whole album instead.", "type": "string" },
+                "archiveSize": { "type": "integer", "minimum": 1048576, "description": "Largest archive in bytes (Immich's default 4 GiB)." }
+            }),
+            &[],
+        ))
+    .output(output(
+            json!({ "totalSize": { "type": "integer" }, "photoCount": { "type": "integer" },
+                "archives": { "type": "array", "items": { "type": "object", "properties": { "index": { "type": "integer" }, "size": { "type": "integer" },
+                "photoCount": { "type": "integer" }, "url": { "type": "string" } }, "required": ["index", "size", "photoCount", "url"] } } }),
+            &["totalSize", "photoCount", "archives"],
+        ))
+    .streams(Streams::Always)]
+}
+
+async fn export_photos(call: &Call<'_>) -> Outcome {
+    let ids = call.uuids("ids")?;
+    let album = call.optional_uuid("albumId")?;
+    let mut body = match (&album, ids.is_empty()) {
+        (Some(album), true) => json!({ "albumId": album }),
+        (None, false) => json!({ "assetIds": ids }),
+        _ => return Err(bad_argument("give either ids or albumId, not both and not neither")),
+    };
+    if let Some(size) = call.args["archiveSize"].as_u64() {
+        body["archiveSize"] = json!(size);
+    }
+    let info: Value =
+        call.client().write(call.key, reqwest::Method::POST, &ApiPath::fixed("/api/download/info"), &body).await?;
+    let base = call.cx.public_base.clone().unwrap_or_default();
+    let expires = crate::mcp::session::now() + LINK_TTL_SECS;
+    let mut archives = Vec::new();
+    let mut content = Vec::new();
+    for (index, archive) in info["archives"].as_array().into_iter().flatten().enumerate() {
+        let selection = Selection {
+            album: album.as_ref().map(ToString::to_string),
+            ids: (!ids.is_empty()).then(|| ids.iter().map(ToString::to_string).collect()),
+            archive_size: call.args["archiveSize"].as_u64(),
+            index,
+            expires,
+        };
+        let token =
+            call.cx.input.seal(KIND, &serde_json::to_vec(&selection).expect("selection serializes")).ok_or_else(
+                || bad_argument("exports need a request that can carry signed links (not a JSON-RPC batch)"),
+            )?;
+        let url = format!("{base}/exports/{token}");
+        let size = archive["size"].as_u64().unwrap_or(0);
+        let count = archive["assetIds"].as_array().map_or(0, Vec::len);
+        content.push(ContentBlock::resource_link(
+            rmcp::model::Resource::new(url.clone(), format!("immich-export-{}.zip", index + 1))
+                .with_mime_type("application/zip")
+                .with_size(size)
+                .with_description(format!("{count} photos, {size} bytes")),
+        ));
+        archives.push(json!({ "index": index, "size": size, "photoCount": count, "url": url }));
+    }
+    // The streaming guide always streams exports: on a streaming reply each archive's link also
+    // goes out as a data event, so a program can start downloading before it reads the result.
+    let wanted = archives.len() as u64;
+    if wanted > 0
+        && let Some(mut stream) = call.admit_stream("exportPhotos")
+    {
+        for (n, archive) in archives.iter().enumerate() {
+            let mut batch = vec![archive.clone()];
+            call.send_data_event(&mut stream, &mut batch, n as u64 + 1, wanted, None, "archives").await;
+        }
+    }
+    let total = info["totalSize"].as_u64().unwrap_or(0);
+    let count: u64 = archives.iter().filter_map(|a| a["photoCount"].as_u64()).sum();
+    let text =
+        format!("{count} photos, {total} bytes, in {} zip archive(s); each link streams its zip.", archives.len());
+    content.insert(0, ContentBlock::text(text));
+    let mut result = CallToolResult::success(content);
+    result.structured_content = Some(json!({ "totalSize": total, "photoCount": count, "archives": archives }));
+    Ok(finish(result))
+}
 
 /// What an export link stands for.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -46,8 +138,8 @@ impl Selection {
         if let Some(size) = self.archive_size {
             body["archiveSize"] = json!(size);
         }
-        let info: Value =
-            client.write(key, reqwest::Method::POST, "/api/download/info", &body).await.map_err(immich_refusal)?;
+        let path = ApiPath::fixed("/api/download/info");
+        let info: Value = client.write(key, reqwest::Method::POST, &path, &body).await.map_err(immich_refusal)?;
         let archive = info["archives"]
             .get(self.index)
             .ok_or_else(|| Refusal(410, "this archive no longer exists: the selection changed; export again".into()))?;

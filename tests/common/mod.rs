@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod mcp;
 pub mod schema;
 
 use std::io::{Read, Write};

@@ -1,0 +1,163 @@
+//! One tool call in progress: its arguments read into typed values, the Immich client and key it
+//! acts with, and the pieces every result is made of.
+
+use super::ImmichCatalog;
+use crate::immich::client::{ImmichClient, ImmichError};
+use crate::immich::path::Uuid;
+use crate::mcp::catalog::CallContext;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde_json::{Map, Value, json};
+
+/// Why a tool call failed: its arguments, as the gateway checked them, or Immich.
+#[derive(Debug)]
+pub(crate) enum ToolError {
+    /// The gateway refused the arguments itself; nothing reached Immich.
+    Argument(String),
+    /// Immich refused or failed the request.
+    Immich(ImmichError),
+}
+
+impl ToolError {
+    /// The message for the model: what was wrong with the arguments, or Immich's own words.
+    pub(crate) fn for_model(&self) -> String {
+        match self {
+            ToolError::Argument(message) => format!("Invalid arguments: {message}"),
+            ToolError::Immich(error) => error.for_model(),
+        }
+    }
+}
+
+impl From<ImmichError> for ToolError {
+    fn from(error: ImmichError) -> ToolError {
+        ToolError::Immich(error)
+    }
+}
+
+/// What a tool's handler returns: its result, or why it has none.
+pub(crate) type Outcome = Result<Value, ToolError>;
+
+/// An argument error.
+pub(crate) fn bad_argument(message: impl Into<String>) -> ToolError {
+    ToolError::Argument(message.into())
+}
+
+/// One tool call: the catalogue it runs in, the Immich key it acts with, its arguments and its
+/// client's context.
+pub(crate) struct Call<'a> {
+    pub(crate) catalog: &'a ImmichCatalog,
+    pub(crate) key: &'a str,
+    pub(crate) args: &'a Value,
+    pub(crate) cx: &'a CallContext,
+}
+
+impl Call<'_> {
+    /// The Immich client.
+    pub(crate) fn client(&self) -> &ImmichClient {
+        &self.catalog.client
+    }
+
+    /// A non-empty string argument.
+    pub(crate) fn str_arg(&self, name: &str) -> Option<&str> {
+        self.args[name].as_str().filter(|s| !s.is_empty())
+    }
+
+    /// A required id argument (the input schema has already made sure it is present).
+    pub(crate) fn uuid(&self, name: &str) -> Result<Uuid, ToolError> {
+        self.optional_uuid(name)?.ok_or_else(|| bad_argument(format!("`{name}` is required")))
+    }
+
+    /// An optional id argument: absent is `None`, anything but a UUID an argument error.
+    pub(crate) fn optional_uuid(&self, name: &str) -> Result<Option<Uuid>, ToolError> {
+        match &self.args[name] {
+            Value::Null => Ok(None),
+            Value::String(text) => Uuid::parse(text).map(Some).ok_or_else(|| not_a_uuid(name, text)),
+            other => Err(not_a_uuid(name, &other.to_string())),
+        }
+    }
+
+    /// A list of ids: every item must be a UUID.
+    pub(crate) fn uuids(&self, name: &str) -> Result<Vec<Uuid>, ToolError> {
+        self.args[name]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|item| match item {
+                Value::String(text) => Uuid::parse(text).ok_or_else(|| not_a_uuid(name, text)),
+                other => Err(not_a_uuid(name, &other.to_string())),
+            })
+            .collect()
+    }
+
+    /// A list of strings (names, paths, or ids to be told apart by the tool).
+    pub(crate) fn strings(&self, name: &str) -> Vec<String> {
+        self.args[name].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    }
+
+    /// `limit`, or the configured default, within one page.
+    pub(crate) fn limit(&self) -> usize {
+        self.args["limit"]
+            .as_u64()
+            .map_or(self.catalog.config.default_limit, |l| l as usize)
+            .clamp(1, self.catalog.page_cap)
+    }
+}
+
+/// "`albumId` must be a UUID", quoting (the start of) what was given.
+fn not_a_uuid(name: &str, given: &str) -> ToolError {
+    let shown: String = given.chars().take(40).collect();
+    bad_argument(format!("`{name}` must be a UUID (got {shown:?})"))
+}
+
+/// A finished tool result: structured content, a text rendering and optional images.
+pub(crate) fn result(structured: Value, text: String, images: Vec<(bytes::Bytes, String)>) -> Value {
+    let mut content = vec![ContentBlock::text(text)];
+    content.extend(images.into_iter().map(|(bytes, mime)| ContentBlock::image(STANDARD.encode(&bytes), mime)));
+    let mut result = CallToolResult::success(content);
+    result.structured_content = Some(structured);
+    finish(result)
+}
+
+/// The result as JSON, without the 2026-07-28 `resultType` (the dispatcher adds it on that wire).
+pub(crate) fn finish(result: CallToolResult) -> Value {
+    let mut value = serde_json::to_value(result).expect("results serialize");
+    if let Some(object) = value.as_object_mut() {
+        object.remove("resultType");
+    }
+    value
+}
+
+/// Puts `line` before the result's text.
+pub(crate) fn prepend_text(result: &mut Value, line: &str) {
+    if let Some(text) = result["content"][0]["text"].as_str() {
+        let joined = format!("{line}\n{text}");
+        result["content"][0]["text"] = json!(joined);
+    }
+}
+
+/// A page of photos as structured content plus one line per photo.
+pub(crate) fn photo_page(
+    photos: Vec<super::photo::Photo>,
+    next: Option<String>,
+    extra: Map<String, Value>,
+    key: &str,
+) -> Value {
+    let mut text: Vec<String> = photos.iter().map(super::photo::Photo::render).collect();
+    if text.is_empty() {
+        text.push("No photos match.".into());
+    }
+    if next.is_some() {
+        text.push(format!("… more: call again with cursor \"{}\"", next.as_deref().unwrap_or_default()));
+    }
+    let mut structured = json!({ key: photos, "count": photos.len(), "nextCursor": next });
+    if let Some(object) = structured.as_object_mut() {
+        object.extend(extra);
+    }
+    result(structured, text.join("\n"), Vec::new())
+}
+
+/// A date-time Immich accepts: a bare `YYYY-MM-DD` gets `time_of_day` appended.
+pub(crate) fn date_time(text: &str, time_of_day: &str) -> String {
+    if text.len() == 10 && text.as_bytes()[4] == b'-' { format!("{text}{time_of_day}") } else { text.to_string() }
+}
