@@ -1,7 +1,7 @@
 use clap::Parser;
 use immich_mcp_gateway::cli::Cli;
-use immich_mcp_gateway::config::reload::Source;
-use immich_mcp_gateway::proxy::auth::KeyHash;
+use immich_mcp_gateway::config::KeyHash;
+use immich_mcp_gateway::runtime::{Runtime, Source};
 use std::process::ExitCode;
 
 // glibc's malloc was the largest user-space cost under load (~13% of proxy CPU); mimalloc's
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         demo_assets: cli.demo_assets,
     };
     if cli.check {
-        let checked = source.load().and_then(|config| immich_mcp_gateway::config::reload::Runtime::build(config, 0));
+        let checked = source.load().and_then(|config| Runtime::build(config, 0));
         return match checked {
             Ok(_) => {
                 println!("configuration OK");

@@ -1,17 +1,16 @@
 //! Assembles the Pingora server: the proxy service on the configured listeners, the config
 //! reloader, and under `--demo` the embedded Immich.
 
-use crate::config::reload::{ConfigStore, Reloader, Source};
 use crate::config::{Config, ConfigErrors};
-use crate::demo::{DemoImmich, DemoService, Fault};
-use crate::proxy::Gateway;
+use crate::gateway::Gateway;
+use crate::runtime::{ConfigStore, Reloader, Source};
 use crate::telemetry;
 use pingora::apps::HttpServerOptions;
 use pingora::listeners::tls::TlsSettings;
 use pingora::server::Server;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::services::background::background_service;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Pingora's server settings derived from ours.
 fn server_conf(config: &Config) -> ServerConf {
@@ -33,16 +32,7 @@ fn server_conf(config: &Config) -> ServerConf {
 
 /// Loads the configuration and runs the gateway until shutdown. Returns only on start-up errors.
 pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors> {
-    let demo_listener = if demo {
-        // The configured listen ports (plain and HTTPS) are bound after the demo's; keep clear of them.
-        let own_ports = source.load().map(|c| c.server.ports()).unwrap_or_default();
-        let listener = crate::demo::bind(&own_ports).expect("cannot bind a loopback port for the demo Immich");
-        let addr = listener.local_addr().expect("bound address");
-        source.demo_base_url = Some(format!("http://{addr}"));
-        Some(listener)
-    } else {
-        None
-    };
+    let demo_listener = if demo { Some(demo::listen(&mut source)?) } else { None };
     let store = ConfigStore::open(source)?;
     let runtime = store.current();
     let config = &runtime.config;
@@ -75,17 +65,7 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     ));
 
     if let Some(listener) = demo_listener {
-        let fault = Fault::parse(&config.demo.fault).expect("validated");
-        tracing::info!(
-            immich = %config.immich.base_url,
-            assets = config.demo.assets,
-            admin_key = crate::demo::ADMIN_KEY,
-            readonly_key = crate::demo::READONLY_KEY,
-            "demo Immich running"
-        );
-        let demo = DemoImmich::new(config.demo.assets, fault);
-        server
-            .add_service(background_service("demo immich", DemoService { demo, listener: Mutex::new(Some(listener)) }));
+        demo::serve(&mut server, config, listener);
     } else {
         server.add_service(background_service("immich probe", StartupProbe { store: store.clone() }));
     }
@@ -93,22 +73,53 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     server.run_forever();
 }
 
-/// Cancelled when a graceful shutdown (SIGTERM) begins.
-static SHUTTING_DOWN: std::sync::LazyLock<tokio_util::sync::CancellationToken> =
-    std::sync::LazyLock::new(tokio_util::sync::CancellationToken::new);
+/// The embedded demo Immich (`--demo`), when this build has it.
+mod demo {
+    use super::*;
 
-/// Resolves when a graceful shutdown has begun: open streams then end with an error event that
-/// says where to resume, within `[server] grace_period`, before Pingora stops the runtimes.
-pub async fn shutting_down() {
-    SHUTTING_DOWN.cancelled().await
+    /// A loopback port for the demo Immich, clear of the gateway's own listen ports (bound after
+    /// it), and the configuration pointed at it.
+    #[cfg(feature = "demo")]
+    pub fn listen(source: &mut Source) -> Result<std::net::TcpListener, ConfigErrors> {
+        let own_ports = source.load().map(|c| c.server.ports()).unwrap_or_default();
+        let listener =
+            crate::demo::bind(&own_ports).map_err(|e| refused(format!("cannot bind a loopback port: {e}")))?;
+        let addr = listener.local_addr().map_err(|e| refused(e.to_string()))?;
+        source.demo_base_url = Some(crate::config::BaseUrl::parse(&format!("http://{addr}")).map_err(refused)?);
+        Ok(listener)
+    }
+
+    /// Runs the demo Immich on `listener` beside the gateway.
+    #[cfg(feature = "demo")]
+    pub fn serve(server: &mut Server, config: &Config, listener: std::net::TcpListener) {
+        tracing::info!(
+            immich = %config.immich.base_url,
+            assets = config.demo.assets,
+            admin_key = crate::demo::ADMIN_KEY,
+            readonly_key = crate::demo::READONLY_KEY,
+            "demo Immich running"
+        );
+        let demo = crate::demo::DemoImmich::new(config.demo.assets, config.demo.fault.clone());
+        let service = crate::demo::DemoService { demo, listener: std::sync::Mutex::new(Some(listener)) };
+        server.add_service(background_service("demo immich", service));
+    }
+
+    /// This build has no demo.
+    #[cfg(not(feature = "demo"))]
+    pub fn listen(_source: &mut Source) -> Result<std::net::TcpListener, ConfigErrors> {
+        Err(refused("this build has no demo Immich (built without the `demo` feature)".into()))
+    }
+
+    /// This build has no demo.
+    #[cfg(not(feature = "demo"))]
+    pub fn serve(_server: &mut Server, _config: &Config, _listener: std::net::TcpListener) {}
+
+    fn refused(message: String) -> ConfigErrors {
+        ConfigErrors(vec![crate::config::ConfigError::unplaced("--demo", None, message)])
+    }
 }
 
-/// Whether a graceful shutdown has begun.
-pub fn is_shutting_down() -> bool {
-    SHUTTING_DOWN.is_cancelled()
-}
-
-/// Turns Pingora's shutdown broadcast into [`shutting_down`].
+/// Turns Pingora's shutdown broadcast into [`crate::shutdown::begun`].
 struct ShutdownNotice;
 
 #[async_trait::async_trait]
@@ -120,16 +131,16 @@ impl pingora::services::background::BackgroundService for ShutdownNotice {
             }
         }
         tracing::info!("graceful shutdown: ending open streams with a resume point");
-        SHUTTING_DOWN.cancel();
+        crate::shutdown::begin();
     }
 }
 
 /// HTTPS with HTTP/2 offered by ALPN beside HTTP/1.1, serving the certificate of the configuration
-/// in force at each handshake (see [`crate::proxy::tls`]).
+/// in force at each handshake (see [`crate::runtime::tls`]).
 fn tls_settings(store: &Arc<ConfigStore>) -> TlsSettings {
     // The paths stay empty: the resolver supplies the certificate.
     let mut tls = TlsSettings::intermediate("", "").expect("TLS settings without files");
-    tls.set_cert_resolver(Arc::new(crate::proxy::tls::CurrentCertificate { store: store.clone() }));
+    tls.set_cert_resolver(Arc::new(crate::runtime::tls::CurrentCertificate { store: store.clone() }));
     tls.enable_h2();
     tls
 }
@@ -176,7 +187,7 @@ impl pingora::services::background::BackgroundService for PermissionRefresher {
             if !due {
                 continue;
             }
-            let Some(key) = runtime.credentials.default_immich_key() else {
+            let Some(key) = runtime.credentials.default_immich().cloned() else {
                 // No key of the gateway's own (passthrough): each caller's key decides, per call.
                 self.permissions.update(None);
                 seen_generation = Some(runtime.generation);
@@ -208,9 +219,9 @@ impl pingora::services::background::BackgroundService for StartupProbe {
         let client = &runtime.immich;
         match client.ping(runtime.upstream.base(), std::time::Duration::from_secs(5)).await {
             Ok(()) => {
-                let version = match runtime.credentials.default_immich_key() {
+                let version = match runtime.credentials.default_immich() {
                     Some(key) => client
-                        .version(&key)
+                        .version(key)
                         .await
                         .map(|(major, minor, patch)| format!("v{major}.{minor}.{patch}"))
                         .unwrap_or_else(|e| e.to_string()),

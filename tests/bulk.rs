@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Gateway, client, sse_comments, sse_events, streamed_items};
-use immich_mcp_gateway::proxy::auth::KeyHash;
+use immich_mcp_gateway::config::KeyHash;
 use serde_json::{Value, json};
 use std::process::Command;
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{ADMIN, CaptureUpstream, Gateway, READONLY, client, closed_port, header, raw_request};
-use immich_mcp_gateway::proxy::auth::KeyHash;
+use immich_mcp_gateway::config::KeyHash;
 use serde_json::{Value, json};
 use std::time::Duration;
 

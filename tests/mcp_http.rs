@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Gateway, client, raw_request};
-use immich_mcp_gateway::proxy::auth::KeyHash;
+use immich_mcp_gateway::config::KeyHash;
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 

@@ -178,7 +178,7 @@ async fn streams_beyond_max_concurrent_streams_get_503_until_a_slot_frees() {
 /// caps the gateway.
 #[tokio::test]
 async fn stream_caps_are_per_client_and_per_gateway() {
-    use immich_mcp_gateway::proxy::auth::KeyHash;
+    use immich_mcp_gateway::config::KeyHash;
     let config = format!(
         "[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"one\"\nhash = \"{}\"\n[[auth.keys]]\nname = \"two\"\nhash = \"{}\"\n\
          [[auth.keys]]\nname = \"three\"\nhash = \"{}\"\n[streaming]\nmax_concurrent_streams = 1\nmax_total_streams = 2\n",

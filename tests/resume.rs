@@ -223,10 +223,14 @@ async fn graceful_shutdown_ends_a_stream_with_a_token_another_replica_resumes() 
     a.signal("TERM");
     before.extend(stream.read(|_| false).await);
     let before: Vec<Value> = before.into_iter().map(|(_, m)| m).collect();
-    let last = before.last().unwrap();
+    // The stream error event, then the request's own answer: an error saying the same.
+    let [.., last, answer] = before.as_slice() else { panic!("too few messages: {before:?}") };
     assert_eq!(last["method"], "notifications/stream/error", "the stream ended with {}", last["method"]);
     assert_eq!(last["params"]["code"], "SHUTTING_DOWN");
     assert_eq!(last["params"]["retryable"], true);
+    assert_eq!(answer["error"]["data"]["code"], "SHUTTING_DOWN", "the request is answered: {answer}");
+    assert_eq!(answer["error"]["data"]["resumeToken"], last["params"]["resumeToken"]);
+    assert!(answer["id"].is_number() || answer["id"].is_string(), "{answer}");
     let token = last["params"]["resumeToken"].as_str().unwrap();
 
     let after = read_messages(query(&b, json!({ "resumeToken": token })).await, |_| false).await;

@@ -5,8 +5,8 @@ mod common;
 
 use common::mcp::Mcp;
 use common::{ADMIN, Gateway, READONLY, client, streamed_items};
+use immich_mcp_gateway::config::KeyHash;
 use immich_mcp_gateway::demo::{self, Fault};
-use immich_mcp_gateway::proxy::auth::KeyHash;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -614,12 +614,14 @@ async fn a_paused_client_is_told_where_to_resume_after_backpressure_timeout() {
     let text = String::from_utf8_lossy(&all);
     let messages: Vec<Value> =
         text.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str(d).ok()).collect();
-    let last = messages.last().expect("events arrived");
+    // The stream error event, then the request's answer: an error saying the same.
+    let [.., last, answer] = messages.as_slice() else { panic!("too few events: {messages:?}") };
     assert_eq!(last["method"], "notifications/stream/error", "the stream ended with {}", last["method"]);
     assert_eq!(
         (last["params"]["code"].as_str(), last["params"]["retryable"].as_bool()),
         (Some("BACKPRESSURE_TIMEOUT"), Some(true))
     );
+    assert_eq!((answer["id"].as_i64(), &answer["error"]["data"]["code"]), (Some(1), &json!("BACKPRESSURE_TIMEOUT")));
     let data = messages.iter().rev().find(|m| m["method"] == "notifications/stream/data").unwrap();
     assert_eq!(last["params"]["resumeToken"], data["params"]["resumeToken"], "resumes right after the last data event");
 }

@@ -112,7 +112,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(config.immich.base_url, "http://immich:2283");
+        assert_eq!(config.immich.base_url.to_string(), "http://immich:2283");
         assert_eq!(config.server.listen, vec!["0.0.0.0:8080", "[::]:8080"]);
         assert_eq!(config.server.max_body_size, Size::gib(1));
     }

@@ -6,10 +6,11 @@
 
 mod env;
 mod load;
-pub mod reload;
+pub mod types;
 mod units;
 
 pub use load::{ConfigError, ConfigErrors, load_file, load_str};
+pub use types::{BaseUrl, FaultSpec, KeyHash, LogFilter};
 pub use units::{Dur, Size};
 
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,27 @@ pub struct ServerConfig {
     pub max_header_bytes: Size,
     /// Largest request body proxied to `/api` (uploads); larger gets 413.
     pub max_body_size: Size,
+    /// A request's head (request line and headers) must arrive whole within this long of its first
+    /// byte; a slower one (a slowloris) is cut.
+    pub request_header_timeout: Dur,
+    /// How long an idle connection is kept open for its next request (the streaming guide: 120 s).
+    pub keepalive_timeout: Dur,
+    /// Longest wait for each read of any request body.
+    pub body_idle_timeout: Dur,
+    /// A request body for the gateway's own endpoints (MCP) must arrive whole within this long.
+    pub body_timeout: Dur,
+    /// A request body proxied to `/api` (an upload) must arrive whole within this long.
+    pub upload_timeout: Dur,
+    /// A WebSocket whose client sends nothing (not even a pong to the gateway's pings) for this
+    /// long is closed.
+    pub websocket_idle_timeout: Dur,
+    /// Connections open at once, all clients together; past it the longest-idle keep-alive
+    /// connection is closed to make room, or the new one is refused with 503. Held below the
+    /// process's file-descriptor limit.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (0: no limit). Behind a load balancer
+    /// every connection comes from its address: raise it or set 0 there.
+    pub max_connections_per_client: usize,
     /// How often the config file is checked for changes (also catches ConfigMap symlink swaps).
     pub config_poll_interval: Dur,
     /// On SIGTERM, how long in-flight requests have before the runtimes stop; open streams end at
@@ -103,6 +125,14 @@ impl Default for ServerConfig {
             max_request_line: Size::kib(8),
             max_header_bytes: Size::kib(64),
             max_body_size: Size::gib(4),
+            request_header_timeout: Dur::secs(10),
+            keepalive_timeout: Dur::secs(120),
+            body_idle_timeout: Dur::secs(60),
+            body_timeout: Dur::secs(30),
+            upload_timeout: Dur::secs(600),
+            websocket_idle_timeout: Dur::secs(120),
+            max_connections: 10_000,
+            max_connections_per_client: 512,
             config_poll_interval: Dur::secs(2),
             grace_period: Dur::secs(2),
             graceful_shutdown_timeout: Dur::secs(10),
@@ -117,7 +147,7 @@ impl Default for ServerConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ImmichConfig {
     /// Immich's base URL, without `/api` (e.g. `http://immich-server:2283`).
-    pub base_url: String,
+    pub base_url: BaseUrl,
     /// The Immich API key the gateway uses in `inject` mode. Prefer `api_key_file`.
     pub api_key: Option<String>,
     /// A file holding the Immich API key (e.g. a mounted Kubernetes Secret); re-read on reload.
@@ -151,7 +181,7 @@ pub struct ImmichConfig {
 impl Default for ImmichConfig {
     fn default() -> Self {
         ImmichConfig {
-            base_url: "http://127.0.0.1:2283".into(),
+            base_url: BaseUrl::parse("http://127.0.0.1:2283").expect("a valid URL"),
             api_key: None,
             api_key_file: None,
             connect_timeout: Dur::secs(5),
@@ -300,6 +330,11 @@ pub struct McpConfig {
     pub strict: bool,
     /// Largest JSON-RPC request body.
     pub max_body_size: Size,
+    /// Most messages in one JSON-RPC batch (protocol 2025-03-26); more gets -32600.
+    pub max_batch_size: usize,
+    /// Most bytes of results in one batch's answer; later requests of the batch get a short error
+    /// asking for them on their own.
+    pub max_batch_response_size: Size,
     /// Lifetime of a session id.
     pub session_ttl: Dur,
     /// Secret (≥ 32 bytes) signing session ids; replicas sharing it serve each other's sessions.
@@ -343,6 +378,8 @@ impl Default for McpConfig {
             enabled: true,
             strict: false,
             max_body_size: Size::mib(4),
+            max_batch_size: 50,
+            max_batch_response_size: Size::mib(16),
             session_ttl: Dur::secs(24 * 3600),
             session_secret: None,
             session_secret_file: None,
@@ -396,7 +433,7 @@ pub struct GatewayKey {
     /// A label for logs and metrics (never the key itself).
     pub name: String,
     /// `sha256:<64 hex digits>` of the key.
-    pub hash: String,
+    pub hash: KeyHash,
     /// The Immich key this client's calls use; absent means `[immich].api_key`.
     #[serde(default)]
     pub immich_api_key: Option<String>,
@@ -420,7 +457,7 @@ pub enum LogFormat {
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
     /// Log filter (`error`, `warn`, `info`, `debug`, or a tracing directive); `RUST_LOG` wins.
-    pub log_level: String,
+    pub log_level: LogFilter,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// Serve Prometheus metrics at `/metrics`.
@@ -431,7 +468,12 @@ pub struct TelemetryConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        TelemetryConfig { log_level: "info".into(), log_format: LogFormat::Text, metrics: true, access_log: true }
+        TelemetryConfig {
+            log_level: LogFilter::default(),
+            log_format: LogFormat::Text,
+            metrics: true,
+            access_log: true,
+        }
     }
 }
 
@@ -478,12 +520,12 @@ pub struct DemoConfig {
     pub assets: u64,
     /// Faults injected on every demo response: e.g. `"slow=2s"`, `"status=503"`, `"reset"`,
     /// `"truncate"`. Empty for none. The `x-demo-fault` request header does the same per request.
-    pub fault: String,
+    pub fault: FaultSpec,
 }
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig { assets: 10_000, fault: String::new() }
+        DemoConfig { assets: 10_000, fault: FaultSpec::default() }
     }
 }
 
@@ -529,11 +571,19 @@ impl Config {
             "must be below 1MiB (Pingora's own header limit)".into(),
         );
         check(!s.config_poll_interval.0.is_zero(), "server.config_poll_interval", "must be greater than zero".into());
+        for (key, d) in [
+            ("server.request_header_timeout", s.request_header_timeout),
+            ("server.keepalive_timeout", s.keepalive_timeout),
+            ("server.body_idle_timeout", s.body_idle_timeout),
+            ("server.body_timeout", s.body_timeout),
+            ("server.upload_timeout", s.upload_timeout),
+            ("server.websocket_idle_timeout", s.websocket_idle_timeout),
+        ] {
+            check(!d.0.is_zero(), key, "must be greater than zero".into());
+        }
+        check(s.max_connections >= 16, "server.max_connections", "must be at least 16".into());
 
         let i = &self.immich;
-        if let Err(e) = crate::immich::BaseUrl::parse(&i.base_url) {
-            check(false, "immich.base_url", e);
-        }
         for (key, d) in [
             ("immich.connect_timeout", i.connect_timeout),
             ("immich.read_timeout", i.read_timeout),
@@ -600,6 +650,12 @@ impl Config {
         check((0..=11).contains(&st.brotli_level), "streaming.brotli_level", "must be 0 to 11".into());
         check(self.mcp.max_body_size.0 > 0, "mcp.max_body_size", "must be greater than zero".into());
         check(self.mcp.page_size > 0, "mcp.page_size", "must be at least 1".into());
+        check(self.mcp.max_batch_size > 0, "mcp.max_batch_size", "must be at least 1".into());
+        check(
+            self.mcp.max_batch_response_size.0 > 0,
+            "mcp.max_batch_response_size",
+            "must be greater than zero".into(),
+        );
         check(!self.mcp.sse_keepalive.0.is_zero(), "mcp.sse_keepalive", "must be greater than zero".into());
         for secret in self.mcp.session_secret.iter().chain(&self.mcp.previous_session_secrets) {
             check(secret.len() >= 32, "mcp.session_secret", "session secrets must be at least 32 bytes".into());
@@ -612,9 +668,6 @@ impl Config {
         check(!self.mcp.session_ttl.0.is_zero(), "mcp.session_ttl", "must be greater than zero".into());
 
         for (n, key) in self.auth.keys.iter().enumerate() {
-            if let Err(e) = crate::proxy::auth::KeyHash::parse(&key.hash) {
-                check(false, &format!("auth.keys[{n}].hash"), e);
-            }
             check(!key.name.is_empty(), &format!("auth.keys[{n}].name"), "must not be empty".into());
         }
         check(
@@ -623,13 +676,7 @@ impl Config {
             "inject mode needs at least one [[auth.keys]] entry, or every request is refused".into(),
         );
 
-        if let Err(e) = crate::telemetry::log_filter(&self.telemetry.log_level) {
-            check(false, "telemetry.log_level", e);
-        }
         check(self.demo.assets > 0, "demo.assets", "must be at least 1".into());
-        if let Err(e) = crate::demo::Fault::parse(&self.demo.fault) {
-            check(false, "demo.fault", e);
-        }
         problems
     }
 

@@ -25,7 +25,6 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The demo key with every permission.
 pub const ADMIN_KEY: &str = "demo-admin-key";
@@ -52,52 +51,8 @@ pub const READONLY_PERMISSIONS: &[&str] = &[
     "server.about",
 ];
 
-/// Faults to inject into demo responses.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Fault {
-    /// Wait this long before answering.
-    pub delay: Option<Duration>,
-    /// Answer with this status and an error body instead.
-    pub status: Option<u16>,
-    /// Close the connection without answering.
-    pub reset: bool,
-    /// Send only the first half of the body (invalid JSON for JSON responses).
-    pub truncate: bool,
-    /// Send the first half of the body, then nothing for this long, then the rest.
-    pub stall: Option<Duration>,
-    /// Send the first half of the body, then drop the connection.
-    pub cut: bool,
-}
-
-impl Fault {
-    /// Parses `"slow=2s,status=503"`, `"reset"`, `"truncate"`, `"stall=5s"`, `"cut"`; empty means
-    /// no fault.
-    pub fn parse(text: &str) -> Result<Fault, String> {
-        let mut fault = Fault::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part.split_once('=') {
-                Some(("slow", d)) => fault.delay = Some(crate::config::Dur::parse(d)?.0),
-                Some(("status", s)) => {
-                    let code: u16 = s.parse().map_err(|_| format!("fault status {s:?} is not a number"))?;
-                    if !(400..=599).contains(&code) {
-                        return Err(format!("fault status {code} must be 400–599"));
-                    }
-                    fault.status = Some(code);
-                }
-                None if part == "reset" => fault.reset = true,
-                None if part == "truncate" => fault.truncate = true,
-                Some(("stall", d)) => fault.stall = Some(crate::config::Dur::parse(d)?.0),
-                None if part == "cut" => fault.cut = true,
-                _ => {
-                    return Err(format!(
-                        "unknown fault {part:?}; use slow=DURATION, status=CODE, reset, truncate, stall=DURATION or cut"
-                    ));
-                }
-            }
-        }
-        Ok(fault)
-    }
-}
+/// Faults to inject into demo responses (parsed with the configuration: `[demo] fault`).
+pub use crate::config::FaultSpec as Fault;
 
 /// The body type of demo responses: whole or streamed.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -262,6 +217,7 @@ pub fn spawn(assets: u64, fault: Fault) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn bind_keeps_clear_of_the_gateways_ports() {

@@ -7,6 +7,7 @@
 //! its HTTP request.
 
 use super::BaseUrl;
+use super::credential::Credential;
 use super::path::{ApiPath, Uuid};
 use crate::config::ImmichConfig;
 use bytes::Bytes;
@@ -332,8 +333,7 @@ impl ImmichClient {
             .tls_danger_accept_invalid_certs(!config.verify_tls)
             .build()
             .expect("the TLS provider is installed, so the client builds");
-        let base = BaseUrl::parse(&config.base_url)
-            .unwrap_or_else(|_| BaseUrl::parse("http://127.0.0.1:2283").expect("valid"));
+        let base = config.base_url.clone();
         let retry = RetryPolicy {
             attempts: config.retry_attempts.max(1),
             initial: config.retry_initial_backoff.0,
@@ -352,7 +352,7 @@ impl ImmichClient {
     /// One call: `idempotent` ones are retried on transient failures until the request timeout.
     async fn send(
         &self,
-        key: &str,
+        key: &Credential,
         method: Method,
         path: &ApiPath,
         query: &[(&str, String)],
@@ -365,7 +365,7 @@ impl ImmichClient {
                 .http
                 .request(method.clone(), self.base.url(path.as_str()))
                 .timeout(remaining)
-                .header("x-api-key", key)
+                .header(key.header().0, key.header().1)
                 .query(query);
             if let Some(body) = body {
                 request = request.json(body);
@@ -387,7 +387,7 @@ impl ImmichClient {
     /// and the whole body due by the request timeout.
     async fn send_streamed(
         &self,
-        key: &str,
+        key: &Credential,
         method: Method,
         path: &ApiPath,
         query: &[(&str, String)],
@@ -401,7 +401,8 @@ impl ImmichClient {
         }
         let payload = body.map(|b| Bytes::from(serde_json::to_vec(b).expect("JSON values serialize")));
         self.retrying(deadline, true, path.as_str(), |remaining| {
-            let mut request = http::Request::builder().method(method.clone()).uri(&uri).header("x-api-key", key);
+            let mut request =
+                http::Request::builder().method(method.clone()).uri(&uri).header(key.header().0, key.header().1);
             if payload.is_some() {
                 request = request.header("content-type", "application/json");
             }
@@ -455,7 +456,7 @@ impl ImmichClient {
 
     async fn json<T: DeserializeOwned>(
         &self,
-        key: &str,
+        key: &Credential,
         method: Method,
         path: &ApiPath,
         query: &[(&str, String)],
@@ -472,7 +473,7 @@ impl ImmichClient {
     /// `GET` returning JSON.
     pub async fn get<T: DeserializeOwned>(
         &self,
-        key: &str,
+        key: &Credential,
         path: &ApiPath,
         query: &[(&str, String)],
     ) -> Result<T, ImmichError> {
@@ -482,7 +483,7 @@ impl ImmichClient {
     /// A read expressed as `POST` (searches), retried like a `GET`.
     pub async fn post_read<T: DeserializeOwned>(
         &self,
-        key: &str,
+        key: &Credential,
         path: &ApiPath,
         body: &Value,
     ) -> Result<T, ImmichError> {
@@ -492,7 +493,7 @@ impl ImmichClient {
     /// A write (never retried) returning JSON.
     pub async fn write<T: DeserializeOwned>(
         &self,
-        key: &str,
+        key: &Credential,
         method: Method,
         path: &ApiPath,
         body: &Value,
@@ -503,7 +504,7 @@ impl ImmichClient {
     /// A write (never retried) answered with no body (204).
     pub async fn write_empty(
         &self,
-        key: &str,
+        key: &Credential,
         method: Method,
         path: &ApiPath,
         body: &Value,
@@ -524,7 +525,15 @@ impl ImmichClient {
         if !status.is_success() {
             return Err(format!("Immich answered /api/server/ping with HTTP {status}"));
         }
-        let body: Value = response.json().await.map_err(|e| format!("Immich's ping reply is not JSON: {e}"))?;
+        let body: Value = response.json().await.map_err(|e| {
+            if e.is_timeout() {
+                "Immich did not finish its /api/server/ping reply in time".to_string()
+            } else if e.is_decode() {
+                format!("Immich's ping reply is not JSON: {}", super::root_cause(&e))
+            } else {
+                format!("Immich's ping reply broke off: {}", super::root_cause(&e))
+            }
+        })?;
         if body.get("res").and_then(|v| v.as_str()) == Some("pong") {
             Ok(())
         } else {
@@ -533,13 +542,13 @@ impl ImmichClient {
     }
 
     /// `GET /api/server/version` as `(major, minor, patch)`.
-    pub async fn version(&self, key: &str) -> Result<(u64, u64, u64), ImmichError> {
+    pub async fn version(&self, key: &Credential) -> Result<(u64, u64, u64), ImmichError> {
         let v: Value = self.get(key, &ApiPath::fixed("/api/server/version"), &[]).await?;
         Ok((v["major"].as_u64().unwrap_or(0), v["minor"].as_u64().unwrap_or(0), v["patch"].as_u64().unwrap_or(0)))
     }
 
     /// The permissions of `key` (`GET /api/api-keys/me`).
-    pub async fn permissions(&self, key: &str) -> Result<Vec<String>, ImmichError> {
+    pub async fn permissions(&self, key: &Credential) -> Result<Vec<String>, ImmichError> {
         let me: Value = self.get(key, &ApiPath::fixed("/api/api-keys/me"), &[]).await?;
         Ok(me["permissions"]
             .as_array()
@@ -550,7 +559,7 @@ impl ImmichClient {
     /// One page of a metadata (or, with `smart`, CLIP) search. `filter` is a `MetadataSearchDto`.
     pub async fn search_page(
         &self,
-        key: &str,
+        key: &Credential,
         smart: bool,
         filter: &Value,
         page: u64,
@@ -568,7 +577,7 @@ impl ImmichClient {
     /// read from Immich's socket and the page is never held whole.
     pub async fn search_page_streamed(
         &self,
-        key: &str,
+        key: &Credential,
         smart: bool,
         filter: &Value,
         page: u64,
@@ -584,7 +593,7 @@ impl ImmichClient {
     /// A `GET` whose answer is a JSON array (e.g. `/api/map/markers`), read element by element.
     pub async fn get_array(
         &self,
-        key: &str,
+        key: &Credential,
         path: &ApiPath,
         query: &[(&str, String)],
     ) -> Result<ArrayReader, ImmichError> {
@@ -593,12 +602,12 @@ impl ImmichClient {
     }
 
     /// `POST /api/download/archive`: the zip of `ids`, as a response whose body the caller streams.
-    pub async fn download_archive(&self, key: &str, ids: &[String]) -> Result<reqwest::Response, ImmichError> {
+    pub async fn download_archive(&self, key: &Credential, ids: &[String]) -> Result<reqwest::Response, ImmichError> {
         // Not bounded by the request timeout: an archive takes as long as the client takes to read it.
         let response = self
             .http
             .post(self.base.url("/api/download/archive"))
-            .header("x-api-key", key)
+            .header(key.header().0, key.header().1)
             .json(&serde_json::json!({ "assetIds": ids }))
             .send()
             .await
@@ -611,7 +620,7 @@ impl ImmichClient {
     /// A thumbnail (`thumbnail`, webp) or preview (`preview`, jpeg), at most `limit` bytes.
     pub async fn thumbnail(
         &self,
-        key: &str,
+        key: &Credential,
         id: &Uuid,
         size: &str,
         limit: usize,

@@ -170,7 +170,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "demo"))]
 mod tests {
     use super::*;
     use crate::demo::{self, Fault};

@@ -292,10 +292,13 @@ pub struct CallContext {
     pub cancel: CancellationToken,
     /// The input-required round this request continues, if any.
     pub input: InputRound,
-    /// The Immich key this call's Immich requests use (the caller's, or the gateway's).
-    pub immich_key: Option<std::sync::Arc<str>>,
+    /// What this call's Immich requests authenticate with (the caller's credential, or the key a
+    /// gateway key maps to).
+    pub immich: Option<crate::immich::Credential>,
     /// The gateway's public base URL as this request reached it (for links back to the gateway).
     pub public_base: Option<String>,
+    /// Who owns what this call makes (export links are bound to it; see `auth::Principal::owner`).
+    pub owner: String,
     /// The reply is an SSE stream, so the call may send data notifications before its result.
     pub streaming: bool,
     /// The transport a streamed reply goes over (`sse`, `ndjson`, `websocket`), for metrics.
@@ -317,8 +320,9 @@ impl CallContext {
             log_level: None,
             cancel: CancellationToken::new(),
             input: InputRound::default(),
-            immich_key: None,
+            immich: None,
             public_base: None,
+            owner: "anonymous".into(),
             streaming: false,
             transport: "sse",
             client: "unknown".into(),
@@ -365,9 +369,9 @@ impl CallContext {
         self
     }
 
-    /// Sets the Immich key for the call's Immich requests.
-    pub fn with_immich_key(mut self, key: Option<std::sync::Arc<str>>) -> CallContext {
-        self.immich_key = key;
+    /// Sets what the call's Immich requests authenticate with.
+    pub fn with_immich(mut self, credential: Option<crate::immich::Credential>) -> CallContext {
+        self.immich = credential;
         self
     }
 
@@ -381,6 +385,12 @@ impl CallContext {
     /// is the flow control that slows the producer down.
     pub async fn notify(&self, method: &str, params: Value) {
         self.send(jsonrpc::notification(method, params)).await;
+    }
+
+    /// Sets who owns what the call makes.
+    pub fn with_owner(mut self, owner: String) -> CallContext {
+        self.owner = owner;
+        self
     }
 
     /// Sets the public base URL for links back to the gateway.

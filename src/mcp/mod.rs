@@ -1,11 +1,14 @@
-//! MCP (Model Context Protocol) at `/mcp`: JSON-RPC messages ([`jsonrpc`]), self-contained
-//! signed sessions ([`session`]), the method dispatcher ([`server`]) over pluggable catalogues
-//! ([`catalog`]), the Streamable HTTP transport for both protocol generations ([`http`]) and the
-//! conformance-suite fixtures ([`fixtures`], test-only).
+//! MCP (Model Context Protocol): JSON-RPC messages ([`jsonrpc`]) and method names ([`method`]),
+//! self-contained sealed sessions ([`session`]), the method dispatcher ([`server`]) over pluggable
+//! catalogues ([`catalog`]), the Streamable HTTP and WebSocket transport for both protocol
+//! generations ([`transport`]) and, with the `conformance-fixtures` feature, the conformance
+//! suite's fixtures ([`fixtures`], test-only).
 
 pub mod catalog;
+#[cfg(feature = "conformance-fixtures")]
 pub mod fixtures;
-pub mod http;
 pub mod jsonrpc;
+pub mod method;
 pub mod server;
 pub mod session;
+pub mod transport;

@@ -2,6 +2,7 @@
 
 use super::catalog::{CallContext, Catalog, ToolSpec, tool_error, validate_arguments};
 use super::jsonrpc::{self, METHOD_NOT_FOUND, RpcError};
+use super::method::Method;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rmcp::model::{
@@ -131,43 +132,61 @@ impl McpServer {
     /// Runs one request method (everything but `initialize`, which the transport owns because it
     /// mints the session).
     pub async fn handle(&self, method: &str, params: &Value, cx: &CallContext, wire: Wire) -> Result<Value, RpcError> {
-        let mut result = match method {
-            "ping" if wire == Wire::Session => Ok(json!({})),
-            "server/discover" if wire == Wire::Stateless => Ok(self.discover_result()),
-            "tools/list" => self.list_tools(params),
-            "tools/call" => self.call_tool(params, cx).await,
-            "resources/list" => {
+        let known = Method::parse(method).filter(|m| match wire {
+            Wire::Session => m.is_session(),
+            Wire::Stateless => m.is_stateless(),
+        });
+        let mut result = match known {
+            Some(Method::Ping) => Ok(json!({})),
+            Some(Method::ServerDiscover) => Ok(self.discover_result()),
+            Some(Method::ToolsList) => self.list_tools(params),
+            Some(Method::ToolsCall) => self.call_tool(params, cx).await,
+            Some(Method::ResourcesList) => {
                 Ok(json!({ "resources": self.catalogs.iter().flat_map(|c| c.resources()).collect::<Vec<_>>() }))
             }
-            "resources/templates/list" => Ok(
+            Some(Method::ResourcesTemplatesList) => Ok(
                 json!({ "resourceTemplates": self.catalogs.iter().flat_map(|c| c.resource_templates()).collect::<Vec<_>>() }),
             ),
-            "resources/read" => self.read_resource(params, cx).await,
-            "resources/subscribe" | "resources/unsubscribe" if wire == Wire::Session => {
+            Some(Method::ResourcesRead) => self.read_resource(params, cx).await,
+            Some(Method::ResourcesSubscribe | Method::ResourcesUnsubscribe) => {
                 required_str(params, "uri").map(|_| json!({}))
             }
-            "prompts/list" => {
+            Some(Method::PromptsList) => {
                 Ok(json!({ "prompts": self.catalogs.iter().flat_map(|c| c.prompts()).collect::<Vec<_>>() }))
             }
-            "prompts/get" => self.get_prompt(params, cx).await,
-            "completion/complete" => self.complete(params).await,
-            "logging/setLevel" if wire == Wire::Session => {
+            Some(Method::PromptsGet) => self.get_prompt(params, cx).await,
+            Some(Method::CompletionComplete) => self.complete(params).await,
+            Some(Method::LoggingSetLevel) => {
                 let level = required_str(params, "level")?;
                 super::catalog::LogLevel::parse(level)
                     .map(|_| json!({}))
                     .ok_or_else(|| RpcError::invalid_params(format!("unknown log level {level:?}; use debug, info, notice, warning, error, critical, alert or emergency")))
             }
-            _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method {method:?} is not supported"))),
+            // `initialize` and `subscriptions/listen` belong to the transport; the rest is unknown.
+            Some(Method::Initialize | Method::SubscriptionsListen | Method::Cancelled) | None => {
+                Err(RpcError::new(METHOD_NOT_FOUND, format!("method {method:?} is not supported")))
+            }
         }?;
         if wire == Wire::Stateless
             && let Some(object) = result.as_object_mut()
         {
             object.entry("resultType").or_insert_with(|| json!("complete"));
-            if method.ends_with("/list") || method == "server/discover" || method == "resources/read" {
-                let ttl = if method == "resources/read" { READ_TTL_MS } else { LIST_TTL_MS };
+            let cached = matches!(
+                known,
+                Some(
+                    Method::ToolsList
+                        | Method::ResourcesList
+                        | Method::ResourcesTemplatesList
+                        | Method::PromptsList
+                        | Method::ServerDiscover
+                        | Method::ResourcesRead
+                )
+            );
+            if cached {
+                let ttl = if known == Some(Method::ResourcesRead) { READ_TTL_MS } else { LIST_TTL_MS };
                 object.insert("ttlMs".into(), json!(ttl));
-                object
-                    .insert("cacheScope".into(), json!(if method == "server/discover" { "public" } else { "private" }));
+                let scope = if known == Some(Method::ServerDiscover) { "public" } else { "private" };
+                object.insert("cacheScope".into(), json!(scope));
             }
             let meta = object.entry("_meta").or_insert_with(|| json!({}));
             if let Some(meta) = meta.as_object_mut() {

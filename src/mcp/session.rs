@@ -10,14 +10,13 @@
 //! replica keeps accepting a deleted id until its expiry; keep `session_ttl` as short as clients
 //! tolerate (they re-initialize on 404).
 
+use crate::bounded::ExpiringMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Sha256;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -98,11 +97,6 @@ impl SessionSecrets {
             previous: config.previous_session_secrets.iter().map(|s| s.as_bytes().to_vec()).collect(),
         })
     }
-
-    /// Whether a shared secret is configured (otherwise sessions live on one process only).
-    pub fn is_configured(&self) -> bool {
-        self.current.is_some()
-    }
 }
 
 /// Seals small payloads so that any replica holding the secret can trust them later: session ids
@@ -158,27 +152,35 @@ pub struct SessionStats {
 }
 
 /// Sessions as this process knows them: verification with the configured secrets (or a random
-/// per-process one), revocations, and per-session counters. Lives across reloads.
+/// per-process one), revocations, and per-session counters. Lives across reloads; both maps are
+/// bounded and forget a session when it would have expired anyway.
 pub struct Sessions {
     fallback: Vec<u8>,
-    revoked: Mutex<HashMap<String, u64>>,
-    stats: Mutex<HashMap<String, SessionStats>>,
+    revoked: ExpiringMap<String, ()>,
+    stats: ExpiringMap<String, SessionStats>,
 }
 
 impl Default for Sessions {
     fn default() -> Self {
         Sessions {
             fallback: rand::random::<[u8; 32]>().to_vec(),
-            revoked: Mutex::new(HashMap::new()),
-            stats: Mutex::new(HashMap::new()),
+            revoked: ExpiringMap::new(MAX_REVOKED_SESSIONS),
+            stats: ExpiringMap::new(MAX_TRACKED_SESSIONS),
         }
     }
 }
 
-/// How many sessions' counters are kept; the least recently seen are dropped past it.
+/// How many sessions' counters are kept; past it, those closest to expiry are dropped.
 const MAX_TRACKED_SESSIONS: usize = 10_000;
+/// How many deleted sessions are remembered (until they would have expired anyway).
+const MAX_REVOKED_SESSIONS: usize = 100_000;
 /// A session unseen for this long no longer counts as active.
 const ACTIVE_WINDOW_SECS: u64 = 30 * 60;
+
+/// When a session that expires at `exp` (Unix seconds) expires, on the monotonic clock.
+pub fn expiry_instant(exp: u64) -> std::time::Instant {
+    std::time::Instant::now() + std::time::Duration::from_secs(exp.saturating_sub(now()))
+}
 
 impl Sessions {
     /// The sealer for the configured secrets (or this process's random one).
@@ -189,7 +191,10 @@ impl Sessions {
         }
     }
 
-    /// Mints a session id for a freshly initialized client.
+    /// Mints a session id for a freshly initialized client. What it carries is bounded: the
+    /// client's name is cut to 64 characters and its capabilities to [`MAX_CAPS_BYTES`] (past it,
+    /// only the capabilities MCP defines are kept, without their detail), so an id always fits in
+    /// a header.
     pub fn mint(
         &self,
         secrets: &SessionSecrets,
@@ -198,20 +203,10 @@ impl Sessions {
         client: &str,
         ttl_secs: u64,
     ) -> (String, Claims) {
-        let caps = if serde_json::to_vec(caps).map_or(0, |v| v.len()) <= MAX_CAPS_BYTES {
-            caps.clone()
-        } else {
-            // Keep which capabilities exist, not their (large) detail.
-            Value::Object(
-                caps.as_object()
-                    .map(|o| o.keys().map(|k| (k.clone(), Value::Object(Default::default()))).collect())
-                    .unwrap_or_default(),
-            )
-        };
         let iat = now();
         let claims = Claims {
             v: version.to_string(),
-            caps,
+            caps: bounded_capabilities(caps),
             client: client.chars().take(64).collect(),
             iat,
             exp: iat + ttl_secs,
@@ -223,12 +218,15 @@ impl Sessions {
 
     /// Verifies a session id: signature (current or previous secret), expiry, revocation.
     pub fn verify(&self, secrets: &SessionSecrets, id: &str) -> Result<Claims, SessionError> {
+        if id.len() > MAX_SESSION_ID_BYTES {
+            return Err(SessionError::Invalid);
+        }
         let payload = self.sealer(secrets).open("session", id).ok_or(SessionError::Invalid)?;
         let claims: Claims = serde_json::from_slice(&payload).map_err(|_| SessionError::Invalid)?;
         if claims.exp <= now() {
             return Err(SessionError::Expired);
         }
-        if self.revoked.lock().unwrap().contains_key(&claims.n) {
+        if self.revoked.contains(&claims.n) {
             return Err(SessionError::Revoked);
         }
         Ok(claims)
@@ -236,45 +234,63 @@ impl Sessions {
 
     /// Revokes a session (in this process) until it would have expired anyway.
     pub fn revoke(&self, claims: &Claims) {
-        let now = now();
-        let mut revoked = self.revoked.lock().unwrap();
-        revoked.retain(|_, exp| *exp > now);
-        revoked.insert(claims.n.clone(), claims.exp);
-        self.stats.lock().unwrap().remove(&claims.n);
+        let until = expiry_instant(claims.exp);
+        self.revoked.insert(claims.n.clone(), (), until);
+        self.stats.remove(&claims.n);
     }
 
     /// Counts one request of a session.
     pub fn record(&self, claims: &Claims, seconds: f64, failed: bool) {
         let now = now();
-        let mut stats = self.stats.lock().unwrap();
-        if stats.len() >= MAX_TRACKED_SESSIONS && !stats.contains_key(&claims.n) {
-            let oldest = stats.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                stats.remove(&oldest);
-            }
+        let updated = self.stats.with(&claims.n, |entry| {
+            entry.requests += 1;
+            entry.errors += u64::from(failed);
+            entry.seconds += seconds;
+            entry.last_seen = now;
+        });
+        if updated.is_none() {
+            let entry =
+                SessionStats { requests: 1, errors: u64::from(failed), seconds, exp: claims.exp, last_seen: now };
+            self.stats.insert(claims.n.clone(), entry, expiry_instant(claims.exp));
         }
-        let entry = match stats.get_mut(&claims.n) {
-            Some(entry) => entry,
-            None => stats.entry(claims.n.clone()).or_default(),
-        };
-        entry.requests += 1;
-        entry.errors += u64::from(failed);
-        entry.seconds += seconds;
-        entry.exp = claims.exp;
-        entry.last_seen = now;
     }
 
     /// Sessions seen recently, not expired and not deleted.
     pub fn active(&self) -> usize {
         let now = now();
-        self.stats.lock().unwrap().values().filter(|s| s.exp > now && now - s.last_seen < ACTIVE_WINDOW_SECS).count()
+        let mut active = 0;
+        self.stats.for_each(|s| active += usize::from(s.exp > now && now - s.last_seen < ACTIVE_WINDOW_SECS));
+        active
     }
 
     /// A session's counters.
     pub fn stats(&self, claims: &Claims) -> Option<SessionStats> {
-        self.stats.lock().unwrap().get(&claims.n).cloned()
+        self.stats.with(&claims.n, |s| s.clone())
     }
 }
+
+/// The capabilities a session id carries: all of them while they fit in [`MAX_CAPS_BYTES`],
+/// else only those MCP defines, each without its detail.
+fn bounded_capabilities(caps: &Value) -> Value {
+    const KNOWN: [&str; 5] = ["roots", "sampling", "elicitation", "experimental", "tasks"];
+    if serde_json::to_vec(caps).map_or(usize::MAX, |v| v.len()) <= MAX_CAPS_BYTES {
+        return caps.clone();
+    }
+    let known = caps
+        .as_object()
+        .map(|o| {
+            KNOWN
+                .iter()
+                .filter(|k| o.contains_key(**k))
+                .map(|k| (k.to_string(), Value::Object(Default::default())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Value::Object(known)
+}
+
+/// The longest session id accepted (what [`Sessions::mint`] makes is far below it).
+const MAX_SESSION_ID_BYTES: usize = 8192;
 
 /// Seconds since the epoch.
 pub fn now() -> u64 {
@@ -337,6 +353,38 @@ mod tests {
         a.revoke(&claims);
         assert_eq!(a.verify(&shared, &id), Err(SessionError::Revoked));
         assert_eq!(a.active(), 0);
+    }
+
+    #[test]
+    fn ids_stay_small_whatever_the_client_declares() {
+        let sessions = Sessions::default();
+        let shared = secrets("a-secret-of-at-least-thirty-two-bytes");
+        let mut caps = serde_json::Map::new();
+        for n in 0..100_000 {
+            caps.insert(format!("capability-{n}"), json!({ "detail": n }));
+        }
+        caps.insert("sampling".into(), json!({ "tools": {} }));
+        let (id, claims) = sessions.mint(&shared, "2025-11-25", &Value::Object(caps), &"x".repeat(10_000), 60);
+        assert!(id.len() < 1024, "{} bytes", id.len());
+        assert_eq!(claims.caps, json!({ "sampling": {} }));
+        assert_eq!(claims.client.len(), 64);
+        assert_eq!(sessions.verify(&shared, &id).unwrap(), claims);
+        assert_eq!(sessions.verify(&shared, &"v1.".repeat(10_000)), Err(SessionError::Invalid));
+    }
+
+    #[test]
+    fn revocations_are_remembered_until_expiry_and_not_beyond() {
+        let sessions = Sessions::default();
+        let shared = secrets("a-secret-of-at-least-thirty-two-bytes");
+        let started = std::time::Instant::now();
+        for _ in 0..20_000 {
+            let (_, claims) = sessions.mint(&shared, "2025-11-25", &json!({}), "c", 3600);
+            sessions.record(&claims, 0.0, false);
+            sessions.revoke(&claims);
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "each DELETE is O(log n)");
+        assert_eq!(sessions.revoked.len(), 20_000);
+        assert_eq!(sessions.active(), 0);
     }
 
     #[test]

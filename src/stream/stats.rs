@@ -217,6 +217,30 @@ impl Drop for Held {
     }
 }
 
+/// Counts a whole reply's `bytes` (a JSON answer, a batch element) against the streams' buffer
+/// budget until dropped: a reply a client does not read weighs on the gateway like a stream's
+/// queue, and new streams are refused when all of them together reach `max_buffer_size`.
+pub fn hold_reply(bytes: usize) -> ReplyHeld {
+    stats().buffered.fetch_add(bytes as i64, Ordering::Relaxed);
+    ReplyHeld(bytes as i64)
+}
+
+/// Bytes of a reply being written; see [`hold_reply`].
+#[derive(Debug)]
+pub struct ReplyHeld(i64);
+
+impl Drop for ReplyHeld {
+    fn drop(&mut self) {
+        stats().buffered.fetch_sub(self.0, Ordering::Relaxed);
+        BUDGET_FREED.notify_waiters();
+    }
+}
+
+/// Whether the streams and replies together hold `max_buffer_size` bytes or more.
+pub fn budget_exhausted(limits: &crate::config::StreamingConfig) -> bool {
+    stats().buffered() as u64 >= limits.max_buffer_size.0
+}
+
 /// Woken whenever queued stream bytes are released.
 static BUDGET_FREED: LazyLock<tokio::sync::Notify> = LazyLock::new(tokio::sync::Notify::new);
 

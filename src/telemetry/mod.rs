@@ -1,6 +1,6 @@
 //! Logs (tracing, text or JSON, level reloadable) and Prometheus metrics.
 
-use crate::config::{LogFormat, TelemetryConfig};
+use crate::config::{LogFilter, LogFormat, TelemetryConfig};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -142,6 +142,11 @@ pub struct Metrics {
     pub streaming_refused: IntCounterVec,
     /// `streaming_paused_total`: producers paused at `high_water_mark` until `low_water_mark`.
     pub streaming_paused: IntCounter,
+    /// `gateway_connections_open`: client connections open now.
+    pub connections_open: IntGauge,
+    /// `gateway_connections_refused_total{reason}`: connections refused or closed to make room
+    /// (`total`, `per_client`, `evicted_idle`).
+    pub connections_refused: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] =
@@ -244,6 +249,15 @@ impl Metrics {
             "Times a stream's producer paused because all streams held more than high_water_mark bytes.",
         )
         .unwrap();
+        let connections_open = IntGauge::new("gateway_connections_open", "Client connections open now.").unwrap();
+        let connections_refused = IntCounterVec::new(
+            Opts::new(
+                "gateway_connections_refused_total",
+                "Client connections refused, or closed to make room, by reason (total, per_client, evicted_idle).",
+            ),
+            &["reason"],
+        )
+        .unwrap();
         let mcp_sessions = IntCounterVec::new(
             Opts::new("gateway_mcp_sessions_total", "MCP sessions, by event (created or deleted)."),
             &["event"],
@@ -272,6 +286,8 @@ impl Metrics {
             Box::new(streaming_duration.clone()),
             Box::new(streaming_refused.clone()),
             Box::new(streaming_paused.clone()),
+            Box::new(connections_open.clone()),
+            Box::new(connections_refused.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c).unwrap();
@@ -290,6 +306,9 @@ impl Metrics {
             .collect();
         for reason in ["too_many_streams", "gateway_full", "buffer_full"] {
             streaming_refused.with_label_values(&[reason]).inc_by(0);
+        }
+        for reason in ["total", "per_client", "evicted_idle"] {
+            connections_refused.with_label_values(&[reason]).inc_by(0);
         }
         for result in ["success", "error"] {
             config_reloads.with_label_values(&[result]).inc_by(0);
@@ -322,6 +341,8 @@ impl Metrics {
             streaming_duration,
             streaming_refused,
             streaming_paused,
+            connections_open,
+            connections_refused,
         }
     }
 
@@ -353,18 +374,13 @@ pub fn metrics() -> &'static Metrics {
 type FilterHandle = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
 static FILTER: OnceLock<FilterHandle> = OnceLock::new();
 
-/// Checks a log filter directive as written in `[telemetry].log_level`.
-pub fn log_filter(level: &str) -> Result<EnvFilter, String> {
-    EnvFilter::try_new(level).map_err(|e| format!("invalid log filter {level:?}: {e}"))
-}
-
 /// Installs the global logger. `RUST_LOG`, when set, wins over the configured level.
 pub fn init_logging(config: &TelemetryConfig) {
     use tracing_subscriber::prelude::*;
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| log_filter(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info")));
+        .unwrap_or_else(|| config.log_level.filter());
     let (filter, handle) = reload::Layer::new(filter);
     let registry = tracing_subscriber::registry().with(filter);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -382,12 +398,12 @@ pub fn init_logging(config: &TelemetryConfig) {
 }
 
 /// Applies a reloaded `[telemetry].log_level` (ignored while `RUST_LOG` is set).
-pub fn set_log_level(level: &str) {
+pub fn set_log_level(level: &LogFilter) {
     if std::env::var_os("RUST_LOG").is_some() {
         return;
     }
-    if let (Some(handle), Ok(filter)) = (FILTER.get(), log_filter(level)) {
-        let _ = handle.reload(filter);
+    if let Some(handle) = FILTER.get() {
+        let _ = handle.reload(level.filter());
     }
 }
 

@@ -47,7 +47,7 @@ pub(crate) fn bad_argument(message: impl Into<String>) -> ToolError {
 /// client's context.
 pub(crate) struct Call<'a> {
     pub(crate) catalog: &'a ImmichCatalog,
-    pub(crate) key: &'a str,
+    pub(crate) key: &'a crate::immich::Credential,
     pub(crate) args: &'a Value,
     pub(crate) cx: &'a CallContext,
 }

@@ -1,17 +1,12 @@
 //! Export links: `exportPhotos` returns `GET /exports/<token>` links, where the token is a sealed,
-//! expiring description of the selection (an album, or up to 500 ids, and which archive). Any
-//! replica holding the secret serves it: the selection is re-resolved with Immich's
-//! `download/info` and the zip streams from `download/archive` chunk by chunk — each chunk is
-//! written to the client (and the write awaited) before the next is read from Immich, so a slow
-//! client slows the upstream read and memory stays at one chunk.
+//! expiring description of the selection (an album, or up to 500 ids, and which archive) and of
+//! who made it. Any replica holding the secret serves it (see `gateway::exports`): only to the
+//! same caller, with the selection re-resolved by Immich's `download/info`.
 
 use super::call::{Call, Outcome, bad_argument, finish};
 use super::registry::{Streams, Tool, output, schema};
 use crate::immich::path::ApiPath;
 use crate::immich::{ImmichClient, ImmichError};
-use pingora::http::ResponseHeader;
-use pingora::prelude::*;
-use pingora_proxy::Session;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -72,6 +67,7 @@ async fn export_photos(call: &Call<'_>) -> Outcome {
             archive_size: call.args["archiveSize"].as_u64(),
             index,
             expires,
+            owner: call.cx.owner.clone(),
         };
         let token =
             call.cx.input.seal(KIND, &serde_json::to_vec(&selection).expect("selection serializes")).ok_or_else(
@@ -122,6 +118,8 @@ pub struct Selection {
     pub index: usize,
     /// Expiry (Unix seconds).
     pub expires: u64,
+    /// Who made it (`auth::Principal::owner`): only the same caller may download it.
+    pub owner: String,
 }
 
 /// Why an export cannot start, as an HTTP status and message.
@@ -129,7 +127,11 @@ pub struct Refusal(pub u16, pub String);
 
 impl Selection {
     /// The asset ids of this selection's archive, as Immich splits them now.
-    pub async fn asset_ids(&self, client: &ImmichClient, key: &str) -> Result<Vec<String>, Refusal> {
+    pub async fn asset_ids(
+        &self,
+        client: &ImmichClient,
+        key: &crate::immich::Credential,
+    ) -> Result<Vec<String>, Refusal> {
         let mut body = match (&self.album, &self.ids) {
             (Some(album), _) => json!({ "albumId": album }),
             (None, Some(ids)) => json!({ "assetIds": ids }),
@@ -152,7 +154,8 @@ impl Selection {
     }
 }
 
-fn immich_refusal(error: ImmichError) -> Refusal {
+/// The HTTP status and message an Immich failure gives a download.
+pub fn immich_refusal(error: ImmichError) -> Refusal {
     let status = match error {
         ImmichError::Unauthorized(_) => 401,
         ImmichError::Forbidden(_) => 403,
@@ -162,44 +165,4 @@ fn immich_refusal(error: ImmichError) -> Refusal {
         _ => 502,
     };
     Refusal(status, error.for_model())
-}
-
-/// Streams the zip of `ids` from Immich to the client. Returns the bytes sent; an error mid-way
-/// ends the response (the client sees a truncated download, as with any broken transfer).
-pub async fn stream(
-    session: &mut Session,
-    client: &ImmichClient,
-    key: &str,
-    ids: &[String],
-    index: usize,
-    request_id: &str,
-) -> Result<std::result::Result<u64, Refusal>> {
-    let mut upstream = match client.download_archive(key, ids).await {
-        Ok(response) => response,
-        Err(e) => return Ok(Err(immich_refusal(e))),
-    };
-    let mut header = ResponseHeader::build(200, Some(6))?;
-    header.insert_header("content-type", "application/zip")?;
-    header.insert_header("content-disposition", format!("attachment; filename=\"immich-export-{}.zip\"", index + 1))?;
-    header.insert_header("transfer-encoding", "chunked")?;
-    header.insert_header("cache-control", "no-store")?;
-    header.insert_header("x-request-id", request_id)?;
-    session.write_response_header(Box::new(header), false).await?;
-    let mut sent = 0u64;
-    loop {
-        match upstream.chunk().await {
-            Ok(Some(chunk)) => {
-                sent += chunk.len() as u64;
-                // Awaiting the write is the flow control: Immich is read no faster than the client reads.
-                session.write_response_body(Some(chunk), false).await?;
-            }
-            Ok(None) => break,
-            Err(e) => {
-                tracing::warn!(request_id, error = %e, "export stream from Immich broke off");
-                return Error::e_explain(ErrorType::ReadError, "Immich's archive stream broke off");
-            }
-        }
-    }
-    session.write_response_body(None, true).await?;
-    Ok(Ok(sent))
 }

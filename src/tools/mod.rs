@@ -103,7 +103,7 @@ impl ImmichCatalog {
     }
 
     /// Whether Immich searches by meaning (CLIP); asked once.
-    async fn smart_search(&self, key: &str) -> bool {
+    async fn smart_search(&self, key: &crate::immich::Credential) -> bool {
         *self
             .smart_search
             .get_or_init(|| async {
@@ -162,7 +162,7 @@ impl Catalog for ImmichCatalog {
                 tool.permissions.join(", ")
             ))));
         }
-        let Some(key) = cx.immich_key.clone() else {
+        let Some(key) = cx.immich.clone() else {
             return Some(Ok(tool_error(
                 "No Immich API key for this call: send X-API-Key (passthrough mode) or configure the gateway's key.",
             )));

@@ -33,7 +33,7 @@ pub(super) async fn read(catalog: &ImmichCatalog, uri: &str, cx: &CallContext) -
         ["album", id] => ("album", Uuid::parse(id)?, false),
         _ => return None,
     };
-    let Some(key) = cx.immich_key.clone() else {
+    let Some(key) = cx.immich.clone() else {
         return Some(Err(RpcError::invalid_params("no Immich API key for this request: send X-API-Key")));
     };
     let client = &catalog.client;

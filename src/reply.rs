@@ -1,4 +1,5 @@
-//! Responses the gateway writes itself: its own endpoints and its JSON errors.
+//! Responses the gateway writes itself, whole, with an explicit length: its own endpoints, the MCP
+//! transport's replies, and its JSON errors.
 
 use bytes::Bytes;
 use pingora::http::ResponseHeader;

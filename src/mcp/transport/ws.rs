@@ -1,4 +1,4 @@
-//! WebSocket at `/mcp/ws` (seed 000's third transport): JSON-RPC both ways, one message per text
+//! WebSocket at `/mcp/ws` (the streaming guide's third transport): JSON-RPC both ways, one message per text
 //! frame, on an HTTP/1.1 connection upgraded inside the Pingora service.
 //!
 //! Pingora switches an upgraded session to raw bytes both ways once the 101 is written; RFC 6455
@@ -7,11 +7,15 @@
 //! are collected and written to the session, each write awaited, so a slow reader slows every call
 //! on the connection the same way an SSE stream does.
 //!
-//! Requests need no `initialize` (seed 000's `wscat` example sends a bare `tools/call`); each runs
-//! as its own task on session-era rules and may stream (progress, `notifications/stream/data`),
-//! several at once. `notifications/cancelled` stops one; closing the socket stops them all.
+//! Requests need no `initialize` (the streaming guide's `wscat` example sends a bare `tools/call`);
+//! each runs as its own task on session-era rules and may stream (progress,
+//! `notifications/stream/data`), several at once. `notifications/cancelled` stops one; closing the
+//! socket stops them all. The connection counts as a stream against the limits, and one whose
+//! client sends nothing (not even a pong) for `[server] websocket_idle_timeout` is closed.
 
-use super::{Exchange, McpState, STREAM_CHANNEL, header, spawn_call};
+use super::call::spawn;
+use super::error::Refusal;
+use super::{Exchange, McpState, STREAM_CHANNEL, header};
 use crate::mcp::catalog::{InputRound, Outbound};
 use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Id, Message, RpcError};
 use crate::mcp::server::{self, Wire};
@@ -32,18 +36,26 @@ const MAX_CLIENT_MESSAGE: usize = 4 << 20;
 /// Serves `GET /mcp/ws`: the upgrade handshake, then JSON-RPC until either side closes.
 pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
     let key = match handshake_key(session) {
-        Ok(key) => key,
+        Ok(key) => key.to_vec(),
         Err((status, reason)) => {
-            let body = RpcError::new(INVALID_REQUEST, reason).response(None);
-            let extra: &[(&'static str, &str)] =
-                if status == 426 { &[("upgrade", "websocket"), ("sec-websocket-version", "13")] } else { &[] };
-            return exchange.json(session, status, &body, extra).await;
+            let refusal = Refusal::invalid(status, reason);
+            let refusal = if status == 426 {
+                refusal.with_header("upgrade", "websocket").with_header("sec-websocket-version", "13")
+            } else {
+                refusal
+            };
+            return exchange.refuse(session, refusal).await;
         }
+    };
+    // The connection is a stream: it counts against the limits while it is open.
+    let _guard = match super::writer::admit_notifications(session, exchange, "websocket") {
+        Ok(guard) => guard,
+        Err(refusal) => return exchange.refuse(session, refusal).await,
     };
     let mut response = ResponseHeader::build(101, Some(4))?;
     response.insert_header(http::header::UPGRADE, "websocket")?;
     response.insert_header(http::header::CONNECTION, "Upgrade")?;
-    response.insert_header(http::header::SEC_WEBSOCKET_ACCEPT, tungstenite::handshake::derive_accept_key(key))?;
+    response.insert_header(http::header::SEC_WEBSOCKET_ACCEPT, tungstenite::handshake::derive_accept_key(&key))?;
     if header(session, http::header::SEC_WEBSOCKET_PROTOCOL).is_some_and(|p| p.split(',').any(|p| p.trim() == "mcp")) {
         response.insert_header(http::header::SEC_WEBSOCKET_PROTOCOL, "mcp")?;
     }
@@ -51,19 +63,23 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
     // A client may wait quietly for a long call; pings keep the connection alive.
     session.as_downstream_mut().set_read_timeout(None);
     // As on SSE: a slow reader's pace reaches the calls at once, not after megabytes in the kernel.
-    crate::stream::socket::cap_unsent(session, exchange.runtime.config.streaming.stream_buffer_size.as_usize());
+    crate::stream::socket::cap_unsent(session, exchange.config.streaming.stream_buffer_size.as_usize());
 
-    let heartbeat = exchange.runtime.config.streaming.heartbeat_interval.0;
+    let heartbeat = exchange.config.streaming.heartbeat_interval.0;
+    let idle_limit = exchange.config.server.websocket_idle_timeout.0;
+    let idle = tokio::time::sleep(idle_limit);
+    tokio::pin!(idle);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let (tx, mut rx) = mpsc::channel::<Outbound>(STREAM_CHANNEL);
     let mut socket = Socket::new();
     let mut calls = Calls::default();
-    let limit = exchange.runtime.config.streaming.max_concurrent_streams;
+    let limit = exchange.config.streaming.max_concurrent_streams;
     let outcome: Result<()> = async {
         loop {
             tokio::select! {
                 read = session.read_request_body() => {
                     let Some(bytes) = read? else { return Ok(()) };
+                    idle.as_mut().reset(tokio::time::Instant::now() + idle_limit);
                     socket.pipe.input.extend_from_slice(&bytes);
                     loop {
                         match socket.read() {
@@ -96,7 +112,13 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
                     socket.send(text);
                     socket.flush_to(session).await?;
                 }
-                () = crate::server::shutting_down() => {
+                () = &mut idle => {
+                    let reason = format!("nothing received for [server] websocket_idle_timeout ({})", exchange.config.server.websocket_idle_timeout);
+                    socket.close(CloseCode::Away, &reason);
+                    socket.flush_to(session).await?;
+                    return Ok(());
+                }
+                () = crate::shutdown::begun() => {
                     // Data notifications carry resume tokens: the client resumes on another replica.
                     socket.close(CloseCode::Away, "the gateway is shutting down; resume with the last resumeToken");
                     socket.flush_to(session).await?;
@@ -170,8 +192,13 @@ impl Socket {
             Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Read::NeedMore,
             Err(Error::ConnectionClosed | Error::AlreadyClosed) => Read::Closed,
             Err(e) => {
-                // A message over the size limit is 1009; anything else the client got wrong, 1002.
-                let code = if matches!(e, Error::Capacity(_)) { CloseCode::Size } else { CloseCode::Protocol };
+                // A message over the size limit is 1009, text that is not UTF-8 1007 (RFC 6455
+                // §7.4.1), anything else the client got wrong 1002.
+                let code = match e {
+                    Error::Capacity(_) => CloseCode::Size,
+                    Error::Utf8(_) => CloseCode::Invalid,
+                    _ => CloseCode::Protocol,
+                };
                 self.close(code, &e.to_string());
                 Read::Closed
             }
@@ -282,7 +309,7 @@ impl Calls {
         }
         if method == "initialize" {
             let requested = params["protocolVersion"].as_str();
-            let result = state.server(exchange.runtime).initialize_result(server::negotiate(requested));
+            let result = exchange.server.initialize_result(server::negotiate(requested));
             return Some(jsonrpc::result(&id, result));
         }
         let input = match InputRound::from_params(&params, state.sessions.sealer(exchange.secrets)) {
@@ -296,8 +323,7 @@ impl Calls {
             .with_input(input)
             .with_announcements(state.broadcast.clone());
         let cancel = cx.cancel.clone();
-        let task =
-            spawn_call(state.server(exchange.runtime), (id.clone(), method, params), Wire::Session, cx, tx.clone());
+        let task = spawn(exchange.server.clone(), (id.clone(), method, params), Wire::Session, cx, tx.clone());
         self.running.insert(id_key(&id), (cancel, task));
         None
     }

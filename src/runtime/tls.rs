@@ -1,13 +1,13 @@
 //! HTTPS on the gateway's own listeners (`[server] tls_listen`).
 //!
 //! The certificate belongs to the configuration: it is read, checked against its key and kept in
-//! the [`Runtime`](crate::config::reload::Runtime) like every other file the configuration
+//! the [`Runtime`](super::Runtime) like every other file the configuration
 //! names, and the listeners ask the current runtime for it on each handshake. So a renewed
 //! certificate (cert-manager rewriting a Secret, say) is served from the next reload on, with no
 //! restart, and a broken one is refused like any bad configuration while the old one stays.
 
+use super::ConfigStore;
 use crate::config::ServerConfig;
-use crate::config::reload::ConfigStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};

@@ -1,0 +1,227 @@
+//! Who is calling, decided in one place for every surface: `/api` (proxied to Immich),
+//! `/exports/…` (zip downloads) and MCP (`/mcp`, `/mcp/stream`, `/mcp/ws`).
+//!
+//! | mode | surface | the caller presents | the gateway's Immich calls use | `/api` forwards |
+//! |---|---|---|---|---|
+//! | `passthrough` | `/api` | anything | — | the request unchanged: Immich judges it |
+//! | `passthrough` | MCP, `/exports` | its own Immich credentials, or none | the caller's credential, as Immich reads it (API key, session token, cookie, shared-link key), never another; with none, the gateway's key when configured | — |
+//! | `inject` | every surface | a gateway key (`X-API-Key` or `Authorization: Bearer`) | the Immich key that gateway key maps to | the mapped key, and none of the caller's credential headers, cookies or query parameters |
+//!
+//! A caller who presented credentials never acts with the gateway's own key. Every refusal is a
+//! 401 with one challenge ([`challenge`]); the surfaces word the body their own way.
+
+mod carriers;
+mod credentials;
+
+pub use credentials::Credentials;
+
+use crate::config::AuthMode;
+use crate::immich::Credential;
+use pingora::http::RequestHeader;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Where a request arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    /// `/api/*`, proxied to Immich.
+    Api,
+    /// `/exports/<token>`.
+    Export,
+    /// `/mcp`, `/mcp/stream`, `/mcp/ws`.
+    Mcp,
+}
+
+/// How a caller was recognised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// A gateway key (`inject` mode).
+    GatewayKey,
+    /// The caller's own Immich credentials (`passthrough` mode).
+    Caller,
+    /// No credentials at all (`passthrough` mode).
+    Anonymous,
+}
+
+/// A caller the gateway has authenticated.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// A name safe to log: the gateway key's name, `passthrough` or `anonymous`.
+    pub name: Arc<str>,
+    /// How it was recognised.
+    pub via: Via,
+    /// What the gateway's own Immich calls for this caller authenticate with; `None` when there is
+    /// nothing to act with (an anonymous caller and no key of the gateway's).
+    pub immich: Option<Credential>,
+}
+
+impl Principal {
+    /// Who owns what this caller makes (export links): its gateway key, its credential's
+    /// fingerprint, or no one in particular.
+    pub fn owner(&self) -> String {
+        match (self.via, &self.immich) {
+            (Via::GatewayKey, _) => format!("key:{}", self.name),
+            (Via::Caller, Some(credential)) => format!("credential:{}", credential.fingerprint()),
+            _ => "anonymous".into(),
+        }
+    }
+
+    /// Who a stream belongs to, for per-client caps: the gateway key's name, else the address.
+    pub fn client_key(&self, ip: Option<IpAddr>) -> String {
+        match (self.via, ip) {
+            (Via::GatewayKey, _) => format!("key:{}", self.name),
+            (_, Some(ip)) => format!("ip:{ip}"),
+            (_, None) => "unknown".into(),
+        }
+    }
+}
+
+/// Why a request was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthError(pub &'static str);
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Authenticates a request arriving on `surface` (see the table above).
+pub fn authenticate(req: &RequestHeader, credentials: &Credentials, surface: Surface) -> Result<Principal, AuthError> {
+    match credentials.mode() {
+        AuthMode::Inject => {
+            let presented = carriers::gateway_key(req)
+                .ok_or(AuthError("missing gateway API key (X-API-Key or Authorization: Bearer)"))?;
+            let (name, immich) = credentials.gateway_key(presented).ok_or(AuthError("invalid gateway API key"))?;
+            Ok(Principal { name, via: Via::GatewayKey, immich: Some(immich) })
+        }
+        // `/api` in passthrough is Immich's to judge: the request goes as it came.
+        AuthMode::Passthrough if surface == Surface::Api => Ok(Principal {
+            name: Arc::from("passthrough"),
+            via: Via::Caller,
+            immich: carriers::caller_credential(req).ok().flatten(),
+        }),
+        AuthMode::Passthrough => match carriers::caller_credential(req).map_err(AuthError)? {
+            Some(credential) => {
+                Ok(Principal { name: Arc::from("passthrough"), via: Via::Caller, immich: Some(credential) })
+            }
+            None => Ok(Principal {
+                name: Arc::from("anonymous"),
+                via: Via::Anonymous,
+                immich: credentials.default_immich().cloned(),
+            }),
+        },
+    }
+}
+
+/// The `WWW-Authenticate` challenge of every 401, pointing at the RFC 9728 metadata.
+pub fn challenge(public_base: &str) -> String {
+    format!("Bearer resource_metadata=\"{public_base}/.well-known/oauth-protected-resource\"")
+}
+
+/// Prepares a request proxied to Immich for `principal`: a gateway key's caller loses every
+/// credential Immich reads (headers, the cookie, query parameters) and carries its mapped key; a
+/// passthrough caller's request goes as it came.
+pub fn prepare_upstream(principal: &Principal, upstream: &mut RequestHeader) -> pingora::Result<()> {
+    if principal.via != Via::GatewayKey {
+        return Ok(());
+    }
+    carriers::strip(upstream)?;
+    if let Some(credential) = &principal.immich {
+        let (name, value) = credential.header();
+        upstream.insert_header(name, value.clone())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, GatewayKey, KeyHash};
+
+    fn request(headers: &[(&str, &str)], target: &str) -> RequestHeader {
+        let mut req = RequestHeader::build("GET", target.as_bytes(), None).unwrap();
+        for (name, value) in headers {
+            req.append_header(name.to_string(), *value).unwrap();
+        }
+        req
+    }
+
+    fn passthrough(with_default_key: bool) -> Credentials {
+        let mut config = Config::default();
+        if with_default_key {
+            config.immich.api_key = Some("gateway-key".into());
+        }
+        Credentials::load(&config).unwrap()
+    }
+
+    #[test]
+    fn passthrough_callers_act_as_themselves_and_never_as_the_gateway() {
+        let creds = passthrough(true);
+        let who = |headers: &[(&str, &str)], target: &str| {
+            authenticate(&request(headers, target), &creds, Surface::Mcp).unwrap()
+        };
+        let key = who(&[("x-api-key", "k1")], "/mcp");
+        assert_eq!((key.via, key.immich), (Via::Caller, Credential::api_key("k1")));
+        let bearer = who(&[("authorization", "Bearer sess")], "/mcp");
+        assert_eq!(bearer.immich, Credential::session("sess"), "a bearer token is an Immich session token");
+        let cookie = who(&[("cookie", "theme=dark; immich_access_token=cookie-token")], "/mcp");
+        assert_eq!(cookie.immich, Credential::session("cookie-token"));
+        // Immich's own precedence: a session token wins over an API key.
+        let both = who(&[("x-api-key", "k1"), ("x-immich-user-token", "sess")], "/mcp");
+        assert_eq!(both.immich, Credential::session("sess"));
+        assert_eq!(who(&[], "/mcp?apiKey=q1").immich, Credential::api_key("q1"));
+        let anonymous = who(&[], "/mcp");
+        assert_eq!((anonymous.via, anonymous.immich), (Via::Anonymous, Credential::api_key("gateway-key")));
+        assert_eq!(authenticate(&request(&[], "/mcp"), &passthrough(false), Surface::Mcp).unwrap().immich, None);
+        // A credential that cannot be sent is refused, not replaced by the gateway's key.
+        assert!(authenticate(&request(&[("authorization", "Basic abc")], "/mcp"), &creds, Surface::Mcp).is_err());
+    }
+
+    #[test]
+    fn inject_mode_takes_gateway_keys_only() {
+        let mut config = Config::default();
+        config.auth.mode = AuthMode::Inject;
+        config.immich.api_key = Some("immich-admin".into());
+        config.auth.keys = vec![GatewayKey {
+            name: "agent".into(),
+            hash: KeyHash::of("gw-agent"),
+            immich_api_key: None,
+            immich_api_key_file: None,
+        }];
+        let creds = Credentials::load(&config).unwrap();
+        let ok = authenticate(&request(&[("authorization", "Bearer gw-agent")], "/api/x"), &creds, Surface::Api);
+        let principal = ok.unwrap();
+        assert_eq!((principal.via, principal.owner()), (Via::GatewayKey, "key:agent".to_string()));
+        let missing = authenticate(&request(&[], "/api/x"), &creds, Surface::Api).unwrap_err();
+        assert!(missing.0.contains("missing gateway API key"));
+        let wrong = authenticate(&request(&[("x-api-key", "immich-admin")], "/api/x"), &creds, Surface::Api);
+        assert_eq!(wrong.unwrap_err().0, "invalid gateway API key");
+    }
+
+    #[test]
+    fn injected_requests_carry_no_credential_of_the_callers() {
+        let principal =
+            Principal { name: Arc::from("agent"), via: Via::GatewayKey, immich: Credential::api_key("immich-admin") };
+        let mut upstream = request(
+            &[
+                ("x-api-key", "gw"),
+                ("authorization", "Bearer x"),
+                ("cookie", "immich_access_token=t"),
+                ("x-immich-user-token", "u"),
+                ("x-immich-session-token", "s"),
+                ("x-immich-share-key", "k"),
+                ("x-immich-share-slug", "sl"),
+                ("accept", "application/json"),
+            ],
+            "/api/assets?apiKey=a&key=b&sessionKey=c&slug=d&size=preview",
+        );
+        prepare_upstream(&principal, &mut upstream).unwrap();
+        let mut names: Vec<&str> = upstream.headers.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["accept", "x-api-key"]);
+        assert_eq!(upstream.headers["x-api-key"], "immich-admin");
+        assert_eq!(upstream.headers.len(), 2, "{:?}", upstream.headers);
+        assert_eq!(upstream.uri.to_string(), "/api/assets?size=preview");
+    }
+}

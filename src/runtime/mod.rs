@@ -1,0 +1,52 @@
+//! The application's live state: everything a request needs, derived once from each loaded
+//! configuration ([`Runtime`]), the store that swaps it atomically on reload ([`store`]), the
+//! service that reloads it ([`reloader`]), and the certificate served on the HTTPS listeners
+//! ([`tls`]).
+
+mod reloader;
+mod store;
+pub mod tls;
+
+pub use reloader::Reloader;
+pub use store::{ConfigStore, ReloadOutcome, Source};
+
+use crate::auth::Credentials;
+use crate::config::{Config, ConfigError, ConfigErrors};
+use crate::immich::{ImmichClient, Upstream};
+use std::sync::Arc;
+
+/// Everything a request needs from the configuration, derived once per load.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    /// The validated configuration.
+    pub config: Config,
+    /// Immich's address, parsed and resolved.
+    pub upstream: Upstream,
+    /// The REST client for Immich's API with this configuration's timeouts, pool and TLS: one per
+    /// load, so every call of the gateway shares its connections.
+    pub immich: ImmichClient,
+    /// Gateway keys and the Immich keys they map to, with key files read.
+    pub credentials: Credentials,
+    /// Secrets signing and verifying MCP session ids, with the secret file read.
+    pub session_secrets: crate::mcp::session::SessionSecrets,
+    /// The certificate served on `[server] tls_listen`, read and checked against its key.
+    pub tls: Option<Arc<rustls::sign::CertifiedKey>>,
+    /// Increases by one with each applied reload; 0 at start.
+    pub generation: u64,
+}
+
+impl Runtime {
+    /// Derives the runtime state from a validated configuration.
+    pub fn build(config: Config, generation: u64) -> Result<Runtime, ConfigErrors> {
+        let unusable =
+            |key: String, message: String| ConfigErrors(vec![ConfigError::unplaced("config", Some(key), message)]);
+        let credentials = Credentials::load(&config).map_err(|(key, message)| unusable(key, message))?;
+        let upstream =
+            Upstream::from_config(&config.immich).map_err(|message| unusable("immich.base_url".into(), message))?;
+        let session_secrets =
+            crate::mcp::session::SessionSecrets::load(&config.mcp).map_err(|(key, message)| unusable(key, message))?;
+        let tls = tls::load(&config.server).map_err(|(key, message)| unusable(key, message))?;
+        let immich = ImmichClient::new(&config.immich);
+        Ok(Runtime { config, upstream, immich, credentials, session_secrets, tls, generation })
+    }
+}

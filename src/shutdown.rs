@@ -1,0 +1,24 @@
+//! The process's graceful shutdown, as everything that runs long needs to know it: open streams
+//! end with an error event that says where to resume, WebSockets close with 1001.
+
+use std::sync::LazyLock;
+use tokio_util::sync::CancellationToken;
+
+/// Cancelled when a graceful shutdown (SIGTERM) begins.
+static SHUTTING_DOWN: LazyLock<CancellationToken> = LazyLock::new(CancellationToken::new);
+
+/// Resolves when a graceful shutdown has begun: open streams then end with an error event that
+/// says where to resume, within `[server] grace_period`, before Pingora stops the runtimes.
+pub async fn begun() {
+    SHUTTING_DOWN.cancelled().await
+}
+
+/// Whether a graceful shutdown has begun.
+pub fn has_begun() -> bool {
+    SHUTTING_DOWN.is_cancelled()
+}
+
+/// Starts the graceful shutdown (the server does, on Pingora's shutdown broadcast).
+pub fn begin() {
+    SHUTTING_DOWN.cancel();
+}
