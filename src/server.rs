@@ -100,7 +100,7 @@ mod demo {
             "demo Immich running"
         );
         let demo = crate::demo::DemoImmich::new(config.demo.assets, config.demo.fault.clone());
-        let service = crate::demo::DemoService { demo, listener: std::sync::Mutex::new(Some(listener)) };
+        let service = crate::demo::DemoService { demo, listener: parking_lot::Mutex::new(Some(listener)) };
         server.add_service(background_service("demo immich", service));
     }
 

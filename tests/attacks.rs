@@ -124,3 +124,258 @@ async fn resource_uris_cannot_reach_other_endpoints() {
     // The start-up probe pings Immich; nothing else may reach it.
     assert!(heads.iter().all(|h| h.starts_with("GET /api/server/ping ")), "{heads:?}");
 }
+
+/// A request `method` on the stateless wire (2026-07-28), `params` given their `_meta`.
+fn stateless(gw: &Gateway, method: &str, name: Option<&str>, mut params: Value) -> reqwest::RequestBuilder {
+    params["_meta"] = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {} });
+    let request = common::client()
+        .post(gw.at("/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method)
+        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }));
+    match name {
+        Some(name) => request.header("mcp-name", name),
+        None => request,
+    }
+}
+
+/// A `tools/call` on the stateless wire with `headers` as the caller's credentials; its result.
+async fn call_as(gw: &Gateway, headers: &[(&str, &str)], tool: &str, arguments: Value) -> Value {
+    let mut request = stateless(gw, "tools/call", Some(tool), json!({ "name": tool, "arguments": arguments }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let reply: Value = request.send().await.unwrap().json().await.unwrap();
+    reply["result"].clone()
+}
+
+/// Logs a demo user in through the gateway's `/api` and returns the session token.
+async fn login(gw: &Gateway, email: &str, password: &str) -> String {
+    let response = common::client()
+        .post(gw.at("/api/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    body["accessToken"].as_str().unwrap().to_string()
+}
+
+/// In passthrough mode a caller's own Immich credentials decide what its tools see — an API key,
+/// a session token as a bearer token, the web app's cookie — and a caller who presented any is
+/// never given the gateway's key (here the admin's, which the demo configures).
+#[tokio::test]
+async fn passthrough_callers_act_as_themselves() {
+    let gw = Gateway::start("", &["--demo"]);
+    let count = |result: &Value| result["structuredContent"]["count"].as_u64();
+    let friend = login(&gw, "friend@demo.immich.test", "demo-friend-password").await;
+    let admin = login(&gw, "admin@demo.immich.test", "demo-admin-password").await;
+    let bearer = format!("Bearer {friend}");
+    let as_friend = call_as(&gw, &[("authorization", &bearer)], "queryPhotos", json!({ "limit": 5 })).await;
+    assert_eq!(count(&as_friend), Some(0), "the friend's own (empty) library: {as_friend}");
+    let cookie = format!("theme=dark; immich_access_token={friend}");
+    let by_cookie = call_as(&gw, &[("cookie", &cookie)], "queryPhotos", json!({ "limit": 5 })).await;
+    assert_eq!(count(&by_cookie), Some(0), "the cookie is the friend's too: {by_cookie}");
+    let admin_bearer = format!("Bearer {admin}");
+    let as_admin = call_as(&gw, &[("authorization", &admin_bearer)], "queryPhotos", json!({ "limit": 5 })).await;
+    assert_eq!(count(&as_admin), Some(5), "{as_admin}");
+    let friend_key = call_as(&gw, &[("x-api-key", "demo-friend-key")], "listAlbums", json!({})).await;
+    assert_eq!(friend_key["structuredContent"]["albums"], json!([]), "{friend_key}");
+    // A credential Immich refuses is refused: no fallback to the gateway's key.
+    let forged = call_as(&gw, &[("authorization", "Bearer not-a-session")], "queryPhotos", json!({})).await;
+    assert_eq!(forged["isError"], true, "{forged}");
+    assert!(forged["content"][0]["text"].as_str().unwrap().contains("Invalid user token"), "{forged}");
+    // Without any credential, the gateway's configured key acts (a loopback sidecar's case).
+    let anonymous = call_as(&gw, &[], "queryPhotos", json!({ "limit": 5 })).await;
+    assert_eq!(count(&anonymous), Some(5), "{anonymous}");
+}
+
+/// In inject mode every credential carrier Immich reads is taken off a proxied request — headers,
+/// the cookie, query parameters — and only the mapped key goes on.
+#[tokio::test]
+async fn inject_mode_forwards_no_credential_of_the_callers() {
+    let upstream = CaptureUpstream::start();
+    let config = format!(
+        "[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"agent\"\nhash = \"{}\"\n[immich]\nbase_url = \"http://{}\"\napi_key = \"immich-secret\"\n",
+        immich_mcp_gateway::config::KeyHash::of("gw-agent"),
+        upstream.addr
+    );
+    let gw = Gateway::start(&config, &[]);
+    let response = common::client()
+        .get(gw.at("/api/assets/x/original?apiKey=a&key=share&sessionKey=s&slug=l&size=preview"))
+        .header("x-api-key", "gw-agent")
+        .header("authorization", "Bearer other-session")
+        .header("cookie", "immich_access_token=other-cookie")
+        .header("x-immich-user-token", "u")
+        .header("x-immich-session-token", "s")
+        .header("x-immich-share-key", "k")
+        .header("x-immich-share-slug", "sl")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let heads = upstream.heads.lock().unwrap().clone();
+    let head = heads.iter().find(|h| h.contains("/original")).expect("forwarded");
+    assert!(head.starts_with("GET /api/assets/x/original?size=preview HTTP/1.1"), "{head}");
+    assert_eq!(common::header(head, "x-api-key").as_deref(), Some("immich-secret"));
+    for carrier in [
+        "authorization",
+        "cookie",
+        "x-immich-user-token",
+        "x-immich-session-token",
+        "x-immich-share-key",
+        "x-immich-share-slug",
+    ] {
+        assert_eq!(common::header(head, carrier), None, "{carrier} reached Immich: {head}");
+    }
+}
+
+/// An export link downloads only for the caller that made it.
+#[tokio::test]
+async fn export_links_belong_to_their_maker() {
+    let gw = Gateway::start("", &["--demo"]);
+    let reader = Mcp::connect(&gw, Some(common::READONLY)).await;
+    let ids: Vec<Value> = reader.ok("queryPhotos", json!({ "limit": 2 })).await["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
+    let export = reader.ok("exportPhotos", json!({ "ids": ids })).await;
+    let url = export["archives"][0]["url"].as_str().unwrap().to_string();
+    let c = common::client();
+    let own = c.get(&url).header("x-api-key", common::READONLY).send().await.unwrap();
+    assert_eq!(own.status(), 200, "the maker downloads it");
+    let other = c.get(&url).header("x-api-key", common::ADMIN).send().await.unwrap();
+    assert_eq!(other.status(), 403, "another key does not");
+    let anonymous = c.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 403, "nor a caller with no credentials (who would act as the gateway)");
+}
+
+/// A session of protocol `version`; its id.
+async fn session(gw: &Gateway, version: &str) -> String {
+    let body = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": { "protocolVersion": version, "capabilities": {}, "clientInfo": { "name": "attacker", "version": "1" } } });
+    let response = common::client()
+        .post(gw.at("/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    response.headers()["mcp-session-id"].to_str().unwrap().to_string()
+}
+
+/// A 2025-03-26 batch holds at most `[mcp] max_batch_size` messages; a batch within it is
+/// answered as one array, element by element.
+#[tokio::test]
+async fn batches_are_capped() {
+    let gw = Gateway::start("[mcp]\nmax_batch_size = 10\n", &["--demo"]);
+    let id = session(&gw, "2025-03-26").await;
+    let batch =
+        |n: usize| Value::Array((0..n).map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "tools/list" })).collect());
+    let post = |body: Value| {
+        common::client()
+            .post(gw.at("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &id)
+            .json(&body)
+            .send()
+    };
+    // The attack: 8,000 tools/list in one body took RSS to 1.95 GB before there was a cap.
+    let refused = post(batch(8000)).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32600);
+    assert!(body["error"]["message"].as_str().unwrap().contains("max_batch_size"), "{body}");
+    let answered = post(batch(10)).await.unwrap();
+    assert_eq!(answered.status(), 200);
+    let replies: Vec<Value> = answered.json().await.unwrap();
+    assert_eq!(replies.len(), 10);
+    assert!(replies.iter().enumerate().all(|(i, r)| r["id"] == i && r["result"]["tools"].is_array()));
+}
+
+/// The answers of a batch stop at `[mcp] max_batch_response_size`: later requests get a short
+/// error asking for them on their own, and the array stays valid JSON.
+#[tokio::test]
+async fn a_batchs_answer_is_bounded() {
+    let gw = Gateway::start("[mcp]\nmax_batch_response_size = \"1KiB\"\n", &["--demo"]);
+    let id = session(&gw, "2025-03-26").await;
+    let batch: Vec<Value> = (0..5).map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "tools/list" })).collect();
+    let replies: Vec<Value> = common::client()
+        .post(gw.at("/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &id)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(replies[0]["result"]["tools"].is_array(), "the first answer goes out whole");
+    assert!(replies[1..].iter().all(|r| r["error"]["message"].as_str().is_some_and(|m| m.contains("on its own"))));
+}
+
+/// Long-lived streams count against the stream limits: standalone GET streams and
+/// `subscriptions/listen` are refused with 503 past `max_concurrent_streams`.
+#[tokio::test]
+async fn notification_streams_count_against_the_limits() {
+    let gw = Gateway::start("[streaming]\nmax_concurrent_streams = 2\n", &["--demo"]);
+    let id = session(&gw, "2025-11-25").await;
+    let get = || {
+        common::client()
+            .get(gw.at("/mcp"))
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &id)
+            .header("mcp-protocol-version", "2025-11-25")
+            .send()
+    };
+    let first = get().await.unwrap();
+    let second = get().await.unwrap();
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    let third = get().await.unwrap();
+    assert_eq!(third.status(), 503);
+    assert!(third.headers().contains_key("retry-after"));
+    let notifications = json!({ "notifications": { "toolsListChanged": true } });
+    let listen = stateless(&gw, "subscriptions/listen", None, notifications).send().await.unwrap();
+    assert_eq!(listen.status(), 503, "subscriptions/listen is a stream too");
+    drop((first, second));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(get().await.unwrap().status(), 200, "slots free when streams close");
+}
+
+/// HTTP edge cases: a body declared too large for `/mcp` is refused at once, before it is sent;
+/// `Content-Length: 5, 5` reaches Immich as one header; lengths that disagree are refused.
+#[tokio::test]
+async fn http_edge_cases_are_answered_clearly() {
+    let gw = Gateway::start("", &["--demo"]);
+    let huge = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 5000000000\r\n\r\n";
+    let started = std::time::Instant::now();
+    let (status, head, body) = common::raw_request(&gw.url, huge.as_bytes()).unwrap();
+    assert_eq!(status, 413, "{head}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "answered without waiting for the body");
+    assert!(String::from_utf8_lossy(&body).contains("larger than"));
+
+    let upstream = CaptureUpstream::start();
+    let proxy = Gateway::start(&format!("[immich]\nbase_url = \"http://{}\"\n", upstream.addr), &[]);
+    let doubled = "POST /api/albums HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2, 2\r\n\r\n{}";
+    let (status, _, _) = common::raw_request(&proxy.url, doubled.as_bytes()).unwrap();
+    assert_eq!(status, 200);
+    let heads = upstream.heads.lock().unwrap().clone();
+    let head = heads.iter().find(|h| h.starts_with("POST /api/albums")).expect("forwarded");
+    let lengths: Vec<&str> = head.lines().filter(|l| l.to_ascii_lowercase().starts_with("content-length:")).collect();
+    assert_eq!(lengths.len(), 1, "{head}");
+    assert_eq!(common::header(head, "content-length").as_deref(), Some("2"));
+    let conflicting =
+        "POST /api/albums HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}";
+    let (status, _, _) = common::raw_request(&proxy.url, conflicting.as_bytes()).unwrap();
+    assert_eq!(status, 400);
+}

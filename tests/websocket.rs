@@ -284,3 +284,68 @@ fn refusals_are_clear() {
     let (status, _, body) = common::raw_request(&gw.at(""), request.as_bytes()).unwrap();
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
 }
+
+/// Text that is not UTF-8 closes with 1007 (RFC 6455 §7.4.1), not 1002.
+#[test]
+fn invalid_utf8_closes_with_1007() {
+    let gw = gateway("");
+    let mut socket = connect(&gw, "your-key").unwrap();
+    // A masked text frame holding 0xff 0xfe (never UTF-8), mask key 0.
+    let frame = [0x81, 0x82, 0, 0, 0, 0, 0xff, 0xfe];
+    std::io::Write::write_all(socket.get_mut(), &frame).unwrap();
+    match socket.read() {
+        Ok(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1007),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
+/// A client that sends nothing at all — not even a pong to the gateway's pings — is closed after
+/// `[server] websocket_idle_timeout`; one that answers pings is not.
+#[test]
+fn a_silent_client_is_closed_after_the_idle_timeout() {
+    let gw = gateway("[server]\nwebsocket_idle_timeout = \"600ms\"\n[streaming]\nheartbeat_interval = \"200ms\"\n");
+    let mut socket = connect(&gw, "your-key").unwrap();
+    // tungstenite answers the pings while this reads: the connection stays open past the timeout.
+    let alive_until = Instant::now() + Duration::from_millis(1500);
+    socket.get_mut().set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    while Instant::now() < alive_until {
+        match socket.read() {
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("a client answering pings stays connected: {other:?}"),
+        }
+    }
+    // A raw socket that never answers: closed with 1001 and a reason.
+    let url = gw.at("/mcp/ws").replace("http://", "ws://");
+    let mut request = url.as_str().into_client_request().unwrap();
+    request.headers_mut().insert("x-api-key", "your-key".parse().unwrap());
+    let stream = TcpStream::connect(url.trim_start_matches("ws://").split('/').next().unwrap()).unwrap();
+    let (silent, _) = tungstenite::client(request, stream).map_err(|_| ()).unwrap();
+    let mut raw = silent.into_inner();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    let mut all = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut raw, &mut all);
+    assert!(started.elapsed() < Duration::from_secs(4), "closed at the idle timeout, not later");
+    let close = all.windows(2).position(|w| w == [0x03, 0xe9]);
+    assert!(close.is_some(), "a 1001 close frame: {all:?}");
+    assert!(String::from_utf8_lossy(&all).contains("websocket_idle_timeout"));
+}
+
+/// A WebSocket connection is a stream: past the limits, the upgrade is refused with 503.
+#[test]
+fn connections_count_against_the_stream_limits() {
+    let gw = gateway("[streaming]\nmax_concurrent_streams = 2\n");
+    let first = connect(&gw, "your-key").unwrap();
+    let second = connect(&gw, "your-key").unwrap();
+    match connect(&gw, "your-key") {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        other => panic!("expected 503, got {:?}", other.map(|_| ())),
+    }
+    drop((first, second));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(connect(&gw, "your-key").is_ok(), "a slot frees when a connection closes");
+}

@@ -2,9 +2,9 @@
 //! library of a million assets costs no more memory than one of ten. Only writes made through
 //! the API (favourites, new albums, tags) are stored.
 
+use parking_lot::Mutex;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
 
 /// The owner of every demo asset.
 pub const OWNER_ID: &str = "1aefa800-060a-47a3-9eb1-044201d5dd56";
@@ -273,13 +273,13 @@ impl PageCache {
 
     /// The page rendered for `key`, if still cached.
     pub fn get(&self, key: &PageKey) -> Option<bytes::Bytes> {
-        let pages = self.0.lock().unwrap();
+        let pages = self.0.lock();
         pages.iter().find(|(k, _)| k == key).map(|(_, page)| page.clone())
     }
 
     /// Keeps `page` for `key`, dropping the oldest page beyond the capacity.
     pub fn put(&self, key: PageKey, page: bytes::Bytes) {
-        let mut pages = self.0.lock().unwrap();
+        let mut pages = self.0.lock();
         pages.retain(|(k, _)| *k != key);
         pages.push_back((key, page));
         if pages.len() > Self::CAPACITY {
@@ -289,7 +289,7 @@ impl PageCache {
 
     /// Forgets every page (an asset changed).
     pub fn clear(&self) {
-        self.0.lock().unwrap().clear();
+        self.0.lock().clear();
     }
 }
 
@@ -329,7 +329,17 @@ pub struct Asset {
 }
 
 impl Library {
-    /// A library of `len` assets with the seeded albums and tags.
+    /// An empty library: no photos, albums, tags or people (another user's, who has none yet).
+    pub fn empty() -> Library {
+        Library { len: 0, state: Mutex::new(Mutations::default()), pages: PageCache::default() }
+    }
+
+    /// How many of [`PEOPLE`] this library has recognised (all, once it has photos).
+    pub fn people(&self) -> usize {
+        if self.len == 0 { 0 } else { PEOPLE.len() }
+    }
+
+    /// A library of `len` synthetic assets with the seeded albums and tags.
     pub fn new(len: u64) -> Library {
         let albums = SEEDED_ALBUMS
             .iter()

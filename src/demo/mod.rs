@@ -30,6 +30,8 @@ use std::sync::Arc;
 pub const ADMIN_KEY: &str = "demo-admin-key";
 /// The demo key that can only read.
 pub const READONLY_KEY: &str = "demo-readonly-key";
+/// The key of the demo's second user, whose library is empty.
+pub const FRIEND_KEY: &str = "demo-friend-key";
 
 /// Permissions of [`READONLY_KEY`].
 pub const READONLY_PERMISSIONS: &[&str] = &[
@@ -64,14 +66,29 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 
 /// The demo server's state.
 pub struct DemoImmich {
+    /// The admin's synthetic library.
     library: Library,
+    /// The second user's library (empty).
+    friend: Library,
+    /// Login sessions: token → user.
+    sessions: parking_lot::Mutex<std::collections::HashMap<String, usize>>,
     fault: Fault,
 }
 
 impl DemoImmich {
     /// A demo Immich with `assets` synthetic assets and a standing fault (usually none).
     pub fn new(assets: u64, fault: Fault) -> Arc<DemoImmich> {
-        Arc::new(DemoImmich { library: Library::new(assets), fault })
+        Arc::new(DemoImmich {
+            library: Library::new(assets),
+            friend: Library::empty(),
+            sessions: Default::default(),
+            fault,
+        })
+    }
+
+    /// The library of the user at `index` (see `routes::users::USERS`).
+    fn library_of(&self, user: usize) -> &Library {
+        if user == 0 { &self.library } else { &self.friend }
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Response<Body>, std::io::Error> {
@@ -96,7 +113,7 @@ impl DemoImmich {
         if let Some(status) = fault.status {
             return Ok(routes::message(status, "Injected fault"));
         }
-        let response = routes::route(&self, req, body).await;
+        let response = routes::route_request(&self, req, body).await;
         if !(fault.truncate || fault.stall.is_some() || fault.cut) {
             return Ok(response);
         }
@@ -169,13 +186,13 @@ pub struct DemoService {
     /// The demo state.
     pub demo: Arc<DemoImmich>,
     /// The pre-bound listener, taken on start.
-    pub listener: std::sync::Mutex<Option<std::net::TcpListener>>,
+    pub listener: parking_lot::Mutex<Option<std::net::TcpListener>>,
 }
 
 #[async_trait]
 impl BackgroundService for DemoService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let Some(std_listener) = self.listener.lock().unwrap().take() else {
+        let Some(std_listener) = self.listener.lock().take() else {
             return;
         };
         let listener = match tokio::net::TcpListener::from_std(std_listener) {

@@ -1,0 +1,199 @@
+//! Assets: one asset's JSON, its thumbnail, preview and original (with `Range`), and bulk edits.
+
+#![allow(clippy::result_large_err)]
+
+use super::prelude::*;
+
+pub(super) fn asset_statistics(lib: &Library) -> Response<Body> {
+    let videos = video_count(lib.len);
+    json_response(200, &json!({ "images": lib.len - videos, "videos": videos, "total": lib.len }))
+}
+
+/// Looks an asset id up the way Immich does: malformed → validation error, unknown → 400.
+pub(super) fn find_asset(lib: &Library, text: &str, permission: &str) -> Result<Asset, Response<Body>> {
+    if !library::is_uuid(text) {
+        return Err(validation("id", "Invalid UUID"));
+    }
+    let state = lib.state.lock();
+    index_of(Kind::Asset, text).and_then(|i| lib.asset(i, &state.assets)).ok_or_else(|| not_found_access(permission))
+}
+
+pub(super) fn tags_of(lib: &Library, state: &Mutations, index: u64) -> Vec<Value> {
+    state.tags.iter().enumerate().filter(|(i, t)| lib.has_tag(t, *i, index)).map(|(i, t)| tag_json(i, t)).collect()
+}
+
+pub(super) fn get_asset(lib: &Library, text: &str) -> Response<Body> {
+    let asset = match find_asset(lib, text, "asset.read") {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let state = lib.state.lock();
+    let mut v = asset.to_json(true, true, Some(tags_of(lib, &state, asset.index)));
+    v["owner"] = owner_json();
+    v["stack"] = Value::Null;
+    json_response(200, &v)
+}
+
+pub(super) fn binary(status: u16, mime: &str, disposition: &str, bytes: Vec<u8>) -> hyper::http::response::Builder {
+    let _ = bytes;
+    Response::builder()
+        .status(status)
+        .header("content-type", mime)
+        .header(
+            "cache-control",
+            "private, max-age=86400, no-transform, stale-while-revalidate=2592000, stale-if-error=2592000",
+        )
+        .header("content-disposition", format!("inline; filename*=UTF-8''{disposition}"))
+        .header("accept-ranges", "bytes")
+}
+
+pub(super) fn thumbnail(lib: &Library, text: &str, query: &BTreeMap<String, String>) -> Response<Body> {
+    let asset = match find_asset(lib, text, "asset.view") {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let stem = asset.file_name().rsplit_once('.').map_or(asset.file_name(), |(s, _)| s.to_string());
+    match query.get("size").map(String::as_str) {
+        None | Some("thumbnail") => {
+            let bytes = media::thumbnail_webp(&asset);
+            binary(200, "image/webp", &format!("{stem}_thumbnail.webp"), Vec::new())
+                .header("content-length", bytes.len())
+                .body(full(bytes))
+                .expect("valid response")
+        }
+        Some("preview") => {
+            let bytes = media::jpeg(&asset, 512);
+            binary(200, "image/jpeg", &format!("{stem}_preview.jpeg"), Vec::new())
+                .header("content-length", bytes.len())
+                .body(full(bytes))
+                .expect("valid response")
+        }
+        Some("fullsize") => Response::builder()
+            .status(302)
+            .header("location", "original")
+            .body(full(Bytes::new()))
+            .expect("valid response"),
+        Some(_) => validation("size", "Invalid option: expected one of \"fullsize\"|\"preview\"|\"thumbnail\""),
+    }
+}
+
+/// Parses a single `bytes=` range against `len`: `Ok(None)` for no header, `Err(())` when
+/// unsatisfiable.
+pub(super) fn parse_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = header.and_then(|h| h.strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (start, end) = spec.split_once('-').ok_or(())?;
+    let range = match (start.trim(), end.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().map_err(|_| ())?;
+            (len.saturating_sub(n), len.checked_sub(1).ok_or(())?)
+        }
+        (s, "") => (s.parse().map_err(|_| ())?, len.checked_sub(1).ok_or(())?),
+        (s, e) => (s.parse().map_err(|_| ())?, e.parse::<u64>().map_err(|_| ())?.min(len.saturating_sub(1))),
+    };
+    if range.0 >= len || range.0 > range.1 { Err(()) } else { Ok(Some(range)) }
+}
+
+pub(super) fn original(lib: &Library, text: &str, range: Option<&str>) -> Response<Body> {
+    let asset = match find_asset(lib, text, "asset.download") {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let bytes = media::original(&asset);
+    let len = bytes.len() as u64;
+    match parse_range(range, len) {
+        Ok(None) => binary(200, asset.mime(), &asset.file_name(), Vec::new())
+            .header("content-length", len)
+            .body(full(bytes))
+            .expect("valid response"),
+        Ok(Some((start, end))) => {
+            let part = bytes[start as usize..=end as usize].to_vec();
+            binary(206, asset.mime(), &asset.file_name(), Vec::new())
+                .header("content-range", format!("bytes {start}-{end}/{len}"))
+                .header("content-length", part.len())
+                .body(full(part))
+                .expect("valid response")
+        }
+        Err(()) => Response::builder()
+            .status(416)
+            .header("content-range", format!("bytes */{len}"))
+            .body(full(Bytes::new()))
+            .expect("valid response"),
+    }
+}
+
+pub(super) fn asset_ids(body: &Value, key: &str, lib: &Library, permission: &str) -> Result<Vec<u64>, Response<Body>> {
+    let list =
+        body.get(key).and_then(Value::as_array).ok_or_else(|| validation(key, "Invalid input: expected array"))?;
+    let mut out = Vec::with_capacity(list.len());
+    for item in list {
+        let s = item.as_str().filter(|s| library::is_uuid(s)).ok_or_else(|| validation(key, "Invalid UUID"))?;
+        out.push(index_of(Kind::Asset, s).filter(|i| *i < lib.len).ok_or_else(|| not_found_access(permission))?);
+    }
+    Ok(out)
+}
+
+pub(super) fn update_assets(lib: &Library, body: &Value) -> Response<Body> {
+    let ids = match asset_ids(body, "ids", lib, "asset.update") {
+        Ok(ids) => ids,
+        Err(r) => return r,
+    };
+    let mut patch = AssetPatch::default();
+    if let Some(v) = body.get("isFavorite").filter(|v| !v.is_null()) {
+        patch.is_favorite = Some(match v.as_bool() {
+            Some(b) => b,
+            None => return validation("isFavorite", "Invalid input: expected boolean"),
+        });
+    }
+    if let Some(v) = body.get("rating").filter(|v| !v.is_null()) {
+        match v.as_i64() {
+            Some(r) if (-1..=5).contains(&r) => patch.rating = Some(r.max(0)),
+            _ => return validation("rating", "Invalid input: expected a number from -1 to 5"),
+        }
+    }
+    if let Some(v) = body.get("description").filter(|v| !v.is_null()) {
+        patch.description = Some(match v.as_str() {
+            Some(s) => s.to_string(),
+            None => return validation("description", "Invalid input: expected string"),
+        });
+    }
+    if let Some(v) = body.get("visibility").filter(|v| !v.is_null()) {
+        match v.as_str() {
+            Some(s) if ["archive", "timeline", "hidden", "locked"].contains(&s) => {
+                patch.visibility = Some(s.to_string())
+            }
+            _ => return validation("visibility", "Invalid option"),
+        }
+    }
+    if let Some(v) = body.get("dateTimeOriginal").filter(|v| !v.is_null()) {
+        match v.as_str().and_then(library::parse_iso) {
+            Some(t) => patch.taken = Some(t),
+            None => return validation("dateTimeOriginal", "Invalid ISO datetime"),
+        }
+    }
+    match (body.get("latitude").and_then(Value::as_f64), body.get("longitude").and_then(Value::as_f64)) {
+        (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => {
+            patch.position = Some((lat, lon))
+        }
+        (None, None) => {}
+        _ => {
+            return validation("latitude", "latitude and longitude go together, within ±90 and ±180");
+        }
+    }
+    let mut state = lib.state.lock();
+    for i in ids {
+        let entry = state.assets.entry(i).or_default();
+        let p = patch.clone();
+        entry.is_favorite = p.is_favorite.or(entry.is_favorite);
+        entry.rating = p.rating.or(entry.rating);
+        entry.description = p.description.or(entry.description.take());
+        entry.visibility = p.visibility.or(entry.visibility.take());
+        entry.taken = p.taken.or(entry.taken);
+        entry.position = p.position.or(entry.position);
+    }
+    no_content()
+}
