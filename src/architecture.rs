@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("immich", 2),
     ("auth", 2),
     ("stream", 2),
+    ("connection", 2),
     ("reply", 2),
     ("demo", 2),
     ("mcp", 3),

@@ -6,8 +6,9 @@
 //! 1. [`config`]: the file, parsed once into typed values;
 //! 2. [`telemetry`] (logs, metrics), [`shutdown`], [`bounded`] (state a client cannot grow);
 //! 3. [`immich`] (where Immich is, its credentials, the typed client), [`auth`] (who is calling,
-//!    for every surface), [`stream`] (re-framing, flow control, stream limits), [`reply`]
-//!    (answers the gateway writes itself), [`demo`] (the embedded synthetic Immich);
+//!    for every surface), [`stream`] (re-framing, flow control, stream limits), [`connection`]
+//!    (connection limits and the client's deadlines), [`reply`] (answers the gateway writes
+//!    itself), [`demo`] (the embedded synthetic Immich);
 //! 4. [`mcp`]: the protocol and its Streamable HTTP / WebSocket transport;
 //! 5. [`tools`]: the Immich tools, one file per family;
 //! 6. [`runtime`]: the live state built from each configuration, swapped on reload;
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod bounded;
 pub mod cli;
 pub mod config;
+pub mod connection;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod gateway;

@@ -2,7 +2,8 @@
 //! reloader, and under `--demo` the embedded Immich.
 
 use crate::config::{Config, ConfigErrors};
-use crate::gateway::Gateway;
+use crate::connection::Limits;
+use crate::gateway::{Front, Gateway};
 use crate::runtime::{ConfigStore, Reloader, Source};
 use crate::telemetry;
 use pingora::apps::HttpServerOptions;
@@ -10,6 +11,7 @@ use pingora::listeners::tls::TlsSettings;
 use pingora::server::Server;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::services::background::background_service;
+use pingora::services::listening::Service;
 use std::sync::Arc;
 
 /// Pingora's server settings derived from ours.
@@ -37,17 +39,21 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     let runtime = store.current();
     let config = &runtime.config;
     telemetry::init_logging(&config.telemetry);
+    raise_file_limit(config.server.max_connections);
 
     warn_if_exposed_without_auth(config);
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(config));
     server.bootstrap();
 
     let permissions = Arc::new(crate::tools::KeyPermissions::default());
-    let mut proxy =
-        pingora_proxy::http_proxy_service(&server.configuration, Gateway::new(store.clone(), permissions.clone()));
+    let mut proxy = pingora_proxy::http_proxy(&server.configuration, Gateway::new(store.clone(), permissions.clone()));
     let mut options = HttpServerOptions::default();
     options.h2c = config.server.h2c;
-    proxy.app_logic_mut().expect("proxy app").server_options = Some(options);
+    // An HTTP/2 connection with no stream open closes like an idle HTTP/1 one.
+    options.h2_idle_timeout = Some(config.server.keepalive_timeout.0);
+    proxy.server_options = Some(options);
+    let front = Front { proxy: Arc::new(proxy), store: store.clone(), limits: Limits::new() };
+    let mut proxy = Service::new("immich-mcp-gateway".to_string(), front);
     for addr in &config.server.listen {
         proxy.add_tcp(addr);
         tracing::info!(%addr, "listening");
@@ -143,6 +149,39 @@ fn tls_settings(store: &Arc<ConfigStore>) -> TlsSettings {
     tls.set_cert_resolver(Arc::new(crate::runtime::tls::CurrentCertificate { store: store.clone() }));
     tls.enable_h2();
     tls
+}
+
+/// Raises the soft limit on open files to the hard limit (connections are files), and warns when
+/// `max_connections` does not leave room under it for Immich connections, streams and files: past
+/// the limit `accept` fails, and nobody, not even `/health`, gets in.
+fn raise_file_limit(max_connections: usize) {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    let (soft, hard) = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        let hard = limit.rlim_max;
+        if limit.rlim_cur < hard {
+            limit.rlim_cur = hard;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            }
+        }
+        (limit.rlim_cur, hard)
+    };
+    // Each connection may hold an Immich connection too; keep a margin for files and the pool.
+    let needed = (max_connections as u64).saturating_mul(2).saturating_add(1024);
+    if soft < needed {
+        tracing::warn!(
+            open_files = soft,
+            hard_limit = hard,
+            max_connections,
+            "the open-file limit is below what [server] max_connections may need (twice it, plus 1024); lower max_connections or raise the limit (ulimit -n, LimitNOFILE=)"
+        );
+    } else {
+        tracing::debug!(open_files = soft, "open-file limit");
+    }
 }
 
 /// Without gateway keys (`passthrough`), anyone who reaches `/mcp` can call tools with whatever

@@ -379,3 +379,141 @@ async fn http_edge_cases_are_answered_clearly() {
     let (status, _, _) = common::raw_request(&proxy.url, conflicting.as_bytes()).unwrap();
     assert_eq!(status, 400);
 }
+
+/// Reads from `stream` until the gateway closes it (or `limit` passes); what arrived, and when.
+fn read_until_closed(stream: &mut std::net::TcpStream, limit: std::time::Duration) -> (Vec<u8>, std::time::Duration) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return (all, started.elapsed()),
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn connect(gw: &Gateway) -> std::net::TcpStream {
+    std::net::TcpStream::connect(gw.url.trim_start_matches("http://")).unwrap()
+}
+
+/// A client that dribbles its request head (a slowloris) is cut at `request_header_timeout`;
+/// one that says nothing, or nothing more after an answer, at `keepalive_timeout`.
+#[test]
+fn slow_and_idle_clients_are_cut_at_their_timeouts() {
+    use std::io::Write;
+    use std::time::Duration;
+    let gw = Gateway::start("[server]\nrequest_header_timeout = \"1s\"\nkeepalive_timeout = \"2s\"\n", &["--demo"]);
+    let mut slow = connect(&gw);
+    let dribble = std::thread::spawn(move || {
+        let head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+        let started = std::time::Instant::now();
+        for byte in head.iter().chain(b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".iter()) {
+            if slow.write_all(&[*byte]).is_err() {
+                return started.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Duration::MAX
+    });
+    let cut_after = dribble.join().unwrap();
+    assert!(cut_after < Duration::from_millis(2500), "the slowloris was cut after {cut_after:?}");
+
+    let mut silent = connect(&gw);
+    let (_, closed_after) = read_until_closed(&mut silent, Duration::from_secs(10));
+    assert!(closed_after >= Duration::from_millis(1500) && closed_after < Duration::from_secs(4), "{closed_after:?}");
+
+    let mut idle = connect(&gw);
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let (answer, closed_after) = read_until_closed(&mut idle, Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+    assert!(closed_after < Duration::from_secs(4), "an idle keep-alive connection closed after {closed_after:?}");
+    let metrics = common::client();
+    let text = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async { metrics.get(gw.at("/metrics")).send().await.unwrap().text().await.unwrap() });
+    assert!(text.contains("gateway_connections_closed_total{reason=\"header_timeout\"} 1"), "{text}");
+}
+
+/// Connections are capped per client address and in all; an idle connection makes room for a new
+/// one, and a client past its own cap gets a clean 503 while the gateway keeps serving others.
+#[test]
+fn connections_are_capped_and_idle_ones_make_room() {
+    use std::io::Write;
+    use std::time::Duration;
+    let gw = Gateway::start("[server]\nmax_connections = 16\nmax_connections_per_client = 4\n", &["--demo"]);
+    // Give the harness's own probe connection a moment to close.
+    std::thread::sleep(Duration::from_millis(200));
+    let held: Vec<_> = (0..4).map(|_| connect(&gw)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fifth = connect(&gw);
+    let (refusal, _) = read_until_closed(&mut fifth, Duration::from_secs(5));
+    let refusal = String::from_utf8_lossy(&refusal);
+    assert!(refusal.starts_with("HTTP/1.1 503") && refusal.contains("max_connections_per_client"), "{refusal}");
+    assert!(refusal.contains("retry-after: 1"));
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Over IPv4 and IPv6 loopback... one address here: raise the per-client cap to test the total.
+    let gw = Gateway::start("[server]\nmax_connections = 16\nmax_connections_per_client = 0\n", &["--demo"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut idle: Vec<_> = (0..16).map(|_| connect(&gw)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // The 17th gets in: the longest-idle connection closes to make room.
+    let mut newcomer = connect(&gw);
+    newcomer.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    let (answer, _) = read_until_closed(&mut newcomer, Duration::from_secs(5));
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    let (evicted, _) = read_until_closed(&mut idle[0], Duration::from_secs(5));
+    assert!(evicted.is_empty(), "the oldest idle connection was closed without a word");
+}
+
+/// A body that trickles in is cut: an MCP body at `body_timeout` (408), an `/api` upload at
+/// `upload_timeout`.
+#[test]
+fn slow_bodies_are_cut() {
+    use std::io::Write;
+    use std::time::Duration;
+    let gw = Gateway::start("[server]\nbody_timeout = \"1s\"\nupload_timeout = \"1s\"\n", &["--demo"]);
+    let mut mcp = connect(&gw);
+    mcp.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\"").unwrap();
+    let (answer, after) = read_until_closed(&mut mcp, Duration::from_secs(10));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("body_timeout"), "{answer}");
+    assert!(after < Duration::from_secs(3), "{after:?}");
+
+    let mut upload = connect(&gw);
+    upload
+        .write_all(b"POST /api/assets HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: demo-admin-key\r\nContent-Length: 1000000\r\n\r\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut cut = false;
+    for _ in 0..100 {
+        if upload.write_all(&[b'x'; 100]).is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (answer, _) = read_until_closed(&mut upload, Duration::from_secs(10));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(cut || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(8), "the upload was cut at upload_timeout");
+}
+
+/// Two requests pipelined on one connection are both answered, in order (RFC 9112 §9.3.2).
+#[test]
+fn pipelined_requests_are_all_answered() {
+    use std::io::Write;
+    let gw = Gateway::start("", &["--demo"]);
+    let mut stream = connect(&gw);
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (answers, _) = read_until_closed(&mut stream, std::time::Duration::from_secs(5));
+    let answers = String::from_utf8_lossy(&answers);
+    assert_eq!(answers.matches("HTTP/1.1 200").count(), 2, "{answers}");
+    assert!(answers.contains("\"status\":\"healthy\"") && answers.contains("\"status\":\"ready\""), "{answers}");
+}

@@ -7,8 +7,11 @@ mod api;
 mod endpoints;
 mod errors;
 mod exports;
+mod front;
 pub mod path;
 pub mod routes;
+
+pub use front::Front;
 
 use crate::auth::Principal;
 use crate::mcp::server::McpServer;
@@ -131,12 +134,21 @@ impl ProxyHttp for Gateway {
         }
     }
 
+    /// HTTP/1.1 pipelining: a client that sends its next request before reading this answer gets
+    /// both answered in order (RFC 9112 §9.3.2), not the second dropped behind a keep-alive.
+    async fn early_request_filter(&self, session: &mut Session, _ctx: &mut RequestCtx) -> Result<()> {
+        session.as_downstream_mut().set_pipelining_enabled(true);
+        Ok(())
+    }
+
     /// Names the request (keeping a sane client `X-Request-Id`), classifies it, answers the
     /// gateway's own endpoints, and admits or refuses `/api` requests.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id = request_id(session);
         ctx.route = route_of(session.req_header().uri.path());
         let id = ctx.request_id.clone();
+        // The head is in: the connection's head deadline no longer applies.
+        crate::connection::mark(session, crate::connection::Phase::Busy);
         // An idle connection waits this long for its next request.
         session.set_keepalive(Some(ctx.runtime.config.server.keepalive_timeout.0.as_secs().max(1)));
 
@@ -383,6 +395,8 @@ impl ProxyHttp for Gateway {
 
     /// Counts and logs the finished request; every failure is logged with its request id.
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        // Answered: the connection waits for its next request (or closes).
+        crate::connection::mark(session, crate::connection::Phase::Idle);
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
         let route = metrics().route(ctx.route);

@@ -144,9 +144,12 @@ pub struct Metrics {
     pub streaming_paused: IntCounter,
     /// `gateway_connections_open`: client connections open now.
     pub connections_open: IntGauge,
-    /// `gateway_connections_refused_total{reason}`: connections refused or closed to make room
-    /// (`total`, `per_client`, `evicted_idle`).
+    /// `gateway_connections_refused_total{reason}`: connections refused at the door (`total`,
+    /// `per_client`).
     pub connections_refused: IntCounterVec,
+    /// `gateway_connections_closed_total{reason}`: connections the gateway closed on a client
+    /// (`evicted_idle` to make room, `header_timeout` for a head that took too long).
+    pub connections_closed: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] =
@@ -253,7 +256,15 @@ impl Metrics {
         let connections_refused = IntCounterVec::new(
             Opts::new(
                 "gateway_connections_refused_total",
-                "Client connections refused, or closed to make room, by reason (total, per_client, evicted_idle).",
+                "Client connections refused at the door, by reason (total, per_client).",
+            ),
+            &["reason"],
+        )
+        .unwrap();
+        let connections_closed = IntCounterVec::new(
+            Opts::new(
+                "gateway_connections_closed_total",
+                "Client connections the gateway closed, by reason (evicted_idle, header_timeout).",
             ),
             &["reason"],
         )
@@ -288,6 +299,7 @@ impl Metrics {
             Box::new(streaming_paused.clone()),
             Box::new(connections_open.clone()),
             Box::new(connections_refused.clone()),
+            Box::new(connections_closed.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c).unwrap();
@@ -307,8 +319,11 @@ impl Metrics {
         for reason in ["too_many_streams", "gateway_full", "buffer_full"] {
             streaming_refused.with_label_values(&[reason]).inc_by(0);
         }
-        for reason in ["total", "per_client", "evicted_idle"] {
+        for reason in ["total", "per_client"] {
             connections_refused.with_label_values(&[reason]).inc_by(0);
+        }
+        for reason in ["evicted_idle", "header_timeout"] {
+            connections_closed.with_label_values(&[reason]).inc_by(0);
         }
         for result in ["success", "error"] {
             config_reloads.with_label_values(&[result]).inc_by(0);
@@ -343,6 +358,7 @@ impl Metrics {
             streaming_paused,
             connections_open,
             connections_refused,
+            connections_closed,
         }
     }
 

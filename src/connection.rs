@@ -1,0 +1,425 @@
+//! Client connections, before and between requests: how many there may be, and how long a client
+//! may take to say what it wants.
+//!
+//! [`Limits`] admits a connection only within `[server] max_connections` (all clients; past it the
+//! longest-idle keep-alive connection is closed to make room) and `max_connections_per_client`,
+//! so a flood of idle sockets never takes the last file descriptor. Each admitted connection is
+//! wrapped in a [`Guarded`] stream that holds its slot until the socket closes and enforces the
+//! client's deadlines on its reads: a request head must arrive whole within
+//! `request_header_timeout` of its first byte (a slowloris is cut), and an idle connection waits
+//! `keepalive_timeout` for its next request. Whoever serves the connection tells it where it
+//! stands ([`mark`]); bodies and WebSockets have their own timeouts. The gateway's `Front` admits
+//! and wraps each connection before Pingora reads from it.
+
+use crate::telemetry::metrics;
+use async_trait::async_trait;
+use futures::task::AtomicWaker;
+use parking_lot::Mutex;
+use pingora::protocols::raw_connect::ProxyDigest;
+use pingora::protocols::{
+    ALPN, GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl, TimingDigest, UniqueID,
+    UniqueIDType,
+};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A connection as Pingora hands it over.
+pub type Stream = pingora::protocols::Stream;
+
+/// Where a connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Waiting for a request (new, or between keep-alive requests).
+    Idle = 0,
+    /// A request's head is arriving.
+    Head = 1,
+    /// A request is being served (its body read, its answer written).
+    Busy = 2,
+    /// Not HTTP/1 requests any more: an upgraded WebSocket, or an HTTP/2 connection.
+    Upgraded = 3,
+}
+
+/// What a connection's stream and the gateway's phases share.
+#[derive(Debug)]
+pub struct ConnState {
+    phase: AtomicU8,
+    /// When the connection last became idle (ms since the limits were made), for eviction.
+    idle_since: AtomicU64,
+    /// Set to make an idle connection close itself (its next read ends the connection).
+    evict: std::sync::atomic::AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl ConnState {
+    fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Idle,
+            1 => Phase::Head,
+            2 => Phase::Busy,
+            _ => Phase::Upgraded,
+        }
+    }
+}
+
+/// Tells the connection behind `session` where it stands (HTTP/1 only: an HTTP/2 connection was
+/// marked upgraded when admitted).
+pub fn mark(session: &pingora_proxy::Session, phase: Phase) {
+    let Some(stream) = session.as_downstream().stream() else { return };
+    if let Some(guarded) = stream.as_any().downcast_ref::<Guarded>() {
+        if phase == Phase::Idle {
+            let now = guarded.limits.clock();
+            guarded.state.idle_since.store(now, Ordering::Relaxed);
+        }
+        guarded.state.phase.store(phase as u8, Ordering::Release);
+    }
+}
+
+/// The connections open now: in all, by client address, and each one's state.
+#[derive(Debug)]
+pub struct Limits {
+    epoch: Instant,
+    open: Mutex<Open>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    total: usize,
+    per_client: HashMap<IpAddr, usize>,
+    states: HashMap<u64, Weak<ConnState>>,
+    next: u64,
+}
+
+/// A connection's place in [`Limits`], given back when dropped.
+#[derive(Debug)]
+struct Slot {
+    limits: Arc<Limits>,
+    ip: Option<IpAddr>,
+    id: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.limits.open.lock();
+        open.total -= 1;
+        if let Some(ip) = self.ip
+            && let Some(n) = open.per_client.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                open.per_client.remove(&ip);
+            }
+        }
+        open.states.remove(&self.id);
+        metrics().connections_open.set(open.total as i64);
+    }
+}
+
+/// Why a connection was not admitted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// `max_connections` are open and none is idle.
+    Total(usize),
+    /// This client has `max_connections_per_client` open.
+    PerClient(usize),
+}
+
+impl Limits {
+    /// No connections yet.
+    pub fn new() -> Arc<Limits> {
+        Arc::new(Limits { epoch: Instant::now(), open: Mutex::new(Open::default()) })
+    }
+
+    fn clock(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Admits a connection from `ip` within `total` and `per_client` (0: no per-client limit);
+    /// at the total, the longest-idle connection is told to close and makes room.
+    pub fn admit(self: &Arc<Self>, ip: Option<IpAddr>, total: usize, per_client: usize) -> Result<Admitted, Refused> {
+        let mut open = self.open.lock();
+        if per_client > 0
+            && let Some(ip) = ip
+            && open.per_client.get(&ip).copied().unwrap_or(0) >= per_client
+        {
+            return Err(Refused::PerClient(per_client));
+        }
+        if open.total >= total {
+            let idle = open
+                .states
+                .values()
+                .filter_map(Weak::upgrade)
+                .filter(|s| s.phase() == Phase::Idle && !s.evict.load(Ordering::Relaxed))
+                .min_by_key(|s| s.idle_since.load(Ordering::Relaxed));
+            let Some(idle) = idle else { return Err(Refused::Total(total)) };
+            idle.evict.store(true, Ordering::Release);
+            idle.waker.wake();
+            metrics().connections_closed.with_label_values(&["evicted_idle"]).inc();
+        }
+        open.total += 1;
+        if let Some(ip) = ip {
+            *open.per_client.entry(ip).or_default() += 1;
+        }
+        let id = open.next;
+        open.next += 1;
+        let state = Arc::new(ConnState {
+            phase: AtomicU8::new(Phase::Idle as u8),
+            idle_since: AtomicU64::new(self.clock()),
+            evict: Default::default(),
+            waker: AtomicWaker::new(),
+        });
+        open.states.insert(id, Arc::downgrade(&state));
+        metrics().connections_open.set(open.total as i64);
+        Ok(Admitted { slot: Slot { limits: self.clone(), ip, id }, state })
+    }
+}
+
+/// An admitted connection, not yet wrapped.
+#[derive(Debug)]
+pub struct Admitted {
+    slot: Slot,
+    state: Arc<ConnState>,
+}
+
+impl Admitted {
+    /// Marks an HTTP/2 connection: it serves many requests at once, and its idleness is
+    /// Pingora's `h2_idle_timeout`, not this guard's.
+    pub fn http2(&self) {
+        self.state.phase.store(Phase::Upgraded as u8, Ordering::Release);
+    }
+
+    /// Wraps `inner` with its deadlines: a head within `head_timeout` of its first byte, the next
+    /// request within `idle_timeout`.
+    pub fn guard(self, inner: Stream, head_timeout: Duration, idle_timeout: Duration) -> Guarded {
+        Guarded {
+            inner,
+            limits: self.slot.limits.clone(),
+            state: self.state,
+            head_timeout,
+            idle_timeout,
+            deadline: None,
+            timer: None,
+            _slot: self.slot,
+        }
+    }
+}
+
+/// A client connection's stream, holding its slot in [`Limits`] and enforcing the client's
+/// deadlines on reads (see the module's documentation).
+pub struct Guarded {
+    inner: Stream,
+    state: Arc<ConnState>,
+    limits: Arc<Limits>,
+    head_timeout: Duration,
+    idle_timeout: Duration,
+    /// The deadline of the phase it was last read in, and that phase.
+    deadline: Option<(Phase, tokio::time::Instant)>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    _slot: Slot,
+}
+
+impl std::fmt::Debug for Guarded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded").field("inner", &self.inner).field("phase", &self.state.phase()).finish()
+    }
+}
+
+impl Guarded {
+    /// The deadline for reads in `phase`, set when the phase began.
+    fn deadline(&mut self, phase: Phase) -> Option<tokio::time::Instant> {
+        let limit = match phase {
+            Phase::Idle => self.idle_timeout,
+            Phase::Head => self.head_timeout,
+            Phase::Busy | Phase::Upgraded => {
+                self.deadline = None;
+                return None;
+            }
+        };
+        match self.deadline {
+            Some((p, at)) if p == phase => Some(at),
+            _ => {
+                let at = tokio::time::Instant::now() + limit;
+                self.deadline = Some((phase, at));
+                Some(at)
+            }
+        }
+    }
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let phase = self.state.phase();
+        if phase == Phase::Idle && self.state.evict.load(Ordering::Acquire) {
+            // Closed to make room for a new connection: an idle client sees the end of it.
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &read
+            && buf.filled().len() > before
+            && phase == Phase::Idle
+        {
+            // The first byte of a request: its head has `request_header_timeout` from now.
+            self.state.phase.store(Phase::Head as u8, Ordering::Release);
+        }
+        if read.is_ready() {
+            return read;
+        }
+        let Some(deadline) = self.deadline(phase) else { return read };
+        if phase == Phase::Idle {
+            self.state.waker.register(cx.waker());
+        }
+        let this = &mut *self;
+        let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) if phase == Phase::Idle => Poll::Ready(Ok(())),
+            Poll::Ready(()) => {
+                metrics().connections_closed.with_label_values(&["header_timeout"]).inc();
+                tracing::debug!("a request head did not arrive within [server] request_header_timeout");
+                Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the request head did not arrive within request_header_timeout",
+                )))
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[async_trait]
+impl Shutdown for Guarded {
+    async fn shutdown(&mut self) {
+        Shutdown::shutdown(&mut *self.inner).await
+    }
+}
+
+impl UniqueID for Guarded {
+    fn id(&self) -> UniqueIDType {
+        self.inner.id()
+    }
+}
+
+impl Ssl for Guarded {
+    fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
+        self.inner.get_ssl()
+    }
+
+    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
+        self.inner.get_ssl_digest()
+    }
+
+    fn selected_alpn_proto(&self) -> Option<ALPN> {
+        self.inner.selected_alpn_proto()
+    }
+}
+
+impl GetTimingDigest for Guarded {
+    fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
+        self.inner.get_timing_digest()
+    }
+
+    fn get_read_pending_time(&self) -> Duration {
+        self.inner.get_read_pending_time()
+    }
+
+    fn get_write_pending_time(&self) -> Duration {
+        self.inner.get_write_pending_time()
+    }
+}
+
+impl GetProxyDigest for Guarded {
+    fn get_proxy_digest(&self) -> Option<Arc<ProxyDigest>> {
+        self.inner.get_proxy_digest()
+    }
+
+    fn set_proxy_digest(&mut self, digest: ProxyDigest) {
+        self.inner.set_proxy_digest(digest)
+    }
+}
+
+impl GetSocketDigest for Guarded {
+    fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+
+    fn set_socket_digest(&mut self, digest: SocketDigest) {
+        self.inner.set_socket_digest(digest)
+    }
+}
+
+#[async_trait]
+impl Peek for Guarded {
+    async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
+        self.inner.try_peek(buf).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admission_holds_both_caps_and_evicts_the_longest_idle() {
+        let limits = Limits::new();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let first = limits.admit(Some(a), 3, 2).unwrap();
+        let first_state = first.state.clone();
+        let second = limits.admit(Some(a), 3, 2).unwrap();
+        let second_state = second.state.clone();
+        assert_eq!(limits.admit(Some(a), 3, 2).err(), Some(Refused::PerClient(2)));
+        second_state.phase.store(Phase::Busy as u8, Ordering::Release);
+        let third = limits.admit(Some(b), 3, 2).unwrap();
+        third.state.phase.store(Phase::Busy as u8, Ordering::Release);
+        // Full: the idle one (the first) makes room; busy ones are left alone.
+        let fourth = limits.admit(Some(b), 3, 2).unwrap();
+        assert!(first_state.evict.load(Ordering::Acquire));
+        assert!(!second_state.evict.load(Ordering::Acquire));
+        drop(first);
+        first_state.phase.store(Phase::Busy as u8, Ordering::Release);
+        // Nothing idle left to evict: refused.
+        let states: Vec<_> = limits.open.lock().states.values().filter_map(Weak::upgrade).collect();
+        for state in &states {
+            state.phase.store(Phase::Busy as u8, Ordering::Release);
+        }
+        assert_eq!(limits.admit(Some(b), 3, 0).err(), Some(Refused::Total(3)));
+        drop((second, third, fourth));
+        assert_eq!(limits.open.lock().total, 0);
+        assert!(limits.open.lock().per_client.is_empty() && limits.open.lock().states.is_empty());
+    }
+}
