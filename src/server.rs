@@ -98,13 +98,8 @@ mod demo {
     /// Runs the demo Immich on `listener` beside the gateway.
     #[cfg(feature = "demo")]
     pub fn serve(server: &mut Server, config: &Config, listener: std::net::TcpListener) {
-        tracing::info!(
-            immich = %config.immich.base_url,
-            assets = config.demo.assets,
-            admin_key = crate::demo::ADMIN_KEY,
-            readonly_key = crate::demo::READONLY_KEY,
-            "demo Immich running"
-        );
+        // Its keys are in the README; keys are never logged, not even the demo's.
+        tracing::info!(immich = %config.immich.base_url, assets = config.demo.assets, "demo Immich running");
         let demo = crate::demo::DemoImmich::new(config.demo.assets, config.demo.fault.clone());
         let service = crate::demo::DemoService { demo, listener: parking_lot::Mutex::new(Some(listener)) };
         server.add_service(background_service("demo immich", service));

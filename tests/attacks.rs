@@ -517,3 +517,76 @@ fn pipelined_requests_are_all_answered() {
     assert_eq!(answers.matches("HTTP/1.1 200").count(), 2, "{answers}");
     assert!(answers.contains("\"status\":\"healthy\"") && answers.contains("\"status\":\"ready\""), "{answers}");
 }
+
+/// At `trace`, where Pingora prints whole request heads, a full run leaves no secret in the log:
+/// gateway keys, Immich keys, the session secret, bearer tokens, cookies, `x-immich-*` tokens and
+/// credential query parameters.
+#[tokio::test]
+async fn no_secret_reaches_the_log_at_any_level() {
+    const GATEWAY_KEY: &str = "gw-key-secret-0123456789";
+    const SESSION_SECRET: &str = "session-secret-of-at-least-thirty-two-bytes";
+    let config = format!(
+        "[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"agent\"\nhash = \"{}\"\n[[auth.keys]]\nname = \"reader\"\nhash = \"{}\"\nimmich_api_key = \"{}\"\n[mcp]\nsession_secret = \"{SESSION_SECRET}\"\n",
+        immich_mcp_gateway::config::KeyHash::of(GATEWAY_KEY),
+        immich_mcp_gateway::config::KeyHash::of("gw-reader-secret-999"),
+        common::READONLY,
+    );
+    let trace = [("RUST_LOG", "trace")];
+    let inject = Gateway::start_with_env(&config, &["--demo"], &trace);
+    let c = common::client();
+    let carried = [
+        ("cookie", "immich_access_token=cookie-secret-1234; theme=dark"),
+        ("x-immich-user-token", "user-token-secret-5678"),
+        ("x-immich-session-token", "session-token-secret-9012"),
+        ("x-immich-share-key", "share-key-secret-3456"),
+    ];
+    let mut request = c
+        .get(inject.at("/api/users/me?apiKey=query-key-secret-1&key=query-share-secret-2&sessionKey=query-session-secret-3&access_token=query-token-secret-4"))
+        .header("x-api-key", GATEWAY_KEY);
+    for (name, value) in carried {
+        request = request.header(name, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 200);
+    let reader = c.get(inject.at("/api/api-keys/me")).bearer_auth("gw-reader-secret-999").send().await.unwrap();
+    assert_eq!(reader.status(), 200);
+    let mcp = Mcp::connect(&inject, Some(GATEWAY_KEY)).await;
+    let photos = mcp.ok("queryPhotos", json!({ "limit": 2 })).await;
+    let ids: Vec<Value> = photos["photos"].as_array().unwrap().iter().map(|p| p["id"].clone()).collect();
+    let export = mcp.ok("exportPhotos", json!({ "ids": ids })).await;
+    let link = export["archives"][0]["url"].as_str().unwrap();
+    assert_eq!(c.get(link).header("x-api-key", GATEWAY_KEY).send().await.unwrap().status(), 200);
+
+    let passthrough = Gateway::start_with_env("", &["--demo"], &trace);
+    let token = login(&passthrough, "friend@demo.immich.test", "demo-friend-password").await;
+    let bearer = format!("Bearer {token}");
+    call_as(&passthrough, &[("authorization", &bearer)], "listAlbums", json!({})).await;
+    let cookie = format!("immich_access_token={token}");
+    call_as(&passthrough, &[("cookie", &cookie)], "listAlbums", json!({})).await;
+    call_as(&passthrough, &[("x-api-key", "demo-friend-key")], "listAlbums", json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let logs = [inject.log(), passthrough.log()];
+    assert!(logs.iter().all(|l| l.contains("TRACE") && l.len() > 10_000), "trace logs were written");
+    for secret in [
+        GATEWAY_KEY,
+        "gw-reader-secret-999",
+        SESSION_SECRET,
+        common::ADMIN,
+        common::READONLY,
+        "demo-friend-key",
+        token.as_str(),
+        "cookie-secret-1234",
+        "user-token-secret-5678",
+        "session-token-secret-9012",
+        "share-key-secret-3456",
+        "query-key-secret-1",
+        "query-share-secret-2",
+        "query-session-secret-3",
+        "query-token-secret-4",
+    ] {
+        for log in &logs {
+            let at = log.find(secret).map(|i| &log[i.saturating_sub(300)..(i + 100).min(log.len())]);
+            assert!(at.is_none(), "{secret} is in the log: …{}…", at.unwrap_or_default());
+        }
+    }
+}

@@ -66,6 +66,16 @@ impl Credentials {
         self.default_immich.as_ref()
     }
 
+    /// The Immich keys this holds, as text (for the logger to blank).
+    pub fn secrets(&self) -> Vec<String> {
+        self.clients
+            .iter()
+            .map(|c| &c.immich)
+            .chain(&self.default_immich)
+            .map(|c| String::from_utf8_lossy(c.header().1.as_bytes()).into_owned())
+            .collect()
+    }
+
     /// The configured mode.
     pub fn mode(&self) -> AuthMode {
         self.mode

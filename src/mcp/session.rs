@@ -73,6 +73,11 @@ impl SessionSecrets {
         SessionSecrets { current, previous }
     }
 
+    /// The secrets, as text (for the logger to blank).
+    pub fn secrets(&self) -> Vec<String> {
+        self.current.iter().chain(&self.previous).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+    }
+
     /// Reads `[mcp]` secrets (the file, when configured). Errors name the key.
     pub fn load(config: &crate::config::McpConfig) -> Result<SessionSecrets, (String, String)> {
         let current = match (&config.session_secret, &config.session_secret_file) {

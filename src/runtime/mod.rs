@@ -49,4 +49,12 @@ impl Runtime {
         let immich = ImmichClient::new(&config.immich);
         Ok(Runtime { config, upstream, immich, credentials, session_secrets, tls, generation })
     }
+
+    /// Every secret this configuration holds (Immich keys, session secrets), for the logger to
+    /// blank wherever they would appear.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut secrets = self.credentials.secrets();
+        secrets.extend(self.session_secrets.secrets());
+        secrets
+    }
 }

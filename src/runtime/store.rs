@@ -106,6 +106,7 @@ impl ConfigStore {
     /// Loads the initial configuration.
     pub fn open(source: Source) -> Result<Arc<ConfigStore>, ConfigErrors> {
         let runtime = Runtime::build(source.load()?, 0)?;
+        telemetry::redact::set_secrets(runtime.secrets());
         let fingerprint = source.fingerprint(&runtime.config);
         Ok(Arc::new(ConfigStore {
             current: ArcSwap::from_pointee(runtime),
@@ -157,6 +158,7 @@ impl ConfigStore {
                     );
                 }
                 telemetry::set_log_level(&runtime.config.telemetry.log_level);
+                telemetry::redact::set_secrets(runtime.secrets());
                 tracing::info!(trigger, generation = runtime.generation, "configuration reloaded");
                 self.current.store(Arc::new(runtime));
                 telemetry::metrics().config_reloads.with_label_values(&["success"]).inc();

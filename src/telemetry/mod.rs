@@ -1,4 +1,7 @@
-//! Logs (tracing, text or JSON, level reloadable) and Prometheus metrics.
+//! Logs (tracing, text or JSON, level reloadable, secrets blanked: [`redact`]) and Prometheus
+//! metrics.
+
+pub mod redact;
 
 use crate::config::{LogFilter, LogFormat, TelemetryConfig};
 use prometheus::{
@@ -395,18 +398,19 @@ pub fn init_logging(config: &TelemetryConfig) {
     use tracing_subscriber::prelude::*;
     let filter = std::env::var("RUST_LOG")
         .ok()
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| config.log_level.filter());
+        .and_then(|v| EnvFilter::try_new(&v).ok().map(|_| quiet_libraries(EnvFilter::new(&v), &v)))
+        .unwrap_or_else(|| with_quiet_libraries(&config.log_level));
     let (filter, handle) = reload::Layer::new(filter);
     let registry = tracing_subscriber::registry().with(filter);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let writer = redact::RedactingStderr;
     let installed = match config.log_format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi).with_target(false))
+            .with(tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi).with_target(false))
             .try_init(),
-        LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).with_target(false))
-            .try_init(),
+        LogFormat::Json => {
+            registry.with(tracing_subscriber::fmt::layer().json().with_writer(writer).with_target(false)).try_init()
+        }
     };
     if installed.is_ok() {
         let _ = FILTER.set(handle);
@@ -419,8 +423,28 @@ pub fn set_log_level(level: &LogFilter) {
         return;
     }
     if let Some(handle) = FILTER.get() {
-        let _ = handle.reload(level.filter());
+        let _ = handle.reload(with_quiet_libraries(level));
     }
+}
+
+/// The configured filter, with the libraries' known noise kept below `debug`.
+fn with_quiet_libraries(level: &LogFilter) -> EnvFilter {
+    quiet_libraries(level.filter(), level.as_str())
+}
+
+/// Below `debug`, two sources of error lines that are no fault of the gateway's are left out
+/// unless `directives` name them: Pingora's proxy reports every client that breaks off a request
+/// (a closed socket, a timed-out head; the gateway counts these in its own metrics), and its
+/// connection pool reports a race it recovers from itself ("failed to acquire reusable stream",
+/// hundreds a second under load).
+fn quiet_libraries(filter: EnvFilter, directives: &str) -> EnvFilter {
+    let verbose = filter.max_level_hint().is_none_or(|l| l >= tracing::level_filters::LevelFilter::DEBUG);
+    if verbose || directives.contains("pingora") {
+        return filter;
+    }
+    ["pingora_proxy=off", "pingora_core::connectors=off"]
+        .into_iter()
+        .fold(filter, |filter, d| filter.add_directive(d.parse().expect("a valid directive")))
 }
 
 #[cfg(test)]

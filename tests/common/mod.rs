@@ -39,10 +39,22 @@ impl Gateway {
     /// Starts the gateway with `config` (TOML) and extra arguments, and waits until `/health`
     /// answers.
     pub fn start(config: &str, args: &[&str]) -> Gateway {
+        Gateway::start_with_env(config, args, &[])
+    }
+
+    /// [`Gateway::start`] with extra environment variables (e.g. `RUST_LOG=trace`).
+    pub fn start_with_env(config: &str, args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("gateway.toml");
         std::fs::write(&config_path, config).unwrap();
-        let mut gateway = Gateway::start_at(&config_path, args, dir.path());
+        let mut gateway = None;
+        for _ in 0..5 {
+            gateway = Gateway::try_start(&config_path, args, dir.path(), env);
+            if gateway.is_some() {
+                break;
+            }
+        }
+        let mut gateway = gateway.expect("the gateway did not start on any of five ports");
         gateway._dir = Some(dir);
         gateway
     }
@@ -53,14 +65,14 @@ impl Gateway {
     /// answers with its own pid; otherwise it is started again on another port.
     pub fn start_at(config_path: &Path, args: &[&str], log_dir: &Path) -> Gateway {
         for _ in 0..5 {
-            if let Some(gateway) = Gateway::try_start(config_path, args, log_dir) {
+            if let Some(gateway) = Gateway::try_start(config_path, args, log_dir, &[]) {
                 return gateway;
             }
         }
         panic!("the gateway did not start on any of five ports");
     }
 
-    fn try_start(config_path: &Path, args: &[&str], log_dir: &Path) -> Option<Gateway> {
+    fn try_start(config_path: &Path, args: &[&str], log_dir: &Path, env: &[(&str, &str)]) -> Option<Gateway> {
         let port = free_port();
         let log_path = log_dir.join(format!("gateway-{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
@@ -73,6 +85,7 @@ impl Gateway {
             .args(args)
             .env("IMMICH_GATEWAY__SERVER__UPGRADE_SOCK", sock)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
