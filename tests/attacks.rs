@@ -590,3 +590,49 @@ async fn no_secret_reaches_the_log_at_any_level() {
         }
     }
 }
+
+/// The gateway's resident memory, from `/proc`.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches(" kB").parse().unwrap()
+}
+
+/// Clients that ask for large streamed results and never read: past the stream caps their
+/// answers (pages instead of streams) count against `max_buffer_size` like the streams, and once
+/// it is full new ones are refused with a short error — memory stays bounded (the attack took RSS
+/// from 74 to 793 MB with 1,000 such clients). Immich runs in this test's process, so the
+/// gateway's memory is its own.
+#[test]
+fn answers_nobody_reads_stay_within_the_buffer_budget() {
+    use std::io::Write;
+    let immich = immich_mcp_gateway::demo::spawn(10_000, Default::default());
+    let gw = Gateway::start(
+        &format!(
+            "[immich]\nbase_url = \"http://{immich}\"\napi_key = \"{}\"\n[streaming]\nmax_concurrent_streams = 2\nmax_total_streams = 2\nmax_buffer_size = \"4MiB\"\nhigh_water_mark = \"2MiB\"\nlow_water_mark = \"1MiB\"\n[server]\nmax_connections_per_client = 0\n",
+            common::ADMIN
+        ),
+        &[],
+    );
+    let before = rss_kib(gw.pid());
+    let clients: Vec<_> = (0..1000)
+        .map(|_| {
+            let mut stream = connect(&gw);
+            stream.write_all(&common::streamed_query_request(10_000)).unwrap();
+            stream
+        })
+        .collect();
+    // Every call has been answered (or refused) by now; the answers wait on clients that never read.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let grown = rss_kib(gw.pid()).saturating_sub(before);
+    let metrics = common::raw_get(&gw.url, "/metrics").unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.2);
+    let refused: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("streaming_refused_total{reason=\"buffer_full\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    drop(clients);
+    eprintln!("1000 clients that never read: RSS grew {grown} KiB; {refused} answers refused for the buffer budget");
+    assert!(refused > 500.0, "past the budget, answers are refused: {refused}");
+    assert!(grown < 192 * 1024, "RSS grew {grown} KiB");
+}

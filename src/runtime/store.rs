@@ -70,6 +70,9 @@ impl Source {
     }
 }
 
+/// How long a changed file must stay unchanged before it is loaded.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The demo's admin key (see `demo::ADMIN_KEY`), used under `--demo` when no key is configured.
 const DEMO_ADMIN_KEY: &str = "demo-admin-key";
 
@@ -130,6 +133,12 @@ impl ConfigStore {
     pub fn reload_if_changed(&self) -> Option<ReloadOutcome> {
         let now = self.source.fingerprint(&self.current().config);
         if now == *self.last_seen.lock() {
+            return None;
+        }
+        // A file written in place (not swapped whole, as a ConfigMap is) can be seen half
+        // written: load it only once it has stayed the same for a moment.
+        std::thread::sleep(SETTLE);
+        if self.source.fingerprint(&self.current().config) != now {
             return None;
         }
         if let Fingerprint::Unreadable(reason) = &now {

@@ -229,6 +229,14 @@ pub fn hold_reply(bytes: usize) -> ReplyHeld {
 #[derive(Debug)]
 pub struct ReplyHeld(i64);
 
+impl ReplyHeld {
+    /// The reply grew by `bytes` (an answer built up item by item).
+    pub fn grow(&mut self, bytes: usize) {
+        stats().buffered.fetch_add(bytes as i64, Ordering::Relaxed);
+        self.0 += bytes as i64;
+    }
+}
+
 impl Drop for ReplyHeld {
     fn drop(&mut self) {
         stats().buffered.fetch_sub(self.0, Ordering::Relaxed);

@@ -134,6 +134,7 @@ async fn get_album(call: &Call<'_>) -> Outcome {
         prepend_text(&mut value, &render_album(&album));
         return Ok(value);
     }
+    let _room = if wanted > call.catalog.page_cap as u64 { Some(call.room_for_page(size)?) } else { None };
     let result_page = call.client().search_page(call.key, false, &filter, page, size).await?;
     let next = next_cursor(false, &filter, result_page.next_page, size);
     let mut extra = Map::new();

@@ -17,6 +17,8 @@ pub(crate) enum ToolError {
     Argument(String),
     /// Immich refused or failed the request.
     Immich(ImmichError),
+    /// The gateway has no room for this answer now.
+    Busy(String),
 }
 
 impl ToolError {
@@ -25,6 +27,7 @@ impl ToolError {
         match self {
             ToolError::Argument(message) => format!("Invalid arguments: {message}"),
             ToolError::Immich(error) => error.for_model(),
+            ToolError::Busy(message) => format!("The gateway is busy: {message}. Retry in a moment, or ask for less."),
         }
     }
 }

@@ -64,10 +64,16 @@ async fn get_map_markers(call: &Call<'_>) -> Outcome {
             && bound("west").is_none_or(|w| lon >= w)
             && bound("east").is_none_or(|e| lon <= e)
     };
-    let limit = call.args["limit"].as_u64().unwrap_or(500).max(1);
+    let asked = call.args["limit"].as_u64().unwrap_or(500).max(1);
+    let page_cap = call.catalog.page_cap as u64;
     // Markers are read one by one as Immich's (possibly huge) array arrives; only the first
-    // `limit` are kept — or, above the threshold on a streaming reply, sent in chunks.
-    let mut stream = if limit > call.catalog.page_cap as u64 { call.admit_stream("getMapMarkers") } else { None };
+    // `limit` are kept — or, above the threshold on a streaming reply, sent in chunks. Without a
+    // stream at most a page is kept, whatever was asked.
+    let mut stream = if asked > page_cap { call.admit_stream("getMapMarkers") } else { None };
+    // Without a stream, every marker kept weighs on the gateway's buffer budget until the answer
+    // is out; past the budget no more are kept (the result says it is truncated).
+    let mut room = if asked > page_cap && stream.is_none() { Some(call.room_for_page(page_cap)?) } else { None };
+    let limit = asked;
     let mut reader = call.client().get_array(call.key, &ApiPath::fixed("/api/map/markers"), &query).await?;
     let chunk_size = call.catalog.streaming.chunk_size;
     let (mut kept, mut batch, mut sent) = (Vec::new(), Vec::new(), 0u64);
@@ -101,7 +107,15 @@ async fn get_map_markers(call: &Call<'_>) -> Outcome {
                     call.send_data_event(stream, &mut batch, sent, limit, None, "markers").await;
                 }
             }
-            None => kept.push(marker),
+            None => {
+                if let Some(room) = room.as_mut() {
+                    if crate::stream::stats::budget_exhausted(&call.catalog.streaming) {
+                        continue;
+                    }
+                    room.grow(MARKER_BYTES);
+                }
+                kept.push(marker)
+            }
         }
     }
     if let Some(stream) = stream.as_mut() {
@@ -125,6 +139,9 @@ async fn get_map_markers(call: &Call<'_>) -> Outcome {
     }
     Ok(result(structured, text, Vec::new()))
 }
+
+/// About what one marker weighs, in memory and in the answer.
+const MARKER_BYTES: usize = 256;
 
 async fn search_places(call: &Call<'_>) -> Outcome {
     let name = call.str_arg("name").unwrap_or_default().to_string();

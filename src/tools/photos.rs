@@ -179,6 +179,9 @@ async fn query_photos(call: &Call<'_>) -> Outcome {
             let start = Cursor { smart, filter: filter.clone(), page: 1, size: page_size, skip: 0 };
             return call.stream_photos(stream, 0, wanted, start).await;
         }
+        // No stream: a page instead, if there is room for it.
+        let _room = call.room_for_page(size)?;
+        return photo_search_page(call, smart, &filter, page, size, skip).await;
     }
     photo_search_page(call, smart, &filter, page, size, skip).await
 }
@@ -217,7 +220,10 @@ async fn resume_photos(call: &Call<'_>, token: &str) -> Outcome {
             call.stream_photos(stream, position.sent, position.wanted, cursor).await
         }
         // A reply that cannot stream continues page by page from the same place.
-        None => photo_search_page(call, cursor.smart, &cursor.filter, cursor.page, cursor.size, cursor.skip).await,
+        None => {
+            let _room = call.room_for_page(cursor.size)?;
+            photo_search_page(call, cursor.smart, &cursor.filter, cursor.page, cursor.size, cursor.skip).await
+        }
     }
 }
 

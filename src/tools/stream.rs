@@ -3,7 +3,7 @@
 //! the photo stream that reads Immich's pages only as fast as the client takes its events.
 
 use super::ahead;
-use super::call::{Call, Outcome, result};
+use super::call::{Call, Outcome, ToolError, result};
 use super::cursor::{Chunk, Cursor, Position, StreamPosition};
 use super::photo::Photo;
 use crate::immich::client::Asset;
@@ -66,6 +66,21 @@ impl Call<'_> {
                 None
             }
         }
+    }
+
+    /// Room for a page of `size` items answered instead of a stream: refused when the gateway's
+    /// buffers are full (the page would wait in memory behind clients that read nothing, as the
+    /// streams do), else reserved against them while it is built (about 2 KB an item).
+    pub(crate) fn room_for_page(&self, size: u64) -> Result<crate::stream::stats::ReplyHeld, ToolError> {
+        let streaming = &self.catalog.streaming;
+        if crate::stream::stats::budget_exhausted(streaming) {
+            crate::telemetry::metrics().streaming_refused.with_label_values(&["buffer_full"]).inc();
+            return Err(ToolError::Busy(format!(
+                "streams and answers waiting for their clients hold [streaming] max_buffer_size ({})",
+                streaming.max_buffer_size
+            )));
+        }
+        Ok(crate::stream::stats::hold_reply(size.saturating_mul(2048) as usize))
     }
 
     /// Streams photos from `start` (`sent` of `wanted` already out) as `notifications/stream/data`

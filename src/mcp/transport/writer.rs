@@ -275,6 +275,7 @@ pub(super) async fn stream(
     tokio::pin!(idle);
     loop {
         let mut held = None;
+        let mut reply_held = None;
         let next = tokio::select! {
             message = rx.recv() => Some(message),
             _ = keepalive.tick() => None,
@@ -343,6 +344,9 @@ pub(super) async fn stream(
                     }
                 };
                 seq += 1;
+                // A message (a call's result above all) weighs on the gateway until it is written,
+                // like a data event: a client that reads nothing holds it.
+                reply_held = Some(crate::stream::stats::hold_reply(event.len()));
                 Bytes::from(event)
             }
         };
@@ -355,7 +359,7 @@ pub(super) async fn stream(
         // within a short grace it learns why and where to resume.
         let mut write = Box::pin(session.write_response_body(Some(bytes), false));
         match tokio::time::timeout(streaming.backpressure_timeout.0, &mut write).await {
-            Ok(Ok(())) => drop(held),
+            Ok(Ok(())) => drop((held, reply_held)),
             Ok(Err(_)) => {
                 drop(write);
                 return client_gone(state, session, exchange, &spec, Rest { rx, next_seq: seq, resume: tool.resume });
