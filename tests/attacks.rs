@@ -636,3 +636,39 @@ fn answers_nobody_reads_stay_within_the_buffer_budget() {
     assert!(refused > 500.0, "past the budget, answers are refused: {refused}");
     assert!(grown < 192 * 1024, "RSS grew {grown} KiB");
 }
+
+/// A request's id comes back exactly as the client wrote it, even a number a JSON library would
+/// rewrite (`-0`, past 64 bits, `1.0`), on a JSON answer, a batch and an SSE stream; a string that
+/// looks like the gateway's own marking stays a string.
+#[tokio::test]
+async fn ids_are_echoed_exactly() {
+    let gw = Gateway::start("", &["--demo"]);
+    let id = session(&gw, "2025-03-26").await;
+    let post = |body: String, accept: &'static str| {
+        common::client()
+            .post(gw.at("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", accept)
+            .header("mcp-session-id", &id)
+            .header("x-api-key", common::ADMIN)
+            .body(body)
+            .send()
+    };
+    for written in ["-0", "99999999999999999999999999", "1.0", "7", "\"\u{F8FF}raw-id-x:5\""] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{written},"method":"ping"}}"#);
+        let text = post(body, "application/json, text/event-stream").await.unwrap().text().await.unwrap();
+        assert!(text.contains(&format!(r#""id":{written}"#)), "{written}: {text}");
+
+        let batch = format!(
+            r#"[{{"jsonrpc":"2.0","id":{written},"method":"ping"}},{{"jsonrpc":"2.0","id":2,"method":"ping"}}]"#
+        );
+        let text = post(batch, "application/json, text/event-stream").await.unwrap().text().await.unwrap();
+        assert!(text.contains(&format!(r#""id":{written}"#)), "batch {written}: {text}");
+
+        let call = format!(
+            r#"{{"jsonrpc":"2.0","id":{written},"method":"tools/call","params":{{"name":"queryPhotos","arguments":{{"limit":3,"stream":true}}}}}}"#
+        );
+        let text = post(call, "text/event-stream, application/json").await.unwrap().text().await.unwrap();
+        assert!(text.contains(&format!(r#""id":{written},"result""#)), "stream {written}: {text}");
+    }
+}

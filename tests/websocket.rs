@@ -163,6 +163,15 @@ fn calls_run_side_by_side_and_initialize_and_lists_work() {
     assert_eq!(next(&mut socket)["error"]["code"], -32601);
     socket.send(Message::text("{not json")).unwrap();
     assert_eq!(next(&mut socket)["error"]["code"], -32700);
+    // An id a JSON library would rewrite comes back as written.
+    socket.send(Message::text(r#"{"jsonrpc":"2.0","id":-0,"method":"ping"}"#)).unwrap();
+    let echoed = loop {
+        match socket.read().unwrap() {
+            Message::Text(text) => break text.as_str().to_string(),
+            _ => continue,
+        }
+    };
+    assert!(echoed.contains(r#""id":-0"#), "{echoed}");
 }
 
 #[test]

@@ -125,11 +125,12 @@ pub enum Body {
 /// Parses a POST body. A body that is not JSON yields `-32700`; JSON that is not a JSON-RPC
 /// message yields `-32600` with the id when one could be read.
 pub fn parse_body(bytes: &[u8]) -> Result<Body, (Option<Id>, RpcError)> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| {
         let message =
             if e.is_syntax() || e.is_eof() { format!("invalid JSON: {e}") } else { format!("unreadable JSON: {e}") };
         (None, RpcError::new(PARSE_ERROR, message))
     })?;
+    keep_id_text(bytes, &mut value);
     match value {
         Value::Array(items) if items.is_empty() => {
             Err((None, RpcError::new(INVALID_REQUEST, "an empty batch is not a valid request")))
@@ -137,6 +138,93 @@ pub fn parse_body(bytes: &[u8]) -> Result<Body, (Option<Id>, RpcError)> {
         Value::Array(items) => Ok(Body::Batch(items.into_iter().map(parse_message).collect())),
         other => parse_message(other).map(Body::Single),
     }
+}
+
+/// Marks an id whose text a `Value` cannot keep (`-0`, an integer past 64 bits, `1.0`): such an
+/// id travels through the gateway as this prefix and its text, and [`restore_ids`] writes the
+/// text back in every answer, so the client gets its id exactly as it sent it. (A private-use
+/// character and a per-process nonce: no client can forge one.)
+static RAW_ID: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("\u{F8FF}raw-id-{}:", hex::encode(rand::random::<[u8; 6]>())));
+
+/// Replaces the numeric ids of `value` (a message or a batch parsed from `bytes`) that a number
+/// `Value` would print differently with their text, marked with [`RAW_ID`].
+fn keep_id_text(bytes: &[u8], value: &mut Value) {
+    let lossy = |v: &Value| v.get("id").is_some_and(|id| id.as_number().is_some_and(serde_json::Number::is_f64));
+    let needed = match &*value {
+        Value::Array(items) => items.iter().any(lossy),
+        single => lossy(single),
+    };
+    if !needed {
+        return;
+    }
+    #[derive(serde::Deserialize)]
+    struct RawId<'a> {
+        #[serde(borrow, default)]
+        id: Option<&'a serde_json::value::RawValue>,
+    }
+    let raw: Vec<Option<&str>> = match &*value {
+        Value::Array(_) => {
+            serde_json::from_slice::<Vec<RawId>>(bytes).map(|ids| ids.iter().map(|r| r.id.map(|i| i.get())).collect())
+        }
+        _ => serde_json::from_slice::<RawId>(bytes).map(|r| vec![r.id.map(|i| i.get())]),
+    }
+    .unwrap_or_default();
+    let messages: Vec<&mut Value> = match value {
+        Value::Array(items) => items.iter_mut().collect(),
+        single => vec![single],
+    };
+    for (message, raw) in messages.into_iter().zip(raw) {
+        let whole = |n: &Value| n["id"].as_f64().is_some_and(|f| f.fract() == 0.0);
+        if lossy(message)
+            && whole(message)
+            && let Some(text) = raw
+        {
+            message["id"] = Value::String(format!("{}{}", *RAW_ID, text.trim()));
+        }
+    }
+}
+
+/// Writes the ids [`keep_id_text`] marked back as the numbers the client sent, in an answer's
+/// serialized JSON (a borrow when there is none, the common case).
+pub fn restore_ids(json: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let marker = format!("\"{}", *RAW_ID);
+    let Some(_) = memchr::memmem::find(json, marker.as_bytes()) else { return std::borrow::Cow::Borrowed(json) };
+    let mut out = Vec::with_capacity(json.len());
+    let mut rest = json;
+    while let Some(at) = memchr::memmem::find(rest, marker.as_bytes()) {
+        out.extend_from_slice(&rest[..at]);
+        let text_start = at + marker.len();
+        let end = rest[text_start..].iter().position(|b| *b == b'"').map_or(rest.len(), |p| text_start + p);
+        let text = &rest[text_start..end];
+        // Only a JSON number is written bare; anything else stays a string as it was.
+        if !text.is_empty() && text.iter().all(|b| b.is_ascii_digit() || b"+-.eE".contains(b)) {
+            out.extend_from_slice(text);
+        } else {
+            out.extend_from_slice(&rest[at..=end.min(rest.len() - 1)]);
+        }
+        rest = &rest[(end + 1).min(rest.len())..];
+    }
+    out.extend_from_slice(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// An id as the client wrote it, for carrying it elsewhere (an SSE event id another replica
+/// reads back with [`id_from_text`]).
+pub fn id_text(id: &Id) -> String {
+    let text = id.to_string();
+    match restore_ids(text.as_bytes()) {
+        std::borrow::Cow::Owned(restored) => String::from_utf8(restored).expect("restoring ids keeps UTF-8"),
+        std::borrow::Cow::Borrowed(_) => text,
+    }
+}
+
+/// Reads an id written by [`id_text`], keeping the text of a number a `Value` would change.
+pub fn id_from_text(text: &[u8]) -> Option<Id> {
+    let mut message = serde_json::json!({ "id": serde_json::from_slice::<Value>(text).ok()? });
+    let wrapped = [b"{\"id\":".as_slice(), text, b"}"].concat();
+    keep_id_text(&wrapped, &mut message);
+    message.get_mut("id").map(Value::take)
 }
 
 /// Interprets one JSON value as a JSON-RPC message.
@@ -267,6 +355,30 @@ mod tests {
             PARSE_ERROR,
             "deep nesting is refused, not a stack overflow"
         );
+    }
+
+    #[test]
+    fn ids_are_echoed_as_they_were_written() {
+        for text in ["-0", "99999999999999999999999999", "1.0", "7"] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{text},"method":"ping"}}"#);
+            let Ok(Body::Single(Message::Request { id, .. })) = parse_body(body.as_bytes()) else { panic!("{body}") };
+            let answer = serde_json::to_vec(&super::result(&id, json!({}))).unwrap();
+            let answer = restore_ids(&answer);
+            assert_eq!(
+                std::str::from_utf8(&answer).unwrap(),
+                format!(r#"{{"id":{text},"jsonrpc":"2.0","result":{{}}}}"#),
+                "{text}"
+            );
+        }
+        let batch = br#"[{"jsonrpc":"2.0","id":-0,"method":"ping"},{"jsonrpc":"2.0","id":"s","method":"ping"}]"#;
+        let Ok(Body::Batch(items)) = parse_body(batch) else { panic!() };
+        assert!(matches!(&items[1], Ok(Message::Request { id, .. }) if id == "s"));
+        // A client's string that looks like a marker stays the string it was.
+        let forged = r#"{"jsonrpc":"2.0","id":"\uf8ffraw-id:1,\"x\":2","method":"ping"}"#;
+        let Ok(Body::Single(Message::Request { id, .. })) = parse_body(forged.as_bytes()) else { panic!() };
+        let answer = serde_json::to_vec(&super::result(&id, json!({}))).unwrap();
+        assert_eq!(restore_ids(&answer), answer.as_slice());
+        assert_eq!(parse_body(br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#).unwrap_err().1.code, INVALID_REQUEST);
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl LastEventId {
         let elsewhere = match (parts.next(), parts.next(), parts.next()) {
             (Some(id), Some(tool), Some(token)) => {
                 let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id).ok()?;
-                Some((serde_json::from_slice(&id).ok()?, tool.to_string(), token.to_string()))
+                Some((crate::mcp::jsonrpc::id_from_text(&id)?, tool.to_string(), token.to_string()))
             }
             _ => None,
         };

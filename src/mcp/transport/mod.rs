@@ -217,6 +217,9 @@ impl Exchange<'_> {
         mut bytes: Vec<u8>,
         extra: &[(&'static str, &str)],
     ) -> Result<()> {
+        if let std::borrow::Cow::Owned(restored) = crate::mcp::jsonrpc::restore_ids(&bytes) {
+            bytes = restored;
+        }
         let content_type = if self.ndjson_only {
             bytes.push(b'\n');
             "application/x-ndjson"

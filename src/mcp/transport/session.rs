@@ -188,9 +188,10 @@ async fn batch(
     let mut written = 0u64;
     let mut first = true;
     let element = |value: &[u8], first: &mut bool| {
+        let value = jsonrpc::restore_ids(value);
         let mut bytes = Vec::with_capacity(value.len() + 1);
         bytes.push(if std::mem::take(first) { b'[' } else { b',' });
-        bytes.extend_from_slice(value);
+        bytes.extend_from_slice(&value);
         Bytes::from(bytes)
     };
     for error in &errors {

@@ -186,7 +186,7 @@ fn event_id(spec: &StreamSpec<'_>, seq: u64, resume: Option<&str>) -> String {
         (Some((id, tool)), Some(token)) => format!(
             "{}-{seq}~{}~{tool}~{token}",
             spec.stream_id,
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.to_string())
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crate::mcp::jsonrpc::id_text(id))
         ),
         _ => format!("{}-{seq}", spec.stream_id),
     }
@@ -346,6 +346,12 @@ pub(super) async fn stream(
                 seq += 1;
                 // A message (a call's result above all) weighs on the gateway until it is written,
                 // like a data event: a client that reads nothing holds it.
+                let event = match jsonrpc::restore_ids(event.as_bytes()) {
+                    std::borrow::Cow::Owned(restored) => {
+                        String::from_utf8(restored).expect("restoring ids keeps UTF-8")
+                    }
+                    std::borrow::Cow::Borrowed(_) => event,
+                };
                 reply_held = Some(crate::stream::stats::hold_reply(event.len()));
                 Bytes::from(event)
             }
@@ -395,7 +401,7 @@ fn ending_events(spec: &StreamSpec<'_>, seq: u64, tool: &ToolStream, code: &str,
     let response = spec.request.map(|id| {
         jsonrpc::RpcError::new(jsonrpc::SERVER_ERROR, why.to_string()).with_data(error.clone()).response(Some(id))
     });
-    Bytes::from(match spec.framing {
+    let events = match spec.framing {
         Framing::Sse => {
             let mut events = format!(
                 "event: message\nid: {}\ndata: {notification}\n\n",
@@ -412,7 +418,8 @@ fn ending_events(spec: &StreamSpec<'_>, seq: u64, tool: &ToolStream, code: &str,
             None => format!("{notification}\n"),
         },
         Framing::Bulk => format!("event: error\ndata: {error}\n\n"),
-    })
+    };
+    Bytes::from(jsonrpc::restore_ids(events.as_bytes()).into_owned())
 }
 
 /// Sends the ending events and ends the response; the call behind it stops (its channel is

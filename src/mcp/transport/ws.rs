@@ -218,7 +218,10 @@ impl Socket {
     }
 
     /// Queues a text frame (written by the next [`Socket::flush_to`]).
-    fn send(&mut self, text: String) {
+    fn send(&mut self, mut text: String) {
+        if let std::borrow::Cow::Owned(restored) = crate::mcp::jsonrpc::restore_ids(text.as_bytes()) {
+            text = String::from_utf8(restored).expect("restoring ids keeps UTF-8");
+        }
         // Fails only once the connection is closing; the frame is then dropped with it.
         let _ = self.ws.write(&mut self.pipe, tungstenite::Message::text(text));
     }
