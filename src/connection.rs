@@ -205,6 +205,8 @@ impl Admitted {
             idle_timeout,
             deadline: None,
             timer: None,
+            head: HeadLines::default(),
+            last_words: None,
             _slot: self.slot,
         }
     }
@@ -221,7 +223,62 @@ pub struct Guarded {
     /// The deadline of the phase it was last read in, and that phase.
     deadline: Option<(Phase, tokio::time::Instant)>,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    head: HeadLines,
+    /// An answer to write before the connection closes (a head with too many header lines, which
+    /// Pingora would answer with an empty 400) and how much of it is written.
+    last_words: Option<(Vec<u8>, usize)>,
     _slot: Slot,
+}
+
+/// Pingora reads at most this many request header lines (its `MAX_HEADERS`); past them it
+/// answers an empty 400, so the gateway answers 431 itself first.
+const MAX_HEADER_LINES: u32 = 256;
+
+/// Counts the lines of the request head arriving, up to its blank line.
+#[derive(Debug, Default)]
+struct HeadLines {
+    /// Lines ended so far (the request line included).
+    lines: u32,
+    /// Bytes on the current line (a `\r` not counted), to tell the blank line that ends the head.
+    on_line: u32,
+    /// The head has ended: nothing more is counted until the next one begins.
+    done: bool,
+}
+
+impl HeadLines {
+    /// Takes note of `bytes` of a head; true once it holds more header lines than Pingora reads.
+    fn too_many(&mut self, bytes: &[u8]) -> bool {
+        for &byte in bytes {
+            if self.done {
+                return false;
+            }
+            match byte {
+                b'\n' if self.on_line == 0 && self.lines > 0 => self.done = true,
+                b'\n' => {
+                    self.lines += 1;
+                    self.on_line = 0;
+                    // The request line, then the header lines.
+                    if self.lines > MAX_HEADER_LINES + 1 {
+                        return true;
+                    }
+                }
+                b'\r' => {}
+                _ => self.on_line += 1,
+            }
+        }
+        false
+    }
+}
+
+/// The 431 answer to a head with too many header lines.
+fn too_many_headers() -> Vec<u8> {
+    let body =
+        format!("{{\"error\":\"the request has more than {MAX_HEADER_LINES} header lines; send fewer headers\"}}");
+    format!(
+        "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 impl std::fmt::Debug for Guarded {
@@ -263,10 +320,20 @@ impl AsyncRead for Guarded {
         let read = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &read
             && buf.filled().len() > before
-            && phase == Phase::Idle
         {
-            // The first byte of a request: its head has `request_header_timeout` from now.
-            self.state.phase.store(Phase::Head as u8, Ordering::Release);
+            if phase == Phase::Idle {
+                // The first byte of a request: its head has `request_header_timeout` from now.
+                self.state.phase.store(Phase::Head as u8, Ordering::Release);
+                self.head = HeadLines::default();
+            }
+            if matches!(phase, Phase::Idle | Phase::Head) && self.head.too_many(&buf.filled()[before..]) {
+                metrics().connections_closed.with_label_values(&["too_many_headers"]).inc();
+                self.last_words = Some((too_many_headers(), 0));
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the request head has more header lines than the gateway reads",
+                )));
+            }
         }
         if read.is_ready() {
             return read;
@@ -305,7 +372,15 @@ impl AsyncWrite for Guarded {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        while let Some((words, written)) = &mut this.last_words {
+            match Pin::new(&mut this.inner).poll_write(cx, &words[*written..]) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(n)) if n > 0 && *written + n < words.len() => *written += n,
+                Poll::Ready(_) => this.last_words = None,
+            }
+        }
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
@@ -324,6 +399,10 @@ impl AsyncWrite for Guarded {
 #[async_trait]
 impl Shutdown for Guarded {
     async fn shutdown(&mut self) {
+        if let Some((words, written)) = self.last_words.take() {
+            use tokio::io::AsyncWriteExt;
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.inner.write_all(&words[written..])).await;
+        }
         Shutdown::shutdown(&mut *self.inner).await
     }
 }
@@ -392,6 +471,24 @@ impl Peek for Guarded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn head_lines_are_counted_up_to_the_blank_line() {
+        let head = |headers: usize| {
+            let mut text = String::from("GET / HTTP/1.1\r\n");
+            (0..headers).for_each(|i| text.push_str(&format!("x-{i}: v\r\n")));
+            text + "\r\n"
+        };
+        assert!(!HeadLines::default().too_many(head(256).as_bytes()), "Pingora reads 256 headers");
+        assert!(HeadLines::default().too_many(head(257).as_bytes()));
+        // In pieces, as a socket delivers it.
+        let mut lines = HeadLines::default();
+        let text = head(300);
+        assert!(text.as_bytes().chunks(7).any(|piece| lines.too_many(piece)));
+        // Pipelined requests after a head's end are not counted as its lines.
+        let pipelined = head(3).repeat(200);
+        assert!(!HeadLines::default().too_many(pipelined.as_bytes()));
+    }
 
     #[test]
     fn admission_holds_both_caps_and_evicts_the_longest_idle() {

@@ -353,7 +353,8 @@ async fn notification_streams_count_against_the_limits() {
 }
 
 /// HTTP edge cases: a body declared too large for `/mcp` is refused at once, before it is sent;
-/// `Content-Length: 5, 5` reaches Immich as one header; lengths that disagree are refused.
+/// `Content-Length: 5, 5` reaches Immich as one header; lengths that disagree are refused; a
+/// head with more headers than the gateway reads gets 431.
 #[tokio::test]
 async fn http_edge_cases_are_answered_clearly() {
     let gw = Gateway::start("", &["--demo"]);
@@ -378,6 +379,16 @@ async fn http_edge_cases_are_answered_clearly() {
         "POST /api/albums HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}";
     let (status, _, _) = common::raw_request(&proxy.url, conflicting.as_bytes()).unwrap();
     assert_eq!(status, 400);
+
+    // More headers than the gateway reads: 431 with a message, not an empty 400.
+    let mut crowded = String::from("GET /api/server/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    (0..300).for_each(|i| crowded.push_str(&format!("x-h{i}: v\r\n")));
+    crowded.push_str("\r\n");
+    let (status, head, body) = common::raw_request(&gw.url, crowded.as_bytes()).unwrap();
+    assert_eq!(status, 431, "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("header lines"));
+    let (status, _, _) = common::raw_get(&gw.url, "/health").unwrap();
+    assert_eq!(status, 200, "and the gateway goes on serving");
 }
 
 /// Reads from `stream` until the gateway closes it (or `limit` passes); what arrived, and when.
@@ -670,5 +681,23 @@ async fn ids_are_echoed_exactly() {
         );
         let text = post(call, "text/event-stream, application/json").await.unwrap().text().await.unwrap();
         assert!(text.contains(&format!(r#""id":{written},"result""#)), "stream {written}: {text}");
+    }
+}
+
+/// Cursors and resume tokens the gateway itself refuses are reported as bad arguments that say
+/// what to do, never as something Immich rejected.
+#[tokio::test]
+async fn refused_cursors_are_the_gateways_own_errors() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    for (tool, arguments) in [
+        ("queryPhotos", json!({ "cursor": "not-a-cursor" })),
+        ("queryPhotos", json!({ "resumeToken": "not-a-token" })),
+        ("getAlbum", json!({ "id": "00000000-0000-4000-8000-000000000001", "cursor": "eyJ4IjoxfQ" })),
+        ("listPeople", json!({ "cursor": "people:zero" })),
+    ] {
+        let message = mcp.error(tool, arguments.clone()).await;
+        assert!(message.starts_with("Invalid arguments"), "{tool} {arguments}: {message}");
+        assert!(!message.contains("Immich"), "{tool} {arguments}: {message}");
     }
 }

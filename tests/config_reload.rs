@@ -178,4 +178,15 @@ fn reload_follows_a_kubernetes_configmap_symlink_swap() {
     std::os::unix::fs::symlink("..v2", root.join("..data_tmp")).unwrap();
     std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
     wait_for("reload after the symlink swap", || generation(&gw) == 1);
+
+    // ..data pointing at nothing: the running configuration stays, and says why, once.
+    std::os::unix::fs::symlink("..v3", root.join("..data_tmp")).unwrap();
+    std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+    wait_for("the unreadable file to be reported", || gw.log().contains("configuration file unreadable"));
+    let metrics = common::raw_get(&gw.url, "/metrics").unwrap().2;
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(metrics.contains("gateway_config_reloads_total{result=\"error\"} 1"), "{metrics}");
+    assert_eq!(generation(&gw), 1, "the running configuration stays");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(gw.log().matches("configuration file unreadable").count(), 1, "reported once");
 }

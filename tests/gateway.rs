@@ -197,6 +197,31 @@ async fn unreachable_immich_gives_502_and_ready_503() {
     assert!(gw.log().contains("Immich is not reachable"), "a clear start-up log line");
 }
 
+/// An Immich that sends its ping reply's head but never its body: `/ready` says it timed out,
+/// not that the reply is not JSON.
+#[tokio::test]
+async fn ready_says_when_immich_timed_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4) {
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n{\"res\"");
+            held.push(stream);
+        }
+    });
+    let gw = Gateway::start(&format!("[immich]\nbase_url = \"http://{addr}\"\n"), &[]);
+    let ready = client().get(gw.at("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert!(body["reason"].as_str().unwrap().contains("in time"), "{body}");
+}
+
 #[tokio::test]
 async fn slow_immich_gives_504() {
     let gw = Gateway::start("[immich]\nread_timeout = \"300ms\"\n", &["--demo"]);

@@ -548,14 +548,18 @@ async fn a_client_that_stops_reading_loses_its_stream_after_backpressure_timeout
         let health: Value = client().get(gw.at("/health/streaming")).send().await.unwrap().json().await.unwrap();
         health["activeStreams"].as_i64().unwrap()
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // It is given up within backpressure_timeout of the last write that went through, and a
+    // short grace for the end event (the issue saw slots held 60-80 s past a 30 s timeout).
+    let stalled_at = std::time::Instant::now();
     while active().await > 0 {
-        assert!(std::time::Instant::now() < deadline, "the stalled stream is still open");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(stalled_at.elapsed() < Duration::from_secs(6), "the stalled stream is still open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // What the socket holds ends early: no final result, far fewer than 300,000 photos.
+    eprintln!("slot released {:?} after the client stopped reading", stalled_at.elapsed());
+    // What the socket holds ends early: no final result, far fewer than 300,000 photos; the
+    // connection is closed, not kept.
     let mut rest = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut rest)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(3), stalled.read_to_end(&mut rest)).await.unwrap().unwrap();
     let text = String::from_utf8_lossy(&rest);
     assert!(!text.contains("\"result\""), "the call was cancelled, not completed");
     let photos = text.matches("\"fileName\"").count();
@@ -627,7 +631,8 @@ async fn a_paused_client_is_told_where_to_resume_after_backpressure_timeout() {
 }
 
 /// A call that sends nothing for `idle_timeout` (Immich answers every page in 800 ms) ends its
-/// stream with a retryable `IDLE_TIMEOUT` error event.
+/// stream with a retryable `IDLE_TIMEOUT` error event naming the stream, and a JSON-RPC error
+/// answers the request.
 #[tokio::test]
 async fn a_stream_with_nothing_to_send_ends_after_idle_timeout() {
     let gw = Gateway::start("[streaming]\nidle_timeout = \"300ms\"\n[demo]\nfault = \"slow=800ms\"\n", &["--demo"]);
@@ -638,6 +643,12 @@ async fn a_stream_with_nothing_to_send_ends_after_idle_timeout() {
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut body)).await.unwrap().unwrap();
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains("IDLE_TIMEOUT") && text.contains("\"retryable\":true"), "{text}");
+    // The error names the tool stream, and the request is answered.
+    let (messages, _) = sse(&text);
+    let error = messages.iter().find(|m| m["method"] == "notifications/stream/error").expect("an error event");
+    assert!(error["params"]["streamId"].is_string(), "{error}");
+    let response = messages.last().unwrap();
+    assert_eq!((response["id"].clone(), response["error"]["data"]["code"].clone()), (json!(1), json!("IDLE_TIMEOUT")));
 }
 
 /// getMapMarkers reads Immich's marker array one marker at a time; above the threshold, on an SSE

@@ -151,7 +151,8 @@ pub struct Metrics {
     /// `per_client`).
     pub connections_refused: IntCounterVec,
     /// `gateway_connections_closed_total{reason}`: connections the gateway closed on a client
-    /// (`evicted_idle` to make room, `header_timeout` for a head that took too long).
+    /// (`evicted_idle` to make room, `header_timeout` for a head that took too long,
+    /// `too_many_headers` for a head answered 431).
     pub connections_closed: IntCounterVec,
 }
 
@@ -267,7 +268,7 @@ impl Metrics {
         let connections_closed = IntCounterVec::new(
             Opts::new(
                 "gateway_connections_closed_total",
-                "Client connections the gateway closed, by reason (evicted_idle, header_timeout).",
+                "Client connections the gateway closed, by reason (evicted_idle, header_timeout, too_many_headers).",
             ),
             &["reason"],
         )
@@ -325,7 +326,7 @@ impl Metrics {
         for reason in ["total", "per_client"] {
             connections_refused.with_label_values(&[reason]).inc_by(0);
         }
-        for reason in ["evicted_idle", "header_timeout"] {
+        for reason in ["evicted_idle", "header_timeout", "too_many_headers"] {
             connections_closed.with_label_values(&[reason]).inc_by(0);
         }
         for result in ["success", "error"] {

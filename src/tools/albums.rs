@@ -113,7 +113,6 @@ async fn list_albums(call: &Call<'_>) -> Outcome {
 
 async fn get_album(call: &Call<'_>) -> Outcome {
     let id = call.uuid("id")?;
-    let album: Album = call.client().get(call.key, &ApiPath::fixed("/api/albums").id(&id), &[]).await?;
     let (filter, page, size) = match call.str_arg("cursor") {
         Some(cursor) => {
             let cursor = Cursor::decode_arg(cursor)?;
@@ -121,6 +120,7 @@ async fn get_album(call: &Call<'_>) -> Outcome {
         }
         None => (json!({ "albumIds": [id], "withExif": true, "withPeople": true }), 1, call.limit() as u64),
     };
+    let album: Album = call.client().get(call.key, &ApiPath::fixed("/api/albums").id(&id), &[]).await?;
     // A big album asked for whole streams like a large query (its resume tokens continue it
     // through queryPhotos).
     let wanted = call.args["limit"].as_u64().unwrap_or(size);

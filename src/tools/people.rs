@@ -1,6 +1,6 @@
 //! People Immich recognised: list them, read one.
 
-use super::call::{Call, Outcome, result};
+use super::call::{Call, Outcome, bad_argument, result};
 use super::registry::{Tool, any_object, cursor, id, limit, output, schema};
 use crate::immich::path::ApiPath;
 use serde_json::{Value, json};
@@ -37,7 +37,14 @@ pub(super) fn tools() -> Vec<Tool> {
 }
 
 async fn list_people(call: &Call<'_>) -> Outcome {
-    let page: u64 = call.str_arg("cursor").and_then(|c| c.strip_prefix("people:")?.parse().ok()).unwrap_or(1);
+    let page: u64 = match call.str_arg("cursor") {
+        None => 1,
+        Some(cursor) => cursor
+            .strip_prefix("people:")
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| bad_argument("cursor is not one this tool returned; start without it"))?,
+    };
     let size = call.limit();
     let mut query = vec![("page", page.to_string()), ("size", size.to_string())];
     if call.args["withHidden"].as_bool() == Some(true) {
