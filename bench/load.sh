@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed 000's load test (issue 5, benchmark e): 100 clients × 10 streamed queryPhotos × 1,000
+# The streaming guide's load test (issue 5, benchmark e): 100 clients × 10 streamed queryPhotos × 1,000
 # photos each, against the demo Immich (its own process, 100,000 photos). Zero errors expected;
 # prints requests/s, photos/s, latency percentiles and the gateway's CPU time and peak RSS.
 #

@@ -5,6 +5,7 @@
 # @modelcontextprotocol/sdk. Needs wrk, and `npm ci --prefix tests/clients` for Node 22 + the SDK.
 #
 #   bash bench/mcp.sh                       # DURATION=10s CONNECTIONS=50 ROUNDS=3 WORKERS=1 SETTLE=3 (s between runs)
+#   BASELINE=/tmp/old-gateway bash bench/mcp.sh   # and an older build of the gateway, side by side
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}; CONNECTIONS=${CONNECTIONS:-50}; ROUNDS=${ROUNDS:-3}; WORKERS=${WORKERS:-1}; SETTLE=${SETTLE:-3}
@@ -20,6 +21,11 @@ target/bench-rmcp/release/rmcp-echo "$rm_" & pids+=($!)
 "$node" bench/mcp/ts-echo.mjs "$tss" session & pids+=($!)
 "$node" bench/mcp/ts-echo.mjs "$tsl" stateless & pids+=($!)
 for p in $rm_ $tss $tsl; do wait_port "$p"; done
+if [ -n "${BASELINE:-}" ]; then
+  bl=$(port)
+  GATEWAY_BIN=$BASELINE start_gateway "$bl" "$WORKERS" \
+    '[mcp]\nconformance_fixtures = true\nsession_secret = "benchmark-session-secret-of-32-bytes-or-more"' --demo
+fi
 
 # One session per connection: initialize CONNECTIONS sessions on each session-wire server.
 sessions() { # url file
@@ -35,6 +41,7 @@ sessions() { # url file
 sessions "http://127.0.0.1:$gw/mcp" "$work/gw.sessions"
 sessions "http://127.0.0.1:$rm_/mcp" "$work/rmcp.sessions"
 sessions "http://127.0.0.1:$tss/mcp" "$work/ts.sessions"
+[ -z "${BASELINE:-}" ] || sessions "http://127.0.0.1:$bl/mcp" "$work/bl.sessions"
 
 run() { # name url mode
   wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/mcp/call.lua "$2" -- "$3" > "$work/wrk.out"
@@ -50,9 +57,11 @@ run() { # name url mode
 echo "wrk -t1 -c$CONNECTIONS -d$DURATION, $WORKERS worker(s) for the Rust servers, $ROUNDS alternating rounds"
 for round in $(seq "$ROUNDS"); do
   run "gateway  session   #$round" "http://127.0.0.1:$gw/mcp" "$work/gw.sessions"
+  if [ -n "${BASELINE:-}" ]; then run "baseline session   #$round" "http://127.0.0.1:$bl/mcp" "$work/bl.sessions"; fi
   run "rmcp     session   #$round" "http://127.0.0.1:$rm_/mcp" "$work/rmcp.sessions"
   run "ts-sdk   session   #$round" "http://127.0.0.1:$tss/mcp" "$work/ts.sessions"
   run "gateway  stateless #$round" "http://127.0.0.1:$gw/mcp" stateless
+  if [ -n "${BASELINE:-}" ]; then run "baseline stateless #$round" "http://127.0.0.1:$bl/mcp" stateless; fi
   run "rmcp     stateless #$round" "http://127.0.0.1:$rm_/mcp" stateless
   run "ts-sdk   stateless #$round" "http://127.0.0.1:$tsl/mcp" plain
 done | tee "$work/results"
@@ -64,3 +73,11 @@ for wire in session stateless; do
     "$wire" "$g" "$(of gateway $wire 7)" "$(of gateway $wire 10)" "$r" "$(of rmcp $wire 7)" "$(of rmcp $wire 10)" \
     "$t" "$(of ts-sdk $wire 7)" "$(of ts-sdk $wire 10)" "$(awk -v a="$g" -v b="$r" 'BEGIN {print a/b}')" "$(awk -v a="$g" -v b="$t" 'BEGIN {print a/b}')"
 done
+if [ -n "${BASELINE:-}" ]; then
+  for wire in session stateless; do
+    g=$(of gateway $wire 4); b=$(of baseline $wire 4)
+    printf "%-9s this build %8.0f calls/s (p50 %s, p99 %s ms) | baseline %8.0f (p50 %s, p99 %s) | this/baseline %.2fx\n" \
+      "$wire" "$g" "$(of gateway $wire 7)" "$(of gateway $wire 10)" "$b" "$(of baseline $wire 7)" "$(of baseline $wire 10)" \
+      "$(awk -v a="$g" -v b="$b" 'BEGIN {print a/b}')"
+  done
+fi

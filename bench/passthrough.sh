@@ -8,6 +8,7 @@
 #
 #   bash bench/passthrough.sh            # defaults: 10 s per run, 32 connections, 1 worker each
 #   DURATION=20s CONNECTIONS=64 WORKERS=2 ROUNDS=3 bash bench/passthrough.sh
+#   BASELINE=/tmp/old-gateway bash bench/passthrough.sh   # and an older build, side by side
 #
 # Needs: wrk, nginx (Debian: apt-get install -y wrk nginx-light). Everything runs on 127.0.0.1.
 set -euo pipefail
@@ -50,6 +51,10 @@ nginx -c "$work/proxy.conf" -e "$work/proxy.err" & pids+=($!)
 target/release/examples/bare-proxy "127.0.0.1:$bp" "127.0.0.1:$up" "$WORKERS" 2>> "$work/bare.log" & pids+=($!)
 wait_port "$up" api/server/ping; wait_port "$nx" api/server/ping; wait_port "$bp" api/server/ping
 start_gateway "$gw" "$WORKERS" "[immich]\nbase_url = \"http://127.0.0.1:$up\""
+if [ -n "${BASELINE:-}" ]; then
+  bl=$(port)
+  GATEWAY_BIN=$BASELINE start_gateway "$bl" "$WORKERS" "[immich]\nbase_url = \"http://127.0.0.1:$up\""
+fi
 
 run() { # name url -> "req/s p50 p99"
   wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$2" > "$work/wrk.out"
@@ -66,6 +71,7 @@ for path in api/server/ping api/big; do
     run "nginx   /$path #$round" "http://127.0.0.1:$nx/$path" | tee -a "$work/results"
     run "gateway /$path #$round" "http://127.0.0.1:$gw/$path" | tee -a "$work/results"
     run "pingora /$path #$round" "http://127.0.0.1:$bp/$path" | tee -a "$work/results"
+    if [ -n "${BASELINE:-}" ]; then run "baseline /$path #$round" "http://127.0.0.1:$bl/$path" | tee -a "$work/results"; fi
   done
 done
 echo
@@ -78,3 +84,10 @@ for path in api/server/ping api/big; do
     printf "%-18s nginx %8.0f req/s (p50 %.3f, p99 %.3f ms)   gateway %8.0f req/s (p50 %.3f, p99 %.3f ms)   ratio %.2fx\n", p, N[1], N[2], N[3], G[1], G[2], G[3], G[1] / N[1]
     printf "%-18s bare Pingora %8.0f req/s (p50 %.3f, p99 %.3f ms) = %.2fx nginx; the gateway does %.2fx of it\n", "", B[1], B[2], B[3], B[1] / N[1], G[1] / B[1] }'
 done
+if [ -n "${BASELINE:-}" ]; then
+  for path in api/server/ping api/big; do
+    g=$(median "^gateway */$path " 4); b=$(median "^baseline */$path " 4)
+    printf "%-18s this build %8.0f req/s (p99 %s ms) | baseline %8.0f req/s (p99 %s ms) | this/baseline %.2fx\n" "/$path" \
+      "$g" "$(median "^gateway */$path " 10)" "$b" "$(median "^baseline */$path " 10)" "$(awk -v a="$g" -v b="$b" 'BEGIN {print a/b}')"
+  done
+fi

@@ -6,8 +6,7 @@
 //!   cargo bench --bench reframe
 //!   cargo bench --bench reframe -- plain     # only the codecs named: plain, gzip, zstd
 
-use immich_mcp_gateway::stream::compress::{Codec, Compressor};
-use immich_mcp_gateway::stream::reframe::{Format, Reframer};
+use immich_mcp_gateway::reframing::{Codec, Compressor, Format, Reframer};
 use std::time::Instant;
 
 /// A small deterministic PRNG (xorshift), so the data is realistic (random ids, hashes,

@@ -1,4 +1,4 @@
-//! Seed 000's streaming load test: `CLIENTS` concurrent clients each make `REQUESTS` streamed
+//! The streaming guide's streaming load test: `CLIENTS` concurrent clients each make `REQUESTS` streamed
 //! `queryPhotos` calls of `ITEMS` photos (stateless wire, SSE) one after another. Every call must
 //! deliver exactly `ITEMS` photos in its data events and end with its result; anything else counts
 //! as an error. Prints a JSON summary (requests/s, latency percentiles, errors).

@@ -71,14 +71,10 @@ impl<K: Clone + Eq + Hash + Ord, V> ExpiringMap<K, V> {
     }
 
     /// The unexpired entries, counted.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         let now = Instant::now();
         self.inner.lock().entries.values().filter(|(expires, _, _)| *expires > now).count()
-    }
-
-    /// Whether no unexpired entry is left.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Applies `f` to `key`'s value, if present and unexpired.
@@ -181,13 +177,9 @@ impl<K: Eq + Hash + Clone, V: Clone> Registry<K, V> {
     }
 
     /// How many entries there are.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.lock().len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -248,6 +240,6 @@ mod tests {
         drop(first);
         assert_eq!(registry.get(&"a"), Some(10), "an older guard leaves a newer entry alone");
         drop((second, replacing));
-        assert!(registry.is_empty());
+        assert_eq!(registry.len(), 0);
     }
 }

@@ -17,23 +17,45 @@
 //!
 //! `docs/ARCHITECTURE.md` follows a request through them.
 
-pub mod auth;
-pub mod bounded;
-pub mod cli;
+pub(crate) mod auth;
+pub(crate) mod bounded;
+pub(crate) mod cli;
 pub mod config;
-pub mod connection;
+pub(crate) mod connection;
 #[cfg(feature = "demo")]
 pub mod demo;
-pub mod gateway;
-pub mod immich;
-pub mod mcp;
-pub mod reply;
-pub mod runtime;
-pub mod server;
-pub mod shutdown;
-pub mod stream;
-pub mod telemetry;
-pub mod tools;
+pub(crate) mod gateway;
+pub(crate) mod immich;
+pub(crate) mod mcp;
+pub(crate) mod reply;
+pub(crate) mod runtime;
+pub(crate) mod server;
+pub(crate) mod shutdown;
+pub(crate) mod stream;
+pub(crate) mod telemetry;
+pub(crate) mod tools;
 
 #[cfg(test)]
 mod architecture;
+
+// What the binary, the examples, the benchmarks and the black-box tests use; nothing else is
+// public, so the compiler sees dead code.
+pub use cli::Cli;
+pub use runtime::{Runtime, Source};
+pub use server::run;
+pub use tools::registry::reference_markdown as tool_reference;
+
+/// The MCP protocol engine without its transport, for driving it in-process (the fuzz test).
+pub mod protocol {
+    pub use crate::mcp::catalog::CallContext;
+    #[cfg(feature = "conformance-fixtures")]
+    pub use crate::mcp::fixtures::ConformanceFixtures;
+    pub use crate::mcp::jsonrpc::{Body, Message, parse_body};
+    pub use crate::mcp::server::{McpServer, Wire};
+}
+
+/// The stream re-framing and compression engines, for their benchmarks.
+pub mod reframing {
+    pub use crate::stream::compress::{Codec, Compressor};
+    pub use crate::stream::reframe::{Format, Reframer};
+}

@@ -1,7 +1,6 @@
 use clap::Parser;
-use immich_mcp_gateway::cli::Cli;
 use immich_mcp_gateway::config::KeyHash;
-use immich_mcp_gateway::runtime::{Runtime, Source};
+use immich_mcp_gateway::{Cli, Runtime, Source};
 use std::process::ExitCode;
 
 // glibc's malloc was the largest user-space cost under load (~13% of proxy CPU); mimalloc's
@@ -12,7 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.tool_reference {
-        print!("{}", immich_mcp_gateway::tools::registry::reference_markdown());
+        print!("{}", immich_mcp_gateway::tool_reference());
         return ExitCode::SUCCESS;
     }
     if let Some(key) = &cli.hash_key {
@@ -38,7 +37,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    match immich_mcp_gateway::server::run(source, cli.demo, cli.pingora) {
+    match immich_mcp_gateway::run(source, cli.demo, cli.pingora) {
         Ok(()) => ExitCode::SUCCESS,
         Err(errors) => {
             eprintln!("invalid configuration:\n{errors}");

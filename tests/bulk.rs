@@ -1,4 +1,4 @@
-//! Streams for programs: seed 000's bulk endpoint `/mcp/stream` (its curl and Python examples,
+//! Streams for programs: the streaming guide's bulk endpoint `/mcp/stream` (its curl and Python examples,
 //! heartbeats, errors) and the chunked NDJSON transport on `/mcp`.
 
 mod common;
@@ -8,10 +8,10 @@ use immich_mcp_gateway::config::KeyHash;
 use serde_json::{Value, json};
 use std::process::Command;
 
-/// An inject-mode gateway whose one client key is seed 000's `your-key`.
+/// An inject-mode gateway whose one client key is the streaming guide's `your-key`.
 fn gateway_for_seed_examples(extra: &str) -> Gateway {
     let config = format!(
-        "[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"seed\"\nhash = \"{}\"\n{extra}",
+        "[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"guide\"\nhash = \"{}\"\n{extra}",
         KeyHash::of("your-key")
     );
     Gateway::start(&config, &["--demo"])
@@ -20,7 +20,7 @@ fn gateway_for_seed_examples(extra: &str) -> Gateway {
 #[test]
 fn seed_curl_example_streams_data_progress_and_complete() {
     let gw = gateway_for_seed_examples("");
-    // Seed 000's "Manual Testing with curl", with only the address changed.
+    // The streaming guide's "Manual Testing with curl", with only the address changed.
     let output = Command::new("curl")
         .args(["-sS", "--max-time", "20", "-N", "-H", "Accept: text/event-stream"])
         .args(["-H", "X-API-Key: your-key", "-H", "Content-Type: application/json"])
@@ -60,7 +60,7 @@ fn seed_python_example_receives_every_batch() {
         return;
     }
     let gw = gateway_for_seed_examples("");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/seed_stream_client.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/guide_stream_client.py");
     let output = Command::new("python3").arg(script).arg(&gw.url).arg("your-key").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();

@@ -4,10 +4,7 @@
 
 mod common;
 
-use immich_mcp_gateway::mcp::catalog::CallContext;
-use immich_mcp_gateway::mcp::fixtures::ConformanceFixtures;
-use immich_mcp_gateway::mcp::jsonrpc::{Body, Message, parse_body};
-use immich_mcp_gateway::mcp::server::{McpServer, Wire};
+use immich_mcp_gateway::protocol::{Body, CallContext, ConformanceFixtures, McpServer, Message, Wire, parse_body};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};

@@ -249,7 +249,7 @@ async fn cursors_walk_ten_thousand_assets_without_gaps_or_duplicates() {
 fn the_tool_reference_is_generated_from_the_definitions() {
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/tools.md")).unwrap();
     assert!(
-        committed == immich_mcp_gateway::tools::registry::reference_markdown(),
+        committed == immich_mcp_gateway::tool_reference(),
         "docs/tools.md is stale: run `cargo run -- --tool-reference > docs/tools.md`"
     );
 }
@@ -725,7 +725,7 @@ async fn analyzing_many_photos_streams_their_metadata_first() {
     assert!(events >= 3 && result["structuredContent"]["chunks"] == events, "{events} data events");
 }
 
-/// Exports always stream (seed 000): on an SSE reply every archive's link is also a data event.
+/// Exports always stream (the streaming guide): on an SSE reply every archive's link is also a data event.
 #[tokio::test]
 async fn export_links_also_stream_as_data_events() {
     let gw = Gateway::start("", &["--demo"]);

@@ -1,4 +1,4 @@
-//! WebSocket at `/mcp/ws` (seed 000's `wscat` example) against the real binary on the demo Immich:
+//! WebSocket at `/mcp/ws` (the streaming guide's `wscat` example) against the real binary on the demo Immich:
 //! a bare streamed `tools/call`, several calls at once, ping/pong, cancellation, refusals.
 
 mod common;
@@ -13,11 +13,11 @@ use tungstenite::{Message, WebSocket};
 
 type Socket = WebSocket<TcpStream>;
 
-/// An inject-mode gateway whose one client key is seed 000's `your-key`, on a demo Immich of
+/// An inject-mode gateway whose one client key is the streaming guide's `your-key`, on a demo Immich of
 /// `assets` photos.
 fn gateway_with(extra: &str, assets: &str) -> Gateway {
     let config = format!(
-        "[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"seed\"\nhash = \"{}\"\n{extra}",
+        "[auth]\nmode = \"inject\"\n[[auth.keys]]\nname = \"guide\"\nhash = \"{}\"\n{extra}",
         KeyHash::of("your-key")
     );
     Gateway::start(&config, &["--demo", "--demo-assets", assets])
@@ -93,7 +93,7 @@ fn long_call(id: u64) -> (Gateway, Socket, Value) {
 fn seed_wscat_example_streams_a_bare_tools_call() {
     let gw = gateway("");
     let mut socket = connect(&gw, "your-key").unwrap();
-    // Seed 000: wscat -c ws://localhost:8080/mcp/ws -H "X-API-Key: your-key" -x '<this>'
+    // The streaming guide: wscat -c ws://localhost:8080/mcp/ws -H "X-API-Key: your-key" -x '<this>'
     send(&mut socket, query(1, 1000));
     let messages = until_response(&mut socket, 1);
     let data: Vec<&Value> = messages.iter().filter(|m| m["method"] == "notifications/stream/data").collect();
@@ -104,7 +104,7 @@ fn seed_wscat_example_streams_a_bare_tools_call() {
     assert_eq!(result["structuredContent"]["count"], 1000);
     assert_eq!(result["isError"], false);
     socket.close(None).unwrap();
-    // Seed 000's metrics name the transport.
+    // The streaming guide's metrics name the transport.
     assert!(websocket_bytes(&gw) > 100_000.0);
 }
 
@@ -113,7 +113,7 @@ fn seed_wscat_command_works_as_written() {
     let Some(node) = common::require_node() else { return };
     let gw = gateway("");
     let url = gw.at("/mcp/ws").replace("http://", "ws://");
-    // Seed 000's command, with only the address changed (and a wait long enough for the stream).
+    // The streaming guide's command, with only the address changed (and a wait long enough for the stream).
     // wscat stops at the end of its standard input, so the test holds it open.
     let mut wscat = std::process::Command::new(node)
         .arg(common::clients_dir().join("node_modules/wscat/bin/wscat"))

@@ -1,7 +1,7 @@
 //! Environment overrides, applied after the file and before validation.
 //!
 //! General scheme: `IMMICH_GATEWAY__<SECTION>__<KEY>=<value>` sets `[section] key`, e.g.
-//! `IMMICH_GATEWAY__IMMICH__BASE_URL=http://immich:2283`. Seed 000's names
+//! `IMMICH_GATEWAY__IMMICH__BASE_URL=http://immich:2283`. The streaming guide's names
 //! `MCP_STREAMING_<KEY>` (e.g. `MCP_STREAMING_CHUNK_SIZE=200`) set `[streaming] <key>`.
 //! A value is read as a TOML value when it parses as one (`true`, `500`, `["a", "b"]`) and as a
 //! string otherwise (`10MiB`, `http://…`); a comma-separated string fills a list key.
@@ -11,7 +11,7 @@ use super::load::ConfigError;
 
 /// Prefix of the general scheme.
 pub const PREFIX: &str = "IMMICH_GATEWAY__";
-/// Prefix of seed 000's streaming variables.
+/// Prefix of the streaming guide's streaming variables.
 pub const STREAMING_PREFIX: &str = "MCP_STREAMING_";
 
 /// The dotted key an environment variable sets, if it is one of ours.
@@ -83,7 +83,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_streaming_variables_apply() {
+    fn the_streaming_guides_variables_apply() {
         let config = apply(
             Config::default(),
             vars(&[

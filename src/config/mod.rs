@@ -24,7 +24,7 @@ pub struct Config {
     pub server: ServerConfig,
     /// Where Immich is and how to reach it.
     pub immich: ImmichConfig,
-    /// Streaming of large results (seed 000's keys).
+    /// Streaming of large results (the streaming guide's keys).
     pub streaming: StreamingConfig,
     /// The MCP endpoint.
     pub mcp: McpConfig,
@@ -211,7 +211,7 @@ pub enum Transport {
     Websocket,
 }
 
-/// `[streaming]`: seed 000's streaming keys, with its defaults.
+/// `[streaming]`: the streaming guide's streaming keys, with its defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StreamingConfig {
@@ -649,6 +649,11 @@ impl Config {
         check((1..=19).contains(&st.zstd_level), "streaming.zstd_level", "must be 1 to 19".into());
         check((0..=11).contains(&st.brotli_level), "streaming.brotli_level", "must be 0 to 11".into());
         check(self.mcp.max_body_size.0 > 0, "mcp.max_body_size", "must be greater than zero".into());
+        check(
+            !self.mcp.conformance_fixtures || cfg!(feature = "conformance-fixtures"),
+            "mcp.conformance_fixtures",
+            "this build has no conformance fixtures (built without the `conformance-fixtures` feature)".into(),
+        );
         check(self.mcp.page_size > 0, "mcp.page_size", "must be at least 1".into());
         check(self.mcp.max_batch_size > 0, "mcp.max_batch_size", "must be at least 1".into());
         check(

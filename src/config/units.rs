@@ -1,5 +1,5 @@
 //! Human units in the config file: durations such as `"100ms"` or `"5m"` and byte sizes such as
-//! `"10MiB"`. Sizes also accept a bare integer (bytes) because seed 000's examples use them.
+//! `"10MiB"`. Sizes also accept a bare integer (bytes) because the streaming guide's examples use them.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use std::fmt;

@@ -66,7 +66,7 @@ impl fmt::Display for ImmichError {
     }
 }
 
-/// Retry policy for idempotent calls (seed 000's RetryConfig).
+/// Retry policy for idempotent calls (the streaming guide's RetryConfig).
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
     /// Attempts in all (1 = no retry).

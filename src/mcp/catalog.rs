@@ -4,10 +4,11 @@
 
 use super::jsonrpc::{self, RpcError};
 use super::session::Sealer;
+use crate::bounded::Registry;
 use async_trait::async_trait;
+use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -151,12 +152,12 @@ pub enum Outbound {
     CloseStream,
 }
 
-/// Seed 000's `percentComplete`: `processed` of `total`, in whole percent (at most 100).
+/// The streaming guide's `percentComplete`: `processed` of `total`, in whole percent (at most 100).
 pub fn percent_complete(processed: u64, total: u64) -> f64 {
     (processed as f64 * 100.0 / total.max(1) as f64).min(100.0).round()
 }
 
-/// A streamed result's data event (seed 000's lifecycle fields), serialized once where it is made;
+/// A streamed result's data event (the streaming guide's lifecycle fields), serialized once where it is made;
 /// the transport frames it for SSE, NDJSON or the bulk stream.
 #[derive(Debug)]
 pub struct StreamData {
@@ -181,21 +182,30 @@ impl StreamData {
     }
 }
 
-/// Requests the server has sent to clients and is waiting on, by request id.
-#[derive(Default)]
+/// Where a client's answer to one of the server's requests is delivered.
+type AnswerSlot = Arc<Mutex<Option<oneshot::Sender<Result<Value, Value>>>>>;
+
+/// At most this many requests to clients wait for an answer at once, across the process.
+const MAX_CLIENT_REQUESTS: usize = 10_000;
+
+/// Requests the server has sent to clients and is waiting on, by request id. Each lives exactly
+/// as long as the call waiting on it (a [`Registry`] guard), however that call ends.
 pub struct PendingClientRequests {
-    waiting: Mutex<HashMap<String, oneshot::Sender<Result<Value, Value>>>>,
+    waiting: Arc<Registry<String, AnswerSlot>>,
     next: AtomicU64,
+}
+
+impl Default for PendingClientRequests {
+    fn default() -> Self {
+        PendingClientRequests { waiting: Registry::new(MAX_CLIENT_REQUESTS), next: AtomicU64::new(0) }
+    }
 }
 
 impl PendingClientRequests {
     /// Delivers a client's response; `false` when nothing waits for that id.
     pub fn complete(&self, id: &Value, outcome: Result<Value, Value>) -> bool {
-        let key = id_key(id);
-        match self.waiting.lock().unwrap().remove(&key) {
-            Some(tx) => tx.send(outcome).is_ok(),
-            None => false,
-        }
+        let waiting = self.waiting.get(&id_key(id)).and_then(|slot| slot.lock().take());
+        waiting.is_some_and(|tx| tx.send(outcome).is_ok())
     }
 }
 
@@ -423,7 +433,7 @@ impl CallContext {
     pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
         let Some(token) = &self.progress_token else { return };
         {
-            let mut last = self.last_progress.lock().unwrap();
+            let mut last = self.last_progress.lock();
             if last.is_some_and(|l| progress <= l) {
                 return;
             }
@@ -454,14 +464,15 @@ impl CallContext {
         })?;
         let id = format!("srv-{}-{}", std::process::id(), pending.next.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
-        pending.waiting.lock().unwrap().insert(id.clone(), tx);
+        let _waiting = pending.waiting.enter(id.clone(), Arc::new(Mutex::new(Some(tx)))).ok_or_else(|| {
+            RpcError::new(jsonrpc::INTERNAL_ERROR, format!("too many requests wait on clients; {method} not sent"))
+        })?;
         self.send(jsonrpc::request(&json!(id), method, params)).await;
         let outcome = tokio::select! {
             answer = rx => answer.map_err(|_| RpcError::new(jsonrpc::INTERNAL_ERROR, "the client request was dropped")),
             () = tokio::time::sleep(CLIENT_REQUEST_TIMEOUT) => Err(RpcError::new(jsonrpc::INTERNAL_ERROR, format!("the client did not answer {method} in time"))),
             () = self.cancel.cancelled() => Err(RpcError::new(jsonrpc::INTERNAL_ERROR, "cancelled")),
         };
-        pending.waiting.lock().unwrap().remove(&id);
         match outcome? {
             Ok(result) => Ok(result),
             Err(error) => Err(RpcError::new(
@@ -574,11 +585,6 @@ pub fn validate_arguments(schema: &Value, arguments: &Value) -> Result<(), Strin
 /// A tool result carrying an error message for the model (`isError: true`).
 pub fn tool_error(message: impl Into<String>) -> Value {
     json!({ "content": [{ "type": "text", "text": message.into() }], "isError": true })
-}
-
-/// A tool result with one text block.
-pub fn tool_text(text: impl Into<String>) -> Value {
-    json!({ "content": [{ "type": "text", "text": text.into() }] })
 }
 
 #[cfg(test)]

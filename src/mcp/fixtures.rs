@@ -1,7 +1,7 @@
 //! The conformance suite's fixtures (`[mcp] conformance_fixtures = true`, test-only): the tools,
 //! resources and prompts that `@modelcontextprotocol/conformance` calls by name.
 
-use super::catalog::{CallContext, Catalog, LogLevel, ToolSpec, tool_error, tool_text};
+use super::catalog::{CallContext, Catalog, LogLevel, ToolSpec, tool_error};
 use super::jsonrpc::{self, RpcError};
 use async_trait::async_trait;
 use base64::Engine;
@@ -517,4 +517,9 @@ async fn elicit(cx: &CallContext, message: &str, schema: Value, label: &str) -> 
         Err(e) if e.code == jsonrpc::INTERNAL_ERROR => tool_error(format!("Elicitation failed: {}", e.message)),
         Err(e) => tool_error(format!("Elicitation failed: {}", e.message)),
     }
+}
+
+/// A tool result with one text block.
+fn tool_text(text: impl Into<String>) -> Value {
+    json!({ "content": [{ "type": "text", "text": text.into() }] })
 }

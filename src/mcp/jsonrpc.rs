@@ -6,7 +6,7 @@
 //! status and JSON-RPC code for two protocol generations, and must never allocate a typed tree for
 //! a tool's arguments it only forwards. `params` stay `serde_json::Value`.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Invalid JSON.
 pub const PARSE_ERROR: i64 = -32700;
@@ -295,11 +295,6 @@ pub fn notification(method: &str, params: Value) -> Value {
 /// A request from the server to the client.
 pub fn request(id: &Id, method: &str, params: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
-}
-
-/// `params` as an object (absent params read as empty).
-pub fn params_object(params: &Value) -> Map<String, Value> {
-    params.as_object().cloned().unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -141,7 +141,8 @@ impl Sealer {
     }
 }
 
-/// Per-session counters (seed 004's analytics).
+/// Per-session counters (the transport document's per-session analytics): logged when the
+/// session ends.
 #[derive(Clone, Debug, Default)]
 pub struct SessionStats {
     /// Requests seen.
@@ -237,11 +238,12 @@ impl Sessions {
         Ok(claims)
     }
 
-    /// Revokes a session (in this process) until it would have expired anyway.
-    pub fn revoke(&self, claims: &Claims) {
+    /// Revokes a session (in this process) until it would have expired anyway; its counters, as
+    /// far as this process served it.
+    pub fn revoke(&self, claims: &Claims) -> Option<SessionStats> {
         let until = expiry_instant(claims.exp);
         self.revoked.insert(claims.n.clone(), (), until);
-        self.stats.remove(&claims.n);
+        self.stats.remove(&claims.n)
     }
 
     /// Counts one request of a session.
@@ -266,11 +268,6 @@ impl Sessions {
         let mut active = 0;
         self.stats.for_each(|s| active += usize::from(s.exp > now && now - s.last_seen < ACTIVE_WINDOW_SECS));
         active
-    }
-
-    /// A session's counters.
-    pub fn stats(&self, claims: &Claims) -> Option<SessionStats> {
-        self.stats.with(&claims.n, |s| s.clone())
     }
 }
 

@@ -8,7 +8,7 @@ mod store;
 pub mod tls;
 
 pub use reloader::Reloader;
-pub use store::{ConfigStore, ReloadOutcome, Source};
+pub use store::{ConfigStore, Source};
 
 use crate::auth::Credentials;
 use crate::config::{Config, ConfigError, ConfigErrors};

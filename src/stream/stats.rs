@@ -1,12 +1,13 @@
-//! Streaming health as seed 000 reports it: the Prometheus metrics under its exact names
+//! Streaming health as the streaming guide reports it: the Prometheus metrics under its exact names
 //! (`streaming_active_connections{transport}`, `streaming_bytes_sent_total{transport}`,
 //! `streaming_chunks_sent_total{tool}`, `streaming_backpressure_events_total`,
 //! `streaming_stream_duration_seconds`) and the figures behind `GET /health/streaming`.
 
 use crate::telemetry::metrics;
+use parking_lot::Mutex;
 use std::collections::VecDeque;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 /// Process-wide streaming figures.
@@ -44,7 +45,7 @@ impl StreamStats {
 
     /// Stream errors in the last five minutes.
     pub fn errors_last_5_min(&self) -> usize {
-        let mut errors = self.errors.lock().unwrap();
+        let mut errors = self.errors.lock();
         let horizon = Instant::now().checked_sub(Duration::from_secs(300));
         while errors.front().is_some_and(|t| horizon.is_some_and(|h| *t < h)) {
             errors.pop_front();
@@ -128,7 +129,7 @@ impl StreamGuard {
             return Err(Refusal::BufferFull { buffered, max: max_buffered });
         }
         {
-            let mut open = PER_CLIENT.lock().unwrap();
+            let mut open = PER_CLIENT.lock();
             let mine = open.entry(client.to_string()).or_default();
             if *mine >= per_client {
                 metrics().streaming_refused.with_label_values(&["too_many_streams"]).inc();
@@ -177,7 +178,7 @@ impl StreamGuard {
 
     /// The stream ended with an error.
     pub fn failed(&self) {
-        stats().errors.lock().unwrap().push_back(Instant::now());
+        stats().errors.lock().push_back(Instant::now());
     }
 }
 
@@ -185,7 +186,7 @@ impl Drop for StreamGuard {
     fn drop(&mut self) {
         self.holding(0);
         stats().active.fetch_sub(1, Ordering::AcqRel);
-        let mut open = PER_CLIENT.lock().unwrap();
+        let mut open = PER_CLIENT.lock();
         if let Some(mine) = open.get_mut(&self.client) {
             *mine -= 1;
             if *mine == 0 {
@@ -287,7 +288,7 @@ impl StreamBuffer {
     }
 }
 
-/// Seed 000's global budget: while the gateway's streams hold more than `high_water_mark` bytes,
+/// The streaming guide's global budget: while the gateway's streams hold more than `high_water_mark` bytes,
 /// producers pause here until they hold less than `low_water_mark`.
 pub async fn wait_for_budget(limits: &crate::config::StreamingConfig) {
     if (stats().buffered() as u64) <= limits.high_water_mark.0 {

@@ -105,13 +105,6 @@ pub struct Metrics {
     routes: Vec<RouteMetrics>,
     wires: [WireMetrics; 2],
     registry: Registry,
-    /// `gateway_http_requests_total{route,status}`.
-    pub requests: IntCounterVec,
-    /// `gateway_http_request_duration_seconds{route}`.
-    pub request_duration: HistogramVec,
-    /// `gateway_upstream_request_duration_seconds{route}`: from sending to Immich until its
-    /// response header arrives.
-    pub upstream_duration: HistogramVec,
     /// `gateway_upstream_errors_total{kind}`: connect, timeout, reset, dns and other.
     pub upstream_errors: IntCounterVec,
     /// `gateway_upstream_retries_total`: requests sent to Immich again on another connection
@@ -121,16 +114,9 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     /// `gateway_active_sessions`: MCP sessions seen recently and not deleted.
     pub active_sessions: IntGauge,
-    /// `gateway_mcp_requests_total{wire,outcome}`: MCP requests by protocol generation and
-    /// outcome (ok or error); per-session counters are kept in the process, not as labels.
-    pub mcp_requests: IntCounterVec,
-    /// `gateway_mcp_request_duration_seconds{wire}`.
-    pub mcp_duration: HistogramVec,
     /// `gateway_mcp_sessions_total{event}`: sessions created and deleted.
     pub mcp_sessions: IntCounterVec,
-    /// `gateway_build_info{version}`: always 1.
-    pub build_info: IntGaugeVec,
-    /// `streaming_active_connections{transport}` (seed 000's name).
+    /// `streaming_active_connections{transport}` (the streaming guide's name).
     pub streaming_active: IntGaugeVec,
     /// `streaming_bytes_sent_total{transport}`.
     pub streaming_bytes: IntCounterVec,
@@ -342,17 +328,11 @@ impl Metrics {
             routes,
             wires,
             registry,
-            requests,
-            request_duration,
-            upstream_duration,
             upstream_errors,
             upstream_retries,
             config_reloads,
             active_sessions,
-            mcp_requests,
-            mcp_duration,
             mcp_sessions,
-            build_info,
             streaming_active,
             streaming_bytes,
             streaming_chunks,

@@ -1,4 +1,4 @@
-//! The compact photo every photo tool returns (see `defs::photo_schema`), and its one-line
+//! The compact photo every photo tool returns (see `registry::photo_schema`), and its one-line
 //! rendering for the model.
 //!
 //! A typed struct rather than a `serde_json::Value`: a streamed `queryPhotos` turns every asset of

@@ -44,8 +44,6 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use error::http_status;
-
 /// Messages buffered between a running call and its HTTP response.
 const STREAM_CHANNEL: usize = 32;
 

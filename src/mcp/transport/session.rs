@@ -132,7 +132,13 @@ pub(super) async fn delete(state: &McpState, session: &mut Session, exchange: &E
         Ok(claims) => claims,
         Err(refusal) => return exchange.refuse(session, refusal).await,
     };
-    state.sessions.revoke(&claims);
+    let stats = state.sessions.revoke(&claims).unwrap_or_default();
+    tracing::info!(
+        requests = stats.requests,
+        errors = stats.errors,
+        seconds = format!("{:.3}", stats.seconds),
+        "MCP session ended by the client (counts from this replica)"
+    );
     state.log_levels.remove(&claims.n);
     crate::telemetry::metrics().mcp_sessions.with_label_values(&["deleted"]).inc();
     crate::telemetry::metrics().active_sessions.set(state.sessions.active() as i64);

@@ -1,12 +1,12 @@
-"""Seed 000's "Python Client" streaming example, run against the gateway.
+"""The streaming guide's "Python Client" streaming example, run against the gateway.
 
-The seed's code cannot run as printed with any server: aiohttp-sse-client's EventSource takes a
+The guide's code cannot run as printed with any server: aiohttp-sse-client's EventSource takes a
 URL, not a response (`EventSource(response)` raises TypeError before a byte is sent), and its
-events name their type `event.type`, not `event.event`. The two lines marked "seed fix" are the
-smallest change that makes it run; everything else is the seed's code. It POSTs to `/mcp` with
+events name their type `event.type`, not `event.event`. The two lines marked "guide fix" are the
+smallest change that makes it run; everything else is the guide's code. It POSTs to `/mcp` with
 `Accept: text/event-stream`, which the gateway answers with the bulk stream of `/mcp/stream`.
 
-Usage: python3 seed_stream_client.py BASE_URL [API_KEY]. Prints a JSON summary.
+Usage: python3 guide_stream_client.py BASE_URL [API_KEY]. Prints a JSON summary.
 """
 
 import asyncio
@@ -27,7 +27,7 @@ class MCPStreamingClient:
 
         async with aiohttp.ClientSession() as session:
             # Send initial request
-            # seed fix 1: EventSource makes the request itself (it takes a URL, not a response).
+            # guide fix 1: EventSource makes the request itself (it takes a URL, not a response).
             async with sse_client.EventSource(
                 f"{self.base_url}/mcp",
                 option={'method': 'POST'},
@@ -44,7 +44,7 @@ class MCPStreamingClient:
                 }
             ) as events:
                 async for event in events:
-                    # seed fix 2: the event's name is `type`.
+                    # guide fix 2: the event's name is `type`.
                     if event.type == 'data':
                         data = json.loads(event.data)
                         yield data['items']
