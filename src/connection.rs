@@ -23,7 +23,7 @@ use pingora::protocols::{
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -50,6 +50,8 @@ pub enum Phase {
 #[derive(Debug)]
 pub struct ConnState {
     phase: AtomicU8,
+    /// Counts phase changes, so a deadline is known to belong to the phase in force.
+    epoch: AtomicU32,
     /// When the connection last became idle (ms since the limits were made), for eviction.
     idle_since: AtomicU64,
     /// Set to make an idle connection close itself (its next read ends the connection).
@@ -58,6 +60,12 @@ pub struct ConnState {
 }
 
 impl ConnState {
+    /// Enters `phase` (a new one, even when it is the same kind: each idle wait is its own).
+    fn enter(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
     fn phase(&self) -> Phase {
         match self.phase.load(Ordering::Acquire) {
             0 => Phase::Idle,
@@ -66,6 +74,20 @@ impl ConnState {
             _ => Phase::Upgraded,
         }
     }
+}
+
+/// Runs `work` with `limit` to finish, `None` past it. The clock starts at the first wait, so work
+/// that is ready at once (a body that came with its head) arms no timer.
+pub async fn within<F: std::future::Future>(limit: Duration, work: F) -> Option<F::Output> {
+    let mut work = std::pin::pin!(work);
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit))).as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// Tells the connection behind `session` where it stands (HTTP/1 only: an HTTP/2 connection was
@@ -77,7 +99,7 @@ pub fn mark(session: &pingora_proxy::Session, phase: Phase) {
             let now = guarded.limits.clock();
             guarded.state.idle_since.store(now, Ordering::Relaxed);
         }
-        guarded.state.phase.store(phase as u8, Ordering::Release);
+        guarded.state.enter(phase);
     }
 }
 
@@ -170,6 +192,7 @@ impl Limits {
         open.next += 1;
         let state = Arc::new(ConnState {
             phase: AtomicU8::new(Phase::Idle as u8),
+            epoch: AtomicU32::new(0),
             idle_since: AtomicU64::new(self.clock()),
             evict: Default::default(),
             waker: AtomicWaker::new(),
@@ -191,7 +214,7 @@ impl Admitted {
     /// Marks an HTTP/2 connection: it serves many requests at once, and its idleness is
     /// Pingora's `h2_idle_timeout`, not this guard's.
     pub fn http2(&self) {
-        self.state.phase.store(Phase::Upgraded as u8, Ordering::Release);
+        self.state.enter(Phase::Upgraded);
     }
 
     /// Wraps `inner` with its deadlines: a head within `head_timeout` of its first byte, the next
@@ -220,8 +243,10 @@ pub struct Guarded {
     limits: Arc<Limits>,
     head_timeout: Duration,
     idle_timeout: Duration,
-    /// The deadline of the phase it was last read in, and that phase.
-    deadline: Option<(Phase, tokio::time::Instant)>,
+    /// The deadline of the phase it was last read in, and that phase's epoch.
+    deadline: Option<(u32, tokio::time::Instant)>,
+    /// Armed at or before the deadline: a timer that fires early is moved on, not reset on every
+    /// request (a timer reset per keep-alive request was a measurable share of a small request).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     head: HeadLines,
     /// An answer to write before the connection closes (a head with too many header lines, which
@@ -239,33 +264,49 @@ const MAX_HEADER_LINES: u32 = 256;
 struct HeadLines {
     /// Lines ended so far (the request line included).
     lines: u32,
-    /// Bytes on the current line (a `\r` not counted), to tell the blank line that ends the head.
-    on_line: u32,
+    /// The current line so far: empty, only a `\r`, or more (the blank line that ends the head is
+    /// empty or a lone `\r`).
+    partial: Partial,
     /// The head has ended: nothing more is counted until the next one begins.
     done: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+enum Partial {
+    #[default]
+    Empty,
+    Cr,
+    Text,
 }
 
 impl HeadLines {
     /// Takes note of `bytes` of a head; true once it holds more header lines than Pingora reads.
     fn too_many(&mut self, bytes: &[u8]) -> bool {
-        for &byte in bytes {
-            if self.done {
+        if self.done {
+            return false;
+        }
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', bytes) {
+            let line = &bytes[start..newline];
+            let blank = matches!((self.partial, line), (Partial::Empty, [] | [b'\r']) | (Partial::Cr, []));
+            start = newline + 1;
+            self.partial = Partial::Empty;
+            // A blank line before the request line is tolerated, as by HTTP parsers.
+            if blank && self.lines > 0 {
+                self.done = true;
                 return false;
             }
-            match byte {
-                b'\n' if self.on_line == 0 && self.lines > 0 => self.done = true,
-                b'\n' => {
-                    self.lines += 1;
-                    self.on_line = 0;
-                    // The request line, then the header lines.
-                    if self.lines > MAX_HEADER_LINES + 1 {
-                        return true;
-                    }
-                }
-                b'\r' => {}
-                _ => self.on_line += 1,
+            self.lines += 1;
+            // The request line, then the header lines.
+            if self.lines > MAX_HEADER_LINES + 1 {
+                return true;
             }
         }
+        self.partial = match (self.partial, &bytes[start..]) {
+            (partial, []) => partial,
+            (Partial::Empty, [b'\r']) => Partial::Cr,
+            _ => Partial::Text,
+        };
         false
     }
 }
@@ -288,21 +329,19 @@ impl std::fmt::Debug for Guarded {
 }
 
 impl Guarded {
-    /// The deadline for reads in `phase`, set when the phase began.
+    /// The deadline for reads in `phase`, counted from the first read of the phase that waited.
     fn deadline(&mut self, phase: Phase) -> Option<tokio::time::Instant> {
         let limit = match phase {
             Phase::Idle => self.idle_timeout,
             Phase::Head => self.head_timeout,
-            Phase::Busy | Phase::Upgraded => {
-                self.deadline = None;
-                return None;
-            }
+            Phase::Busy | Phase::Upgraded => return None,
         };
+        let epoch = self.state.epoch.load(Ordering::Acquire);
         match self.deadline {
-            Some((p, at)) if p == phase => Some(at),
+            Some((e, at)) if e == epoch => Some(at),
             _ => {
                 let at = tokio::time::Instant::now() + limit;
-                self.deadline = Some((phase, at));
+                self.deadline = Some((epoch, at));
                 Some(at)
             }
         }
@@ -323,7 +362,7 @@ impl AsyncRead for Guarded {
         {
             if phase == Phase::Idle {
                 // The first byte of a request: its head has `request_header_timeout` from now.
-                self.state.phase.store(Phase::Head as u8, Ordering::Release);
+                self.state.enter(Phase::Head);
                 self.head = HeadLines::default();
             }
             if matches!(phase, Phase::Idle | Phase::Head) && self.head.too_many(&buf.filled()[before..]) {
@@ -344,10 +383,16 @@ impl AsyncRead for Guarded {
         }
         let this = &mut *self;
         let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline {
+        if timer.deadline() > deadline {
             timer.as_mut().reset(deadline);
         }
-        match timer.as_mut().poll(cx) {
+        let mut fired = timer.as_mut().poll(cx);
+        if fired.is_ready() && tokio::time::Instant::now() < deadline {
+            // Armed for an earlier phase: on to this one's deadline.
+            timer.as_mut().reset(deadline);
+            fired = timer.as_mut().poll(cx);
+        }
+        match fired {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) if phase == Phase::Idle => Poll::Ready(Ok(())),
             Poll::Ready(()) => {
@@ -471,6 +516,15 @@ impl Peek for Guarded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn within_times_only_work_that_waits() {
+        assert_eq!(within(Duration::from_secs(1), async { 7 }).await, Some(7));
+        let slow = tokio::time::sleep(Duration::from_secs(5));
+        assert_eq!(within(Duration::from_secs(1), slow).await, None);
+        let quick = tokio::time::sleep(Duration::from_millis(500));
+        assert_eq!(within(Duration::from_secs(1), quick).await, Some(()));
+    }
 
     #[test]
     fn head_lines_are_counted_up_to_the_blank_line() {

@@ -441,6 +441,19 @@ fn slow_and_idle_clients_are_cut_at_their_timeouts() {
     let (answer, closed_after) = read_until_closed(&mut idle, Duration::from_secs(10));
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
     assert!(closed_after < Duration::from_secs(4), "an idle keep-alive connection closed after {closed_after:?}");
+
+    // A connection in use is never cut: each wait for the next request has its own timeout (an
+    // early build counted them all from the first).
+    let mut busy = connect(&gw);
+    busy.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(5000) {
+        busy.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+        let mut buf = [0u8; 4096];
+        let n = std::io::Read::read(&mut busy, &mut buf).unwrap();
+        assert!(n > 0 && buf.starts_with(b"HTTP/1.1 200"), "closed after {:?} of steady use", started.elapsed());
+        std::thread::sleep(Duration::from_millis(700));
+    }
     let metrics = common::client();
     let text = tokio::runtime::Runtime::new()
         .unwrap()

@@ -149,8 +149,8 @@ impl ProxyHttp for Gateway {
         let id = ctx.request_id.clone();
         // The head is in: the connection's head deadline no longer applies.
         crate::connection::mark(session, crate::connection::Phase::Busy);
-        // An idle connection waits this long for its next request.
-        session.set_keepalive(Some(ctx.runtime.config.server.keepalive_timeout.0.as_secs().max(1)));
+        // Between requests the connection guard enforces `keepalive_timeout`; Pingora keeps its
+        // own choice (the client's `Connection` header), with no second timer per request.
 
         if let Some(problem) = self.oversized_head(session, ctx) {
             respond_error(session, 431, &id, problem, &[("connection", "close")]).await?;

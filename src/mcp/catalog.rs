@@ -307,8 +307,8 @@ pub struct CallContext {
     pub immich: Option<crate::immich::Credential>,
     /// The gateway's public base URL as this request reached it (for links back to the gateway).
     pub public_base: Option<String>,
-    /// Who owns what this call makes (export links are bound to it; see `auth::Principal::owner`).
-    pub owner: String,
+    /// The authenticated caller, whose [`CallContext::owner`] owns what this call makes.
+    pub principal: Option<crate::auth::Principal>,
     /// The reply is an SSE stream, so the call may send data notifications before its result.
     pub streaming: bool,
     /// The transport a streamed reply goes over (`sse`, `ndjson`, `websocket`), for metrics.
@@ -332,7 +332,7 @@ impl CallContext {
             input: InputRound::default(),
             immich: None,
             public_base: None,
-            owner: "anonymous".into(),
+            principal: None,
             streaming: false,
             transport: "sse",
             client: "unknown".into(),
@@ -397,10 +397,16 @@ impl CallContext {
         self.send(jsonrpc::notification(method, params)).await;
     }
 
-    /// Sets who owns what the call makes.
-    pub fn with_owner(mut self, owner: String) -> CallContext {
-        self.owner = owner;
+    /// Sets the authenticated caller.
+    pub fn with_principal(mut self, principal: Option<crate::auth::Principal>) -> CallContext {
+        self.principal = principal;
         self
+    }
+
+    /// Who owns what this call makes (export links are bound to it; see
+    /// `auth::Principal::owner`), worked out only when something is made.
+    pub fn owner(&self) -> String {
+        self.principal.as_ref().map_or_else(|| "anonymous".to_string(), crate::auth::Principal::owner)
     }
 
     /// Sets the public base URL for links back to the gateway.

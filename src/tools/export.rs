@@ -67,7 +67,7 @@ async fn export_photos(call: &Call<'_>) -> Outcome {
             archive_size: call.args["archiveSize"].as_u64(),
             index,
             expires,
-            owner: call.cx.owner.clone(),
+            owner: call.cx.owner(),
         };
         let token =
             call.cx.input.seal(KIND, &serde_json::to_vec(&selection).expect("selection serializes")).ok_or_else(

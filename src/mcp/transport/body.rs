@@ -35,11 +35,11 @@ async fn read_body(
         }
         Ok(Ok(()))
     };
-    match tokio::time::timeout(timeout, read).await {
-        Ok(Ok(Ok(()))) => Ok(Ok(body)),
-        Ok(Ok(Err(unread))) => Ok(Err(unread)),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Ok(Err(Unread::TooSlow)),
+    match crate::connection::within(timeout, read).await {
+        Some(Ok(Ok(()))) => Ok(Ok(body)),
+        Some(Ok(Err(unread))) => Ok(Err(unread)),
+        Some(Err(e)) => Err(e),
+        None => Ok(Err(Unread::TooSlow)),
     }
 }
 

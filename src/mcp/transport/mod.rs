@@ -165,8 +165,10 @@ impl Exchange<'_> {
     /// acts with and the public address its links are made from.
     fn call_context(&self, tx: mpsc::Sender<Outbound>) -> CallContext {
         let immich = self.principal.as_ref().and_then(|p| p.immich.clone());
-        let owner = self.principal.as_ref().map_or_else(|| "anonymous".to_string(), Principal::owner);
-        CallContext::new(tx).with_immich(immich).with_owner(owner).with_public_base(self.public_base.clone())
+        CallContext::new(tx)
+            .with_immich(immich)
+            .with_principal(self.principal.clone())
+            .with_public_base(self.public_base.clone())
     }
 
     /// [`Exchange::call_context`] for a reply streamed over `transport` (`sse`, `ndjson`,
