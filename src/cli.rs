@@ -1,5 +1,6 @@
-//! The command line. Pingora's own options (`-d` daemon, `-u` upgrade, `-t` test) are flattened
-//! in; its `-c` YAML file is not used (the TOML file holds everything).
+//! The command line: one flag per meaning. Of Pingora's own options only the two with a use here
+//! are offered, under the gateway's words (`--upgrade`, `--daemon`); its YAML file (`-c`) and
+//! `-t` are not (the TOML file holds everything, and `--check` checks it).
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -12,8 +13,9 @@ use std::path::PathBuf;
     about = "MCP gateway and streaming reverse proxy for Immich, on Pingora"
 )]
 pub struct Cli {
-    /// The TOML config file (every key has a default, so it may be omitted).
-    #[arg(long, value_name = "FILE", env = "IMMICH_GATEWAY_CONFIG")]
+    /// The TOML config file (every key has a default, so it may be omitted; a file named here must
+    /// exist).
+    #[arg(short, long, value_name = "FILE", env = "IMMICH_GATEWAY_CONFIG")]
     pub config: Option<PathBuf>,
 
     /// Listen on ADDR instead of `[server].listen` (repeatable).
@@ -40,7 +42,25 @@ pub struct Cli {
     #[arg(long)]
     pub tool_reference: bool,
 
-    /// Pingora's options.
-    #[command(flatten)]
-    pub pingora: pingora::server::configuration::Opt,
+    /// Take over the listening sockets of a running gateway for a zero-downtime upgrade (it
+    /// hands them over through `[server] upgrade_sock` when sent SIGQUIT).
+    #[arg(short, long)]
+    pub upgrade: bool,
+
+    /// Run in the background (`[server] pid_file` records the process id).
+    #[arg(short, long)]
+    pub daemon: bool,
+}
+
+impl Cli {
+    /// Pingora's options as these flags set them.
+    pub fn pingora(&self) -> pingora::server::configuration::Opt {
+        pingora::server::configuration::Opt {
+            upgrade: self.upgrade,
+            daemon: self.daemon,
+            nocapture: false,
+            test: false,
+            conf: None,
+        }
+    }
 }

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    match immich_mcp_gateway::run(source, cli.demo, cli.pingora) {
+    match immich_mcp_gateway::run(source, cli.demo, cli.pingora()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(errors) => {
             eprintln!("invalid configuration:\n{errors}");

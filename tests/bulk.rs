@@ -53,15 +53,10 @@ fn seed_curl_example_streams_data_progress_and_complete() {
 
 #[test]
 fn seed_python_example_receives_every_batch() {
-    let ready = Command::new("python3").args(["-c", "import aiohttp_sse_client"]).status();
-    if !ready.is_ok_and(|s| s.success()) {
-        assert!(std::env::var_os("CI").is_none(), "CI must install aiohttp-sse-client");
-        eprintln!("SKIPPED: pip install aiohttp-sse-client==0.2.1 to enable this test");
-        return;
-    }
+    let mut python = common::python_with("aiohttp_sse_client");
     let gw = gateway_for_seed_examples("");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/guide_stream_client.py");
-    let output = Command::new("python3").arg(script).arg(&gw.url).arg("your-key").output().unwrap();
+    let output = python.arg(script).arg(&gw.url).arg("your-key").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!((summary["photos"].as_u64(), summary["distinct"].as_u64()), (Some(1000), Some(1000)), "{summary}");

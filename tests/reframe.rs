@@ -250,8 +250,10 @@ async fn api_streams_end_with_an_error_event_at_stream_timeout() {
 
 #[tokio::test]
 async fn api_streams_end_with_an_error_event_when_immich_goes_quiet_or_breaks_off() {
-    let gw = Gateway::start("[streaming]\nidle_timeout = \"300ms\"\nchunk_size = 10\n", &["--demo"]);
-    for (fault, code) in [("stall=3s", "IDLE_TIMEOUT"), ("cut", "UPSTREAM_ERROR")] {
+    // Immich's answer must begin within idle_timeout too (nothing from Immich is nothing): 1 s
+    // leaves room for a loaded machine (300 ms gave a 504 when other tests ran beside it).
+    let gw = Gateway::start("[streaming]\nidle_timeout = \"1s\"\nchunk_size = 10\n", &["--demo"]);
+    for (fault, code) in [("stall=6s", "IDLE_TIMEOUT"), ("cut", "UPSTREAM_ERROR")] {
         let started = std::time::Instant::now();
         let events = events_until_closed(markers_stream_with_fault(&gw, fault).await).await;
         let items: usize = events
@@ -264,7 +266,7 @@ async fn api_streams_end_with_an_error_event_when_immich_goes_quiet_or_breaks_of
         assert_eq!(name, "error", "{fault}: {events:?}");
         assert_eq!((error["code"].as_str(), error["retryable"].as_bool()), (Some(code), Some(true)), "{fault}");
         assert_eq!(error["processedItems"].as_u64(), Some(items as u64), "{fault}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{fault}: ended without waiting out the stall");
+        assert!(started.elapsed() < std::time::Duration::from_secs(4), "{fault}: ended without waiting out the stall");
     }
 }
 

@@ -110,7 +110,7 @@ fn seed_wscat_example_streams_a_bare_tools_call() {
 
 #[test]
 fn seed_wscat_command_works_as_written() {
-    let Some(node) = common::require_node() else { return };
+    let node = common::require_node();
     let gw = gateway("");
     let url = gw.at("/mcp/ws").replace("http://", "ws://");
     // The streaming guide's command, with only the address changed (and a wait long enough for the stream).

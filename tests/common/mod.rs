@@ -339,14 +339,22 @@ pub fn node() -> Option<PathBuf> {
     node.exists().then_some(node)
 }
 
-/// [`node`], or `None` after saying how to install it; in CI a missing Node fails the test.
-pub fn require_node() -> Option<PathBuf> {
-    let found = node();
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "CI must install the Node clients: npm ci --prefix tests/clients");
-        eprintln!("SKIPPED: run `npm ci --prefix tests/clients` to enable this test");
-    }
-    found
+/// [`node`]; a test that needs it fails without it (`./test` installs it), never passes unrun.
+pub fn require_node() -> PathBuf {
+    node().expect("the pinned Node clients are missing: run ./test, or npm ci --prefix tests/clients")
+}
+
+/// The Python that runs the SDK clients: `./test`'s virtualenv (`GATEWAY_TEST_PYTHON`), else
+/// `python3`, which must then have `module` (a test that needs it fails without it).
+pub fn python_with(module: &str) -> std::process::Command {
+    let python = std::env::var_os("GATEWAY_TEST_PYTHON").unwrap_or_else(|| "python3".into());
+    let ready = std::process::Command::new(&python).args(["-c", &format!("import {module}")]).status();
+    assert!(
+        ready.is_ok_and(|s| s.success()),
+        "{} cannot import {module}: run ./test, which makes a virtualenv with the pinned packages",
+        python.to_string_lossy()
+    );
+    std::process::Command::new(python)
 }
 
 /// The items of every `notifications/stream/data` message among `messages`, in order.
