@@ -407,3 +407,19 @@ fn h2c_and_http11_share_the_port() {
         assert_eq!(String::from_utf8_lossy(&output.stdout), format!("{version} 200"));
     }
 }
+
+/// With no CA certificates on the system (a `FROM scratch` image), the gateway starts — on the
+/// demo and with an https Immich — instead of panicking, and checks Immich's certificate against
+/// the roots it carries.
+#[test]
+fn starts_without_system_ca_certificates() {
+    let empty = tempfile::tempdir().unwrap();
+    let file = empty.path().join("none.pem");
+    std::fs::write(&file, "").unwrap();
+    let (file, dir) = (file.to_str().unwrap(), empty.path().to_str().unwrap());
+    let env = [("SSL_CERT_FILE", file), ("SSL_CERT_DIR", dir)];
+    let demo = Gateway::start_with_env("", &["--demo"], &env);
+    assert!(matches!(common::raw_get(&demo.url, "/api/server/ping"), Ok((200, _, _))));
+    let https = Gateway::start_with_env("[immich]\nbase_url = \"https://127.0.0.1:9\"\n", &[], &env);
+    assert!(matches!(common::raw_get(&https.url, "/health"), Ok((200, _, _))));
+}

@@ -330,9 +330,11 @@ impl ImmichClient {
             .connect_timeout(config.connect_timeout.0)
             .pool_idle_timeout(config.idle_timeout.0)
             .pool_max_idle_per_host(config.pool_size)
-            .tls_danger_accept_invalid_certs(!config.verify_tls)
+            // The same TLS rules as every Immich client of the gateway: never a panic for want
+            // of system CA certificates.
+            .tls_backend_preconfigured(super::tls::client_config(config.base_url.tls, config.verify_tls))
             .build()
-            .expect("the TLS provider is installed, so the client builds");
+            .expect("a preconfigured TLS client always builds");
         let base = config.base_url.clone();
         let retry = RetryPolicy {
             attempts: config.retry_attempts.max(1),

@@ -5,6 +5,7 @@ pub mod client;
 mod credential;
 pub mod path;
 pub mod streamed;
+mod tls;
 
 pub use crate::config::BaseUrl;
 pub use client::{ImmichClient, ImmichError};

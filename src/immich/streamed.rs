@@ -17,10 +17,6 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -45,7 +41,7 @@ impl StreamedHttp {
         http.set_nodelay(true);
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout.0));
-        let tls = HttpsConnectorBuilder::new().with_tls_config(tls_config(https, config.verify_tls));
+        let tls = HttpsConnectorBuilder::new().with_tls_config(super::tls::client_config(https, config.verify_tls));
         let connector = tls.https_or_http().enable_http1().wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
@@ -105,68 +101,6 @@ impl StreamedBody {
             Ok(Ok(collected)) => collected.to_bytes(),
             _ => Bytes::new(),
         }
-    }
-}
-
-/// rustls settings as reqwest makes them: the platform's verifier, or none at all when
-/// `[immich] verify_tls = false` (self-signed certificates on a private network); no roots at all
-/// when Immich is not reached over `https`.
-fn tls_config(https: bool, verify: bool) -> ClientConfig {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let no_roots = || ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty());
-    if !https {
-        return no_roots().with_no_client_auth();
-    }
-    if !verify {
-        let builder = ClientConfig::builder().dangerous();
-        return builder.with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate)).with_no_client_auth();
-    }
-    use rustls_platform_verifier::BuilderVerifierExt;
-    match ClientConfig::builder().with_platform_verifier() {
-        Ok(builder) => builder.with_no_client_auth(),
-        Err(e) => {
-            tracing::error!(error = %e, "no TLS roots for Immich; https to Immich fails until they exist");
-            no_roots().with_no_client_auth()
-        }
-    }
-}
-
-/// `verify_tls = false`: every certificate is accepted.
-#[derive(Debug)]
-struct AcceptAnyCertificate;
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
     }
 }
 
