@@ -42,6 +42,11 @@ pub struct Cli {
     #[arg(long)]
     pub tool_reference: bool,
 
+    /// GET this http:// URL (e.g. http://127.0.0.1:8080/ready) and exit 0 on a 2xx answer, 1
+    /// otherwise: a health check for images that have no curl.
+    #[arg(long, value_name = "URL")]
+    pub probe: Option<String>,
+
     /// Take over the listening sockets of a running gateway for a zero-downtime upgrade (it
     /// hands them over through `[server] upgrade_sock` when sent SIGQUIT).
     #[arg(short, long)]
@@ -62,5 +67,29 @@ impl Cli {
             test: false,
             conf: None,
         }
+    }
+}
+
+/// `--probe URL`: one GET over plain HTTP within 3 s; `Ok` on a 2xx status, else why not.
+pub fn probe(url: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").ok_or("--probe takes an http:// URL")?;
+    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
+    let address = std::net::ToSocketAddrs::to_socket_addrs(authority)
+        .map_err(|e| format!("{authority}: {e}"))?
+        .next()
+        .ok_or(format!("{authority}: no address"))?;
+    let timeout = std::time::Duration::from_secs(3);
+    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout).map_err(|e| format!("{url}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(|e| format!("{url}: {e}"))?;
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head).map_err(|e| format!("{url}: {e}"))?;
+    let line = String::from_utf8_lossy(&head[..n]);
+    match line.split_whitespace().nth(1) {
+        Some(status) if status.starts_with('2') => Ok(()),
+        Some(status) => Err(format!("{url} answered {status}")),
+        None => Err(format!("{url} sent no HTTP answer")),
     }
 }

@@ -19,7 +19,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod bounded;
-pub(crate) mod cli;
+pub mod cli;
 pub mod config;
 pub(crate) mod connection;
 #[cfg(feature = "demo")]

@@ -14,6 +14,15 @@ fn main() -> ExitCode {
         print!("{}", immich_mcp_gateway::tool_reference());
         return ExitCode::SUCCESS;
     }
+    if let Some(url) = &cli.probe {
+        return match immich_mcp_gateway::cli::probe(url) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(why) => {
+                eprintln!("{why}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(key) = &cli.hash_key {
         println!("{}", KeyHash::of(key));
         return ExitCode::SUCCESS;

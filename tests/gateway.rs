@@ -423,3 +423,16 @@ fn starts_without_system_ca_certificates() {
     let https = Gateway::start_with_env("[immich]\nbase_url = \"https://127.0.0.1:9\"\n", &[], &env);
     assert!(matches!(common::raw_get(&https.url, "/health"), Ok((200, _, _))));
 }
+
+/// `--probe URL`, the health check of images without curl: 0 on a 2xx answer, 1 otherwise.
+#[test]
+fn probe_checks_an_endpoint() {
+    let gw = Gateway::start("", &["--demo"]);
+    let probe = |url: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_immich-mcp-gateway")).args(["--probe", &url]).output().unwrap()
+    };
+    assert!(probe(gw.at("/ready")).status.success());
+    let missing = probe(gw.at("/nope"));
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("404"));
+    assert!(!probe(format!("http://127.0.0.1:{}/health", closed_port())).status.success());
+}
