@@ -475,3 +475,59 @@ async fn custom_parameter_headers_must_match_their_arguments() {
         assert_eq!((status, reply["error"]["code"].as_i64()), (400, Some(-32020)), "{bad:?}: {reply}");
     }
 }
+
+/// The transport document's curl examples, as written (only the address changed): `initialize`
+/// with `Accept: application/json` only, `tools/list` with the session id and no `Accept`, DELETE.
+/// An API client's GET gets its 405.
+#[test]
+fn the_transport_documents_curl_examples_work() {
+    let gw = Gateway::start(&fixtures(), &["--demo"]);
+    let url = gw.at("/mcp");
+    let curl = |args: &[&str]| {
+        let output = std::process::Command::new("curl").args(["-s", "-i"]).args(args).output().unwrap();
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let init = r#"{"jsonrpc": "2.0", "method": "initialize", "params": {"clientInfo": {"name": "test-client", "version": "1.0.0"}}, "id": 1}"#;
+    let answer = curl(&[
+        "-X",
+        "POST",
+        &url,
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "Accept: application/json",
+        "-d",
+        init,
+    ]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"serverInfo\""), "{answer}");
+    let session = answer
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().starts_with("mcp-session-id:").then(|| l[15..].trim().to_string()))
+        .expect("a session id");
+    let list = r#"{"jsonrpc": "2.0", "method": "tools/list", "id": 2}"#;
+    let header = format!("Mcp-Session-Id: {session}");
+    let tools = curl(&["-X", "POST", &url, "-H", "Content-Type: application/json", "-H", &header, "-d", list]);
+    assert!(tools.starts_with("HTTP/1.1 200") && tools.contains("\"tools\""), "{tools}");
+    let deleted = curl(&["-X", "DELETE", &url, "-H", &header]);
+    assert!(deleted.starts_with("HTTP/1.1 204"), "{deleted}");
+    let get = curl(&[&url, "-H", "Accept: application/json"]);
+    assert!(get.starts_with("HTTP/1.1 405"), "{get}");
+}
+
+/// The transport document's environment names reach the configuration of the real binary.
+#[test]
+fn the_transport_documents_environment_names_apply() {
+    let gw = Gateway::start_with_env(
+        "",
+        &["--demo"],
+        &[("MCP_STRICT_COMPLIANCE", "true"), ("LOG_LEVEL", "DEBUG"), ("RUST_LOG", "")],
+    );
+    let (status, _, _) = common::raw_request(
+        &gw.url,
+        b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(status, 405, "strict compliance: no welcome page");
+    assert!(gw.log().contains("DEBUG"), "LOG_LEVEL=DEBUG gives debug lines");
+}

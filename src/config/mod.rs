@@ -328,6 +328,9 @@ pub struct McpConfig {
     pub enabled: bool,
     /// Refuse the browser welcome page (GET `/mcp` answers 405).
     pub strict: bool,
+    /// Keep per-session counters (requests, errors, time: logged when a session ends, and behind
+    /// the active-sessions gauge); the transport document's `ANALYTICS_MODE`.
+    pub analytics: bool,
     /// Largest JSON-RPC request body.
     pub max_body_size: Size,
     /// Most messages in one JSON-RPC batch (protocol 2025-03-26); more gets -32600.
@@ -377,6 +380,7 @@ impl Default for McpConfig {
         McpConfig {
             enabled: true,
             strict: false,
+            analytics: true,
             max_body_size: Size::mib(4),
             max_batch_size: 50,
             max_batch_response_size: Size::mib(16),

@@ -374,11 +374,12 @@ pub fn metrics() -> &'static Metrics {
 type FilterHandle = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
 static FILTER: OnceLock<FilterHandle> = OnceLock::new();
 
-/// Installs the global logger. `RUST_LOG`, when set, wins over the configured level.
+/// Installs the global logger. `RUST_LOG`, when set (and not empty), wins over the configured level.
 pub fn init_logging(config: &TelemetryConfig) {
     use tracing_subscriber::prelude::*;
     let filter = std::env::var("RUST_LOG")
         .ok()
+        .filter(|v| !v.trim().is_empty())
         .and_then(|v| EnvFilter::try_new(&v).ok().map(|_| quiet_libraries(EnvFilter::new(&v), &v)))
         .unwrap_or_else(|| with_quiet_libraries(&config.log_level));
     let (filter, handle) = reload::Layer::new(filter);
@@ -400,7 +401,7 @@ pub fn init_logging(config: &TelemetryConfig) {
 
 /// Applies a reloaded `[telemetry].log_level` (ignored while `RUST_LOG` is set).
 pub fn set_log_level(level: &LogFilter) {
-    if std::env::var_os("RUST_LOG").is_some() {
+    if std::env::var("RUST_LOG").is_ok_and(|v| !v.trim().is_empty()) {
         return;
     }
     if let Some(handle) = FILTER.get() {

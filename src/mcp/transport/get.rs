@@ -53,7 +53,13 @@ impl LastEventId {
 /// GET: resume a parked response stream (`Last-Event-ID`), or open the standalone stream.
 pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
     if !exchange.accept.sse {
-        return exchange.refuse(session, Refusal::invalid(406, "GET /mcp needs Accept: text/event-stream")).await;
+        // An API client's GET: the transport document's 405, saying what the endpoint takes.
+        let refusal = Refusal::invalid(
+            405,
+            "GET /mcp opens an event stream (Accept: text/event-stream); send JSON-RPC requests with POST",
+        )
+        .with_header("allow", "GET, POST, DELETE");
+        return exchange.refuse(session, refusal).await;
     }
     let claims = match require_session(state, session, exchange) {
         Ok(claims) => claims,

@@ -69,6 +69,8 @@ pub struct McpState {
     server: parking_lot::Mutex<Option<(CatalogKey, Arc<McpServer>)>>,
     /// Server notifications for every open standalone GET stream (list changes).
     broadcast: tokio::sync::broadcast::Sender<Value>,
+    /// `[mcp] analytics` as of the latest request: per-session counters are kept.
+    analytics: std::sync::atomic::AtomicBool,
 }
 
 /// What a built server depends on: the configuration generation and the catalogue version.
@@ -84,6 +86,7 @@ impl Default for McpState {
             log_levels: ExpiringMap::new(MAX_LOG_LEVELS),
             server: parking_lot::Mutex::new(None),
             broadcast: tokio::sync::broadcast::channel(16).0,
+            analytics: std::sync::atomic::AtomicBool::new(true),
         }
     }
 }
@@ -116,7 +119,7 @@ impl McpState {
     /// Counts a finished request: the session's own counters and the aggregate metrics.
     fn account(&self, claims: Option<&Claims>, wire: Wire, started: Instant, failed: bool) {
         let seconds = started.elapsed().as_secs_f64();
-        if let Some(claims) = claims {
+        if let Some(claims) = claims.filter(|_| self.analytics.load(std::sync::atomic::Ordering::Relaxed)) {
             self.sessions.record(claims, seconds, failed);
         }
         crate::telemetry::metrics().mcp_wire(wire == Wire::Session).record(seconds, failed);
@@ -271,6 +274,7 @@ fn header(session: &Session, name: impl http::header::AsHeaderName) -> Option<&s
 pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> Result<()> {
     let accept = Accept::of(session);
     let config = cx.config;
+    state.analytics.store(config.mcp.analytics, std::sync::atomic::Ordering::Relaxed);
     let exchange = Exchange {
         config,
         secrets: cx.secrets,
@@ -344,12 +348,12 @@ async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange
     if !header(session, http::header::CONTENT_TYPE).is_some_and(body::is_json) {
         return exchange.refuse(session, Refusal::invalid(415, "Content-Type must be application/json")).await;
     }
+    // A client that takes only JSON (the transport document's curl examples) gets JSON replies;
+    // one that takes neither JSON nor a stream format is refused.
     let accept = exchange.accept;
-    if !(accept.json && accept.sse || accept.any || accept.ndjson) {
-        let refusal = Refusal::invalid(
-            406,
-            "Accept must list both application/json and text/event-stream (or application/x-ndjson)",
-        );
+    if !(accept.json || accept.any || accept.ndjson) {
+        let refusal =
+            Refusal::invalid(406, "Accept must list application/json (and text/event-stream for streamed replies)");
         return exchange.refuse(session, refusal).await;
     }
     let body = match body::read_rpc(session, exchange, true).await? {
