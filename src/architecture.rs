@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("gateway", 6),
     ("server", 7),
     ("cli", 7),
+    ("stdio", 7),
 ];
 
 fn layer(module: &str) -> Option<u8> {

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 pub struct Cli {
     /// The TOML config file (every key has a default, so it may be omitted; a file named here must
     /// exist).
-    #[arg(short, long, value_name = "FILE", env = "IMMICH_GATEWAY_CONFIG")]
+    #[arg(short, long, value_name = "FILE", env = "IMMICH_GATEWAY_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 
     /// Listen on ADDR instead of `[server].listen` (repeatable).
@@ -23,11 +23,11 @@ pub struct Cli {
     pub listen: Vec<String>,
 
     /// Run against an embedded synthetic Immich on a loopback port (no Immich needed).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub demo: bool,
 
     /// Number of synthetic assets in the demo library (default 10000).
-    #[arg(long, value_name = "N", requires = "demo")]
+    #[arg(long, value_name = "N", requires = "demo", global = true)]
     pub demo_assets: Option<u64>,
 
     /// Validate the configuration and exit: 0 when valid, 1 with every error otherwise.
@@ -55,9 +55,43 @@ pub struct Cli {
     /// Run in the background (`[server] pid_file` records the process id).
     #[arg(short, long)]
     pub daemon: bool,
+
+    /// What to serve: the HTTP gateway (default), or MCP on standard input and output.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The gateway's modes besides the HTTP gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Speak MCP on standard input and output, one JSON-RPC message per line (for desktop clients
+    /// that start the gateway themselves); logs go to standard error.
+    Stdio,
+}
+
+/// How MCP is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Streamable HTTP (and the rest of the gateway) on the configured listeners.
+    Http,
+    /// Standard input and output.
+    Stdio,
 }
 
 impl Cli {
+    /// The transport: `stdio` on the command line, else the transport document's `MCP_TRANSPORT`
+    /// (`stdio` or `streamable_http`), else HTTP.
+    pub fn transport(&self) -> Result<Transport, String> {
+        if self.command == Some(Command::Stdio) {
+            return Ok(Transport::Stdio);
+        }
+        match std::env::var("MCP_TRANSPORT").unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+            "stdio" => Ok(Transport::Stdio),
+            "" | "streamable_http" | "http" => Ok(Transport::Http),
+            other => Err(format!("MCP_TRANSPORT={other}: use stdio or streamable_http")),
+        }
+    }
+
     /// Pingora's options as these flags set them.
     pub fn pingora(&self) -> pingora::server::configuration::Opt {
         pingora::server::configuration::Opt {

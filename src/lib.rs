@@ -31,6 +31,7 @@ pub(crate) mod reply;
 pub(crate) mod runtime;
 pub(crate) mod server;
 pub(crate) mod shutdown;
+pub mod stdio;
 pub(crate) mod stream;
 pub(crate) mod telemetry;
 pub(crate) mod tools;

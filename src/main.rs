@@ -46,7 +46,18 @@ fn main() -> ExitCode {
             }
         };
     }
-    match immich_mcp_gateway::run(source, cli.demo, cli.pingora()) {
+    let transport = match cli.transport() {
+        Ok(transport) => transport,
+        Err(why) => {
+            eprintln!("{why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ran = match transport {
+        immich_mcp_gateway::cli::Transport::Stdio => immich_mcp_gateway::stdio::run(source, cli.demo),
+        immich_mcp_gateway::cli::Transport::Http => immich_mcp_gateway::run(source, cli.demo, cli.pingora()),
+    };
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(errors) => {
             eprintln!("invalid configuration:\n{errors}");
