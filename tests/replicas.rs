@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::sse::{SseReader, photo_ids, read_messages};
+
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -175,43 +177,6 @@ fn a_python_sdk_session_is_served_by_every_replica() {
     assert!(served >= 2, "one session's requests reached {served} replica(s)");
 }
 
-/// Reads SSE events off a raw response until `stop`; (event id, message) pairs.
-async fn events(
-    response: &mut reqwest::Response,
-    pending: &mut Vec<u8>,
-    mut stop: impl FnMut(&Value) -> bool,
-) -> Vec<(Option<String>, Value)> {
-    let mut found = Vec::new();
-    loop {
-        while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
-            let event: Vec<u8> = pending.drain(..end + 2).collect();
-            let text = String::from_utf8(event).unwrap();
-            let id = text.lines().find_map(|l| l.strip_prefix("id: ")).map(str::to_string);
-            if let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")).filter(|d| !d.is_empty()) {
-                let message: Value = serde_json::from_str(data).unwrap();
-                let done = stop(&message);
-                found.push((id, message));
-                if done {
-                    return found;
-                }
-            }
-        }
-        match response.chunk().await {
-            Ok(Some(chunk)) => pending.extend_from_slice(&chunk),
-            _ => return found,
-        }
-    }
-}
-
-fn photo_ids(messages: &[(Option<String>, Value)]) -> Vec<String> {
-    messages
-        .iter()
-        .filter(|(_, m)| m["method"] == "notifications/stream/data")
-        .flat_map(|(_, m)| m["params"]["items"].as_array().unwrap().clone())
-        .map(|p| p["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_cut_by_killing_its_replica_resumes_on_another() {
     let dir = tempfile::tempdir().unwrap();
@@ -226,7 +191,7 @@ async fn a_stream_cut_by_killing_its_replica_resumes_on_another() {
     let session = response.headers()["mcp-session-id"].to_str().unwrap().to_string();
     let call = json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/call",
         "params": { "name": "queryPhotos", "arguments": { "limit": 5000 } } });
-    let mut stream = c
+    let stream = c
         .post(&mcp)
         .header("accept", "application/json, text/event-stream")
         .header("mcp-session-id", &session)
@@ -235,19 +200,14 @@ async fn a_stream_cut_by_killing_its_replica_resumes_on_another() {
         .send()
         .await
         .unwrap();
-    let mut pending = Vec::new();
-    let mut data_events = 0;
-    let first = events(&mut stream, &mut pending, |m| {
-        data_events += usize::from(m["method"] == "notifications/stream/data");
-        data_events == 5
-    })
-    .await;
+    let mut stream = SseReader::new(stream);
+    let first = stream.read_data_events(5).await;
     // The replica with the open stream dies without a word.
     let serving = replicas.iter().position(|r| r.active_streams() > 0).expect("a replica serves the stream");
     replicas.remove(serving).stop("-KILL");
     drop(stream);
     let last_id = first.iter().rev().find_map(|(id, _)| id.clone()).expect("event ids");
-    let mut resumed = c
+    let resumed = c
         .get(&mcp)
         .header("accept", "text/event-stream")
         .header("mcp-session-id", &session)
@@ -257,8 +217,9 @@ async fn a_stream_cut_by_killing_its_replica_resumes_on_another() {
         .await
         .unwrap();
     assert_eq!(resumed.status(), 200);
-    let rest = events(&mut resumed, &mut Vec::new(), |m| m["id"] == 9).await;
-    assert!(rest.last().is_some_and(|(_, m)| m["result"].is_object()), "the call was answered after the resume");
+    let rest = read_messages(resumed, |m| m["id"] == 9).await;
+    assert!(rest.last().is_some_and(|m| m["result"].is_object()), "the call was answered after the resume");
+    let first: Vec<Value> = first.into_iter().map(|(_, m)| m).collect();
     let mut ids = photo_ids(&first);
     ids.extend(photo_ids(&rest));
     let unique: std::collections::HashSet<&String> = ids.iter().collect();

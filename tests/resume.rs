@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::sse::{SseReader, data_events, photo_ids, read_messages, stateless_query};
 use common::{Gateway, client};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -15,77 +16,7 @@ fn replica(extra: &str) -> Gateway {
 
 /// A stateless-wire `queryPhotos` call with `arguments`, answered over SSE.
 async fn query(gw: &Gateway, arguments: Value) -> reqwest::Response {
-    let meta = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {} });
-    let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-        "params": { "name": "queryPhotos", "arguments": arguments, "_meta": meta } });
-    let response = client()
-        .post(gw.at("/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "queryPhotos")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response
-}
-
-/// Reads SSE messages off `response` until `stop` says so or the stream ends.
-async fn read_messages(response: reqwest::Response, stop: impl FnMut(&Value) -> bool) -> Vec<Value> {
-    SseReader::new(response).read(stop).await.into_iter().map(|(_, message)| message).collect()
-}
-
-/// An SSE response read in steps: each `read` goes on where the previous one stopped.
-struct SseReader {
-    response: reqwest::Response,
-    pending: Vec<u8>,
-}
-
-impl SseReader {
-    fn new(response: reqwest::Response) -> SseReader {
-        SseReader { response, pending: Vec::new() }
-    }
-
-    /// Messages and their event ids until `stop` says so or the stream ends; events without JSON
-    /// data (priming, keep-alive comments) carry no message.
-    async fn read(&mut self, mut stop: impl FnMut(&Value) -> bool) -> Vec<(Option<String>, Value)> {
-        let mut messages = Vec::new();
-        loop {
-            while let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
-                let event: Vec<u8> = self.pending.drain(..end + 2).collect();
-                let text = String::from_utf8(event).unwrap();
-                let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")).filter(|d| !d.is_empty()) else {
-                    continue;
-                };
-                let id = text.lines().find_map(|l| l.strip_prefix("id: ")).map(str::to_string);
-                let message: Value = serde_json::from_str(data).unwrap();
-                let done = stop(&message);
-                messages.push((id, message));
-                if done {
-                    return messages;
-                }
-            }
-            let next = tokio::time::timeout(Duration::from_secs(20), self.response.chunk()).await.unwrap().unwrap();
-            match next {
-                Some(chunk) => self.pending.extend_from_slice(&chunk),
-                None => return messages,
-            }
-        }
-    }
-}
-
-fn data_events(messages: &[Value]) -> Vec<&Value> {
-    messages.iter().filter(|m| m["method"] == "notifications/stream/data").map(|m| &m["params"]).collect()
-}
-
-fn photo_ids(messages: &[Value]) -> Vec<String> {
-    data_events(messages)
-        .iter()
-        .flat_map(|d| d["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()))
-        .collect()
+    stateless_query(&gw.at("/mcp"), arguments).await
 }
 
 fn final_result(messages: &[Value]) -> &Value {

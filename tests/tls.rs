@@ -106,18 +106,7 @@ fn a_renewed_certificate_is_served_without_a_restart() {
 
 #[test]
 fn check_refuses_incomplete_or_mismatched_tls_settings() {
-    let check = |toml: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gateway.toml");
-        std::fs::write(&path, toml).unwrap();
-        let output = Command::new(env!("CARGO_BIN_EXE_immich-mcp-gateway"))
-            .arg("--config")
-            .arg(&path)
-            .arg("--check")
-            .output()
-            .unwrap();
-        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
-    };
+    let check = common::check_config;
     let (ok, errors) = check("[server]\ntls_listen = [\"127.0.0.1:8443\"]\n");
     assert!(!ok);
     assert!(errors.contains("gateway.toml:2:1: server.tls_listen: HTTPS needs both"), "{errors}");

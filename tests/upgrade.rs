@@ -1,9 +1,12 @@
 //! The zero-downtime upgrade of docs/configuration.md, for real: a second process started with
 //! `-u` takes the listening socket over when the first gets SIGQUIT, while a client keeps sending
-//! requests on fresh connections — none fails, and the new process answers from then on.
+//! requests on fresh connections — none fails, and the new process answers from then on; a
+//! stream open on the old process ends with a resume token the new one continues from.
 
 mod common;
 
+use common::sse::{SseReader, photo_ids, read_messages, stateless_query};
+use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,6 +27,20 @@ fn serving_pid(url: &str) -> Option<u64> {
     (status == 200).then(|| serde_json::from_slice::<serde_json::Value>(&body).ok()?["pid"].as_u64()).flatten()
 }
 
+/// A config file in `dir` listening on a fresh port with an upgrade socket, plus `extra`; its path
+/// and the gateway's URL.
+fn write_config(dir: &std::path::Path, extra: &str) -> (std::path::PathBuf, String) {
+    let port = common::free_port();
+    let path = dir.join("gateway.toml");
+    let sock = dir.join("upgrade.sock");
+    std::fs::write(
+        &path,
+        format!("[server]\nlisten = [\"127.0.0.1:{port}\"]\nupgrade_sock = \"{}\"\n{extra}", sock.display()),
+    )
+    .unwrap();
+    (path, format!("http://127.0.0.1:{port}"))
+}
+
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
@@ -35,17 +52,7 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 #[test]
 fn a_new_process_takes_over_without_failing_a_request() {
     let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let config = dir.path().join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = [\"127.0.0.1:{port}\"]\nupgrade_sock = \"{}\"\n",
-            dir.path().join("upgrade.sock").display()
-        ),
-    )
-    .unwrap();
+    let (config, url) = write_config(dir.path(), "");
     let mut old = spawn(&config, &dir.path().join("old.log"), false);
     wait_for("the first process", Duration::from_secs(30), || serving_pid(&url) == Some(u64::from(old.id())));
 
@@ -80,4 +87,58 @@ fn a_new_process_takes_over_without_failing_a_request() {
     let (sent, failed) = (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
     assert!(sent > 100, "{sent} requests");
     assert_eq!(failed, 0, "{failed} of {sent} requests failed during the upgrade");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_stream_ends_resumable_and_resumes_on_the_new_process() {
+    let dir = tempfile::tempdir().unwrap();
+    // Immich answers each page in 400 ms, so the stream is still running when the old process
+    // stops (Pingora gives the new process 5 s to take over before the old one shuts down).
+    let (config, url) = write_config(
+        dir.path(),
+        "grace_period = \"1s\"\n[mcp]\nsession_secret = \"the-upgrade-test-session-secret-0123456789\"\n\
+         [demo]\nfault = \"slow=400ms\"\n",
+    );
+    let mut old = spawn(&config, &dir.path().join("old.log"), false);
+    let old_pid = u64::from(old.id());
+    let ready = url.clone();
+    tokio::task::spawn_blocking(move || {
+        wait_for("the first process", Duration::from_secs(30), || serving_pid(&ready) == Some(old_pid))
+    })
+    .await
+    .unwrap();
+
+    let mcp = format!("{url}/mcp");
+    let mut stream = SseReader::new(stateless_query(&mcp, json!({ "limit": 5000 })).await);
+    let mut before = stream.read_data_events(3).await;
+    let mut new = spawn(&config, &dir.path().join("new.log"), true);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(Command::new("kill").args(["-QUIT", &old.id().to_string()]).status().unwrap().success());
+    before.extend(stream.read(|_| false).await);
+    let before: Vec<Value> = before.into_iter().map(|(_, m)| m).collect();
+    let [.., last, answer] = before.as_slice() else { panic!("too few messages: {before:?}") };
+    assert_eq!(last["method"], "notifications/stream/error", "the stream ended with {last}");
+    assert_eq!(last["params"]["code"], "SHUTTING_DOWN");
+    assert_eq!(last["params"]["retryable"], true);
+    assert_eq!(answer["error"]["data"]["code"], "SHUTTING_DOWN", "the request is answered: {answer}");
+    let token = last["params"]["resumeToken"].as_str().expect("a resume token").to_string();
+
+    // The same address, now served by the new process, continues the stream.
+    let new_pid = u64::from(new.id());
+    let ready = url.clone();
+    tokio::task::spawn_blocking(move || {
+        wait_for("the new process to serve", Duration::from_secs(30), || serving_pid(&ready) == Some(new_pid))
+    })
+    .await
+    .unwrap();
+    let after = read_messages(stateless_query(&mcp, json!({ "resumeToken": token })).await, |_| false).await;
+    let answer = after.last().expect("an answer");
+    assert!(answer["result"].is_object() && answer["result"]["isError"] != true, "{answer}");
+    let mut ids = photo_ids(&before);
+    ids.extend(photo_ids(&after));
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), unique.len()), (5000, 5000), "every photo exactly once");
+    let _ = old.wait();
+    let _ = new.kill();
+    let _ = new.wait();
 }

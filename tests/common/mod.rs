@@ -5,6 +5,7 @@
 
 pub mod mcp;
 pub mod schema;
+pub mod sse;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -364,4 +365,18 @@ pub fn streamed_items(messages: &[serde_json::Value]) -> Vec<&serde_json::Value>
         .filter(|m| m["method"] == "notifications/stream/data")
         .flat_map(|m| m["params"]["items"].as_array().expect("a data notification carries items"))
         .collect()
+}
+
+/// `immich-mcp-gateway --check` on `toml`: whether it passed, and what it printed on stderr.
+pub fn check_config(toml: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(&path, toml).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_immich-mcp-gateway"))
+        .arg("--config")
+        .arg(&path)
+        .arg("--check")
+        .output()
+        .unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
