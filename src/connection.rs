@@ -42,8 +42,11 @@ pub enum Phase {
     Head = 1,
     /// A request is being served (its body read, its answer written).
     Busy = 2,
-    /// Not HTTP/1 requests any more: an upgraded WebSocket, or an HTTP/2 connection.
+    /// Not HTTP/1 requests any more: MCP's own WebSocket, or an HTTP/2 connection.
     Upgraded = 3,
+    /// An upgraded connection (a WebSocket) proxied to Immich: it reads as ended once a graceful
+    /// shutdown begins, so both sides are closed and the client reconnects to another process.
+    Tunnel = 4,
 }
 
 /// What a connection's stream and the gateway's phases share.
@@ -71,7 +74,8 @@ impl ConnState {
             0 => Phase::Idle,
             1 => Phase::Head,
             2 => Phase::Busy,
-            _ => Phase::Upgraded,
+            3 => Phase::Upgraded,
+            _ => Phase::Tunnel,
         }
     }
 }
@@ -230,6 +234,7 @@ impl Admitted {
             timer: None,
             head: HeadLines::default(),
             last_words: None,
+            shutdown: None,
             _slot: self.slot,
         }
     }
@@ -252,6 +257,8 @@ pub struct Guarded {
     /// An answer to write before the connection closes (a head with too many header lines, which
     /// Pingora would answer with an empty 400) and how much of it is written.
     last_words: Option<(Vec<u8>, usize)>,
+    /// In a tunnel: resolves when a graceful shutdown begins (made at the first wait).
+    shutdown: Option<Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>>,
     _slot: Slot,
 }
 
@@ -334,7 +341,7 @@ impl Guarded {
         let limit = match phase {
             Phase::Idle => self.idle_timeout,
             Phase::Head => self.head_timeout,
-            Phase::Busy | Phase::Upgraded => return None,
+            Phase::Busy | Phase::Upgraded | Phase::Tunnel => return None,
         };
         let epoch = self.state.epoch.load(Ordering::Acquire);
         match self.deadline {
@@ -376,6 +383,13 @@ impl AsyncRead for Guarded {
         }
         if read.is_ready() {
             return read;
+        }
+        if phase == Phase::Tunnel {
+            let shutdown = self.shutdown.get_or_insert_with(|| Box::pin(crate::shutdown::watch()));
+            return match shutdown.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Ok(())),
+                Poll::Pending => read,
+            };
         }
         let Some(deadline) = self.deadline(phase) else { return read };
         if phase == Phase::Idle {

@@ -48,14 +48,9 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     server.bootstrap();
 
     let permissions = Arc::new(crate::tools::KeyPermissions::default());
-    let mut proxy = pingora_proxy::http_proxy(&server.configuration, Gateway::new(store.clone(), permissions.clone()));
-    let mut options = HttpServerOptions::default();
-    options.h2c = config.server.h2c;
-    // An HTTP/2 connection with no stream open closes like an idle HTTP/1 one.
-    options.h2_idle_timeout = Some(config.server.keepalive_timeout.0);
-    proxy.server_options = Some(options);
-    let front = Front { proxy: Arc::new(proxy), store: store.clone(), limits: Limits::new() };
-    let mut proxy = Service::new("immich-mcp-gateway".to_string(), front);
+    let gateway = Gateway::new(store.clone(), permissions.clone());
+    let mut proxy =
+        Service::new("immich-mcp-gateway".to_string(), front(&server, gateway.clone(), &store, Limits::new()));
     for addr in &config.server.listen {
         proxy.add_listener(ListenerConfig::tcp(addr.as_str()).l4_buffer(connection_buffers()));
         tracing::info!(%addr, "listening");
@@ -66,6 +61,14 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
         tracing::info!(%addr, "listening (HTTPS)");
     }
     server.add_service(proxy);
+    if let Some(addr) = &config.server.admin_listen {
+        // Its own connection count: a flood on the main listeners does not fail the probes.
+        let admin = front(&server, gateway.for_admin_listener(), &store, Limits::new());
+        let mut service = Service::new("admin".to_string(), admin);
+        service.add_listener(ListenerConfig::tcp(addr.as_str()));
+        tracing::info!(%addr, "listening (health, readiness and metrics)");
+        server.add_service(service);
+    }
     server.add_service(background_service("config reloader", Reloader { store: store.clone() }));
     server.add_service(background_service("shutdown notice", ShutdownNotice));
     server.add_service(background_service(
@@ -80,6 +83,24 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     }
     tracing::info!(immich = %config.immich.base_url, mode = ?config.auth.mode, "immich-mcp-gateway {} starting", env!("CARGO_PKG_VERSION"));
     server.run_forever();
+}
+
+/// The connection-admitting app in front of `gateway`'s Pingora proxy, with the server options
+/// every listener shares.
+fn front(
+    server: &Server,
+    gateway: Gateway,
+    store: &Arc<ConfigStore>,
+    limits: Arc<Limits>,
+) -> Front<pingora_proxy::HttpProxy<Gateway>> {
+    let config = store.current();
+    let mut proxy = pingora_proxy::http_proxy(&server.configuration, gateway);
+    let mut options = HttpServerOptions::default();
+    options.h2c = config.config.server.h2c;
+    // An HTTP/2 connection with no stream open closes like an idle HTTP/1 one.
+    options.h2_idle_timeout = Some(config.config.server.keepalive_timeout.0);
+    proxy.server_options = Some(options);
+    Front { proxy: Arc::new(proxy), store: store.clone(), limits }
 }
 
 /// The embedded demo Immich (`--demo`), when this build has it.

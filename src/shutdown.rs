@@ -22,3 +22,8 @@ pub fn has_begun() -> bool {
 pub fn begin() {
     SHUTTING_DOWN.cancel();
 }
+
+/// A future that resolves when a graceful shutdown has begun, to keep inside a stream's state.
+pub fn watch() -> tokio_util::sync::WaitForCancellationFutureOwned {
+    SHUTTING_DOWN.clone().cancelled_owned()
+}

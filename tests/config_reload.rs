@@ -153,7 +153,13 @@ async fn reload_applies_good_files_and_keeps_the_old_config_on_bad_ones_without_
     }
     let metrics = client().get(gw.at("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("gateway_config_reloads_total{result=\"error\"} 1"), "{metrics}");
-    assert!(metrics.contains("gateway_config_reloads_total{result=\"success\"} 3"), "{metrics}");
+    // Three good files; SIGHUP and the file watch may both pick up the third one.
+    let successes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("gateway_config_reloads_total{result=\"success\"} "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!((3..=4).contains(&successes), "{metrics}");
     assert_eq!(failed.load(Ordering::Relaxed), 0, "no request failed during reloads");
     assert!(ok.load(Ordering::Relaxed) > 20, "requests kept flowing: {}", ok.load(Ordering::Relaxed));
 }

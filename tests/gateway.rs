@@ -292,7 +292,9 @@ async fn health_ready_and_metrics() {
     assert!(health["active_sessions"].is_u64() && health["uptime_seconds"].is_u64());
     assert_eq!(c.get(gw.at("/ready")).send().await.unwrap().status(), 200);
     assert_eq!(c.post(gw.at("/health")).send().await.unwrap().status(), 405);
-    assert_eq!(c.get(gw.at("/nope")).send().await.unwrap().status(), 404);
+    // Anything else is Immich's: its web app, or its own 404 under /api.
+    assert_eq!(c.get(gw.at("/nope")).send().await.unwrap().status(), 200);
+    assert_eq!(c.get(gw.at("/api/nope")).send().await.unwrap().status(), 404);
 
     c.get(gw.at("/api/server/ping")).send().await.unwrap();
     let response = c.get(gw.at("/metrics")).send().await.unwrap();
@@ -432,7 +434,7 @@ fn probe_checks_an_endpoint() {
         std::process::Command::new(env!("CARGO_BIN_EXE_immich-mcp-gateway")).args(["--probe", &url]).output().unwrap()
     };
     assert!(probe(gw.at("/ready")).status.success());
-    let missing = probe(gw.at("/nope"));
+    let missing = probe(gw.at("/api/nope"));
     assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("404"));
     assert!(!probe(format!("http://127.0.0.1:{}/health", closed_port())).status.success());
 }

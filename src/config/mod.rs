@@ -47,6 +47,15 @@ pub struct ServerConfig {
     /// Addresses to serve HTTPS on (HTTP/1.1 and HTTP/2 by ALPN), beside `listen`; they need
     /// `tls_cert_file` and `tls_key_file`. Changing them needs a restart or upgrade.
     pub tls_listen: Vec<String>,
+    /// An address (`host:port`) that serves only `/health`, `/health/streaming`, `/ready` and
+    /// `/metrics` (the Kubernetes convention); those paths on the main listeners then go to Immich
+    /// like any other. Absent: they are served on the main listeners. Changing it needs a restart.
+    pub admin_listen: Option<String>,
+    /// Where the gateway's own paths start on the main listeners: empty (`/mcp`, `/exports/…`,
+    /// `/health`, …) or a path such as `/gateway` (`/gateway/mcp`, …), for an Immich that uses
+    /// one of those paths itself. Everything outside them goes to Immich. RFC 9728 metadata stays
+    /// at `/.well-known/oauth-protected-resource`.
+    pub path_prefix: String,
     /// The PEM certificate chain served on `tls_listen`, leaf first. Re-read on every reload, and
     /// a change of its content triggers one: a renewed certificate is served without a restart.
     pub tls_cert_file: Option<PathBuf>,
@@ -97,9 +106,9 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Every listen address, plain (`listen`) and HTTPS (`tls_listen`).
+    /// Every listen address: plain (`listen`), HTTPS (`tls_listen`) and admin (`admin_listen`).
     pub fn listeners(&self) -> impl Iterator<Item = &String> {
-        self.listen.iter().chain(&self.tls_listen)
+        self.listen.iter().chain(&self.tls_listen).chain(&self.admin_listen)
     }
 
     /// The ports of every listener.
@@ -118,6 +127,8 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: vec!["127.0.0.1:8080".into()],
             tls_listen: Vec::new(),
+            admin_listen: None,
+            path_prefix: String::new(),
             tls_cert_file: None,
             tls_key_file: None,
             threads: None,
@@ -545,11 +556,36 @@ impl Config {
         };
         let s = &self.server;
         check(!s.listen.is_empty(), "server.listen", "at least one listen address is required".into());
-        for (key, addr) in
-            s.listen.iter().map(|a| ("server.listen", a)).chain(s.tls_listen.iter().map(|a| ("server.tls_listen", a)))
+        for (key, addr) in s
+            .listen
+            .iter()
+            .map(|a| ("server.listen", a))
+            .chain(s.tls_listen.iter().map(|a| ("server.tls_listen", a)))
+            .chain(s.admin_listen.iter().map(|a| ("server.admin_listen", a)))
         {
             check(port_of(addr).is_some(), key, format!("{addr:?} is not host:port"));
         }
+        if let Some(admin) = &s.admin_listen {
+            let shared = s.listen.iter().chain(&s.tls_listen).any(|a| a == admin);
+            check(
+                !shared,
+                "server.admin_listen",
+                format!("{admin:?} is also a main listener: give the admin port its own"),
+            );
+        }
+        let prefix = &s.path_prefix;
+        let prefix_ok = prefix.is_empty()
+            || (prefix.starts_with('/')
+                && !prefix.ends_with('/')
+                && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-._~".contains(&b))
+                && !prefix.split('/').any(|segment| segment == "." || segment == "..")
+                && prefix != "/api"
+                && !prefix.starts_with("/api/"));
+        check(
+            prefix_ok,
+            "server.path_prefix",
+            format!("{prefix:?} must be empty or a path like \"/gateway\" (no trailing slash, not under /api)"),
+        );
         let tls_files = s.tls_cert_file.is_some() && s.tls_key_file.is_some();
         check(
             s.tls_listen.is_empty() || tls_files,
@@ -713,6 +749,9 @@ impl Config {
         }
         if self.server.tls_listen != newer.server.tls_listen {
             changed.push("server.tls_listen");
+        }
+        if self.server.admin_listen != newer.server.admin_listen {
+            changed.push("server.admin_listen");
         }
         if self.server.threads != newer.server.threads {
             changed.push("server.threads");

@@ -42,9 +42,7 @@ pub(super) async fn admit(session: &mut Session, ctx: &mut RequestCtx) -> Result
             return Ok(true);
         }
     }
-    if content_length(session.req_header()).is_err() {
-        let message = "conflicting Content-Length headers";
-        respond_error(session, 400, &id, message, &[("connection", "close")]).await?;
+    if admit_body(session, ctx).await? {
         return Ok(true);
     }
     let streaming = &runtime.config.streaming;
@@ -71,15 +69,29 @@ pub(super) async fn admit(session: &mut Session, ctx: &mut RequestCtx) -> Result
         let accepted = session.req_header().headers.get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
         ctx.codec = crate::stream::compress::negotiate(accepted);
     }
-    let server = &runtime.config.server;
-    if content_length(session.req_header()).ok().flatten().is_some_and(|n| n > server.max_body_size.0) {
-        let message = format!("request body larger than the limit of {}", server.max_body_size);
-        respond_error(session, 413, &id, &message, &[("connection", "close")]).await?;
+    Ok(false)
+}
+
+/// Refuses a body framed two ways (400) or declared larger than `[server] max_body_size` (413,
+/// before a byte of it reaches Immich), and bounds each read of the rest. `Ok(true)` when
+/// answered.
+pub(super) async fn admit_body(session: &mut Session, ctx: &RequestCtx) -> Result<bool> {
+    let server = &ctx.runtime.config.server;
+    let refusal = match content_length(session.req_header()) {
+        Err(()) => Some((400, "conflicting Content-Length headers".to_string())),
+        Ok(Some(n)) if n > server.max_body_size.0 => {
+            Some((413, format!("request body larger than the limit of {}", server.max_body_size)))
+        }
+        Ok(_) => None,
+    };
+    if let Some((status, message)) = refusal {
+        respond_error(session, status, &ctx.request_id, &message, &[("connection", "close")]).await?;
         return Ok(true);
     }
     // Each read of an upload may wait this long; the whole body has `upload_timeout` (see
-    // `Gateway::request_body_filter`).
-    session.set_read_timeout(Some(server.body_idle_timeout.0));
+    // `Gateway::request_body_filter`). A WebSocket's client may be quiet for its idle timeout.
+    let wait = if session.is_upgrade_req() { server.websocket_idle_timeout.0 } else { server.body_idle_timeout.0 };
+    session.set_read_timeout(Some(wait));
     Ok(false)
 }
 

@@ -23,7 +23,7 @@ pub(super) async fn serve(
     request_id: &str,
     public_base: &str,
 ) -> Result<Option<Principal>> {
-    let token = session.req_header().uri.path().trim_start_matches("/exports/").to_string();
+    let token = super::routes::export_token(session.req_header().uri.path()).to_string();
     let Some(selection) =
         sealer.open(export::KIND, &token).and_then(|bytes| serde_json::from_slice::<export::Selection>(&bytes).ok())
     else {

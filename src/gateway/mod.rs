@@ -10,6 +10,7 @@ mod exports;
 mod front;
 pub mod path;
 pub mod routes;
+mod web;
 
 pub use front::Front;
 
@@ -28,13 +29,15 @@ use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::upstreams::peer::HttpPeer;
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
-use routes::{Route, route_of};
+use routes::{Listener, Own, Route, Target};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Header names parsed once, not on every request.
 const X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: http::HeaderName = http::HeaderName::from_static("x-forwarded-host");
+const X_REAL_IP: http::HeaderName = http::HeaderName::from_static("x-real-ip");
 const HTTP: http::HeaderValue = http::HeaderValue::from_static("http");
 
 /// Per-request state, created when the request arrives.
@@ -57,21 +60,32 @@ pub struct RequestCtx {
     codec: Option<crate::stream::compress::Codec>,
     /// Compresses the body, once the response turned out compressible.
     compressor: Option<crate::stream::compress::Compressor>,
+    /// Counts a WebSocket proxied to Immich while it is open (from its 101).
+    websocket: Option<crate::telemetry::GaugeHold>,
 }
 
-/// The gateway: one instance serves every request of the process.
+/// The gateway: one instance serves every request of its listeners (the main ones, or the admin
+/// listener, which shares the rest with them).
+#[derive(Clone)]
 pub struct Gateway {
     store: Arc<ConfigStore>,
     permissions: Arc<KeyPermissions>,
-    mcp: McpState,
+    mcp: Arc<McpState>,
     started: Instant,
+    listener: Listener,
 }
 
 impl Gateway {
     /// A gateway serving the configuration in `store`, offering the Immich tools as far as
     /// `permissions` allow.
     pub fn new(store: Arc<ConfigStore>, permissions: Arc<KeyPermissions>) -> Gateway {
-        Gateway { store, permissions, mcp: McpState::default(), started: Instant::now() }
+        let mcp = Arc::new(McpState::default());
+        Gateway { store, permissions, mcp, started: Instant::now(), listener: Listener::Main }
+    }
+
+    /// The same gateway for `[server] admin_listen`: health, readiness and metrics only.
+    pub fn for_admin_listener(&self) -> Gateway {
+        Gateway { listener: Listener::Admin, ..self.clone() }
     }
 
     /// The MCP server for `runtime`: its catalogues (the Immich tools, as far as the key's known
@@ -131,6 +145,7 @@ impl ProxyHttp for Gateway {
             stream_guard: None,
             codec: None,
             compressor: None,
+            websocket: None,
         }
     }
 
@@ -145,7 +160,8 @@ impl ProxyHttp for Gateway {
     /// gateway's own endpoints, and admits or refuses `/api` requests.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id = request_id(session);
-        ctx.route = route_of(session.req_header().uri.path());
+        let target = routes::target(session.req_header().uri.path(), &ctx.runtime.config.server, self.listener);
+        ctx.route = target.route();
         let id = ctx.request_id.clone();
         // The head is in: the connection's head deadline no longer applies.
         crate::connection::mark(session, crate::connection::Phase::Busy);
@@ -156,29 +172,41 @@ impl ProxyHttp for Gateway {
             respond_error(session, 431, &id, problem, &[("connection", "close")]).await?;
             return Ok(true);
         }
+        let own = match target {
+            Target::Api => return api::admit(session, ctx).await,
+            Target::Web => return web::admit(session, ctx).await,
+            Target::NotFound => {
+                let message = "not found: this listener serves /health, /health/streaming, /ready and /metrics";
+                respond_error(session, 404, &id, message, &[]).await?;
+                return Ok(true);
+            }
+            Target::Own(own) => own,
+        };
         let method = session.req_header().method.clone();
         let is_read = method == http::Method::GET || method == http::Method::HEAD;
         let runtime = ctx.runtime.clone();
-        match ctx.route {
-            Route::Health | Route::Ready | Route::Metrics | Route::Export if !is_read => {
+        match own {
+            Own::Health | Own::HealthStreaming | Own::Ready | Own::Metrics | Own::Export if !is_read => {
                 respond_error(session, 405, &id, "only GET and HEAD are allowed here", &[("allow", "GET, HEAD")])
                     .await?;
             }
-            Route::Health if session.req_header().uri.path() == "/health/streaming" => {
-                endpoints::streaming_health(session, &runtime, &id).await?;
-            }
-            Route::Health => {
+            Own::HealthStreaming => endpoints::streaming_health(session, &runtime, &id).await?,
+            Own::Health => {
                 endpoints::health(session, &runtime, &id, self.started, self.mcp.sessions.active()).await?;
             }
-            Route::Ready => endpoints::ready(session, &runtime, &id).await?,
-            Route::Metrics if runtime.config.telemetry.metrics => endpoints::prometheus(session, &id).await?,
-            Route::Export => {
+            Own::Ready => endpoints::ready(session, &runtime, &id).await?,
+            Own::Metrics if runtime.config.telemetry.metrics => endpoints::prometheus(session, &id).await?,
+            Own::Metrics => {
+                respond_error(session, 404, &id, "metrics are turned off ([telemetry] metrics = false)", &[]).await?;
+            }
+            Own::Export => {
                 let sealer = self.mcp.sessions.sealer(&runtime.session_secrets);
                 let base = transport::guard::base_url(session, &runtime.config);
                 ctx.principal = exports::serve(session, &runtime, &sealer, &id, &base).await?;
             }
-            Route::Mcp if runtime.config.mcp.enabled => {
+            Own::Mcp(endpoint) if runtime.config.mcp.enabled => {
                 let cx = transport::Context {
+                    endpoint,
                     config: &runtime.config,
                     secrets: &runtime.session_secrets,
                     credentials: &runtime.credentials,
@@ -187,11 +215,9 @@ impl ProxyHttp for Gateway {
                 };
                 transport::serve(&self.mcp, session, cx).await?;
             }
-            Route::Metrics | Route::Mcp | Route::Other => {
-                let message = "not found: the gateway serves /api/*, /mcp, /health, /ready and /metrics";
-                respond_error(session, 404, &id, message, &[]).await?;
+            Own::Mcp(_) => {
+                respond_error(session, 404, &id, "MCP is turned off ([mcp] enabled = false)", &[]).await?;
             }
-            Route::Api => return api::admit(session, ctx).await,
         }
         Ok(true)
     }
@@ -219,7 +245,7 @@ impl ProxyHttp for Gateway {
     }
 
     /// Picks Immich's resolved address with the configured timeouts.
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
         let upstream = &ctx.runtime.upstream;
         let Some(addr) = upstream.addr() else {
             metrics().upstream_errors.with_label_values(&["dns"]).inc();
@@ -233,6 +259,8 @@ impl ProxyHttp for Gateway {
         options.read_timeout = Some(match ctx.stream_format {
             // A stream with nothing to send for `[streaming] idle_timeout` ends (IDLE_TIMEOUT).
             Some(_) => immich.read_timeout.0.min(ctx.runtime.config.streaming.idle_timeout.0),
+            // A WebSocket (socket.io pings every 25 s) closes after its idle timeout.
+            None if session.is_upgrade_req() => ctx.runtime.config.server.websocket_idle_timeout.0,
             None => immich.read_timeout.0,
         });
         options.write_timeout = Some(immich.write_timeout.0);
@@ -278,13 +306,16 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let upstream_target = &ctx.runtime.upstream;
-        let path = ctx.upstream_path.as_deref().unwrap_or("/api");
+        // `/api` paths as normalised; Immich's other paths as sent.
+        let path = ctx.upstream_path.as_deref().unwrap_or(upstream.uri.path());
         let prefix = &upstream_target.base().prefix;
-        // `stream=` is the gateway's parameter, not Immich's.
-        let query = upstream
-            .uri
-            .query()
-            .map(|q| q.split('&').filter(|p| !p.starts_with("stream=")).collect::<Vec<_>>().join("&"));
+        // `stream=` is the gateway's parameter on `/api`, not Immich's.
+        let query: Option<std::borrow::Cow<str>> = match upstream.uri.query() {
+            Some(q) if ctx.route == Route::Api && q.contains("stream=") => {
+                Some(q.split('&').filter(|p| !p.starts_with("stream=")).collect::<Vec<_>>().join("&").into())
+            }
+            q => q.map(Into::into),
+        };
         let query_changed = query.as_deref() != upstream.uri.query();
         // Rebuild the target only when normalisation, the prefix or the query changed it.
         if !prefix.is_empty() || path != upstream.uri.path() || query_changed {
@@ -297,16 +328,24 @@ impl ProxyHttp for Gateway {
         }
         upstream.insert_header(HOST, upstream_target.host_header().clone())?;
 
+        // What Immich's reverse-proxy guide has a proxy set: the client's address, scheme and
+        // host (Immich's own `Host` is the one its base URL names).
         let client_ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip().to_string());
         if let Some(ip) = client_ip {
             let forwarded = match upstream.headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
                 Some(previous) => format!("{previous}, {ip}"),
-                None => ip,
+                None => ip.clone(),
             };
             upstream.insert_header(X_FORWARDED_FOR, forwarded)?;
+            upstream.insert_header(X_REAL_IP, ip)?;
         }
         if !upstream.headers.contains_key(&X_FORWARDED_PROTO) {
             upstream.insert_header(X_FORWARDED_PROTO, HTTP)?;
+        }
+        if !upstream.headers.contains_key(&X_FORWARDED_HOST)
+            && let Some(host) = session.req_header().headers.get(HOST).cloned()
+        {
+            upstream.insert_header(X_FORWARDED_HOST, host)?;
         }
         upstream.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
         // `Content-Length: 5, 5` (or the header twice) frames the body as 5 bytes; Immich gets it
@@ -345,11 +384,18 @@ impl ProxyHttp for Gateway {
     /// Tags the response with the request id; re-frames and compresses it as the client asked.
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         response.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
+        if response.status == 101 {
+            // A WebSocket to Immich: counted while open, and closed when a graceful shutdown begins.
+            let gauge = metrics().websocket_connections.with_label_values(&[ctx.route.label()]);
+            ctx.websocket = Some(crate::telemetry::GaugeHold::new(gauge));
+            crate::connection::mark(session, crate::connection::Phase::Tunnel);
+            return Ok(());
+        }
         api::response_head(response, ctx)
     }
 

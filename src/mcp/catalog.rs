@@ -305,7 +305,8 @@ pub struct CallContext {
     /// What this call's Immich requests authenticate with (the caller's credential, or the key a
     /// gateway key maps to).
     pub immich: Option<crate::immich::Credential>,
-    /// The gateway's public base URL as this request reached it (for links back to the gateway).
+    /// Where the gateway's own paths start, as this request reached it: its public base URL and
+    /// `[server] path_prefix` (links back to the gateway are made from it).
     pub public_base: Option<String>,
     /// The authenticated caller, whose [`CallContext::owner`] owns what this call makes.
     pub principal: Option<crate::auth::Principal>,

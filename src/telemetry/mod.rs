@@ -27,20 +27,23 @@ pub enum RouteClass {
     Mcp,
     /// `/exports/<token>`: zip downloads made by `exportPhotos`.
     Export,
-    /// Anything else.
+    /// Everything else of Immich's, proxied unchanged: the web app, `/.well-known/immich`.
+    Web,
+    /// Answered 404 by the gateway (an unknown path on the admin listener, a turned-off endpoint).
     Other,
 }
 
 impl RouteClass {
     /// Every class, in declaration order (metrics are indexed by the discriminant; a unit test
     /// keeps the two in step).
-    const ALL: [RouteClass; 7] = [
+    const ALL: [RouteClass; 8] = [
         RouteClass::Health,
         RouteClass::Ready,
         RouteClass::Metrics,
         RouteClass::Api,
         RouteClass::Mcp,
         RouteClass::Export,
+        RouteClass::Web,
         RouteClass::Other,
     ];
 
@@ -53,6 +56,7 @@ impl RouteClass {
             RouteClass::Api => "api",
             RouteClass::Mcp => "mcp",
             RouteClass::Export => "export",
+            RouteClass::Web => "web",
             RouteClass::Other => "other",
         }
     }
@@ -140,6 +144,26 @@ pub struct Metrics {
     /// (`evicted_idle` to make room, `header_timeout` for a head that took too long,
     /// `too_many_headers` for a head answered 431).
     pub connections_closed: IntCounterVec,
+    /// `gateway_websocket_connections{route}`: WebSockets open now (`api`, `web`: proxied to
+    /// Immich; `mcp`: MCP's own).
+    pub websocket_connections: IntGaugeVec,
+}
+
+/// One up on a gauge while it lives (a WebSocket open, for instance).
+pub struct GaugeHold(IntGauge);
+
+impl GaugeHold {
+    /// Raises `gauge` by one until the hold is dropped.
+    pub fn new(gauge: IntGauge) -> GaugeHold {
+        gauge.inc();
+        GaugeHold(gauge)
+    }
+}
+
+impl Drop for GaugeHold {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 const LATENCY_BUCKETS: &[f64] =
@@ -202,6 +226,11 @@ impl Metrics {
             HistogramOpts::new("gateway_mcp_request_duration_seconds", "Time to answer an MCP request, by wire.")
                 .buckets(LATENCY_BUCKETS.to_vec()),
             &["wire"],
+        )
+        .unwrap();
+        let websocket_connections = IntGaugeVec::new(
+            Opts::new("gateway_websocket_connections", "WebSockets open now, by route class."),
+            &["route"],
         )
         .unwrap();
         let streaming_active = IntGaugeVec::new(
@@ -290,6 +319,7 @@ impl Metrics {
             Box::new(connections_open.clone()),
             Box::new(connections_refused.clone()),
             Box::new(connections_closed.clone()),
+            Box::new(websocket_connections.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c).unwrap();
@@ -318,6 +348,9 @@ impl Metrics {
         for result in ["success", "error"] {
             config_reloads.with_label_values(&[result]).inc_by(0);
         }
+        for route in ["api", "web", "mcp"] {
+            websocket_connections.with_label_values(&[route]).set(0);
+        }
         let wire = |name: &str| WireMetrics {
             ok: mcp_requests.with_label_values(&[name, "ok"]),
             error: mcp_requests.with_label_values(&[name, "error"]),
@@ -343,6 +376,7 @@ impl Metrics {
             connections_open,
             connections_refused,
             connections_closed,
+            websocket_connections,
         }
     }
 

@@ -14,6 +14,7 @@ mod search;
 mod server;
 mod timeline;
 pub mod users;
+mod web;
 
 use super::{Body, DemoImmich, full};
 use bytes::Bytes;
@@ -173,6 +174,9 @@ fn find<'p>(method: &Method, path: &'p str) -> Option<(&'static Route, Vec<&'p s
 /// Dispatches a request, whose body has been read, to its handler.
 pub async fn route_request(demo: &Arc<DemoImmich>, req: Parts, body: Bytes) -> Response<Body> {
     let path = req.uri.path();
+    if path != "/api" && !path.starts_with("/api/") {
+        return web::answer(&req.method, path);
+    }
     let Some((route, params)) = find(&req.method, path) else {
         // Immich's answer for a route it does not have.
         return json_response(404, &json!({ "message": format!("Cannot {} {path}", req.method) }));

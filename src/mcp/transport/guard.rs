@@ -96,7 +96,7 @@ pub fn base_url(session: &Session, config: &Config) -> String {
 pub(super) fn resource_metadata(session: &Session, config: &Config) -> Value {
     let mcp = &config.mcp;
     json!({
-        "resource": format!("{}/mcp", base_url(session, config)),
+        "resource": format!("{}{}/mcp", base_url(session, config), config.server.path_prefix),
         "authorization_servers": mcp.authorization_servers,
         "scopes_supported": mcp.scopes_supported,
         "bearer_methods_supported": ["header"],

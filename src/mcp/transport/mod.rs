@@ -133,6 +133,8 @@ impl McpState {
 
 /// What the gateway hands the transport for one request.
 pub struct Context<'a> {
+    /// Which MCP path the request is for.
+    pub endpoint: Endpoint,
     /// The configuration in force.
     pub config: &'a Config,
     /// Secrets sealing session ids, resume tokens and links.
@@ -143,6 +145,20 @@ pub struct Context<'a> {
     pub server: Arc<McpServer>,
     /// The request's id.
     pub request_id: &'a str,
+}
+
+/// Which of the MCP paths a request is for (the gateway's router decides, from the path and
+/// `[server] path_prefix`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/mcp`: Streamable HTTP, both protocol generations.
+    Mcp,
+    /// `/mcp/stream`: the streaming guide's bulk stream.
+    Stream,
+    /// `/mcp/ws`: MCP over a WebSocket.
+    Ws,
+    /// `/.well-known/oauth-protected-resource…`: the RFC 9728 metadata.
+    ResourceMetadata,
 }
 
 /// One `/mcp` exchange: the request's configuration, id and response headers.
@@ -171,7 +187,7 @@ impl Exchange<'_> {
         CallContext::new(tx)
             .with_immich(immich)
             .with_principal(self.principal.clone())
-            .with_public_base(self.public_base.clone())
+            .with_public_base(format!("{}{}", self.public_base, self.config.server.path_prefix))
     }
 
     /// [`Exchange::call_context`] for a reply streamed over `transport` (`sse`, `ndjson`,
@@ -295,8 +311,8 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
         return exchange.refuse(session, Refusal::forbidden(reason)).await;
     }
     let method = session.req_header().method.clone();
-    let path = session.req_header().uri.path().to_string();
-    if path.starts_with("/.well-known/oauth-protected-resource") {
+    let endpoint = cx.endpoint;
+    if endpoint == Endpoint::ResourceMetadata {
         let metadata = guard::resource_metadata(session, config);
         return exchange.json(session, 200, &metadata, &[("cache-control", "max-age=3600")]).await;
     }
@@ -308,17 +324,17 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
         Err(reason) => return exchange.refuse(session, Refusal::unauthorized(reason, &exchange.public_base)).await,
     };
     let exchange = Exchange { principal: Some(principal), ..exchange };
-    if path == "/mcp/ws" {
+    if endpoint == Endpoint::Ws {
         return ws::serve(state, session, &exchange).await;
     }
     let stateless_header = header(session, MCP_PROTOCOL_VERSION) == Some(super::server::STATELESS_VERSION);
-    if path == "/mcp/stream" && method != http::Method::POST {
+    if endpoint == Endpoint::Stream && method != http::Method::POST {
         let refusal = Refusal::invalid(405, "POST one JSON-RPC request (e.g. tools/call) to /mcp/stream")
             .with_header("allow", "POST");
         return exchange.refuse(session, refusal).await;
     }
     match method {
-        http::Method::POST if path == "/mcp/stream" || bulk::is_seed_request(session, accept) => {
+        http::Method::POST if endpoint == Endpoint::Stream || bulk::is_seed_request(session, accept) => {
             bulk::serve(state, session, &exchange).await
         }
         http::Method::POST => serve_post(state, session, &exchange).await,

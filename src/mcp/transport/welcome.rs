@@ -26,12 +26,13 @@ pub(super) async fn page(session: &mut Session, exchange: &Exchange<'_>) -> Resu
     let host = header(session, http::header::HOST).unwrap_or("localhost:8080").to_string();
     let html = format!(
         "<!doctype html><html><head><meta charset=utf-8><title>Immich MCP Gateway</title></head><body>\
-<h1>Immich MCP Gateway</h1><p>Status: running · version {version} · MCP endpoint <code>POST /mcp</code> (Streamable HTTP)</p>\
-<p>Protocol versions: {versions}</p><h2>Tools</h2><ul>{tools}</ul><h2>Try it</h2><pre>curl -s http://{host}/mcp \\\n  -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"1\"}}}}}}'</pre>\
+<h1>Immich MCP Gateway</h1><p>Status: running · version {version} · MCP endpoint <code>POST {prefix}/mcp</code> (Streamable HTTP)</p>\
+<p>Protocol versions: {versions}</p><h2>Tools</h2><ul>{tools}</ul><h2>Try it</h2><pre>curl -s http://{host}{prefix}/mcp \\\n  -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \\\n  -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{{}},\"clientInfo\":{{\"name\":\"curl\",\"version\":\"1\"}}}}}}'</pre>\
 </body></html>",
         version = env!("CARGO_PKG_VERSION"),
         versions = ALL_VERSIONS.join(", "),
         host = escape(&host),
+        prefix = exchange.config.server.path_prefix,
     );
     respond(session, 200, "text/html; charset=utf-8", exchange.request_id, &exchange.headers(&[]), Bytes::from(html))
         .await

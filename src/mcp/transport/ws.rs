@@ -62,6 +62,8 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
     session.write_response_header(Box::new(response), false).await?;
     // No more HTTP requests on this connection: its own idle timeout applies, not the keep-alive's.
     crate::connection::mark(session, crate::connection::Phase::Upgraded);
+    let _open =
+        crate::telemetry::GaugeHold::new(crate::telemetry::metrics().websocket_connections.with_label_values(&["mcp"]));
     // A client may wait quietly for a long call; pings keep the connection alive.
     session.as_downstream_mut().set_read_timeout(None);
     // As on SSE: a slow reader's pace reaches the calls at once, not after megabytes in the kernel.
