@@ -168,3 +168,17 @@ fn check_refuses_a_bad_prefix_and_a_shared_admin_port() {
         assert!(!ok && errors.contains(key), "{config}: {errors}");
     }
 }
+
+#[tokio::test]
+async fn http2_does_not_offer_websockets_over_it() {
+    // RFC 8441 extended CONNECT would invite browsers to open Immich's WebSockets over HTTP/2,
+    // which the proxy does not carry (Firefox and Immich broke on exactly that): not advertised.
+    let gw = Gateway::start("", &["--demo"]);
+    let tcp = tokio::net::TcpStream::connect(gw.url.trim_start_matches("http://")).await.unwrap();
+    let (mut send, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::get(gw.at("/api/server/ping")).body(()).unwrap();
+    let (response, _) = send.send_request(request, true).unwrap();
+    assert_eq!(response.await.unwrap().status(), 200, "HTTP/2 (h2c) is served");
+    assert!(!send.is_extended_connect_protocol_enabled(), "SETTINGS_ENABLE_CONNECT_PROTOCOL is not sent");
+}

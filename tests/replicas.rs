@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::nginx::Nginx;
 use common::sse::{SseReader, photo_ids, read_messages};
 
 use serde_json::{Value, json};
@@ -98,67 +99,26 @@ impl Drop for Replica {
 
 /// nginx as the load balancer: round robin over the replicas, no stickiness, streams unbuffered;
 /// a request that cannot reach a replica goes to the next one.
-struct Balancer {
-    child: Child,
-    port: u16,
-}
-
-impl Balancer {
-    fn start(dir: &Path, replicas: &[u16]) -> Balancer {
-        let port = common::free_port();
-        let servers: String =
-            replicas.iter().map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=1s; ")).collect();
-        let conf = dir.join("nginx.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/nginx-error.log;\n\
-                 events {{ worker_connections 1024; }}\n\
-                 http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
-                   upstream gateways {{ {servers} keepalive 16; }}\n\
-                   server {{ listen 127.0.0.1:{port};\n\
-                     location / {{ proxy_pass http://gateways; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host $http_host;\n\
-                       proxy_buffering off; proxy_read_timeout 60s; proxy_next_upstream error timeout non_idempotent; }} }} }}\n",
-                d = dir.display()
-            ),
+fn balancer(dir: &Path, replicas: &[u16]) -> Nginx {
+    let servers: String =
+        replicas.iter().map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=1s; ")).collect();
+    let http = |port: u16| {
+        format!(
+            "upstream gateways {{ {servers} keepalive 16; }}\n\
+             server {{ listen 127.0.0.1:{port};\n\
+               location / {{ proxy_pass http://gateways; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host $http_host;\n\
+                 proxy_buffering off; proxy_read_timeout 60s; proxy_next_upstream error timeout non_idempotent; }} }}\n"
         )
-        .unwrap();
-        let child = Command::new("nginx")
-            .arg("-c")
-            .arg(&conf)
-            .arg("-e")
-            .arg(dir.join("nginx-error.log"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx (Debian: nginx-light; ./test installs it)");
-        let balancer = Balancer { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !matches!(common::raw_get(&balancer.url(), "/health"), Ok((200, _, _))) {
-            assert!(Instant::now() < deadline, "nginx did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        balancer
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Balancer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    };
+    Nginx::start(dir, http, "/health")
 }
 
 /// Three replicas on one demo Immich (answering each request after `delay`), behind nginx.
-fn cluster(dir: &Path, delay: Duration) -> (Vec<Replica>, Balancer, String) {
+fn cluster(dir: &Path, delay: Duration) -> (Vec<Replica>, Nginx, String) {
     let fault = immich_mcp_gateway::demo::Fault { delay: Some(delay).filter(|d| !d.is_zero()), ..Default::default() };
     let immich = format!("http://{}", immich_mcp_gateway::demo::spawn(10_000, fault));
     let replicas: Vec<Replica> = (0..3).map(|_| Replica::start(dir, common::free_port(), &immich, 0)).collect();
-    let balancer = Balancer::start(dir, &replicas.iter().map(|r| r.port).collect::<Vec<_>>());
+    let balancer = balancer(dir, &replicas.iter().map(|r| r.port).collect::<Vec<_>>());
     (replicas, balancer, immich)
 }
 

@@ -169,7 +169,8 @@ pub(super) fn response_head(response: &mut ResponseHeader, ctx: &mut RequestCtx)
 }
 
 /// Compresses the response with the client's best codec when it is worth it: a compressible
-/// type, not already encoded, and at least `compression_min_size` (or a stream).
+/// type, not already encoded, a whole body (not a range), and at least `compression_min_size`
+/// (or a stream).
 fn start_compression(response: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
     let Some(codec) = ctx.codec else { return Ok(()) };
     let header = |name: &str| response.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -179,7 +180,10 @@ fn start_compression(response: &mut ResponseHeader, ctx: &mut RequestCtx) -> Res
         && header("content-type").is_some_and(|t| crate::stream::compress::compressible(&t))
         && (ctx.reframer.is_some() || length.is_none_or(|n| n >= streaming.compression_min_size.0))
         && response.status != 204
-        && response.status != 304;
+        && response.status != 304
+        // A part of a file: its Content-Range counts the file's own bytes.
+        && response.status != 206
+        && header("content-range").is_none();
     if !worth_it {
         return Ok(());
     }

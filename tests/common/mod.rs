@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mcp;
+pub mod nginx;
 pub mod schema;
 pub mod sse;
 
