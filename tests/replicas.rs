@@ -8,7 +8,7 @@
 mod common;
 
 use common::nginx::Nginx;
-use common::sse::{SseReader, photo_ids, read_messages};
+use common::sse::{SseReader, photo_ids, read_messages, stateless_call};
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -196,20 +196,8 @@ async fn a_rolling_restart_loses_no_request() {
         let (stop, sent, failed, mcp) = (stop.clone(), sent.clone(), failed.clone(), format!("{}/mcp", balancer.url()));
         tokio::spawn(async move {
             let c = common::client();
-            let meta = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {} });
             while !stop.load(Ordering::Relaxed) {
-                let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                    "params": { "name": "listAlbums", "arguments": {}, "_meta": meta } });
-                let answer = c
-                    .post(&mcp)
-                    .header("accept", "application/json, text/event-stream")
-                    .header("mcp-protocol-version", "2026-07-28")
-                    .header("mcp-method", "tools/call")
-                    .header("mcp-name", "listAlbums")
-                    .json(&body)
-                    .send()
-                    .await;
+                let answer = stateless_call(&c, &mcp, "listAlbums", json!({})).send().await;
                 // A failure is printed: the assertion below says how many, this says why.
                 let ok = match answer {
                     Ok(r) => {

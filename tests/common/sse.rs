@@ -4,23 +4,31 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// A stateless-wire (2026-07-28) `queryPhotos` call with `arguments` to `mcp_url`, answered over
-/// SSE; asserts the 200.
-pub async fn stateless_query(mcp_url: &str, arguments: Value) -> reqwest::Response {
+/// A stateless-wire (2026-07-28) `tools/call` of `tool` with `arguments` to `mcp_url`, with its
+/// routing headers, ready to send (add credentials).
+pub fn stateless_call(
+    client: &reqwest::Client,
+    mcp_url: &str,
+    tool: &str,
+    arguments: Value,
+) -> reqwest::RequestBuilder {
     let meta = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {} });
     let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-        "params": { "name": "queryPhotos", "arguments": arguments, "_meta": meta } });
-    let response = super::client()
+        "params": { "name": tool, "arguments": arguments, "_meta": meta } });
+    client
         .post(mcp_url)
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
         .header("mcp-method", "tools/call")
-        .header("mcp-name", "queryPhotos")
+        .header("mcp-name", tool)
         .json(&body)
-        .send()
-        .await
-        .unwrap();
+}
+
+/// A stateless-wire `queryPhotos` call with `arguments` to `mcp_url`, answered over SSE; asserts
+/// the 200.
+pub async fn stateless_query(mcp_url: &str, arguments: Value) -> reqwest::Response {
+    let response = stateless_call(&super::client(), mcp_url, "queryPhotos", arguments).send().await.unwrap();
     assert_eq!(response.status(), 200);
     response
 }
