@@ -72,6 +72,12 @@ fn a_new_process_takes_over_without_failing_a_request() {
             }
         })
     };
+    // And one that keeps its connection, as browsers and load balancers do: on the old process's
+    // way out its next request is answered with `Connection: close`, never cut.
+    let kept = {
+        let url = url.clone();
+        std::thread::spawn(move || keep_alive_until_closed(&url))
+    };
     std::thread::sleep(Duration::from_millis(500));
     let mut new = spawn(&config, &dir.path().join("new.log"), true);
     std::thread::sleep(Duration::from_millis(500));
@@ -87,6 +93,37 @@ fn a_new_process_takes_over_without_failing_a_request() {
     let (sent, failed) = (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
     assert!(sent > 100, "{sent} requests");
     assert_eq!(failed, 0, "{failed} of {sent} requests failed during the upgrade");
+    let ending = kept.join().unwrap();
+    assert!(ending.to_ascii_lowercase().contains("connection: close"), "the kept connection ended with: {ending}");
+}
+
+/// Sends requests on one kept-alive connection, a millisecond apart, until an answer says
+/// `Connection: close` (its head is returned) or the connection breaks (how, returned).
+fn keep_alive_until_closed(url: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(url.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        if let Err(e) = stream.write_all(b"GET /api/server/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") {
+            return format!("write error: {e}");
+        }
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while common::request_head(&answer).is_none_or(|(end, _, length)| answer.len() < end + 4 + length) {
+            match stream.read(&mut buf) {
+                Ok(0) => return format!("end of stream after {} bytes of an answer", answer.len()),
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(e) => return format!("read error: {e}"),
+            }
+        }
+        let (_, head, _) = common::request_head(&answer).unwrap();
+        if head.to_ascii_lowercase().contains("connection: close") {
+            return head;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    "still open".into()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,7 +63,14 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Front<A> {
         self.proxy.process_new(Box::new(guarded), shutdown).await
     }
 
+    /// At a graceful shutdown Pingora closes every keep-alive connection waiting for its next
+    /// request at once; a client that sent one just then (a busy client always has) loses it.
+    /// Instead they stay open for most of `[server] grace_period`, so each next request is
+    /// answered, with `Connection: close`, and the client reconnects to the process that took
+    /// over; only connections idle all that time are closed.
     async fn cleanup(&self) {
+        let grace = self.store.current().config.server.grace_period.0;
+        tokio::time::sleep(grace.saturating_sub(Duration::from_millis(500))).await;
         self.proxy.cleanup().await;
     }
 }

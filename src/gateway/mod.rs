@@ -165,6 +165,12 @@ impl ProxyHttp for Gateway {
         let id = ctx.request_id.clone();
         // The head is in: the connection's head deadline no longer applies.
         crate::connection::mark(session, crate::connection::Phase::Busy);
+        if crate::shutdown::has_begun() {
+            // Pingora keeps a busy keep-alive connection open until its runtime stops, cutting the
+            // request then in flight; answered with `Connection: close`, the client reconnects to
+            // the process that took over.
+            session.set_keepalive(None);
+        }
         // Between requests the connection guard enforces `keepalive_timeout`; Pingora keeps its
         // own choice (the client's `Connection` header), with no second timer per request.
 
