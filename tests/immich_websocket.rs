@@ -1,8 +1,9 @@
 //! WebSockets to Immich through the gateway, with the real components: a socket.io server (the
 //! library Immich's live updates use) as the upstream, and the real `socket.io-client` as the web
-//! app connects. Events pass both ways, the connection is counted, a graceful shutdown closes it
-//! and the client reconnects to the next process; a quiet upgrade is timed out and a refused one
-//! gets Immich's answer.
+//! app connects, and headless Chromium loading a page through the gateway that goes live. Events
+//! pass both ways, the connection is counted, a graceful shutdown closes it and the client
+//! reconnects to the next process; a quiet upgrade is timed out and a refused one gets Immich's
+//! answer.
 
 mod common;
 
@@ -194,6 +195,41 @@ fn a_quiet_websocket_is_closed_after_the_idle_timeout_and_a_refused_upgrade_gets
     let mut body = Vec::new();
     let _ = refused.read_to_end(&mut body);
     assert!(String::from_utf8_lossy(&body).contains("Transport unknown"), "{}", String::from_utf8_lossy(&body));
+    let _ = gw.kill();
+    let _ = gw.wait();
+}
+
+/// Headless Chromium, run on `url` with `args`; its standard output.
+fn chromium(args: &[&str], url: &str) -> String {
+    let output = Command::new("chromium")
+        .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"])
+        .args(args)
+        .arg(url)
+        .stderr(Stdio::null())
+        .output()
+        .expect("chromium (Debian: chromium; ./test installs it)");
+    assert!(output.status.success(), "chromium failed on {url}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_browser_page_goes_live_through_the_gateway() {
+    // The stand-in's page (as Immich's web app does) loads the socket.io client and connects over
+    // a WebSocket; what arrives is written into the page.
+    let (_immich, immich_port) = immich();
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut gw = gateway(dir.path(), port, immich_port, "");
+    let dom = chromium(&["--dump-dom"], &format!("{base}/"));
+    assert!(dom.contains("<p id=\"status\">live: Immich 3.1.0</p>"), "the page never went live: {dom}");
+    assert!(dom.contains("<p id=\"echo\">echo: from the browser</p>"), "{dom}");
+    // The screenshot is kept as an artifact of the test run.
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("front-door-live-updates.png");
+    chromium(&[&format!("--screenshot={}", shot.display()), "--window-size=800,300"], &format!("{base}/"));
+    assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000), "no screenshot at {}", shot.display());
     let _ = gw.kill();
     let _ = gw.wait();
 }
