@@ -88,3 +88,32 @@ async fn ranges_heads_and_conditional_requests_pass_through_untouched() {
     assert_eq!(head.headers()["content-length"], video.len().to_string().as_str());
     assert!(head.bytes().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_demo_answers_media_as_immich_does() {
+    // Immich's file answers (Express `sendFile`) carry a weak ETag and Last-Modified, honour
+    // If-None-Match / If-Modified-Since with 304 and one Range with 206: so does the demo, through
+    // the gateway.
+    let gw = Gateway::start("", &["--demo"]);
+    let listed = common::post_as_admin(&gw, "/api/search/metadata", &serde_json::json!({ "size": 1 })).await;
+    let id = listed["assets"]["items"][0]["id"].as_str().unwrap().to_string();
+    let key = format!("x-api-key: {}\r\n", common::ADMIN);
+    for path in [format!("/api/assets/{id}/thumbnail"), format!("/api/assets/{id}/original")] {
+        let (status, head, body) = get(&gw.url, &path, &key);
+        assert_eq!(status, 200, "{path}");
+        let etag = header(&head, "etag").expect("an ETag");
+        assert!(etag.starts_with("W/\""), "{etag}");
+        let modified = header(&head, "last-modified").expect("a Last-Modified");
+        assert_eq!(header(&head, "content-length"), Some(body.len().to_string()));
+        let (status, _, body) = get(&gw.url, &path, &format!("{key}If-None-Match: {etag}\r\n"));
+        assert_eq!((status, body.len()), (304, 0), "{path}");
+        let (status, _, _) = get(&gw.url, &path, &format!("{key}If-Modified-Since: {modified}\r\n"));
+        assert_eq!(status, 304, "{path}");
+        let (status, _, _) = get(&gw.url, &path, &format!("{key}If-None-Match: W/\"other\"\r\n"));
+        assert_eq!(status, 200, "{path}");
+    }
+    let original = format!("/api/assets/{id}/original");
+    let (status, head, body) = get(&gw.url, &original, &format!("{key}Range: bytes=0-99\r\n"));
+    assert_eq!((status, body.len()), (206, 100));
+    assert!(header(&head, "content-range").unwrap().starts_with("bytes 0-99/"));
+}

@@ -132,6 +132,28 @@ pub fn iso(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.000Z")
 }
 
+const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// Seconds since the epoch → an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7).
+pub fn http_date(secs: i64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(secs);
+    let weekday = WEEKDAYS[secs.div_euclid(86_400).rem_euclid(7) as usize];
+    format!("{weekday}, {d:02} {} {y:04} {hh:02}:{mm:02}:{ss:02} GMT", MONTHS[m as usize - 1])
+}
+
+/// An HTTP date (the preferred form) → seconds since the epoch.
+pub fn parse_http_date(text: &str) -> Option<i64> {
+    let mut parts = text.split_whitespace().skip(1);
+    let day: u32 = parts.next()?.parse().ok()?;
+    let month_name = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month_name)? as u32 + 1;
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut clock = parts.next()?.split(':').map(|n| n.parse::<i64>().ok());
+    let (h, m, s) = (clock.next()??, clock.next()??, clock.next()??);
+    Some(epoch(year, month, day) + h * 3600 + m * 60 + s)
+}
+
 /// Seconds since the epoch → (year, month, day, hour, minute, second), UTC.
 pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let days = secs.div_euclid(86_400);
@@ -642,6 +664,11 @@ mod tests {
         assert_eq!(parse_iso("2026-10-31T14:00:00+02:00"), Some(NEWEST));
         assert_eq!(parse_iso("2024-02-29"), Some(epoch(2024, 2, 29)));
         assert_eq!(parse_iso("nope"), None);
+        // RFC 9110's example date.
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(parse_http_date(&http_date(NEWEST)), Some(NEWEST));
+        assert_eq!(parse_http_date("yesterday"), None);
     }
 
     #[test]

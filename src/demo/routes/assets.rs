@@ -47,7 +47,48 @@ pub(super) fn binary(status: u16, mime: &str, disposition: &str, bytes: Vec<u8>)
         .header("accept-ranges", "bytes")
 }
 
-pub(super) fn thumbnail(lib: &Library, text: &str, query: &BTreeMap<String, String>) -> Response<Body> {
+/// A request's validators, as Immich's file answers (Express `sendFile`) honour them.
+pub(super) struct Conditional<'a> {
+    pub if_none_match: Option<&'a str>,
+    pub if_modified_since: Option<&'a str>,
+}
+
+impl Conditional<'_> {
+    /// Whether the client's copy (`etag`, modified at `modified`) is current: `If-None-Match`
+    /// decides when sent, else `If-Modified-Since`.
+    fn is_current(&self, etag: &str, modified: i64) -> bool {
+        match (self.if_none_match, self.if_modified_since) {
+            (Some(tags), _) => tags.split(',').map(str::trim).any(|t| t == etag || t == "*"),
+            (None, Some(since)) => crate::demo::library::parse_http_date(since).is_some_and(|since| modified <= since),
+            (None, None) => false,
+        }
+    }
+}
+
+/// A file answer's validators, as `sendFile` makes them: a weak ETag of the size and modification
+/// time, and `Last-Modified`. A demo file changes when its asset does not: the capture time is it.
+fn validators(asset: &crate::demo::library::Asset, len: u64) -> (String, i64) {
+    (format!("W/\"{len:x}-{:x}\"", asset.taken * 1000), asset.taken)
+}
+
+/// `304 Not Modified` with the validators, when the client's copy is current.
+fn not_modified(cond: &Conditional, etag: &str, modified: i64) -> Option<Response<Body>> {
+    cond.is_current(etag, modified).then(|| {
+        Response::builder()
+            .status(304)
+            .header("etag", etag)
+            .header("last-modified", crate::demo::library::http_date(modified))
+            .body(full(Bytes::new()))
+            .expect("valid response")
+    })
+}
+
+pub(super) fn thumbnail(
+    lib: &Library,
+    text: &str,
+    query: &BTreeMap<String, String>,
+    cond: &Conditional,
+) -> Response<Body> {
     let asset = match find_asset(lib, text, "asset.view") {
         Ok(a) => a,
         Err(r) => return r,
@@ -56,14 +97,26 @@ pub(super) fn thumbnail(lib: &Library, text: &str, query: &BTreeMap<String, Stri
     match query.get("size").map(String::as_str) {
         None | Some("thumbnail") => {
             let bytes = media::thumbnail_webp(&asset);
+            let (etag, modified) = validators(&asset, bytes.len() as u64);
+            if let Some(response) = not_modified(cond, &etag, modified) {
+                return response;
+            }
             binary(200, "image/webp", &format!("{stem}_thumbnail.webp"), Vec::new())
+                .header("etag", etag)
+                .header("last-modified", crate::demo::library::http_date(modified))
                 .header("content-length", bytes.len())
                 .body(full(bytes))
                 .expect("valid response")
         }
         Some("preview") => {
             let bytes = media::jpeg(&asset, 512);
+            let (etag, modified) = validators(&asset, bytes.len() as u64);
+            if let Some(response) = not_modified(cond, &etag, modified) {
+                return response;
+            }
             binary(200, "image/jpeg", &format!("{stem}_preview.jpeg"), Vec::new())
+                .header("etag", etag)
+                .header("last-modified", crate::demo::library::http_date(modified))
                 .header("content-length", bytes.len())
                 .body(full(bytes))
                 .expect("valid response")
@@ -98,21 +151,30 @@ pub(super) fn parse_range(header: Option<&str>, len: u64) -> Result<Option<(u64,
     if range.0 >= len || range.0 > range.1 { Err(()) } else { Ok(Some(range)) }
 }
 
-pub(super) fn original(lib: &Library, text: &str, range: Option<&str>) -> Response<Body> {
+pub(super) fn original(lib: &Library, text: &str, range: Option<&str>, cond: &Conditional) -> Response<Body> {
     let asset = match find_asset(lib, text, "asset.download") {
         Ok(a) => a,
         Err(r) => return r,
     };
     let bytes = media::original(&asset);
     let len = bytes.len() as u64;
+    let (etag, modified) = validators(&asset, len);
+    if let Some(response) = not_modified(cond, &etag, modified) {
+        return response;
+    }
+    let last_modified = crate::demo::library::http_date(modified);
     match parse_range(range, len) {
         Ok(None) => binary(200, asset.mime(), &asset.file_name(), Vec::new())
+            .header("etag", &etag)
+            .header("last-modified", &last_modified)
             .header("content-length", len)
             .body(full(bytes))
             .expect("valid response"),
         Ok(Some((start, end))) => {
             let part = bytes[start as usize..=end as usize].to_vec();
             binary(206, asset.mime(), &asset.file_name(), Vec::new())
+                .header("etag", &etag)
+                .header("last-modified", &last_modified)
                 .header("content-range", format!("bytes {start}-{end}/{len}"))
                 .header("content-length", part.len())
                 .body(full(part))

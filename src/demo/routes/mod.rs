@@ -61,6 +61,8 @@ pub struct Req<'a> {
     /// The JSON body of a POST, PUT or DELETE (`{}` when empty); `null` otherwise.
     body: Value,
     range: Option<&'a str>,
+    /// `If-None-Match` and `If-Modified-Since`, for the media answers' 304s.
+    conditional: assets::Conditional<'a>,
 }
 
 impl Req<'_> {
@@ -115,10 +117,10 @@ const ROUTES: &[Route] = &[
     route(Method::GET, "/api/assets/statistics", Needs("asset.statistics"), |r| assets::asset_statistics(r.lib)),
     route(Method::GET, "/api/assets/:id", Needs("asset.read"), |r| assets::get_asset(r.lib, r.param(0))),
     route(Method::GET, "/api/assets/:id/thumbnail", Needs("asset.view"), |r| {
-        assets::thumbnail(r.lib, r.param(0), &r.query)
+        assets::thumbnail(r.lib, r.param(0), &r.query, &r.conditional)
     }),
     route(Method::GET, "/api/assets/:id/original", Needs("asset.download"), |r| {
-        assets::original(r.lib, r.param(0), r.range)
+        assets::original(r.lib, r.param(0), r.range, &r.conditional)
     }),
     route(Method::PUT, "/api/assets", Needs("asset.update"), |r| assets::update_assets(r.lib, &r.body)),
     route(Method::GET, "/api/albums", Needs("album.read"), |r| albums::list_albums(r.lib)),
@@ -205,6 +207,10 @@ pub async fn route_request(demo: &Arc<DemoImmich>, req: Parts, body: Bytes) -> R
         query: query_map(&req),
         body,
         range: req.headers.get("range").and_then(|v| v.to_str().ok()),
+        conditional: assets::Conditional {
+            if_none_match: req.headers.get("if-none-match").and_then(|v| v.to_str().ok()),
+            if_modified_since: req.headers.get("if-modified-since").and_then(|v| v.to_str().ok()),
+        },
     };
     (route.handler)(&request)
 }
