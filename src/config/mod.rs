@@ -76,7 +76,8 @@ pub struct ServerConfig {
     pub request_header_timeout: Dur,
     /// How long an idle connection is kept open for its next request (the streaming guide: 120 s).
     pub keepalive_timeout: Dur,
-    /// Longest wait for each read of any request body.
+    /// Longest wait for each read of any request body (an upload on a poor mobile connection
+    /// pauses; Immich's reverse-proxy guide gives 600 s).
     pub body_idle_timeout: Dur,
     /// A request body for the gateway's own endpoints (MCP) must arrive whole within this long.
     pub body_timeout: Dur,
@@ -138,7 +139,7 @@ impl Default for ServerConfig {
             max_body_size: Size::gib(4),
             request_header_timeout: Dur::secs(10),
             keepalive_timeout: Dur::secs(120),
-            body_idle_timeout: Dur::secs(60),
+            body_idle_timeout: Dur::secs(600),
             body_timeout: Dur::secs(30),
             upload_timeout: Dur::secs(600),
             websocket_idle_timeout: Dur::secs(120),
@@ -165,9 +166,11 @@ pub struct ImmichConfig {
     pub api_key_file: Option<PathBuf>,
     /// Time allowed to open a TCP (and TLS) connection to Immich.
     pub connect_timeout: Dur,
-    /// Longest wait for each read from Immich (a stalled response ends with 504).
+    /// Longest wait for each read of Immich's answer to a request proxied to it (`/api`, the web
+    /// app; Immich's reverse-proxy guide gives 600 s); a stalled answer ends with 504. The
+    /// gateway's own calls (tools) are bounded by `request_timeout` instead.
     pub read_timeout: Dur,
-    /// Longest wait for each write to Immich.
+    /// Longest wait for each write to Immich (Immich's guide: 600 s).
     pub write_timeout: Dur,
     /// How long an idle pooled connection to Immich is kept. Below Immich's own keep-alive
     /// timeout (Node's default, 5 s), so the gateway drops an idle connection before Immich
@@ -196,8 +199,8 @@ impl Default for ImmichConfig {
             api_key: None,
             api_key_file: None,
             connect_timeout: Dur::secs(5),
-            read_timeout: Dur::secs(60),
-            write_timeout: Dur::secs(60),
+            read_timeout: Dur::secs(600),
+            write_timeout: Dur::secs(600),
             idle_timeout: Dur::secs(4),
             pool_size: 128,
             verify_tls: true,
