@@ -482,6 +482,10 @@ pub struct TelemetryConfig {
     pub metrics: bool,
     /// Log one line per request.
     pub access_log: bool,
+    /// Export OpenTelemetry traces over OTLP/HTTP (JSON) to this collector (`http://host:4318`;
+    /// the gateway posts to `/v1/traces`): one span per request, a child per call to Immich.
+    /// Absent: no traces. Changing it needs a restart.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for TelemetryConfig {
@@ -491,6 +495,7 @@ impl Default for TelemetryConfig {
             log_format: LogFormat::Text,
             metrics: true,
             access_log: true,
+            otlp_endpoint: None,
         }
     }
 }
@@ -636,6 +641,13 @@ impl Config {
             check(!d.0.is_zero(), key, "must be greater than zero".into());
         }
         check(i.pool_size > 0, "immich.pool_size", "must be at least 1".into());
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint {
+            check(
+                endpoint.starts_with("http://") || endpoint.starts_with("https://"),
+                "telemetry.otlp_endpoint",
+                format!("{endpoint:?} must be an http:// or https:// URL of an OTLP/HTTP collector"),
+            );
+        }
         check(!i.request_timeout.0.is_zero(), "immich.request_timeout", "must be greater than zero".into());
         check(i.retry_attempts >= 1, "immich.retry_attempts", "must be at least 1 (1 means no retry)".into());
         check(i.retry_multiplier >= 1.0, "immich.retry_multiplier", "must be at least 1.0".into());
@@ -772,6 +784,9 @@ impl Config {
         }
         if self.immich.pool_size != newer.immich.pool_size {
             changed.push("immich.pool_size");
+        }
+        if self.telemetry.otlp_endpoint != newer.telemetry.otlp_endpoint {
+            changed.push("telemetry.otlp_endpoint");
         }
         if self.telemetry.log_format != newer.telemetry.log_format {
             changed.push("telemetry.log_format");

@@ -72,6 +72,8 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Front<A> {
         let grace = self.store.current().config.server.grace_period.0;
         tokio::time::sleep(grace.saturating_sub(Duration::from_millis(500))).await;
         self.proxy.cleanup().await;
+        // The spans of the last requests leave before the process does.
+        let _ = tokio::task::spawn_blocking(crate::telemetry::traces::flush).await;
     }
 }
 

@@ -62,6 +62,9 @@ pub struct RequestCtx {
     compressor: Option<crate::stream::compress::Compressor>,
     /// Counts a WebSocket proxied to Immich while it is open (from its 101).
     websocket: Option<crate::telemetry::GaugeHold>,
+    /// The request's trace span (disabled when traces are off), and its proxied call's.
+    span: tracing::Span,
+    upstream_span: tracing::Span,
 }
 
 /// The gateway: one instance serves every request of its listeners (the main ones, or the admin
@@ -146,6 +149,8 @@ impl ProxyHttp for Gateway {
             codec: None,
             compressor: None,
             websocket: None,
+            span: tracing::Span::none(),
+            upstream_span: tracing::Span::none(),
         }
     }
 
@@ -162,6 +167,13 @@ impl ProxyHttp for Gateway {
         ctx.request_id = request_id(session);
         let target = routes::target(session.req_header().uri.path(), &ctx.runtime.config.server, self.listener);
         ctx.route = target.route();
+        if crate::telemetry::traces::enabled() {
+            let req = session.req_header();
+            let traceparent = req.headers.get("traceparent").and_then(|v| v.to_str().ok());
+            let (method, path) = (req.method.as_str(), req.uri.path());
+            ctx.span =
+                crate::telemetry::traces::request_span(method, ctx.route.label(), path, &ctx.request_id, traceparent);
+        }
         let id = ctx.request_id.clone();
         // The head is in: the connection's head deadline no longer applies.
         crate::connection::mark(session, crate::connection::Phase::Busy);
@@ -213,6 +225,7 @@ impl ProxyHttp for Gateway {
             Own::Mcp(endpoint) if runtime.config.mcp.enabled => {
                 let cx = transport::Context {
                     endpoint,
+                    span: ctx.span.clone(),
                     config: &runtime.config,
                     secrets: &runtime.session_secrets,
                     credentials: &runtime.credentials,
@@ -354,6 +367,14 @@ impl ProxyHttp for Gateway {
             upstream.insert_header(X_FORWARDED_HOST, host)?;
         }
         upstream.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
+        if !ctx.span.is_disabled() {
+            // The call to Immich is the request's child span; Immich gets its trace context.
+            let method = upstream.method.as_str().to_string();
+            ctx.upstream_span = crate::telemetry::traces::immich_span(&ctx.span, &method, upstream.uri.path());
+            if let Some(traceparent) = crate::telemetry::traces::traceparent(&ctx.upstream_span) {
+                upstream.insert_header("traceparent", traceparent)?;
+            }
+        }
         // `Content-Length: 5, 5` (or the header twice) frames the body as 5 bytes; Immich gets it
         // once, as framed (admission refused lengths that disagree).
         let repeated = upstream.headers.get_all(CONTENT_LENGTH).iter().count() > 1
@@ -453,6 +474,9 @@ impl ProxyHttp for Gateway {
         let elapsed = ctx.started.elapsed();
         let route = metrics().route(ctx.route);
         route.count(status);
+        ctx.span.record("http.response.status_code", status);
+        // Both spans end here (dropped with the context): the call to Immich first.
+        ctx.upstream_span = tracing::Span::none();
         route.duration.observe(elapsed.as_secs_f64());
         if let Some(e) = e {
             let client_gone = e.esource() == &ErrorSource::Downstream;

@@ -362,7 +362,9 @@ impl ImmichClient {
         idempotent: bool,
     ) -> Result<reqwest::Response, ImmichError> {
         let deadline = Instant::now() + self.timeout;
-        self.retrying(deadline, idempotent, path.as_str(), |remaining| {
+        let span = crate::telemetry::traces::immich_span(&tracing::Span::current(), method.as_str(), path.as_str());
+        let traceparent = crate::telemetry::traces::traceparent(&span);
+        let attempts = self.retrying(deadline, idempotent, path.as_str(), |remaining| {
             let mut request = self
                 .http
                 .request(method.clone(), self.base.url(path.as_str()))
@@ -372,6 +374,9 @@ impl ImmichClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
+            if let Some(traceparent) = &traceparent {
+                request = request.header("traceparent", traceparent);
+            }
             async move {
                 match request.send().await {
                     Ok(response) if response.status().is_success() => Ok(response),
@@ -380,8 +385,8 @@ impl ImmichClient {
                     Err(e) => Err(ImmichError::Unreachable(super::root_cause(&e))),
                 }
             }
-        })
-        .await
+        });
+        tracing::Instrument::instrument(attempts, span).await
     }
 
     /// A read whose body is consumed element by element (an [`ArrayReader`]), over the
@@ -402,11 +407,16 @@ impl ImmichClient {
             uri.push_str(&format!("{}{name}={value}", if n == 0 { '?' } else { '&' }));
         }
         let payload = body.map(|b| Bytes::from(serde_json::to_vec(b).expect("JSON values serialize")));
-        self.retrying(deadline, true, path.as_str(), |remaining| {
+        let span = crate::telemetry::traces::immich_span(&tracing::Span::current(), method.as_str(), path.as_str());
+        let traceparent = crate::telemetry::traces::traceparent(&span);
+        let attempts = self.retrying(deadline, true, path.as_str(), |remaining| {
             let mut request =
                 http::Request::builder().method(method.clone()).uri(&uri).header(key.header().0, key.header().1);
             if payload.is_some() {
                 request = request.header("content-type", "application/json");
+            }
+            if let Some(traceparent) = &traceparent {
+                request = request.header("traceparent", traceparent.as_str());
             }
             let request = request.body(http_body_util::Full::new(payload.clone().unwrap_or_default()));
             async move {
@@ -419,8 +429,8 @@ impl ImmichClient {
                     Err(immich_error(head.status, &body.collect_up_to(MAX_ERROR_BODY).await))
                 }
             }
-        })
-        .await
+        });
+        tracing::Instrument::instrument(attempts, span).await
     }
 
     /// Runs `attempt` (given the time left) until it succeeds, fails for good, or — for an

@@ -320,6 +320,8 @@ pub struct CallContext {
     pending: Option<std::sync::Arc<PendingClientRequests>>,
     announcements: Option<broadcast::Sender<Value>>,
     last_progress: Mutex<Option<f64>>,
+    /// The request's trace span: the call runs in it, so its Immich calls are its children.
+    pub span: tracing::Span,
 }
 
 impl CallContext {
@@ -341,6 +343,7 @@ impl CallContext {
             pending: None,
             announcements: None,
             last_progress: Mutex::new(None),
+            span: tracing::Span::none(),
         }
     }
 
@@ -408,6 +411,12 @@ impl CallContext {
     /// `auth::Principal::owner`), worked out only when something is made.
     pub fn owner(&self) -> String {
         self.principal.as_ref().map_or_else(|| "anonymous".to_string(), crate::auth::Principal::owner)
+    }
+
+    /// Sets the request's trace span.
+    pub fn with_span(mut self, span: tracing::Span) -> CallContext {
+        self.span = span;
+        self
     }
 
     /// Sets the public base URL for links back to the gateway.

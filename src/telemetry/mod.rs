@@ -2,6 +2,7 @@
 //! metrics.
 
 pub mod redact;
+pub mod traces;
 
 use crate::config::{LogFilter, LogFormat, TelemetryConfig};
 use prometheus::{
@@ -417,17 +418,23 @@ pub fn init_logging(config: &TelemetryConfig) {
         .and_then(|v| EnvFilter::try_new(&v).ok().map(|_| quiet_libraries(EnvFilter::new(&v), &v)))
         .unwrap_or_else(|| with_quiet_libraries(&config.log_level));
     let (filter, handle) = reload::Layer::new(filter);
-    let registry = tracing_subscriber::registry().with(filter);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let writer = redact::RedactingStderr;
-    let installed = match config.log_format {
-        LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi).with_target(false))
-            .try_init(),
-        LogFormat::Json => {
-            registry.with(tracing_subscriber::fmt::layer().json().with_writer(writer).with_target(false)).try_init()
+    // The log level filters the log lines only; spans go to the trace exporter whatever it is.
+    let log = match config.log_format {
+        LogFormat::Text => {
+            tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi).with_target(false).boxed()
         }
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_writer(writer).with_target(false).boxed(),
     };
+    let traces = config.otlp_endpoint.as_deref().and_then(|endpoint| match traces::layer(endpoint) {
+        Ok(layer) => Some(layer.with_filter(tracing::level_filters::LevelFilter::INFO)),
+        Err(e) => {
+            eprintln!("traces are off: {e}");
+            None
+        }
+    });
+    let installed = tracing_subscriber::registry().with(log.with_filter(filter)).with(traces).try_init();
     if installed.is_ok() {
         let _ = FILTER.set(handle);
     }

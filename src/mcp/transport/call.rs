@@ -138,18 +138,22 @@ pub(super) fn spawn(
     cx: CallContext,
     tx: mpsc::Sender<Outbound>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let outcome = tokio::select! {
-            biased;
-            () = cx.cancel.cancelled() => None,
-            outcome = server.handle(&method, &params, &cx, wire) => Some(outcome),
-        };
-        if let Some(outcome) = outcome.filter(|_| !cx.cancel.is_cancelled()) {
-            let message = match outcome {
-                Ok(result) => jsonrpc::result(&id, result),
-                Err(error) => error.response(Some(&id)),
+    let span = cx.span.clone();
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let outcome = tokio::select! {
+                biased;
+                () = cx.cancel.cancelled() => None,
+                outcome = server.handle(&method, &params, &cx, wire) => Some(outcome),
             };
-            let _ = tx.send(Outbound::Message(message)).await;
-        }
-    })
+            if let Some(outcome) = outcome.filter(|_| !cx.cancel.is_cancelled()) {
+                let message = match outcome {
+                    Ok(result) => jsonrpc::result(&id, result),
+                    Err(error) => error.response(Some(&id)),
+                };
+                let _ = tx.send(Outbound::Message(message)).await;
+            }
+        },
+        span,
+    ))
 }

@@ -135,6 +135,8 @@ impl McpState {
 pub struct Context<'a> {
     /// Which MCP path the request is for.
     pub endpoint: Endpoint,
+    /// The request's trace span (disabled when traces are off).
+    pub span: tracing::Span,
     /// The configuration in force.
     pub config: &'a Config,
     /// Secrets sealing session ids, resume tokens and links.
@@ -177,6 +179,8 @@ struct Exchange<'a> {
     ndjson_only: bool,
     /// The caller, once authenticated.
     principal: Option<Principal>,
+    /// The request's trace span.
+    span: tracing::Span,
 }
 
 impl Exchange<'_> {
@@ -188,6 +192,7 @@ impl Exchange<'_> {
             .with_immich(immich)
             .with_principal(self.principal.clone())
             .with_public_base(format!("{}{}", self.public_base, self.config.server.path_prefix))
+            .with_span(self.span.clone())
     }
 
     /// [`Exchange::call_context`] for a reply streamed over `transport` (`sse`, `ndjson`,
@@ -306,6 +311,7 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
         accept,
         ndjson_only: accept.ndjson && !accept.json && !accept.sse,
         principal: None,
+        span: cx.span,
     };
     if let Err(reason) = guard::check_origin_and_host(session, config) {
         return exchange.refuse(session, Refusal::forbidden(reason)).await;

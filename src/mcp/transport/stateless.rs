@@ -137,6 +137,12 @@ fn check(
         let error = RpcError::invalid_params(format!("{field} is required on every request in protocol 2026-07-28"));
         return Err(Refusal::new(400, error).for_id(Some(&id)));
     }
+    // A trace context in `_meta` (this wire's place for it) when no header carried one.
+    if let Some(traceparent) = meta["traceparent"].as_str()
+        && session.req_header().headers.get("traceparent").is_none()
+    {
+        crate::telemetry::traces::adopt_parent(&exchange.span, traceparent);
+    }
     Ok(Some((id, method, params)))
 }
 
