@@ -40,6 +40,10 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     let store = ConfigStore::open(source)?;
     let runtime = store.current();
     let config = &runtime.config;
+    if !opt.upgrade {
+        // An upgrade inherits its sockets; a fresh start must be able to open its own.
+        check_listeners(&config.server)?;
+    }
     telemetry::init_logging(&config.telemetry);
     raise_file_limit(config.server.max_connections);
 
@@ -83,6 +87,36 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
     }
     tracing::info!(immich = %config.immich.base_url, mode = ?config.auth.mode, "immich-mcp-gateway {} starting", env!("CARGO_PKG_VERSION"));
     server.run_forever();
+}
+
+/// Opens and closes each listen address once, so one the process may not use (a port below 1024
+/// without privileges, an address in use or not on this machine) is a configuration error before
+/// anything starts — Pingora would panic in its listener thread and the process would hang on.
+fn check_listeners(server: &crate::config::ServerConfig) -> Result<(), ConfigErrors> {
+    let keyed = server
+        .listen
+        .iter()
+        .map(|a| ("server.listen", a))
+        .chain(server.tls_listen.iter().map(|a| ("server.tls_listen", a)))
+        .chain(server.admin_listen.iter().map(|a| ("server.admin_listen", a)));
+    let mut errors = Vec::new();
+    for (key, addr) in keyed {
+        if let Err(e) = std::net::TcpListener::bind(addr.as_str()) {
+            let hint = match e.kind() {
+                std::io::ErrorKind::PermissionDenied => {
+                    ": ports below 1024 need root or CAP_NET_BIND_SERVICE; use 8080 and map the port instead"
+                }
+                std::io::ErrorKind::AddrInUse => ": another process listens there (for an upgrade, start with -u)",
+                _ => "",
+            };
+            errors.push(crate::config::ConfigError::unplaced(
+                "listen",
+                Some(key.to_string()),
+                format!("cannot listen on {addr}: {e}{hint}"),
+            ));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
 }
 
 /// The connection-admitting app in front of `gateway`'s Pingora proxy, with the server options

@@ -182,3 +182,44 @@ async fn http2_does_not_offer_websockets_over_it() {
     assert_eq!(response.await.unwrap().status(), 200, "HTTP/2 (h2c) is served");
     assert!(!send.is_extended_connect_protocol_enabled(), "SETTINGS_ENABLE_CONNECT_PROTOCOL is not sent");
 }
+
+#[test]
+fn a_listen_address_the_process_cannot_use_is_a_clear_error_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |config: &str, unprivileged: bool| {
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, config).unwrap();
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        let mut command = if unprivileged {
+            // As an unprivileged user (nobody), when the tests run as root (CI does).
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_immich-mcp-gateway")]);
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_immich-mcp-gateway"))
+        };
+        let output = command.arg("--config").arg(&path).arg("--demo").output().unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let (code, errors) =
+        start(&format!("[server]\nlisten = [\"{addr}\"]\nupgrade_sock = \"{}/u.sock\"\n", dir.path().display()), false);
+    assert_eq!(code, Some(1), "{errors}");
+    assert!(errors.contains("server.listen") && errors.contains("another process listens there"), "{errors}");
+    assert!(!errors.contains("panicked"), "{errors}");
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if root {
+        let (code, errors) = start(
+            &format!("[server]\nlisten = [\"127.0.0.1:81\"]\nupgrade_sock = \"{}/u.sock\"\n", dir.path().display()),
+            true,
+        );
+        assert_eq!(code, Some(1), "{errors}");
+        assert!(errors.contains("cannot listen on 127.0.0.1:81") && errors.contains("below 1024"), "{errors}");
+        assert!(!errors.contains("panicked"), "{errors}");
+    }
+}

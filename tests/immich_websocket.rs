@@ -221,9 +221,20 @@ fn a_browser_page_goes_live_through_the_gateway() {
     let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut gw = gateway(dir.path(), port, immich_port, "");
-    let dom = chromium(&["--dump-dom"], &format!("{base}/"));
-    assert!(dom.contains("<p id=\"status\">live: Immich 3.1.0</p>"), "the page never went live: {dom}");
-    assert!(dom.contains("<p id=\"echo\">echo: from the browser</p>"), "{dom}");
+    // Chromium dumps the page once its virtual time budget is spent, which a busy machine can
+    // reach before the echo's round trip is back: a page caught half-way is loaded again.
+    let live = |dom: &str| {
+        dom.contains("<p id=\"status\">live: Immich 3.1.0</p>")
+            && dom.contains("<p id=\"echo\">echo: from the browser</p>")
+    };
+    let mut dom = String::new();
+    for _ in 0..3 {
+        dom = chromium(&["--dump-dom"], &format!("{base}/"));
+        if live(&dom) {
+            break;
+        }
+    }
+    assert!(live(&dom), "the page never went live: {dom}");
     // The screenshot is kept as an artifact of the test run.
     let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
