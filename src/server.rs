@@ -44,6 +44,7 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
         // An upgrade inherits its sockets; a fresh start must be able to open its own.
         check_listeners(&config.server)?;
     }
+    check_writable_files(&config.server, &opt)?;
     telemetry::init_logging(&config.telemetry);
     raise_file_limit(config.server.max_connections);
 
@@ -115,6 +116,33 @@ fn check_listeners(server: &crate::config::ServerConfig) -> Result<(), ConfigErr
                 format!("cannot listen on {addr}: {e}{hint}"),
             ));
         }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
+}
+
+/// The files Pingora writes where a failure would panic (after the daemon's fork, the parent
+/// having exited 0): the pid file in daemon mode, and the upgrade socket a `-u` process listens
+/// on. Each is tried first, so a read-only or missing directory is a configuration error.
+fn check_writable_files(server: &crate::config::ServerConfig, opt: &Opt) -> Result<(), ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut check = |key: &str, path: &str, why: &str| {
+        let probe = format!("{path}.check-{}", std::process::id());
+        match std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(&probe) {
+            Ok(_) => {
+                let _ = std::fs::remove_file(&probe);
+            }
+            Err(e) => errors.push(crate::config::ConfigError::unplaced(
+                "start",
+                Some(key.to_string()),
+                format!("cannot create {why} at {path}: {e}; point it at a writable directory (e.g. /tmp)"),
+            )),
+        }
+    };
+    if opt.daemon {
+        check("server.pid_file", &server.pid_file, "the pid file");
+    }
+    if opt.upgrade {
+        check("server.upgrade_sock", &server.upgrade_sock, "the upgrade socket");
     }
     if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
 }

@@ -223,3 +223,30 @@ fn a_listen_address_the_process_cannot_use_is_a_clear_error_at_start() {
         assert!(!errors.contains("panicked"), "{errors}");
     }
 }
+
+#[test]
+fn a_pid_file_or_upgrade_socket_where_nothing_can_be_written_is_a_clear_error() {
+    // Pingora would panic writing them (the daemon after its parent had exited 0).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    let port = common::free_port();
+    std::fs::write(
+        &path,
+        format!("[server]\nlisten = [\"127.0.0.1:{port}\"]\npid_file = \"/proc/nowhere/gw.pid\"\nupgrade_sock = \"/proc/nowhere/u.sock\"\n"),
+    )
+    .unwrap();
+    for (flag, key) in [("-d", "server.pid_file"), ("-u", "server.upgrade_sock")] {
+        let output = Command::new(env!("CARGO_BIN_EXE_immich-mcp-gateway"))
+            .arg("--config")
+            .arg(&path)
+            .args(["--demo", flag])
+            .output()
+            .unwrap();
+        let errors = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{flag}: {errors}");
+        assert!(
+            errors.contains(key) && errors.contains("writable directory") && !errors.contains("panicked"),
+            "{errors}"
+        );
+    }
+}
