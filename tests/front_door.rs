@@ -250,3 +250,31 @@ fn a_pid_file_or_upgrade_socket_where_nothing_can_be_written_is_a_clear_error() 
         );
     }
 }
+
+#[tokio::test]
+async fn in_inject_mode_immichs_own_apps_can_be_let_through_as_themselves() {
+    let hash = immich_mcp_gateway::config::KeyHash::of("a-gateway-key");
+    let gw = Gateway::start(
+        &format!(
+            "[immich]\napi_key = \"{}\"\n[auth]\nmode = \"inject\"\nimmich_apps = true\n[[auth.keys]]\nname = \"agent\"\nhash = \"{hash}\"\n",
+            common::ADMIN
+        ),
+        &["--demo"],
+    );
+    let c = client();
+    // An app signed in as another person (the demo's second user) acts as that person.
+    let own = c.get(gw.at("/api/users/me")).header("x-api-key", "demo-friend-key").send().await.unwrap();
+    assert_eq!(own.status(), 200);
+    let me: Value = own.json().await.unwrap();
+    let admin: Value =
+        c.get(gw.at("/api/users/me")).bearer_auth("a-gateway-key").send().await.unwrap().json().await.unwrap();
+    assert_ne!(me["id"], admin["id"], "the app acts as its own person, the agent as the gateway's key");
+    // No credential: Immich's own answer, never the gateway's key.
+    let anonymous = c.get(gw.at("/api/users/me")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers().get("www-authenticate").is_none(), "Immich's 401, not the gateway's");
+    // MCP still needs a gateway key.
+    let mcp =
+        c.post(gw.at("/mcp")).header("accept", "application/json, text/event-stream").json(&json!({})).send().await;
+    assert_eq!(mcp.unwrap().status(), 401);
+}

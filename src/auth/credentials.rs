@@ -20,6 +20,7 @@ pub struct Credentials {
     mode: AuthMode,
     clients: Vec<ClientKey>,
     default_immich: Option<Credential>,
+    immich_apps: bool,
 }
 
 impl fmt::Debug for Credentials {
@@ -58,7 +59,7 @@ impl Credentials {
             };
             clients.push(ClientKey { name: Arc::from(key.name.as_str()), hash: key.hash, immich });
         }
-        Ok(Credentials { mode: config.auth.mode, clients, default_immich })
+        Ok(Credentials { mode: config.auth.mode, clients, default_immich, immich_apps: config.auth.immich_apps })
     }
 
     /// The gateway's own Immich key (`[immich].api_key` or its file), if configured.
@@ -74,6 +75,12 @@ impl Credentials {
             .chain(&self.default_immich)
             .map(|c| String::from_utf8_lossy(c.header().1.as_bytes()).into_owned())
             .collect()
+    }
+
+    /// `[auth] immich_apps`: in inject mode, `/api` requests without a gateway key go to Immich
+    /// as they came.
+    pub fn immich_apps(&self) -> bool {
+        self.immich_apps
     }
 
     /// The configured mode.

@@ -90,10 +90,18 @@ impl std::fmt::Display for AuthError {
 pub fn authenticate(req: &RequestHeader, credentials: &Credentials, surface: Surface) -> Result<Principal, AuthError> {
     match credentials.mode() {
         AuthMode::Inject => {
-            let presented = carriers::gateway_key(req)
-                .ok_or(AuthError("missing gateway API key (X-API-Key or Authorization: Bearer)"))?;
-            let (name, immich) = credentials.gateway_key(presented).ok_or(AuthError("invalid gateway API key"))?;
-            Ok(Principal { name, via: Via::GatewayKey, immich: Some(immich) })
+            let key = carriers::gateway_key(req).and_then(|presented| credentials.gateway_key(presented));
+            match key {
+                Some((name, immich)) => Ok(Principal { name, via: Via::GatewayKey, immich: Some(immich) }),
+                // Immich's own apps, signed in to Immich: the request goes as it came.
+                None if surface == Surface::Api && credentials.immich_apps() => Ok(Principal {
+                    name: Arc::from("immich-app"),
+                    via: Via::Caller,
+                    immich: carriers::caller_credential(req).ok().flatten(),
+                }),
+                None if carriers::gateway_key(req).is_some() => Err(AuthError("invalid gateway API key")),
+                None => Err(AuthError("missing gateway API key (X-API-Key or Authorization: Bearer)")),
+            }
         }
         // `/api` in passthrough is Immich's to judge: the request goes as it came.
         AuthMode::Passthrough if surface == Surface::Api => Ok(Principal {
@@ -197,6 +205,19 @@ mod tests {
         assert!(missing.0.contains("missing gateway API key"));
         let wrong = authenticate(&request(&[("x-api-key", "immich-admin")], "/api/x"), &creds, Surface::Api);
         assert_eq!(wrong.unwrap_err().0, "invalid gateway API key");
+
+        // With Immich's apps let through, /api without a gateway key goes as it came, and the
+        // gateway's Immich key is used for nobody but gateway keys.
+        config.auth.immich_apps = true;
+        let creds = Credentials::load(&config).unwrap();
+        let app =
+            authenticate(&request(&[("cookie", "immich_access_token=s")], "/api/x"), &creds, Surface::Api).unwrap();
+        assert_eq!((app.via, app.immich), (Via::Caller, Credential::session("s")));
+        let anonymous = authenticate(&request(&[], "/api/x"), &creds, Surface::Api).unwrap();
+        assert_eq!((anonymous.via, anonymous.immich), (Via::Caller, None));
+        let agent = authenticate(&request(&[("authorization", "Bearer gw-agent")], "/api/x"), &creds, Surface::Api);
+        assert_eq!(agent.unwrap().via, Via::GatewayKey);
+        assert!(authenticate(&request(&[], "/mcp"), &creds, Surface::Mcp).is_err(), "MCP still needs a gateway key");
     }
 
     #[test]

@@ -436,11 +436,17 @@ pub struct AuthConfig {
     pub mode: AuthMode,
     /// Gateway keys accepted in `inject` mode.
     pub keys: Vec<GatewayKey>,
+    /// In `inject` mode, let Immich's own apps through the front door: a request to `/api` with
+    /// no valid gateway key goes to Immich as it came, so the web and mobile apps sign in to
+    /// Immich and act as their person (Immich judges their session or key; the gateway's key is
+    /// never used for them). A gateway key is still swapped for its Immich key; MCP and export
+    /// links still need one. Off: `/api` needs a gateway key too.
+    pub immich_apps: bool,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { mode: AuthMode::Passthrough, keys: Vec::new() }
+        AuthConfig { mode: AuthMode::Passthrough, keys: Vec::new(), immich_apps: false }
     }
 }
 
