@@ -192,9 +192,12 @@ fn a_listen_address_the_process_cannot_use_is_a_clear_error_at_start() {
         std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
         let mut command = if unprivileged {
-            // As an unprivileged user (nobody), when the tests run as root (CI does).
+            // As an unprivileged user (nobody), when the tests run as root (CI does); from a copy
+            // in the test's directory, which nobody can reach wherever the checkout lives.
+            let binary = dir.path().join("immich-mcp-gateway");
+            std::fs::copy(env!("CARGO_BIN_EXE_immich-mcp-gateway"), &binary).unwrap();
             let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_immich-mcp-gateway")]);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&binary);
             c
         } else {
             Command::new(env!("CARGO_BIN_EXE_immich-mcp-gateway"))
