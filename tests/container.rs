@@ -3,7 +3,10 @@
 //! says): the image starts as its unprivileged user and answers its probe; then the pod-level
 //! parts of `k8s/gateway` (Deployment, ConfigMap, Secrets) run under `podman kube play` with that
 //! image and the demo — probes, an MCP tool call with a gateway key — and a ConfigMap update,
-//! swapped in the way the kubelet does it (`..data`), is reloaded by the running gateway.
+//! swapped in the way the kubelet does it (`..data`), is reloaded by the running gateway; then
+//! `k8s/sidecar`'s Immich server pod — the gateway beside Immich (this image serving the demo in
+//! Immich's place, whose image cannot be pulled here), reaching it on the pod's loopback — serves
+//! a tool call and Immich's web app through the gateway's port.
 //!
 //! Needs root, podman and runc (`./test` installs them). Everything listens on 127.0.0.1.
 
@@ -73,13 +76,13 @@ fn build_image(dir: &Path) {
     ]);
 }
 
-/// The pod-level parts of `k8s/gateway`, made to run here: this image, one replica, the demo, the
-/// gateway on `port` of the host's loopback, a known gateway key and the demo's Immich key.
-/// Podman 4.3 (Debian 12) needs more of the manifests: Secrets as `data` (it ignores
-/// `stringData`), secret volumes with `optional` spelled out (it dereferences it), and no port
-/// list on a host-network pod.
-fn manifests(port: u16) -> (String, String) {
-    let rendered = Command::new("kubectl").args(["kustomize", "k8s/gateway"]).output().expect("kubectl");
+/// An overlay rendered by `kubectl kustomize`, split into its Secrets (as podman 4.3 takes them:
+/// `data`, since it ignores `stringData`) and the ConfigMap and Deployment, with what every run
+/// here needs: this image, one replica, the gateway on `port` of the host's loopback, a known
+/// gateway key, the demo's Immich key, secret volumes with `optional` spelled out (podman
+/// dereferences it) and no port lists (not allowed on a host-network pod).
+fn overlay(name: &str, port: u16) -> (String, String) {
+    let rendered = Command::new("kubectl").args(["kustomize", &format!("k8s/{name}")]).output().expect("kubectl");
     assert!(rendered.status.success());
     let rendered = String::from_utf8(rendered.stdout).unwrap();
     let docs: Vec<&str> = rendered.split("\n---\n").collect();
@@ -102,30 +105,82 @@ fn manifests(port: u16) -> (String, String) {
             &format!("data:\n  session-secret: {}", b64("the-pod-session-secret-of-32-bytes-or-more")),
         );
     assert!(!secrets.contains("stringData"), "the Secrets changed shape: {secrets}");
-    let pod = of_kind(&["ConfigMap", "Deployment"])
+    let mut pod = of_kind(&["ConfigMap", "Deployment"])
         .replace("image: immich-mcp-gateway:latest", &format!("image: {IMAGE}"))
         .replace("replicas: 2", "replicas: 1")
         .replace("listen = [\"0.0.0.0:8080\"]", &format!("listen = [\"127.0.0.1:{port}\"]"))
         .replace(
             "hash = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"",
             &format!("hash = \"{}\"", KeyHash::of(KEY)),
-        )
+        );
+    for secret in ["immich-mcp-gateway-immich-key", "immich-mcp-gateway-session-secret"] {
+        pod = pod.replace(
+            &format!("          secretName: {secret}\n"),
+            &format!("          secretName: {secret}\n          optional: false\n"),
+        );
+    }
+    assert!(pod.contains(&KeyHash::of(KEY).to_string()), "{pod}");
+    (secrets, pod)
+}
+
+/// `k8s/gateway`'s pod, on the demo.
+fn gateway_manifests(port: u16) -> (String, String) {
+    let (secrets, pod) = overlay("gateway", port);
+    let pod = pod
         .replace(
             "        - /etc/immich-mcp-gateway/gateway.toml\n",
             "        - /etc/immich-mcp-gateway/gateway.toml\n        - --demo\n",
         )
         .replace("        ports:\n        - containerPort: 8080\n          name: http\n", "")
-        .replace("            port: http\n", &format!("            port: {port}\n"))
-        .replace(
-            "          secretName: immich-mcp-gateway-immich-key\n",
-            "          secretName: immich-mcp-gateway-immich-key\n          optional: false\n",
-        )
-        .replace(
-            "          secretName: immich-mcp-gateway-session-secret\n",
-            "          secretName: immich-mcp-gateway-session-secret\n          optional: false\n",
-        );
-    assert!(pod.contains(&KeyHash::of(KEY).to_string()) && pod.contains("--demo") && !pod.contains("containerPort"));
+        .replace("            port: http\n", &format!("            port: {port}\n"));
+    assert!(pod.contains("--demo") && !pod.contains("containerPort"), "{pod}");
     (secrets, pod)
+}
+
+/// `k8s/sidecar`'s Immich server pod: the gateway container as the overlay adds it, and in
+/// Immich's place (its image cannot be pulled here) this image serving the demo on `immich`.
+fn sidecar_manifests(port: u16, immich: u16) -> (String, String) {
+    let (secrets, pod) = overlay("sidecar", port);
+    let pod = pod
+        .replace("value: http://127.0.0.1:2283", &format!("value: http://127.0.0.1:{immich}"))
+        .replace("        ports:\n        - containerPort: 8080\n          name: gateway\n", "")
+        .replace("            port: gateway\n", &format!("            port: {port}\n"))
+        .replace(
+            "      - image: ghcr.io/immich-app/immich-server:v3.1.0\n        name: main\n        ports:\n        - containerPort: 2283\n          name: http\n",
+            &format!(
+                "      - image: {IMAGE}\n        name: main\n        args: [\"--config\", \"/etc/immich-mcp-gateway/gateway.toml\", \"--demo\", \"--listen\", \"127.0.0.1:{immich}\"]\n"
+            ),
+        );
+    assert!(!pod.contains("containerPort") && !pod.contains("ghcr.io"), "{pod}");
+    (secrets, pod)
+}
+
+/// Plays `secrets` and `pod` (in `dir`) with host networking, waits for `/health` at `base`, then
+/// does the kubelet's part podman 4.3 leaves undone — it writes a Secret's `data` into the volume
+/// still base64-encoded — and has `container` re-read its files (SIGHUP).
+fn play(dir: &Path, secrets: &str, pod: &str, base: &str, container: &str) {
+    std::fs::write(dir.join("secrets.yaml"), secrets).unwrap();
+    std::fs::write(dir.join("pod.yaml"), pod).unwrap();
+    podman_ok(&["kube", "play", dir.join("secrets.yaml").to_str().unwrap()]);
+    podman_ok(&["kube", "play", "--network", "host", dir.join("pod.yaml").to_str().unwrap()]);
+    wait_healthy(base);
+    let before = generation(base);
+    for (volume, file) in
+        [("immich-mcp-gateway-immich-key", "api-key"), ("immich-mcp-gateway-session-secret", "session-secret")]
+    {
+        let mountpoint = podman_ok(&["volume", "inspect", volume, "--format", "{{.Mountpoint}}"]);
+        let path = Path::new(mountpoint.trim()).join(file);
+        use base64::Engine;
+        let decoded =
+            base64::engine::general_purpose::STANDARD.decode(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
+        std::fs::write(&path, decoded).unwrap();
+    }
+    podman_ok(&["kill", "--signal", "HUP", container]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while generation(base) <= before {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload {container}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A stateless-wire `listAlbums` call with gateway key `key`: the tool's text, or the refusal.
@@ -147,6 +202,7 @@ impl Drop for CleanUp {
 
 fn clean_up() {
     let _ = podman(&["pod", "rm", "-f", "immich-mcp-gateway-pod-0"]);
+    let _ = podman(&["pod", "rm", "-f", "immich-server-pod-0"]);
     let _ = podman(&["rm", "-f", "gateway-image-test"]);
     let _ = podman(&["secret", "rm", "immich-mcp-gateway-immich-key", "immich-mcp-gateway-session-secret"]);
     let _ = podman(&[
@@ -160,7 +216,7 @@ fn clean_up() {
 }
 
 #[tokio::test]
-async fn the_image_and_the_kubernetes_pod_run_and_reload_their_configmap() {
+async fn the_image_and_both_kubernetes_pods_run_and_the_configmap_reloads() {
     let dir = tempfile::tempdir().unwrap();
     clean_up();
     let _clean_up = CleanUp;
@@ -192,30 +248,8 @@ async fn the_image_and_the_kubernetes_pod_run_and_reload_their_configmap() {
     // The pod-level parts of k8s/gateway.
     let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let (secrets, pod) = manifests(port);
-    std::fs::write(dir.path().join("secrets.yaml"), secrets).unwrap();
-    std::fs::write(dir.path().join("pod.yaml"), &pod).unwrap();
-    podman_ok(&["kube", "play", dir.path().join("secrets.yaml").to_str().unwrap()]);
-    podman_ok(&["kube", "play", "--network", "host", dir.path().join("pod.yaml").to_str().unwrap()]);
-    wait_healthy(&base);
-    // Podman 4.3 writes a Secret's `data` into the volume still base64-encoded; the kubelet
-    // decodes it. Write what the kubelet would have, and have the gateway re-read its files.
-    for (volume, file) in
-        [("immich-mcp-gateway-immich-key", "api-key"), ("immich-mcp-gateway-session-secret", "session-secret")]
-    {
-        let mountpoint = podman_ok(&["volume", "inspect", volume, "--format", "{{.Mountpoint}}"]);
-        let path = Path::new(mountpoint.trim()).join(file);
-        use base64::Engine;
-        let decoded =
-            base64::engine::general_purpose::STANDARD.decode(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
-        std::fs::write(&path, decoded).unwrap();
-    }
-    podman_ok(&["kill", "--signal", "HUP", "immich-mcp-gateway-pod-0-gateway"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while generation(&base) < 1 {
-        assert!(Instant::now() < deadline, "SIGHUP did not reload the pod's gateway");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (secrets, pod) = gateway_manifests(port);
+    play(dir.path(), &secrets, &pod, &base, "immich-mcp-gateway-pod-0-gateway");
     assert_eq!(common::client().get(format!("{base}/ready")).send().await.unwrap().status(), 200);
     let (status, answer) = list_albums(&base, KEY).await;
     assert_eq!(status, 200, "{answer}");
@@ -245,4 +279,18 @@ async fn the_image_and_the_kubernetes_pod_run_and_reload_their_configmap() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(list_albums(&base, KEY).await.0, 200, "the first key still works");
+
+    // k8s/sidecar: the gateway in Immich's server pod, in front of it on the pod's loopback.
+    clean_up();
+    let (port, immich) = (common::free_port(), common::free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let (secrets, pod) = sidecar_manifests(port, immich);
+    play(dir.path(), &secrets, &pod, &base, "immich-server-pod-0-immich-mcp-gateway");
+    assert_eq!(common::client().get(format!("{base}/ready")).send().await.unwrap().status(), 200);
+    let (status, answer) = list_albums(&base, KEY).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_ne!(answer["result"]["isError"], true, "{answer}");
+    // The Service's port now reaches the gateway: Immich's web app is behind it.
+    let page = common::client().get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Immich demo"), "{page}");
 }
