@@ -159,6 +159,9 @@ fn handshake_key(session: &Session) -> std::result::Result<&[u8], (u16, &'static
     }
 }
 
+/// Bytes tungstenite reads from the pipe at a time, and reserves per connection.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// What one attempt to read a message gave.
 enum Read {
     Text(tungstenite::Utf8Bytes),
@@ -180,7 +183,11 @@ struct Socket {
 
 impl Socket {
     fn new() -> Socket {
+        // tungstenite reserves `read_buffer_size` (128 KiB by default) for every connection up
+        // front: most of an idle WebSocket's memory. The frames come from `Pipe`, already in
+        // memory, so a small buffer costs only a few more copies on large messages.
         let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
             .max_message_size(Some(MAX_CLIENT_MESSAGE))
             .max_frame_size(Some(MAX_CLIENT_MESSAGE));
         Socket { ws: WebSocketContext::new(Role::Server, Some(config)), pipe: Pipe::default() }

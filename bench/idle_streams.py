@@ -1,0 +1,77 @@
+"""Opens N idle streams of one kind on the gateway at URL and holds them; prints the gateway's RSS
+(from /proc/PID/status) before and after, and the growth per stream.
+
+Kinds: listen (2026-07-28 subscriptions/listen), get (a session's standalone GET stream), ws
+(MCP over WebSocket at /mcp/ws, opened and left quiet).
+Usage: python3 idle_streams.py URL PID KIND N
+"""
+import asyncio, base64, json, os, resource, sys, time
+
+url, pid, kind, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+host, port = url.removeprefix("http://").split(":")
+port = int(port)
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 1024), hard))
+
+
+def rss():
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+
+
+def request_bytes(session):
+    if kind == "listen":
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen", "params": {
+            "notifications": {"toolsListChanged": True},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}}}}).encode()
+        head = (f"POST /mcp HTTP/1.1\r\nHost: {host}:{port}\r\ncontent-type: application/json\r\n"
+                "accept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\n"
+                f"mcp-method: subscriptions/listen\r\ncontent-length: {len(body)}\r\n\r\n")
+        return head.encode() + body
+    if kind == "get":
+        return (f"GET /mcp HTTP/1.1\r\nHost: {host}:{port}\r\naccept: text/event-stream\r\n"
+                f"mcp-session-id: {session}\r\nmcp-protocol-version: 2025-11-25\r\n\r\n").encode()
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (f"GET /mcp/ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mcp\r\n\r\n").encode()
+
+
+async def session_id():
+    reader, writer = await asyncio.open_connection(host, port)
+    body = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "idle", "version": "1"}}}).encode()
+    writer.write((f"POST /mcp HTTP/1.1\r\nHost: {host}:{port}\r\ncontent-type: application/json\r\n"
+                  f"accept: application/json, text/event-stream\r\ncontent-length: {len(body)}\r\n\r\n").encode() + body)
+    head = (await reader.readuntil(b"\r\n\r\n")).decode()
+    writer.close()
+    return next(l.split(":", 1)[1].strip() for l in head.split("\r\n") if l.lower().startswith("mcp-session-id:"))
+
+
+async def open_one(session, held):
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(request_bytes(session))
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    status = int(head.split()[1])
+    held.append((reader, writer, status))
+
+
+async def main():
+    session = await session_id() if kind == "get" else None
+    await asyncio.sleep(0.5)
+    before = rss()
+    held = []
+    for start in range(0, n, 200):
+        await asyncio.gather(*(open_one(session, held) for _ in range(start, min(n, start + 200))))
+    await asyncio.sleep(2)
+    after = rss()
+    ok = sum(1 for _, _, s in held if s in (101, 200))
+    print(json.dumps({"kind": kind, "streams": n, "open": ok, "refused": n - ok,
+                      "rss_before_mb": round(before / 2**20, 1), "rss_after_mb": round(after / 2**20, 1),
+                      "per_stream_kb": round((after - before) / max(ok, 1) / 1024, 1)}))
+    for _, writer, _ in held:
+        writer.close()
+
+
+asyncio.run(main())
