@@ -94,14 +94,8 @@ pub fn run(mut source: Source, demo: bool, opt: Opt) -> Result<(), ConfigErrors>
 /// without privileges, an address in use or not on this machine) is a configuration error before
 /// anything starts — Pingora would panic in its listener thread and the process would hang on.
 fn check_listeners(server: &crate::config::ServerConfig) -> Result<(), ConfigErrors> {
-    let keyed = server
-        .listen
-        .iter()
-        .map(|a| ("server.listen", a))
-        .chain(server.tls_listen.iter().map(|a| ("server.tls_listen", a)))
-        .chain(server.admin_listen.iter().map(|a| ("server.admin_listen", a)));
     let mut errors = Vec::new();
-    for (key, addr) in keyed {
+    for (key, addr) in server.keyed_listeners() {
         if let Err(e) = std::net::TcpListener::bind(addr.as_str()) {
             let hint = match e.kind() {
                 std::io::ErrorKind::PermissionDenied => {

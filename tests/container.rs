@@ -37,14 +37,6 @@ fn podman_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn wait_healthy(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !matches!(common::raw_get(base, "/health"), Ok((200, _, _))) {
-        assert!(Instant::now() < deadline, "nothing healthy at {base}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The configuration generation the gateway at `base` serves.
 fn generation(base: &str) -> u64 {
     let (_, _, body) = common::raw_get(base, "/health").unwrap();
@@ -163,7 +155,7 @@ fn play(dir: &Path, secrets: &str, pod: &str, base: &str, container: &str) {
     std::fs::write(dir.join("pod.yaml"), pod).unwrap();
     podman_ok(&["kube", "play", dir.join("secrets.yaml").to_str().unwrap()]);
     podman_ok(&["kube", "play", "--network", "host", dir.join("pod.yaml").to_str().unwrap()]);
-    wait_healthy(base);
+    common::wait_for_gateway(base, "/health");
     let before = generation(base);
     for (volume, file) in
         [("immich-mcp-gateway-immich-key", "api-key"), ("immich-mcp-gateway-session-secret", "session-secret")]
@@ -240,7 +232,7 @@ async fn the_image_and_both_kubernetes_pods_run_and_the_configmap_reloads() {
         "/etc/immich-mcp-gateway/gateway.toml",
         "--demo",
     ]);
-    wait_healthy(&base);
+    common::wait_for_gateway(&base, "/health");
     let probe = format!("http://127.0.0.1:{port}/ready");
     podman_ok(&["exec", "gateway-image-test", "/usr/local/bin/immich-mcp-gateway", "--probe", &probe]);
     podman_ok(&["rm", "-f", "gateway-image-test"]);

@@ -8,7 +8,6 @@ mod common;
 use common::{CaptureUpstream, Gateway, client, header, raw_get};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// A gateway process started with `config` and `--demo`, waited on at `ready_url` (a `/health`
 /// that is not at the root of the main port), killed on drop.
@@ -35,11 +34,7 @@ fn start(config: &str, health_base: &str, health_path: &str) -> Started {
         .spawn()
         .unwrap();
     let started = Started(child, dir);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !matches!(raw_get(health_base, health_path), Ok((200, _, body)) if body.starts_with(b"{")) {
-        assert!(Instant::now() < deadline, "the gateway did not answer {health_base}{health_path}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for_gateway(health_base, health_path);
     started
 }
 

@@ -95,11 +95,7 @@ fn gateway(dir: &std::path::Path, port: u16, immich: u16, extra: &str) -> Child 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !matches!(common::raw_get(&format!("http://127.0.0.1:{port}"), "/health"), Ok((200, _, _))) {
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for_gateway(&format!("http://127.0.0.1:{port}"), "/health");
     child
 }
 

@@ -109,7 +109,14 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// Every listen address: plain (`listen`), HTTPS (`tls_listen`) and admin (`admin_listen`).
     pub fn listeners(&self) -> impl Iterator<Item = &String> {
-        self.listen.iter().chain(&self.tls_listen).chain(&self.admin_listen)
+        self.keyed_listeners().map(|(_, addr)| addr)
+    }
+
+    /// Every listen address with the key that names it.
+    pub fn keyed_listeners(&self) -> impl Iterator<Item = (&'static str, &String)> {
+        let listen = self.listen.iter().map(|a| ("server.listen", a));
+        let tls = self.tls_listen.iter().map(|a| ("server.tls_listen", a));
+        listen.chain(tls).chain(self.admin_listen.iter().map(|a| ("server.admin_listen", a)))
     }
 
     /// The ports of every listener.
@@ -570,13 +577,7 @@ impl Config {
         };
         let s = &self.server;
         check(!s.listen.is_empty(), "server.listen", "at least one listen address is required".into());
-        for (key, addr) in s
-            .listen
-            .iter()
-            .map(|a| ("server.listen", a))
-            .chain(s.tls_listen.iter().map(|a| ("server.tls_listen", a)))
-            .chain(s.admin_listen.iter().map(|a| ("server.admin_listen", a)))
-        {
+        for (key, addr) in s.keyed_listeners() {
             check(port_of(addr).is_some(), key, format!("{addr:?} is not host:port"));
         }
         if let Some(admin) = &s.admin_listen {

@@ -72,9 +72,9 @@ pub(super) async fn admit(session: &mut Session, ctx: &mut RequestCtx) -> Result
     Ok(false)
 }
 
-/// Refuses a body framed two ways (400) or declared larger than `[server] max_body_size` (413,
-/// before a byte of it reaches Immich), and bounds each read of the rest. `Ok(true)` when
-/// answered.
+/// For every request proxied to Immich (`/api` and its other paths): refuses a body framed two
+/// ways (400) or declared larger than `[server] max_body_size` (413, before a byte of it reaches
+/// Immich), and bounds each read of the rest. `Ok(true)` when answered.
 pub(super) async fn admit_body(session: &mut Session, ctx: &RequestCtx) -> Result<bool> {
     let server = &ctx.runtime.config.server;
     let refusal = match content_length(session.req_header()) {

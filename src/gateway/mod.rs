@@ -10,7 +10,6 @@ mod exports;
 mod front;
 pub mod path;
 pub mod routes;
-mod web;
 
 pub use front::Front;
 
@@ -177,12 +176,6 @@ impl ProxyHttp for Gateway {
         let id = ctx.request_id.clone();
         // The head is in: the connection's head deadline no longer applies.
         crate::connection::mark(session, crate::connection::Phase::Busy);
-        if crate::shutdown::has_begun() {
-            // Pingora keeps a busy keep-alive connection open until its runtime stops, cutting the
-            // request then in flight; answered with `Connection: close`, the client reconnects to
-            // the process that took over.
-            session.set_keepalive(None);
-        }
         // Between requests the connection guard enforces `keepalive_timeout`; Pingora keeps its
         // own choice (the client's `Connection` header), with no second timer per request.
 
@@ -192,7 +185,9 @@ impl ProxyHttp for Gateway {
         }
         let own = match target {
             Target::Api => return api::admit(session, ctx).await,
-            Target::Web => return web::admit(session, ctx).await,
+            // Immich's other paths (the web app, `/.well-known/immich`) go unchanged: no
+            // authentication of the gateway's (the apps sign in to Immich), no re-framing.
+            Target::Web => return api::admit_body(session, ctx).await,
             Target::NotFound => {
                 let message = "not found: this listener serves /health, /health/streaming, /ready and /metrics";
                 respond_error(session, 404, &id, message, &[]).await?;

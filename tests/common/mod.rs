@@ -381,3 +381,13 @@ pub fn check_config(toml: &str) -> (bool, String) {
         .unwrap();
     (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
+
+/// Waits (30 s at most) until `base` answers `path` with 200 and a JSON body — the gateway's own
+/// answer, not a page Immich serves on a path the gateway has moved away.
+pub fn wait_for_gateway(base: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(raw_get(base, path), Ok((200, _, body)) if body.starts_with(b"{")) {
+        assert!(Instant::now() < deadline, "the gateway did not answer {base}{path}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
