@@ -8,6 +8,7 @@ use std::path::Path;
 /// Each top-level module and its layer, lowest first.
 const LAYERS: &[(&str, u8)] = &[
     ("config", 0),
+    ("calendar", 0),
     ("telemetry", 1),
     ("shutdown", 1),
     ("bounded", 1),
@@ -20,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("mcp", 3),
     ("tools", 4),
     ("runtime", 5),
+    ("oauth", 5),
     ("gateway", 6),
     ("server", 7),
     ("cli", 7),

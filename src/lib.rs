@@ -3,7 +3,7 @@
 //! The tree follows the architecture, lowest layer first; no module imports one above it (a test,
 //! `architecture::layers`, keeps it so):
 //!
-//! 1. [`config`]: the file, parsed once into typed values;
+//! 1. [`config`]: the file, parsed once into typed values; [`calendar`] (dates from Unix time);
 //! 2. [`telemetry`] (logs, metrics), [`shutdown`], [`bounded`] (state a client cannot grow);
 //! 3. [`immich`] (where Immich is, its credentials, the typed client), [`auth`] (who is calling,
 //!    for every surface), [`stream`] (re-framing, flow control, stream limits), [`connection`]
@@ -11,7 +11,8 @@
 //!    itself), [`demo`] (the embedded synthetic Immich);
 //! 4. [`mcp`]: the protocol and its Streamable HTTP / WebSocket transport;
 //! 5. [`tools`]: the Immich tools, one file per family;
-//! 6. [`runtime`]: the live state built from each configuration, swapped on reload;
+//! 6. [`runtime`]: the live state built from each configuration, swapped on reload; [`oauth`]: the
+//!    authorization server of `oauth` mode (the sign-in page, codes and tokens);
 //! 7. [`gateway`]: the Pingora service — routing, the gateway's own endpoints, the `/api` proxy;
 //! 8. [`server`] and [`cli`]: the process.
 //!
@@ -19,6 +20,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod bounded;
+pub(crate) mod calendar;
 pub mod cli;
 pub mod config;
 pub(crate) mod connection;
@@ -27,6 +29,7 @@ pub mod demo;
 pub(crate) mod gateway;
 pub(crate) mod immich;
 pub(crate) mod mcp;
+pub(crate) mod oauth;
 pub(crate) mod reply;
 pub(crate) mod runtime;
 pub(crate) mod server;

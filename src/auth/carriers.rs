@@ -53,7 +53,7 @@ fn cookie(req: &RequestHeader, name: &str) -> Option<String> {
 }
 
 /// The bearer token of `Authorization`; `Err` for another scheme.
-fn bearer(req: &RequestHeader) -> Result<Option<&str>, &'static str> {
+pub(super) fn bearer(req: &RequestHeader) -> Result<Option<&str>, &'static str> {
     let Some(value) = header(req, &http::header::AUTHORIZATION) else { return Ok(None) };
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim())),

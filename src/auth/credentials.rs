@@ -1,6 +1,7 @@
 //! The credentials in force: the mode, the gateway keys (stored as SHA-256 hashes, compared in
 //! constant time) and the Immich key each one maps to, with key files read.
 
+use super::vault::Vault;
 use crate::config::{AuthMode, Config, KeyHash};
 use crate::immich::Credential;
 use std::fmt;
@@ -21,6 +22,8 @@ pub struct Credentials {
     clients: Vec<ClientKey>,
     default_immich: Option<Credential>,
     immich_apps: bool,
+    /// In `oauth` mode: the vault that opens access tokens, and the resource they must be for.
+    oauth: Option<(Arc<Vault>, Arc<str>)>,
 }
 
 impl fmt::Debug for Credentials {
@@ -59,7 +62,13 @@ impl Credentials {
             };
             clients.push(ClientKey { name: Arc::from(key.name.as_str()), hash: key.hash, immich });
         }
-        Ok(Credentials { mode: config.auth.mode, clients, default_immich, immich_apps: config.auth.immich_apps })
+        Ok(Credentials {
+            mode: config.auth.mode,
+            clients,
+            default_immich,
+            immich_apps: config.auth.immich_apps,
+            oauth: None,
+        })
     }
 
     /// The gateway's own Immich key (`[immich].api_key` or its file), if configured.
@@ -81,6 +90,16 @@ impl Credentials {
     /// as they came.
     pub fn immich_apps(&self) -> bool {
         self.immich_apps
+    }
+
+    /// Accepts the access tokens `vault` opens, for `resource` (the gateway's MCP URL).
+    pub fn accept_oauth(&mut self, vault: Arc<Vault>, resource: &str) {
+        self.oauth = Some((vault, Arc::from(resource)));
+    }
+
+    /// What checks access tokens, in `oauth` mode.
+    pub fn oauth(&self) -> Option<(&Vault, &str)> {
+        self.oauth.as_ref().map(|(vault, resource)| (&**vault, &**resource))
     }
 
     /// The configured mode.

@@ -6,12 +6,16 @@
 //! | `passthrough` | `/api` | anything | — | the request unchanged: Immich judges it |
 //! | `passthrough` | MCP, `/exports` | its own Immich credentials, or none | the caller's credential, as Immich reads it (API key, session token, cookie, shared-link key), never another; with none, the gateway's key when configured | — |
 //! | `inject` | every surface | a gateway key (`X-API-Key` or `Authorization: Bearer`) | the Immich key that gateway key maps to | the mapped key, and none of the caller's credential headers, cookies or query parameters |
+//! | `oauth` | `/api` | anything | — | the request unchanged: Immich's apps sign in to Immich |
+//! | `oauth` | MCP, `/exports` | an access token of the gateway's (`Authorization: Bearer`) | the Immich key made for that grant when its person signed in | — |
 //!
 //! A caller who presented credentials never acts with the gateway's own key. Every refusal is a
 //! 401 with one challenge ([`challenge`]); the surfaces word the body their own way.
 
 mod carriers;
 mod credentials;
+pub mod oauth;
+pub mod vault;
 
 pub use credentials::Credentials;
 
@@ -41,90 +45,136 @@ pub enum Via {
     Caller,
     /// No credentials at all (`passthrough` mode).
     Anonymous,
+    /// An access token of the gateway's (`oauth` mode).
+    OAuth,
 }
 
 /// A caller the gateway has authenticated.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    /// A name safe to log: the gateway key's name, `passthrough` or `anonymous`.
+    /// A name safe to log: the gateway key's name, `passthrough`, `anonymous`, or for an OAuth
+    /// client `oauth:<client name>`.
     pub name: Arc<str>,
     /// How it was recognised.
     pub via: Via,
     /// What the gateway's own Immich calls for this caller authenticate with; `None` when there is
     /// nothing to act with (an anonymous caller and no key of the gateway's).
     pub immich: Option<Credential>,
+    /// What its person granted, for an OAuth client.
+    pub grant: Option<Arc<oauth::Grant>>,
 }
 
 impl Principal {
-    /// Who owns what this caller makes (export links): its gateway key, its credential's
-    /// fingerprint, or no one in particular.
+    fn new(name: &str, via: Via, immich: Option<Credential>) -> Principal {
+        Principal { name: Arc::from(name), via, immich, grant: None }
+    }
+
+    /// Who owns what this caller makes (export links): its gateway key, its person and client,
+    /// its credential's fingerprint, or no one in particular.
     pub fn owner(&self) -> String {
-        match (self.via, &self.immich) {
-            (Via::GatewayKey, _) => format!("key:{}", self.name),
-            (Via::Caller, Some(credential)) => format!("credential:{}", credential.fingerprint()),
+        match (self.via, &self.immich, &self.grant) {
+            (Via::GatewayKey, _, _) => format!("key:{}", self.name),
+            (Via::OAuth, _, Some(grant)) => format!("oauth:{}:{}", grant.user_id, grant.key_id),
+            (Via::Caller, Some(credential), _) => format!("credential:{}", credential.fingerprint()),
             _ => "anonymous".into(),
         }
     }
 
-    /// Who a stream belongs to, for per-client caps: the gateway key's name, else the address.
+    /// Who a stream belongs to, for per-client caps: the gateway key's name, the OAuth grant,
+    /// else the address.
     pub fn client_key(&self, ip: Option<IpAddr>) -> String {
         match (self.via, ip) {
             (Via::GatewayKey, _) => format!("key:{}", self.name),
+            (Via::OAuth, _) => self.owner(),
             (_, Some(ip)) => format!("ip:{ip}"),
             (_, None) => "unknown".into(),
         }
+    }
+
+    /// Whether this caller may use tools that change Immich: always, unless it is an OAuth
+    /// client whose person granted reading only.
+    pub fn may_write(&self) -> bool {
+        self.grant.as_ref().is_none_or(|g| g.scope.split(' ').any(|s| s == oauth::SCOPE_WRITE))
     }
 }
 
 /// Why a request was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuthError(pub &'static str);
+pub struct AuthError {
+    /// What to tell the caller.
+    pub message: &'static str,
+    /// A bearer token was presented and is not good (RFC 6750 `error="invalid_token"`).
+    pub invalid_token: bool,
+}
+
+impl AuthError {
+    /// A refusal for want of (good) credentials.
+    pub const fn new(message: &'static str) -> AuthError {
+        AuthError { message, invalid_token: false }
+    }
+}
 
 impl std::fmt::Display for AuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
+        f.write_str(self.message)
     }
 }
 
 /// Authenticates a request arriving on `surface` (see the table above).
 pub fn authenticate(req: &RequestHeader, credentials: &Credentials, surface: Surface) -> Result<Principal, AuthError> {
+    let as_it_came = || Principal::new("passthrough", Via::Caller, carriers::caller_credential(req).ok().flatten());
     match credentials.mode() {
         AuthMode::Inject => {
             let key = carriers::gateway_key(req).and_then(|presented| credentials.gateway_key(presented));
             match key {
-                Some((name, immich)) => Ok(Principal { name, via: Via::GatewayKey, immich: Some(immich) }),
+                Some((name, immich)) => Ok(Principal { name, via: Via::GatewayKey, immich: Some(immich), grant: None }),
                 // Immich's own apps, signed in to Immich: the request goes as it came.
-                None if surface == Surface::Api && credentials.immich_apps() => Ok(Principal {
-                    name: Arc::from("immich-app"),
-                    via: Via::Caller,
-                    immich: carriers::caller_credential(req).ok().flatten(),
-                }),
-                None if carriers::gateway_key(req).is_some() => Err(AuthError("invalid gateway API key")),
-                None => Err(AuthError("missing gateway API key (X-API-Key or Authorization: Bearer)")),
+                None if surface == Surface::Api && credentials.immich_apps() => {
+                    Ok(Principal { name: Arc::from("immich-app"), ..as_it_came() })
+                }
+                None if carriers::gateway_key(req).is_some() => Err(AuthError::new("invalid gateway API key")),
+                None => Err(AuthError::new("missing gateway API key (X-API-Key or Authorization: Bearer)")),
             }
         }
-        // `/api` in passthrough is Immich's to judge: the request goes as it came.
-        AuthMode::Passthrough if surface == Surface::Api => Ok(Principal {
-            name: Arc::from("passthrough"),
-            via: Via::Caller,
-            immich: carriers::caller_credential(req).ok().flatten(),
-        }),
-        AuthMode::Passthrough => match carriers::caller_credential(req).map_err(AuthError)? {
-            Some(credential) => {
-                Ok(Principal { name: Arc::from("passthrough"), via: Via::Caller, immich: Some(credential) })
-            }
-            None => Ok(Principal {
-                name: Arc::from("anonymous"),
-                via: Via::Anonymous,
-                immich: credentials.default_immich().cloned(),
-            }),
+        // `/api` in passthrough and oauth mode is Immich's to judge: the request goes as it came.
+        AuthMode::Passthrough | AuthMode::OAuth if surface == Surface::Api => Ok(as_it_came()),
+        AuthMode::Passthrough => match carriers::caller_credential(req).map_err(AuthError::new)? {
+            Some(credential) => Ok(Principal::new("passthrough", Via::Caller, Some(credential))),
+            None => Ok(Principal::new("anonymous", Via::Anonymous, credentials.default_immich().cloned())),
         },
+        AuthMode::OAuth => {
+            let token = carriers::bearer(req).map_err(AuthError::new)?.ok_or(AuthError::new(
+                "missing access token (Authorization: Bearer): sign in through the gateway's OAuth server",
+            ))?;
+            let (vault, resource) = credentials.oauth().ok_or(AuthError::new("OAuth is not set up"))?;
+            let token = oauth::verify_access(vault, resource, token)
+                .map_err(|e| AuthError { message: e.message(), invalid_token: true })?;
+            let immich = Credential::api_key(&token.grant.key);
+            let name = format!("oauth:{}", token.grant.client_name);
+            Ok(Principal { grant: Some(Arc::new(token.grant)), ..Principal::new(&name, Via::OAuth, immich) })
+        }
     }
 }
 
-/// The `WWW-Authenticate` challenge of every 401, pointing at the RFC 9728 metadata.
-pub fn challenge(public_base: &str) -> String {
-    format!("Bearer resource_metadata=\"{public_base}/.well-known/oauth-protected-resource\"")
+/// The `WWW-Authenticate` challenge of a 401 for `reason`, pointing at the RFC 9728 metadata; in
+/// `oauth` mode it names the scopes to ask for, and a bad token is called one (RFC 6750).
+pub fn challenge(public_base: &str, mode: AuthMode, reason: &AuthError) -> String {
+    let mut challenge = format!("Bearer resource_metadata=\"{public_base}/.well-known/oauth-protected-resource\"");
+    if mode == AuthMode::OAuth {
+        challenge.push_str(&format!(", scope=\"{}\"", oauth::SCOPES.join(" ")));
+        if reason.invalid_token {
+            challenge.push_str(&format!(", error=\"invalid_token\", error_description=\"{}\"", reason.message));
+        }
+    }
+    challenge
+}
+
+/// The `WWW-Authenticate` challenge of a 403 for a token that lacks `scope` (RFC 6750).
+pub fn insufficient_scope(public_base: &str, scope: &str) -> String {
+    format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{scope}\", \
+         resource_metadata=\"{public_base}/.well-known/oauth-protected-resource\""
+    )
 }
 
 /// Prepares a request proxied to Immich for `principal`: a gateway key's caller loses every
@@ -202,9 +252,9 @@ mod tests {
         let principal = ok.unwrap();
         assert_eq!((principal.via, principal.owner()), (Via::GatewayKey, "key:agent".to_string()));
         let missing = authenticate(&request(&[], "/api/x"), &creds, Surface::Api).unwrap_err();
-        assert!(missing.0.contains("missing gateway API key"));
+        assert!(missing.message.contains("missing gateway API key"));
         let wrong = authenticate(&request(&[("x-api-key", "immich-admin")], "/api/x"), &creds, Surface::Api);
-        assert_eq!(wrong.unwrap_err().0, "invalid gateway API key");
+        assert_eq!(wrong.unwrap_err().message, "invalid gateway API key");
 
         // With Immich's apps let through, /api without a gateway key goes as it came, and the
         // gateway's Immich key is used for nobody but gateway keys.
@@ -222,8 +272,7 @@ mod tests {
 
     #[test]
     fn injected_requests_carry_no_credential_of_the_callers() {
-        let principal =
-            Principal { name: Arc::from("agent"), via: Via::GatewayKey, immich: Credential::api_key("immich-admin") };
+        let principal = Principal::new("agent", Via::GatewayKey, Credential::api_key("immich-admin"));
         let mut upstream = request(
             &[
                 ("x-api-key", "gw"),

@@ -127,7 +127,7 @@ impl Config {
 }
 
 /// The sections of [`Config`], each checked key by key with its own type.
-const SECTIONS: &[&str] = &["server", "immich", "streaming", "mcp", "auth", "telemetry", "demo", "tools"];
+const SECTIONS: &[&str] = &["server", "immich", "streaming", "mcp", "auth", "oauth", "telemetry", "demo", "tools"];
 
 /// Deserializes each key on its own (every field has a default), so that each bad key yields
 /// its own error instead of serde stopping at the first.
@@ -158,6 +158,7 @@ fn check_every_key(document: &Spanned<DeTable<'_>>, locator: &Locator<'_>) -> Ve
                 "streaming" => check_one::<super::StreamingConfig>(key, item),
                 "mcp" => check_one::<super::McpConfig>(key, item),
                 "auth" => check_one::<super::AuthConfig>(key, item),
+                "oauth" => check_one::<super::OAuthConfig>(key, item),
                 "telemetry" => check_one::<super::TelemetryConfig>(key, item),
                 "tools" => check_one::<super::ToolsConfig>(key, item),
                 _ => check_one::<super::DemoConfig>(key, item),

@@ -6,10 +6,12 @@
 
 mod env;
 mod load;
+mod oauth;
 pub mod types;
 mod units;
 
 pub use load::{ConfigError, ConfigErrors, load_file, load_str};
+pub use oauth::{OAuthClient, OAuthConfig, check_redirect_uri};
 pub use types::{BaseUrl, FaultSpec, KeyHash, LogFilter};
 pub use units::{Dur, Size};
 
@@ -30,6 +32,8 @@ pub struct Config {
     pub mcp: McpConfig,
     /// Who may call the gateway and which Immich key their calls use.
     pub auth: AuthConfig,
+    /// The authorization server of `[auth] mode = "oauth"`.
+    pub oauth: OAuthConfig,
     /// Logs and metrics.
     pub telemetry: TelemetryConfig,
     /// The embedded synthetic Immich used by `--demo`.
@@ -433,13 +437,17 @@ pub enum AuthMode {
     Passthrough,
     /// Clients present gateway keys; the gateway sends its own Immich key.
     Inject,
+    /// Clients present the gateway's OAuth access tokens, got by their person signing in with
+    /// their Immich account; each acts with an Immich key made for it at sign-in.
+    #[serde(rename = "oauth")]
+    OAuth,
 }
 
 /// `[auth]`: client authentication.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// `passthrough` or `inject`.
+    /// `passthrough`, `inject` or `oauth`.
     pub mode: AuthMode,
     /// Gateway keys accepted in `inject` mode.
     pub keys: Vec<GatewayKey>,
@@ -743,7 +751,19 @@ impl Config {
             "inject mode needs at least one [[auth.keys]] entry, or every request is refused".into(),
         );
 
+        let public_url = self.mcp.public_url.as_deref().unwrap_or("");
+        check(
+            self.auth.mode != AuthMode::OAuth
+                || (public_url.starts_with("https://") || public_url.starts_with("http://"))
+                    && public_url.parse::<http::Uri>().is_ok(),
+            "mcp.public_url",
+            "oauth mode needs the gateway's public URL (e.g. \"https://photos.example.com\"): it is the \
+             token issuer and audience, the same on every replica"
+                .into(),
+        );
+
         check(self.demo.assets > 0, "demo.assets", "must be at least 1".into());
+        self.oauth.validate(&mut problems);
         problems
     }
 

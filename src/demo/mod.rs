@@ -72,6 +72,8 @@ pub struct DemoImmich {
     friend: Library,
     /// Login sessions: token → user.
     sessions: parking_lot::Mutex<std::collections::HashMap<String, usize>>,
+    /// API keys by secret.
+    api_keys: parking_lot::Mutex<std::collections::HashMap<String, Arc<routes::users::DemoKey>>>,
     fault: Fault,
 }
 
@@ -82,6 +84,7 @@ impl DemoImmich {
             library: Library::new(assets),
             friend: Library::empty(),
             sessions: Default::default(),
+            api_keys: parking_lot::Mutex::new(routes::users::initial_keys()),
             fault,
         })
     }

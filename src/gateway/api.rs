@@ -37,8 +37,9 @@ pub(super) async fn admit(session: &mut Session, ctx: &mut RequestCtx) -> Result
     match auth::authenticate(session.req_header(), &runtime.credentials, Surface::Api) {
         Ok(principal) => ctx.principal = Some(principal),
         Err(reason) => {
-            let challenge = auth::challenge(&crate::mcp::transport::guard::base_url(session, &runtime.config));
-            respond_error(session, 401, &id, reason.0, &[("www-authenticate", &challenge)]).await?;
+            let base = crate::mcp::transport::guard::base_url(session, &runtime.config);
+            let challenge = auth::challenge(&base, runtime.config.auth.mode, &reason);
+            respond_error(session, 401, &id, reason.message, &[("www-authenticate", &challenge)]).await?;
             return Ok(true);
         }
     }

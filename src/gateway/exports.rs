@@ -39,7 +39,7 @@ pub(super) async fn serve(
     let principal = match auth::authenticate(session.req_header(), &runtime.credentials, Surface::Export) {
         Ok(principal) => principal,
         Err(reason) => {
-            let challenge = auth::challenge(public_base);
+            let challenge = auth::challenge(public_base, runtime.config.auth.mode, &reason);
             let message = format!("{reason}; an export link needs the same credentials as the MCP call that made it");
             respond_error(session, 401, request_id, &message, &[("www-authenticate", &challenge)]).await?;
             return Ok(None);
@@ -52,7 +52,8 @@ pub(super) async fn serve(
         return Ok(Some(principal));
     }
     let Some(key) = principal.immich.clone() else {
-        let challenge = auth::challenge(public_base);
+        let reason = auth::AuthError::new("no Immich credentials");
+        let challenge = auth::challenge(public_base, runtime.config.auth.mode, &reason);
         let message = "no Immich credentials: an export link needs the same credentials as the MCP call that made it";
         respond_error(session, 401, request_id, message, &[("www-authenticate", &challenge)]).await?;
         return Ok(Some(principal));

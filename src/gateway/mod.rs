@@ -8,6 +8,7 @@ mod endpoints;
 mod errors;
 mod exports;
 mod front;
+mod oauth;
 pub mod path;
 pub mod routes;
 
@@ -73,6 +74,8 @@ pub struct Gateway {
     store: Arc<ConfigStore>,
     permissions: Arc<KeyPermissions>,
     mcp: Arc<McpState>,
+    /// The OAuth server's memory of used codes and failed sign-ins (process-wide, across reloads).
+    oauth: Arc<crate::oauth::State>,
     started: Instant,
     listener: Listener,
 }
@@ -82,7 +85,8 @@ impl Gateway {
     /// `permissions` allow.
     pub fn new(store: Arc<ConfigStore>, permissions: Arc<KeyPermissions>) -> Gateway {
         let mcp = Arc::new(McpState::default());
-        Gateway { store, permissions, mcp, started: Instant::now(), listener: Listener::Main }
+        let oauth = Arc::new(crate::oauth::State::default());
+        Gateway { store, permissions, mcp, oauth, started: Instant::now(), listener: Listener::Main }
     }
 
     /// The same gateway for `[server] admin_listen`: health, readiness and metrics only.
@@ -199,7 +203,9 @@ impl ProxyHttp for Gateway {
         let is_read = method == http::Method::GET || method == http::Method::HEAD;
         let runtime = ctx.runtime.clone();
         match own {
-            Own::Health | Own::HealthStreaming | Own::Ready | Own::Metrics | Own::Export if !is_read => {
+            Own::Health | Own::HealthStreaming | Own::Ready | Own::Metrics | Own::Export | Own::AuthServerMetadata
+                if !is_read =>
+            {
                 respond_error(session, 405, &id, "only GET and HEAD are allowed here", &[("allow", "GET, HEAD")])
                     .await?;
             }
@@ -232,6 +238,8 @@ impl ProxyHttp for Gateway {
             Own::Mcp(_) => {
                 respond_error(session, 404, &id, "MCP is turned off ([mcp] enabled = false)", &[]).await?;
             }
+            Own::AuthServerMetadata => oauth::metadata(session, &runtime, &self.oauth, &id).await?,
+            Own::OAuth(endpoint) => oauth::serve(session, &runtime, &self.oauth, endpoint, &id).await?,
         }
         Ok(true)
     }

@@ -20,6 +20,10 @@ pub enum Own {
     Mcp(Endpoint),
     /// `/exports/<token>`: a zip download made by `exportPhotos`.
     Export,
+    /// An endpoint of the OAuth authorization server (`/oauth/…`).
+    OAuth(crate::oauth::Endpoint),
+    /// RFC 8414 metadata: `/.well-known/oauth-authorization-server`.
+    AuthServerMetadata,
 }
 
 impl Own {
@@ -51,6 +55,7 @@ impl Target {
             Target::Own(Own::Metrics) => Route::Metrics,
             Target::Own(Own::Mcp(_)) => Route::Mcp,
             Target::Own(Own::Export) => Route::Export,
+            Target::Own(Own::OAuth(_) | Own::AuthServerMetadata) => Route::OAuth,
             Target::Api => Route::Api,
             Target::Web => Route::Web,
             Target::NotFound => Route::Other,
@@ -81,6 +86,8 @@ const OWN: &[(&str, Own)] = &[
 const EXPORTS: &str = "/exports/";
 /// RFC 9728 metadata: always at the root (the path-aware form appends the resource's path).
 const RESOURCE_METADATA: &str = "/.well-known/oauth-protected-resource";
+/// RFC 8414 metadata: at the root, with the issuer's path (the prefix) appended.
+const AUTH_SERVER_METADATA: &str = "/.well-known/oauth-authorization-server";
 
 /// Where a request for `path` arriving on `listener` goes.
 pub fn target(path: &str, server: &ServerConfig, listener: Listener) -> Target {
@@ -93,6 +100,9 @@ pub fn target(path: &str, server: &ServerConfig, listener: Listener) -> Target {
     if path.starts_with(RESOURCE_METADATA) {
         return Target::Own(Own::Mcp(Endpoint::ResourceMetadata));
     }
+    if path.strip_prefix(AUTH_SERVER_METADATA) == Some(server.path_prefix.as_str()) {
+        return Target::Own(Own::AuthServerMetadata);
+    }
     if let Some(rest) = path.strip_prefix(server.path_prefix.as_str()) {
         let admin_apart = server.admin_listen.is_some();
         if let Some((_, own)) = OWN.iter().find(|(p, own)| *p == rest && !(admin_apart && own.is_admin())) {
@@ -100,6 +110,9 @@ pub fn target(path: &str, server: &ServerConfig, listener: Listener) -> Target {
         }
         if rest.starts_with(EXPORTS) {
             return Target::Own(Own::Export);
+        }
+        if let Some((_, endpoint)) = crate::oauth::Endpoint::PATHS.iter().find(|(p, _)| *p == rest) {
+            return Target::Own(Own::OAuth(*endpoint));
         }
     }
     // A path that is not plain could resolve into /api (`/x/../api/…`, `/%61pi/…`): it takes the
@@ -162,6 +175,10 @@ mod tests {
             Target::Own(Own::Mcp(Endpoint::ResourceMetadata))
         );
         assert_eq!(main("/metrics"), Target::Own(Own::Metrics));
+        assert_eq!(main("/oauth/authorize"), Target::Own(Own::OAuth(crate::oauth::Endpoint::Authorize)));
+        assert_eq!(main("/oauth/token"), Target::Own(Own::OAuth(crate::oauth::Endpoint::Token)));
+        assert_eq!(main("/.well-known/oauth-authorization-server"), Target::Own(Own::AuthServerMetadata));
+        assert_eq!(main("/.well-known/oauth-authorization-server/x"), Target::Web);
     }
 
     #[test]
@@ -175,6 +192,9 @@ mod tests {
         assert_eq!(at("/mcp"), Target::Web);
         assert_eq!(at("/health"), Target::Web);
         assert_eq!(at("/gatewayx/mcp"), Target::Web);
+        assert_eq!(at("/gateway/oauth/revoke"), Target::Own(Own::OAuth(crate::oauth::Endpoint::Revoke)));
+        assert_eq!(at("/oauth/revoke"), Target::Web);
+        assert_eq!(at("/.well-known/oauth-authorization-server/gateway"), Target::Own(Own::AuthServerMetadata));
         assert_eq!(
             at("/.well-known/oauth-protected-resource/gateway/mcp"),
             Target::Own(Own::Mcp(Endpoint::ResourceMetadata))

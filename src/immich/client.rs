@@ -313,12 +313,12 @@ struct SearchAssets {
 /// The gateway's REST client for Immich.
 #[derive(Clone, Debug)]
 pub struct ImmichClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// For bodies read element by element (see [`super::streamed`]).
     streamed: super::streamed::StreamedHttp,
-    base: BaseUrl,
+    pub(super) base: BaseUrl,
     retry: RetryPolicy,
-    timeout: Duration,
+    pub(super) timeout: Duration,
 }
 
 impl ImmichClient {
@@ -662,7 +662,7 @@ fn search_path(smart: bool) -> ApiPath {
 }
 
 /// The error an unsuccessful reqwest reply stands for (see [`immich_error`]).
-async fn error_from(response: reqwest::Response) -> ImmichError {
+pub(super) async fn error_from(response: reqwest::Response) -> ImmichError {
     let status = response.status();
     immich_error(status, &response.bytes().await.unwrap_or_default())
 }

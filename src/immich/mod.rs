@@ -1,6 +1,7 @@
 //! Immich: where it is ([`BaseUrl`], [`Upstream`]) and the typed REST client the gateway uses for
 //! its own calls ([`client::ImmichClient`]). The proxy path forwards `/api/*` through Pingora instead.
 
+pub mod account;
 pub mod client;
 mod credential;
 pub mod path;

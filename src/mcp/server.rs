@@ -139,7 +139,11 @@ impl McpServer {
         let mut result = match known {
             Some(Method::Ping) => Ok(json!({})),
             Some(Method::ServerDiscover) => Ok(self.discover_result()),
-            Some(Method::ToolsList) => self.list_tools(params),
+            Some(Method::ToolsList) => {
+                // An OAuth client granted reading only is shown the tools that read.
+                let reads_only = cx.principal.as_ref().is_some_and(|p| !p.may_write());
+                self.list_tools(params, reads_only)
+            }
             Some(Method::ToolsCall) => self.call_tool(params, cx).await,
             Some(Method::ResourcesList) => {
                 Ok(json!({ "resources": self.catalogs.iter().flat_map(|c| c.resources()).collect::<Vec<_>>() }))
@@ -196,8 +200,9 @@ impl McpServer {
         Ok(result)
     }
 
-    fn list_tools(&self, params: &Value) -> Result<Value, RpcError> {
-        let tools = &self.tools;
+    fn list_tools(&self, params: &Value, reads_only: bool) -> Result<Value, RpcError> {
+        let tools: Vec<&ToolSpec> =
+            self.tools.iter().filter(|t| !reads_only || t.definition["annotations"]["readOnlyHint"] == true).collect();
         let start = match params.get("cursor") {
             None | Some(Value::Null) => 0,
             Some(Value::String(c)) if c.is_empty() => 0,

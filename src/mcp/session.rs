@@ -78,6 +78,12 @@ impl SessionSecrets {
         self.current.iter().chain(&self.previous).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
     }
 
+    /// The vault sealing OAuth codes and tokens under these secrets (`auth::vault`).
+    pub fn vault(&self) -> crate::auth::vault::Vault {
+        let previous: Vec<&[u8]> = self.previous.iter().map(Vec::as_slice).collect();
+        crate::auth::vault::Vault::new(self.current.as_deref(), &previous)
+    }
+
     /// Reads `[mcp]` secrets (the file, when configured). Errors name the key.
     pub fn load(config: &crate::config::McpConfig) -> Result<SessionSecrets, (String, String)> {
         let current = match (&config.session_secret, &config.session_secret_file) {

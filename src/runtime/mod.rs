@@ -40,11 +40,17 @@ impl Runtime {
     pub fn build(config: Config, generation: u64) -> Result<Runtime, ConfigErrors> {
         let unusable =
             |key: String, message: String| ConfigErrors(vec![ConfigError::unplaced("config", Some(key), message)]);
-        let credentials = Credentials::load(&config).map_err(|(key, message)| unusable(key, message))?;
+        let mut credentials = Credentials::load(&config).map_err(|(key, message)| unusable(key, message))?;
         let upstream =
             Upstream::from_config(&config.immich).map_err(|message| unusable("immich.base_url".into(), message))?;
         let session_secrets =
             crate::mcp::session::SessionSecrets::load(&config.mcp).map_err(|(key, message)| unusable(key, message))?;
+        if config.auth.mode == crate::config::AuthMode::OAuth {
+            // The resource the tokens are for: the MCP endpoint at the public URL.
+            let base = config.mcp.public_url.as_deref().unwrap_or_default().trim_end_matches('/');
+            let resource = format!("{base}{}/mcp", config.server.path_prefix);
+            credentials.accept_oauth(Arc::new(session_secrets.vault()), &resource);
+        }
         let tls = tls::load(&config.server).map_err(|(key, message)| unusable(key, message))?;
         let immich = ImmichClient::new(&config.immich);
         Ok(Runtime { config, upstream, immich, credentials, session_secrets, tls, generation })

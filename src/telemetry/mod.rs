@@ -30,6 +30,8 @@ pub enum RouteClass {
     Export,
     /// Everything else of Immich's, proxied unchanged: the web app, `/.well-known/immich`.
     Web,
+    /// The OAuth authorization server: `/oauth/*` and its metadata.
+    OAuth,
     /// Answered 404 by the gateway (an unknown path on the admin listener, a turned-off endpoint).
     Other,
 }
@@ -37,7 +39,7 @@ pub enum RouteClass {
 impl RouteClass {
     /// Every class, in declaration order (metrics are indexed by the discriminant; a unit test
     /// keeps the two in step).
-    const ALL: [RouteClass; 8] = [
+    const ALL: [RouteClass; 9] = [
         RouteClass::Health,
         RouteClass::Ready,
         RouteClass::Metrics,
@@ -45,6 +47,7 @@ impl RouteClass {
         RouteClass::Mcp,
         RouteClass::Export,
         RouteClass::Web,
+        RouteClass::OAuth,
         RouteClass::Other,
     ];
 
@@ -58,6 +61,7 @@ impl RouteClass {
             RouteClass::Mcp => "mcp",
             RouteClass::Export => "export",
             RouteClass::Web => "web",
+            RouteClass::OAuth => "oauth",
             RouteClass::Other => "other",
         }
     }

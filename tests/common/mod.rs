@@ -44,7 +44,8 @@ impl Gateway {
         Gateway::start_with_env(config, args, &[])
     }
 
-    /// [`Gateway::start`] with extra environment variables (e.g. `RUST_LOG=trace`).
+    /// [`Gateway::start`] with extra environment variables (e.g. `RUST_LOG=trace`; `{port}` in a
+    /// value is replaced by the port the gateway listens on).
     pub fn start_with_env(config: &str, args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("gateway.toml");
@@ -87,7 +88,8 @@ impl Gateway {
             .args(args)
             .env("IMMICH_GATEWAY__SERVER__UPGRADE_SOCK", sock)
             .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
+            // `{port}` in a value stands for the port this attempt listens on (a public URL).
+            .envs(env.iter().map(|(name, value)| (*name, value.replace("{port}", &port.to_string()))))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -103,7 +103,13 @@ const ROUTES: &[Route] = &[
     route(Method::POST, "/api/auth/login", Public, |r| users::login(r.demo, &r.body)),
     route(Method::POST, "/api/auth/logout", Auth, |r| users::logout(r.demo, r.caller)),
     route(Method::GET, "/api/users/me", Needs("user.read"), |r| users::me(r.caller, r.lib)),
-    route(Method::GET, "/api/api-keys/me", Needs("apiKey.read"), |r| users::api_key_me(r.caller)),
+    // Any key may read itself (Immich: `permission: false`).
+    route(Method::GET, "/api/api-keys/me", Auth, |r| users::api_key_me(r.caller)),
+    route(Method::GET, "/api/api-keys", Needs("apiKey.read"), |r| users::list_api_keys(r.demo, r.caller)),
+    route(Method::POST, "/api/api-keys", Needs("apiKey.create"), |r| users::create_api_key(r.demo, r.caller, &r.body)),
+    route(Method::DELETE, "/api/api-keys/:id", Needs("apiKey.delete"), |r| {
+        users::delete_api_key(r.demo, r.caller, r.param(0))
+    }),
     route(Method::POST, "/api/search/metadata", Needs("asset.read"), |r| search::search_metadata(r.lib, &r.body)),
     route(Method::POST, "/api/search/smart", Needs("asset.read"), |r| search::search_smart(r.lib, &r.body)),
     route(Method::POST, "/api/search/random", Needs("asset.read"), |r| search::search_random(r.lib, &r.body)),

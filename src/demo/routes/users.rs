@@ -10,6 +10,8 @@ use super::{json_response, message};
 use http::request::Parts;
 use hyper::Response;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What a route asks of its caller.
 #[derive(Clone, Copy, Debug)]
@@ -55,26 +57,64 @@ pub const USERS: [DemoUser; 2] = [
     },
 ];
 
-/// An API key of the demo: its secret, whose it is, its name and what it may do.
-struct KeyDef {
-    secret: &'static str,
+/// An API key of the demo: its id, secret, whose it is, its name and what it may do.
+#[derive(Debug)]
+pub struct DemoKey {
+    id: String,
+    secret: String,
     user: usize,
-    name: &'static str,
-    permissions: &'static [&'static str],
+    name: String,
+    permissions: Vec<String>,
+    created: String,
 }
 
-const KEYS: [KeyDef; 3] = [
-    KeyDef { secret: ADMIN_KEY, user: 0, name: "demo admin", permissions: &["all"] },
-    KeyDef { secret: READONLY_KEY, user: 0, name: "demo read-only", permissions: READONLY_PERMISSIONS },
-    KeyDef { secret: FRIEND_KEY, user: 1, name: "demo friend", permissions: &["all"] },
+impl DemoKey {
+    fn json(&self) -> Value {
+        json!({
+            "id": self.id, "name": self.name, "permissions": self.permissions,
+            "createdAt": self.created, "updatedAt": self.created
+        })
+    }
+
+    fn allows(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == "all" || p == permission)
+    }
+}
+
+/// The keys every demo starts with.
+const KEYS: [(&str, usize, &str, &[&str]); 3] = [
+    (ADMIN_KEY, 0, "demo admin", &["all"]),
+    (READONLY_KEY, 0, "demo read-only", READONLY_PERMISSIONS),
+    (FRIEND_KEY, 1, "demo friend", &["all"]),
 ];
+
+/// The most API keys kept; creating one past it is refused.
+const MAX_KEYS: usize = 10_000;
+
+/// The demo's API keys by secret: the standing ones, and those made with `POST /api/api-keys`.
+pub fn initial_keys() -> HashMap<String, Arc<DemoKey>> {
+    KEYS.iter()
+        .enumerate()
+        .map(|(n, (secret, user, name, permissions))| {
+            let key = DemoKey {
+                id: library::id(Kind::ApiKey, n as u64),
+                secret: secret.to_string(),
+                user: *user,
+                name: name.to_string(),
+                permissions: permissions.iter().map(|p| p.to_string()).collect(),
+                created: "2026-11-01T09:00:00.000Z".into(),
+            };
+            (key.secret.clone(), Arc::new(key))
+        })
+        .collect()
+}
 
 /// How a caller authenticated.
 pub enum Via {
     /// Not at all (a public route).
     Nothing,
-    /// With one of the demo's API keys (its index).
-    ApiKey(usize),
+    /// With an API key.
+    ApiKey(Arc<DemoKey>),
     /// With a login session's token.
     Session(String),
 }
@@ -130,16 +170,15 @@ pub fn authenticate(demo: &DemoImmich, req: &Parts, access: Access) -> Result<Ca
         let user = demo.sessions.lock().get(&token).copied().ok_or_else(|| message(401, "Invalid user token"))?;
         Caller { user, via: Via::Session(token) }
     } else if let Some(key) = header(req, "x-api-key").map(str::to_string).or_else(|| parameter(req, "apiKey")) {
-        let index = KEYS.iter().position(|k| k.secret == key).ok_or_else(|| message(401, "Invalid API key"))?;
-        Caller { user: KEYS[index].user, via: Via::ApiKey(index) }
+        let key = demo.api_keys.lock().get(&key).cloned().ok_or_else(|| message(401, "Invalid API key"))?;
+        Caller { user: key.user, via: Via::ApiKey(key) }
     } else {
         return Err(message(401, "Authentication required"));
     };
-    if let (Access::Permission(permission), Via::ApiKey(index)) = (access, &caller.via) {
-        let allowed = KEYS[*index].permissions;
-        if !(allowed.contains(&"all") || allowed.contains(&permission)) {
-            return Err(message(403, &format!("Missing required permission: {permission}")));
-        }
+    if let (Access::Permission(permission), Via::ApiKey(key)) = (access, &caller.via)
+        && !key.allows(permission)
+    {
+        return Err(message(403, &format!("Missing required permission: {permission}")));
     }
     Ok(caller)
 }
@@ -197,15 +236,72 @@ pub fn me(caller: &Caller, lib: &Library) -> Response<Body> {
 
 /// `GET /api/api-keys/me`: the key the caller used (a session is no key).
 pub fn api_key_me(caller: &Caller) -> Response<Body> {
-    let Via::ApiKey(index) = caller.via else {
-        return message(403, "Not authenticated with an API key");
+    match &caller.via {
+        Via::ApiKey(key) => json_response(200, &key.json()),
+        _ => message(403, "Not authenticated with an API key"),
+    }
+}
+
+/// `GET /api/api-keys`: the caller's keys.
+pub fn list_api_keys(demo: &DemoImmich, caller: &Caller) -> Response<Body> {
+    let keys = demo.api_keys.lock();
+    let mut mine: Vec<&Arc<DemoKey>> = keys.values().filter(|k| k.user == caller.user).collect();
+    mine.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+    json_response(200, &Value::Array(mine.iter().map(|k| k.json()).collect()))
+}
+
+/// `POST /api/api-keys`: a new key for the caller, with no permission its creator lacks (a
+/// session has them all).
+pub fn create_api_key(demo: &DemoImmich, caller: &Caller, body: &Value) -> Response<Body> {
+    let requested: Option<Vec<String>> = body["permissions"]
+        .as_array()
+        .filter(|p| !p.is_empty())
+        .and_then(|p| p.iter().map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_string)).collect());
+    let Some(permissions) = requested else {
+        return super::validation("permissions", "permissions must contain at least 1 elements");
     };
-    let key = &KEYS[index];
-    json_response(
-        200,
-        &json!({
-            "id": library::id(Kind::ApiKey, index as u64), "name": key.name, "permissions": key.permissions,
-            "createdAt": "2026-11-01T09:00:00.000Z", "updatedAt": "2026-11-01T09:00:00.000Z"
-        }),
-    )
+    if let Via::ApiKey(creator) = &caller.via
+        && !permissions
+            .iter()
+            .all(|p| creator.allows(p) && (p != "all" || creator.permissions.iter().any(|c| c == "all")))
+    {
+        return message(400, "Cannot grant permissions you do not have");
+    }
+    let mut keys = demo.api_keys.lock();
+    if keys.len() >= MAX_KEYS {
+        return message(400, "Too many API keys");
+    }
+    let key = DemoKey {
+        id: uuid_v4(),
+        secret: base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, rand::random::<[u8; 32]>()),
+        user: caller.user,
+        name: body["name"].as_str().filter(|n| !n.is_empty()).unwrap_or("API Key").to_string(),
+        permissions,
+        created: library::iso(super::now()),
+    };
+    let reply = json!({ "apiKey": key.json(), "secret": key.secret });
+    keys.insert(key.secret.clone(), Arc::new(key));
+    json_response(201, &reply)
+}
+
+/// `DELETE /api/api-keys/:id`: removes one of the caller's keys.
+pub fn delete_api_key(demo: &DemoImmich, caller: &Caller, id: &str) -> Response<Body> {
+    let mut keys = demo.api_keys.lock();
+    let found = keys.iter().find(|(_, k)| k.id == id && k.user == caller.user).map(|(secret, _)| secret.clone());
+    match found {
+        Some(secret) => {
+            keys.remove(&secret);
+            super::no_content()
+        }
+        None => message(400, "API Key not found"),
+    }
+}
+
+/// A random version-4 UUID, as Immich gives new rows.
+fn uuid_v4() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }

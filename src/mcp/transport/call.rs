@@ -5,7 +5,7 @@ use super::super::catalog::{CallContext, InputRound, LogLevel, Outbound};
 use super::super::jsonrpc::{self, Id};
 use super::super::server::{self, McpServer, Wire};
 use super::super::session::Claims;
-use super::error::http_status;
+use super::error::{Refusal, http_status};
 use super::session::running_key;
 use super::writer::{self, Framing, StreamEnd, StreamSpec};
 use super::{Exchange, McpState, STREAM_CHANNEL};
@@ -37,6 +37,15 @@ pub(super) async fn run(state: &McpState, session: &mut Session, exchange: &Exch
     let started = Instant::now();
     let progress_token = call.params["_meta"].get("progressToken").cloned();
     let tool_spec = call.params["name"].as_str().filter(|_| call.method == "tools/call").and_then(|n| server.tool(n));
+    if let Some(spec) = tool_spec
+        && spec.definition["annotations"]["readOnlyHint"] != true
+        && exchange.principal.as_ref().is_some_and(|p| !p.may_write())
+    {
+        let name = call.params["name"].as_str().unwrap_or_default();
+        let refusal = Refusal::insufficient_scope(name, &exchange.public_base).for_id(Some(&call.id));
+        state.account(call.claims.as_ref(), call.wire, started, true);
+        return exchange.refuse(session, refusal).await;
+    }
     let notifies = call.method == "tools/call"
         && (progress_token.is_some() || tool_spec.is_some_and(|t| t.notifies_for(&call.params["arguments"])));
     // Large streamed results are compressed when the client accepts it; small replies are not

@@ -4,6 +4,7 @@
 use super::super::jsonrpc::{self, HEADER_MISMATCH, INVALID_REQUEST, Id, METHOD_NOT_FOUND, RpcError};
 use super::super::server::Wire;
 use crate::auth::AuthError;
+use crate::config::AuthMode;
 
 /// A request the transport answers with an error (boxed: it travels in `Result`s on every path
 /// of a request, and most of them succeed).
@@ -60,8 +61,9 @@ impl Refusal {
     }
 
     /// 401 with the challenge that points at the protected-resource metadata.
-    pub fn unauthorized(reason: AuthError, public_base: &str) -> Refusal {
-        Refusal::invalid(401, reason.to_string()).with_header("www-authenticate", crate::auth::challenge(public_base))
+    pub fn unauthorized(reason: AuthError, public_base: &str, mode: AuthMode) -> Refusal {
+        let challenge = crate::auth::challenge(public_base, mode, &reason);
+        Refusal::invalid(401, reason.to_string()).with_header("www-authenticate", challenge)
     }
 
     /// 503 with `Retry-After`: no room for another stream now.
@@ -73,6 +75,15 @@ impl Refusal {
     pub fn for_id(mut self, id: Option<&Id>) -> Refusal {
         self.id = id.cloned();
         self
+    }
+
+    /// 403 for a tool that changes Immich, called with an OAuth token granted reading only: the
+    /// challenge names the scope to ask for (RFC 6750 `insufficient_scope`; MCP clients step up).
+    pub fn insufficient_scope(tool: &str, public_base: &str) -> Refusal {
+        let scope = crate::auth::oauth::SCOPE_WRITE;
+        let message = format!("{tool} changes Immich, and this access token was granted reading only: ask for {scope}");
+        Refusal::invalid(403, message)
+            .with_header("www-authenticate", crate::auth::insufficient_scope(public_base, scope))
     }
 
     /// Adds a response header.
@@ -113,7 +124,7 @@ mod tests {
         assert_eq!(http_status(Wire::Stateless, METHOD_NOT_FOUND), 404);
         assert_eq!(http_status(Wire::Stateless, HEADER_MISMATCH), 400);
         assert_eq!(http_status(Wire::Stateless, jsonrpc::INTERNAL_ERROR), 200);
-        let refusal = Refusal::unauthorized(AuthError("no key"), "http://gw");
+        let refusal = Refusal::unauthorized(AuthError::new("no key"), "http://gw", AuthMode::Inject);
         assert_eq!((refusal.status, refusal.error.code), (401, INVALID_REQUEST));
         assert!(refusal.headers[0].1.starts_with("Bearer resource_metadata=\"http://gw/"));
     }

@@ -93,12 +93,19 @@ pub fn base_url(session: &Session, config: &Config) -> String {
 }
 
 /// RFC 9728 Protected Resource Metadata.
+/// In `oauth` mode the gateway is the authorization server: its issuer and its scopes.
 pub(super) fn resource_metadata(session: &Session, config: &Config) -> Value {
     let mcp = &config.mcp;
+    let issuer = format!("{}{}", base_url(session, config), config.server.path_prefix);
+    let (servers, scopes) = if config.auth.mode == crate::config::AuthMode::OAuth {
+        (vec![issuer.clone()], crate::auth::oauth::SCOPES.iter().map(|s| s.to_string()).collect())
+    } else {
+        (mcp.authorization_servers.clone(), mcp.scopes_supported.clone())
+    };
     json!({
-        "resource": format!("{}{}/mcp", base_url(session, config), config.server.path_prefix),
-        "authorization_servers": mcp.authorization_servers,
-        "scopes_supported": mcp.scopes_supported,
+        "resource": format!("{issuer}/mcp"),
+        "authorization_servers": servers,
+        "scopes_supported": scopes,
         "bearer_methods_supported": ["header"],
         "resource_name": "Immich MCP Gateway",
     })

@@ -327,7 +327,10 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
     }
     let principal = match auth::authenticate(session.req_header(), cx.credentials, Surface::Mcp) {
         Ok(principal) => principal,
-        Err(reason) => return exchange.refuse(session, Refusal::unauthorized(reason, &exchange.public_base)).await,
+        Err(reason) => {
+            let refusal = Refusal::unauthorized(reason, &exchange.public_base, config.auth.mode);
+            return exchange.refuse(session, refusal).await;
+        }
     };
     let exchange = Exchange { principal: Some(principal), ..exchange };
     if endpoint == Endpoint::Ws {
