@@ -350,3 +350,46 @@ fn oauth_mode_needs_a_public_url() {
     );
     assert!(!ok && output.contains("oauth.clients[0].redirect_uris") && output.contains("loopback"), "{output}");
 }
+
+#[tokio::test]
+async fn a_person_signs_in_in_a_real_browser_without_javascript() {
+    let gw = start();
+    let flow = Flow::register(&gw).await;
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (verifier, challenge) = pkce();
+    let output = std::process::Command::new(common::require_node())
+        .arg(common::clients_dir().join("oauth_browser.mjs"))
+        .args([&flow.authorize_url(&challenge, &[]), REDIRECT, ADMIN.0, ADMIN.1, "write"])
+        .arg(&shots)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value = serde_json::from_slice(output.stdout.trim_ascii()).unwrap();
+    // Every control is named for a screen reader.
+    let aria = result["aria"].as_str().unwrap();
+    for name in [
+        "textbox \"Email\"",
+        "textbox \"Password\"",
+        "radio \"Read only",
+        "radio \"Read and change",
+        "button \"Allow\"",
+        "button \"Deny\"",
+    ] {
+        assert!(aria.contains(name), "{name} is missing from the accessibility tree:\n{aria}");
+    }
+    // Each sign-in (dark, then light page) gave a code; the last one is exchanged with PKCE.
+    assert_eq!((result["dark"]["state"].as_str(), result["dark"]["iss"].as_str()), (Some("st-1"), Some(&*gw.url)));
+    let code = result["light"]["code"].as_str().unwrap();
+    let (status, tokens) = flow.exchange(code, &verifier).await;
+    assert_eq!((status, tokens["scope"].as_str()), (200, Some("immich:read immich:write")), "{tokens}");
+    for scheme in ["light", "dark"] {
+        let shot = shots.join(format!("oauth-sign-in-{scheme}.png"));
+        assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000), "no screenshot at {}", shot.display());
+    }
+}
