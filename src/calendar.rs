@@ -23,6 +23,13 @@ pub fn date(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Now as RFC 3339 with milliseconds, UTC (`2026-12-07T17:50:17.123Z`).
+pub fn rfc3339_now() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let (y, mo, d, h, mi, s) = civil(now.as_secs() as i64);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z", now.subsec_millis())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -30,5 +37,7 @@ mod tests {
         assert_eq!(super::date(0), "1970-01-01");
         assert_eq!(super::date(1_796_601_600), "2026-12-07");
         assert_eq!(super::civil(951_782_400 + 3661), (2000, 2, 29, 1, 1, 1));
+        let now = super::rfc3339_now();
+        assert!(now.len() == 24 && now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
     }
 }

@@ -8,7 +8,8 @@
 //! 3. [`immich`] (where Immich is, its credentials, the typed client), [`auth`] (who is calling,
 //!    for every surface), [`stream`] (re-framing, flow control, stream limits), [`connection`]
 //!    (connection limits and the client's deadlines), [`reply`] (answers the gateway writes
-//!    itself), [`demo`] (the embedded synthetic Immich);
+//!    itself), [`ratelimit`] (requests and tool calls per caller), [`demo`] (the embedded synthetic
+//!    Immich);
 //! 4. [`mcp`]: the protocol and its Streamable HTTP / WebSocket transport;
 //! 5. [`tools`]: the Immich tools, one file per family;
 //! 6. [`runtime`]: the live state built from each configuration, swapped on reload; [`oauth`]: the
@@ -30,6 +31,7 @@ pub(crate) mod gateway;
 pub(crate) mod immich;
 pub(crate) mod mcp;
 pub(crate) mod oauth;
+pub(crate) mod ratelimit;
 pub(crate) mod reply;
 pub(crate) mod runtime;
 pub(crate) mod server;

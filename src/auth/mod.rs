@@ -49,6 +49,18 @@ pub enum Via {
     OAuth,
 }
 
+impl Via {
+    /// Its name in logs and the audit trail.
+    pub fn label(self) -> &'static str {
+        match self {
+            Via::GatewayKey => "gateway_key",
+            Via::Caller => "caller",
+            Via::Anonymous => "anonymous",
+            Via::OAuth => "oauth",
+        }
+    }
+}
+
 /// A caller the gateway has authenticated.
 #[derive(Clone, Debug)]
 pub struct Principal {

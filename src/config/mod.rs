@@ -4,14 +4,18 @@
 //! Every key has a default, so an empty file (or no file) is a valid configuration.
 //! `conf/gateway.toml` documents every key with its default.
 
+mod audit;
 mod env;
 mod load;
 mod oauth;
+mod rate;
 pub mod types;
 mod units;
 
+pub use audit::{AuditConfig, AuditSink};
 pub use load::{ConfigError, ConfigErrors, load_file, load_str};
 pub use oauth::{OAuthClient, OAuthConfig, check_redirect_uri};
+pub use rate::RateLimitsConfig;
 pub use types::{BaseUrl, FaultSpec, KeyHash, LogFilter};
 pub use units::{Dur, Size};
 
@@ -34,6 +38,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The authorization server of `[auth] mode = "oauth"`.
     pub oauth: OAuthConfig,
+    /// How often one caller may call.
+    pub rate_limits: RateLimitsConfig,
+    /// The audit trail of tool calls.
+    pub audit: AuditConfig,
     /// Logs and metrics.
     pub telemetry: TelemetryConfig,
     /// The embedded synthetic Immich used by `--demo`.
@@ -764,6 +772,7 @@ impl Config {
 
         check(self.demo.assets > 0, "demo.assets", "must be at least 1".into());
         self.oauth.validate(&mut problems);
+        self.rate_limits.validate(&mut problems);
         problems
     }
 

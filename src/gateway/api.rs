@@ -5,6 +5,7 @@
 use super::RequestCtx;
 use super::path;
 use crate::auth::{self, Surface};
+use crate::ratelimit::{Limited, Limiter};
 use crate::reply::respond_error;
 use crate::stream::compress::Compressor;
 use crate::stream::reframe::{Format, Reframer};
@@ -23,7 +24,14 @@ const X_ACCEL_BUFFERING: http::HeaderName = http::HeaderName::from_static("x-acc
 
 /// Admits an `/api` request, or answers it with the reason it goes no further. `Ok(true)` when
 /// answered.
-pub(super) async fn admit(session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+/// Answers 429 for a caller over `[rate_limits]`.
+pub(super) async fn respond_limited(session: &mut Session, request_id: &str, limited: &Limited) -> Result<()> {
+    let headers = limited.headers();
+    let headers: Vec<(&'static str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    respond_error(session, 429, request_id, &limited.message(), &headers).await
+}
+
+pub(super) async fn admit(session: &mut Session, ctx: &mut RequestCtx, limiter: &Limiter) -> Result<bool> {
     let id = ctx.request_id.clone();
     let runtime = ctx.runtime.clone();
     let raw = session.req_header().uri.path().to_string();
@@ -35,6 +43,14 @@ pub(super) async fn admit(session: &mut Session, ctx: &mut RequestCtx) -> Result
         }
     }
     match auth::authenticate(session.req_header(), &runtime.credentials, Surface::Api) {
+        // An agent's gateway key counts against `[rate_limits]`; Immich's own apps never do.
+        Ok(principal) if principal.via == auth::Via::GatewayKey => {
+            if let Err(limited) = limiter.request(&runtime.config.rate_limits, &principal.client_key(None)) {
+                respond_limited(session, &id, &limited).await?;
+                return Ok(true);
+            }
+            ctx.principal = Some(principal);
+        }
         Ok(principal) => ctx.principal = Some(principal),
         Err(reason) => {
             let base = crate::mcp::transport::guard::base_url(session, &runtime.config);

@@ -16,12 +16,17 @@ use pingora::prelude::*;
 use pingora_proxy::Session;
 
 /// Serves an export link; returns the caller, once known.
+fn session_ip(session: &Session) -> Option<std::net::IpAddr> {
+    session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
+}
+
 pub(super) async fn serve(
     session: &mut Session,
     runtime: &Runtime,
     sealer: &Sealer,
     request_id: &str,
     public_base: &str,
+    limiter: &crate::ratelimit::Limiter,
 ) -> Result<Option<Principal>> {
     let token = super::routes::export_token(session.req_header().uri.path()).to_string();
     let Some(selection) =
@@ -45,6 +50,10 @@ pub(super) async fn serve(
             return Ok(None);
         }
     };
+    if let Err(limited) = limiter.request(&runtime.config.rate_limits, &principal.client_key(session_ip(session))) {
+        super::api::respond_limited(session, request_id, &limited).await?;
+        return Ok(Some(principal));
+    }
     if principal.owner() != selection.owner {
         let message =
             "this export link belongs to another caller: download it with the credentials of the MCP call that made it";

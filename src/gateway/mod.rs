@@ -188,7 +188,7 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         let own = match target {
-            Target::Api => return api::admit(session, ctx).await,
+            Target::Api => return api::admit(session, ctx, &self.mcp.limiter).await,
             // Immich's other paths (the web app, `/.well-known/immich`) go unchanged: no
             // authentication of the gateway's (the apps sign in to Immich), no re-framing.
             Target::Web => return api::admit_body(session, ctx).await,
@@ -221,7 +221,7 @@ impl ProxyHttp for Gateway {
             Own::Export => {
                 let sealer = self.mcp.sessions.sealer(&runtime.session_secrets);
                 let base = transport::guard::base_url(session, &runtime.config);
-                ctx.principal = exports::serve(session, &runtime, &sealer, &id, &base).await?;
+                ctx.principal = exports::serve(session, &runtime, &sealer, &id, &base, &self.mcp.limiter).await?;
             }
             Own::Mcp(endpoint) if runtime.config.mcp.enabled => {
                 let cx = transport::Context {

@@ -322,6 +322,8 @@ pub struct CallContext {
     last_progress: Mutex<Option<f64>>,
     /// The request's trace span: the call runs in it, so its Immich calls are its children.
     pub span: tracing::Span,
+    /// The request's id (`X-Request-Id`), for the audit trail.
+    pub request_id: Option<String>,
 }
 
 impl CallContext {
@@ -344,6 +346,7 @@ impl CallContext {
             announcements: None,
             last_progress: Mutex::new(None),
             span: tracing::Span::none(),
+            request_id: None,
         }
     }
 
@@ -411,6 +414,12 @@ impl CallContext {
     /// `auth::Principal::owner`), worked out only when something is made.
     pub fn owner(&self) -> String {
         self.principal.as_ref().map_or_else(|| "anonymous".to_string(), crate::auth::Principal::owner)
+    }
+
+    /// Sets the request's id.
+    pub fn with_request_id(mut self, id: &str) -> CallContext {
+        self.request_id = Some(id.to_string());
+        self
     }
 
     /// Sets the request's trace span.

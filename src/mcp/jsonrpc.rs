@@ -22,6 +22,8 @@ pub const INTERNAL_ERROR: i64 = -32603;
 pub const SESSION_NOT_FOUND: i64 = -32001;
 /// A server-side failure outside the request's control.
 pub const SERVER_ERROR: i64 = -32002;
+/// The caller is over a `[rate_limits]` limit; `data.retryAfterSeconds` says when to try again.
+pub const RATE_LIMITED: i64 = -32029;
 /// 2026-07-28: a routing header disagrees with the body.
 pub const HEADER_MISMATCH: i64 = -32020;
 /// 2026-07-28: the protocol version is not supported.

@@ -4,6 +4,7 @@
 //! generations ([`transport`]) and, with the `conformance-fixtures` feature, the conformance
 //! suite's fixtures ([`fixtures`], test-only).
 
+mod audit;
 pub mod catalog;
 #[cfg(feature = "conformance-fixtures")]
 pub mod fixtures;

@@ -11,6 +11,7 @@ use rmcp::model::{
 };
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Session-era protocol versions, oldest first.
 pub const SESSION_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
@@ -242,8 +243,14 @@ impl McpServer {
         if let Err(problem) = validate_arguments(&tool.definition["inputSchema"], &arguments) {
             return Ok(tool_error(format!("invalid arguments for {name}: {problem}")));
         }
+        let writes = tool.definition["annotations"]["readOnlyHint"] != true;
+        let audited =
+            crate::telemetry::audit::wanted(writes).then(|| (Instant::now(), super::audit::targets(&arguments)));
         for catalog in &self.catalogs {
             if let Some(outcome) = catalog.call_tool(name, arguments.clone(), cx).await {
+                if let Some((started, targets)) = audited {
+                    super::audit::tool_call(name, writes, targets, &outcome, cx, started.elapsed());
+                }
                 return outcome;
             }
         }

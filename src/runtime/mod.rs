@@ -35,11 +35,28 @@ pub struct Runtime {
     pub generation: u64,
 }
 
+/// A tool named in `[tools] enabled`/`disabled` or `[rate_limits] tools` that does not exist (a
+/// typo there would silently do nothing).
+fn unknown_tool(config: &Config) -> Option<(String, String)> {
+    let tools = crate::tools::registry::all();
+    let known = |name: &str| tools.iter().any(|t| t.name == name);
+    let listed = config.tools.enabled.iter().map(|n| ("tools.enabled".to_string(), n));
+    let listed = listed.chain(config.tools.disabled.iter().map(|n| ("tools.disabled".to_string(), n)));
+    let listed = listed.chain(config.rate_limits.tools.keys().map(|n| (format!("rate_limits.tools.{n}"), n)));
+    listed.into_iter().find(|(_, name)| !known(name)).map(|(key, name)| {
+        let names: Vec<&str> = tools.iter().map(|t| t.name).collect();
+        (key, format!("there is no tool {name:?}; the tools are {}", names.join(", ")))
+    })
+}
+
 impl Runtime {
     /// Derives the runtime state from a validated configuration.
     pub fn build(config: Config, generation: u64) -> Result<Runtime, ConfigErrors> {
         let unusable =
             |key: String, message: String| ConfigErrors(vec![ConfigError::unplaced("config", Some(key), message)]);
+        if let Some((key, message)) = unknown_tool(&config) {
+            return Err(unusable(key, message));
+        }
         let mut credentials = Credentials::load(&config).map_err(|(key, message)| unusable(key, message))?;
         let upstream =
             Upstream::from_config(&config.immich).map_err(|message| unusable("immich.base_url".into(), message))?;

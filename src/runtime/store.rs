@@ -110,6 +110,7 @@ impl ConfigStore {
     pub fn open(source: Source) -> Result<Arc<ConfigStore>, ConfigErrors> {
         let runtime = Runtime::build(source.load()?, 0)?;
         telemetry::redact::set_secrets(runtime.secrets());
+        telemetry::audit::configure(&runtime.config.audit);
         let fingerprint = source.fingerprint(&runtime.config);
         Ok(Arc::new(ConfigStore {
             current: ArcSwap::from_pointee(runtime),
@@ -168,6 +169,7 @@ impl ConfigStore {
                 }
                 telemetry::set_log_level(&runtime.config.telemetry.log_level);
                 telemetry::redact::set_secrets(runtime.secrets());
+                telemetry::audit::configure(&runtime.config.audit);
                 tracing::info!(trigger, generation = runtime.generation, "configuration reloaded");
                 self.current.store(Arc::new(runtime));
                 telemetry::metrics().config_reloads.with_label_values(&["success"]).inc();

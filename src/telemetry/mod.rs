@@ -1,6 +1,7 @@
 //! Logs (tracing, text or JSON, level reloadable, secrets blanked: [`redact`]) and Prometheus
 //! metrics.
 
+pub mod audit;
 pub mod redact;
 pub mod traces;
 
@@ -152,6 +153,12 @@ pub struct Metrics {
     /// `gateway_websocket_connections{route}`: WebSockets open now (`api`, `web`: proxied to
     /// Immich; `mcp`: MCP's own).
     pub websocket_connections: IntGaugeVec,
+    /// `gateway_audit_lines_total{outcome}`: audit lines `queued` for the writer, or `dropped`
+    /// because it was too far behind.
+    pub audit_lines: IntCounterVec,
+    /// `gateway_rate_limit_decisions_total{kind, outcome}`: `[rate_limits]` decisions (`request`
+    /// or `tool`; `allowed` or `limited`), counted only while a limit is on.
+    pub rate_limit_decisions: IntCounterVec,
 }
 
 /// One up on a gauge while it lives (a WebSocket open, for instance).
@@ -293,6 +300,19 @@ impl Metrics {
             &["reason"],
         )
         .unwrap();
+        let audit_lines = IntCounterVec::new(
+            Opts::new("gateway_audit_lines_total", "Audit lines, by outcome (queued, dropped)."),
+            &["outcome"],
+        )
+        .unwrap();
+        let rate_limit_decisions = IntCounterVec::new(
+            Opts::new(
+                "gateway_rate_limit_decisions_total",
+                "Rate-limit decisions, by kind (request, tool) and outcome (allowed, limited).",
+            ),
+            &["kind", "outcome"],
+        )
+        .unwrap();
         let mcp_sessions = IntCounterVec::new(
             Opts::new("gateway_mcp_sessions_total", "MCP sessions, by event (created or deleted)."),
             &["event"],
@@ -325,6 +345,8 @@ impl Metrics {
             Box::new(connections_refused.clone()),
             Box::new(connections_closed.clone()),
             Box::new(websocket_connections.clone()),
+            Box::new(rate_limit_decisions.clone()),
+            Box::new(audit_lines.clone()),
             Box::new(build_info.clone()),
         ] {
             registry.register(c).unwrap();
@@ -352,6 +374,14 @@ impl Metrics {
         }
         for result in ["success", "error"] {
             config_reloads.with_label_values(&[result]).inc_by(0);
+        }
+        for outcome in ["queued", "dropped"] {
+            audit_lines.with_label_values(&[outcome]).inc_by(0);
+        }
+        for kind in ["request", "tool"] {
+            for outcome in ["allowed", "limited"] {
+                rate_limit_decisions.with_label_values(&[kind, outcome]).inc_by(0);
+            }
         }
         for route in ["api", "web", "mcp"] {
             websocket_connections.with_label_values(&[route]).set(0);
@@ -382,6 +412,8 @@ impl Metrics {
             connections_refused,
             connections_closed,
             websocket_connections,
+            rate_limit_decisions,
+            audit_lines,
         }
     }
 

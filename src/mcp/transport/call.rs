@@ -31,20 +31,34 @@ pub(super) struct Call {
     pub bulk: bool,
 }
 
+/// Whether this caller may make this call now, on any transport: a tool that writes needs a grant
+/// that allows writing (403 `insufficient_scope` otherwise), and every tool call counts against
+/// `[rate_limits]` (429).
+pub(super) fn admit(
+    state: &McpState,
+    session: &Session,
+    exchange: &Exchange<'_>,
+    method: &str,
+    params: &Value,
+) -> std::result::Result<(), Refusal> {
+    let Some(name) = params["name"].as_str().filter(|_| method == "tools/call") else { return Ok(()) };
+    let writes = exchange.server.tool(name).is_some_and(|t| t.definition["annotations"]["readOnlyHint"] != true);
+    if writes && exchange.principal.as_ref().is_some_and(|p| !p.may_write()) {
+        return Err(Refusal::insufficient_scope(name, &exchange.public_base));
+    }
+    let caller = exchange.client_key(session);
+    state.limiter.tool_call(&exchange.config.rate_limits, &caller, name).map_err(|l| Refusal::rate_limited(&l))
+}
+
 /// Runs `call` and answers it.
 pub(super) async fn run(state: &McpState, session: &mut Session, exchange: &Exchange<'_>, call: Call) -> Result<()> {
     let server = exchange.server.clone();
     let started = Instant::now();
     let progress_token = call.params["_meta"].get("progressToken").cloned();
     let tool_spec = call.params["name"].as_str().filter(|_| call.method == "tools/call").and_then(|n| server.tool(n));
-    if let Some(spec) = tool_spec
-        && spec.definition["annotations"]["readOnlyHint"] != true
-        && exchange.principal.as_ref().is_some_and(|p| !p.may_write())
-    {
-        let name = call.params["name"].as_str().unwrap_or_default();
-        let refusal = Refusal::insufficient_scope(name, &exchange.public_base).for_id(Some(&call.id));
+    if let Err(refusal) = admit(state, session, exchange, &call.method, &call.params) {
         state.account(call.claims.as_ref(), call.wire, started, true);
-        return exchange.refuse(session, refusal).await;
+        return exchange.refuse(session, refusal.for_id(Some(&call.id))).await;
     }
     let notifies = call.method == "tools/call"
         && (progress_token.is_some() || tool_spec.is_some_and(|t| t.notifies_for(&call.params["arguments"])));

@@ -1,7 +1,7 @@
 //! The one place a refused MCP request becomes an HTTP status and a JSON-RPC error: every check
 //! of the transport returns a [`Refusal`], and [`super::Exchange::refuse`] writes it.
 
-use super::super::jsonrpc::{self, HEADER_MISMATCH, INVALID_REQUEST, Id, METHOD_NOT_FOUND, RpcError};
+use super::super::jsonrpc::{self, HEADER_MISMATCH, INVALID_REQUEST, Id, METHOD_NOT_FOUND, RATE_LIMITED, RpcError};
 use super::super::server::Wire;
 use crate::auth::AuthError;
 use crate::config::AuthMode;
@@ -84,6 +84,15 @@ impl Refusal {
         let message = format!("{tool} changes Immich, and this access token was granted reading only: ask for {scope}");
         Refusal::invalid(403, message)
             .with_header("www-authenticate", crate::auth::insufficient_scope(public_base, scope))
+    }
+
+    /// 429 for a caller over a `[rate_limits]` limit: `Retry-After`, the `RateLimit-*` headers, and
+    /// -32029 with the wait in `data.retryAfterSeconds`.
+    pub fn rate_limited(limited: &crate::ratelimit::Limited) -> Refusal {
+        let data = serde_json::json!({ "retryAfterSeconds": limited.retry_after_secs(), "limit": limited.kind });
+        let mut refusal = Refusal::new(429, RpcError::new(RATE_LIMITED, limited.message()).with_data(data));
+        refusal.headers.extend(limited.headers());
+        refusal
     }
 
     /// Adds a response header.

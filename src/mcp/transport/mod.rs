@@ -71,6 +71,8 @@ pub struct McpState {
     broadcast: tokio::sync::broadcast::Sender<Value>,
     /// `[mcp] analytics` as of the latest request: per-session counters are kept.
     analytics: std::sync::atomic::AtomicBool,
+    /// `[rate_limits]`'s buckets, for every surface of the gateway (kept across reloads).
+    pub limiter: crate::ratelimit::Limiter,
 }
 
 /// What a built server depends on: the configuration generation and the catalogue version.
@@ -87,6 +89,7 @@ impl Default for McpState {
             server: parking_lot::Mutex::new(None),
             broadcast: tokio::sync::broadcast::channel(16).0,
             analytics: std::sync::atomic::AtomicBool::new(true),
+            limiter: crate::ratelimit::Limiter::default(),
         }
     }
 }
@@ -193,6 +196,7 @@ impl Exchange<'_> {
             .with_principal(self.principal.clone())
             .with_public_base(format!("{}{}", self.public_base, self.config.server.path_prefix))
             .with_span(self.span.clone())
+            .with_request_id(self.request_id)
     }
 
     /// [`Exchange::call_context`] for a reply streamed over `transport` (`sse`, `ndjson`,
@@ -333,6 +337,9 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
         }
     };
     let exchange = Exchange { principal: Some(principal), ..exchange };
+    if let Err(limited) = state.limiter.request(&config.rate_limits, &exchange.client_key(session)) {
+        return exchange.refuse(session, Refusal::rate_limited(&limited)).await;
+    }
     if endpoint == Endpoint::Ws {
         return ws::serve(state, session, &exchange).await;
     }

@@ -326,6 +326,9 @@ impl Calls {
             let result = exchange.server.initialize_result(server::negotiate(requested));
             return Some(jsonrpc::result(&id, result));
         }
+        if let Err(refusal) = super::call::admit(state, session, exchange, &method, &params) {
+            return Some(refusal.error.response(Some(&id)));
+        }
         let input = match InputRound::from_params(&params, state.sessions.sealer(exchange.secrets)) {
             Ok(input) => input,
             Err(error) => return Some(error.response(Some(&id))),
