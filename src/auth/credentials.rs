@@ -1,6 +1,7 @@
 //! The credentials in force: the mode, the gateway keys (stored as SHA-256 hashes, compared in
 //! constant time) and the Immich key each one maps to, with key files read.
 
+use super::jwt::JwtVerifier;
 use super::vault::Vault;
 use crate::config::{AuthMode, Config, KeyHash};
 use crate::immich::Credential;
@@ -24,6 +25,8 @@ pub struct Credentials {
     immich_apps: bool,
     /// In `oauth` mode: the vault that opens access tokens, and the resource they must be for.
     oauth: Option<(Arc<Vault>, Arc<str>)>,
+    /// In `jwt` mode: what checks the provider's tokens.
+    jwt: Option<Arc<JwtVerifier>>,
 }
 
 impl fmt::Debug for Credentials {
@@ -62,12 +65,17 @@ impl Credentials {
             };
             clients.push(ClientKey { name: Arc::from(key.name.as_str()), hash: key.hash, immich });
         }
+        let jwt = match config.auth.mode {
+            AuthMode::Jwt => Some(Arc::new(jwt_verifier(config)?)),
+            _ => None,
+        };
         Ok(Credentials {
             mode: config.auth.mode,
             clients,
             default_immich,
             immich_apps: config.auth.immich_apps,
             oauth: None,
+            jwt,
         })
     }
 
@@ -78,10 +86,12 @@ impl Credentials {
 
     /// The Immich keys this holds, as text (for the logger to blank).
     pub fn secrets(&self) -> Vec<String> {
+        let jwt_keys = self.jwt.iter().flat_map(|v| v.keys());
         self.clients
             .iter()
             .map(|c| &c.immich)
             .chain(&self.default_immich)
+            .chain(jwt_keys)
             .map(|c| String::from_utf8_lossy(c.header().1.as_bytes()).into_owned())
             .collect()
     }
@@ -100,6 +110,11 @@ impl Credentials {
     /// What checks access tokens, in `oauth` mode.
     pub fn oauth(&self) -> Option<(&Vault, &str)> {
         self.oauth.as_ref().map(|(vault, resource)| (&**vault, &**resource))
+    }
+
+    /// What checks the identity provider's tokens, in `jwt` mode.
+    pub fn jwt(&self) -> Option<&JwtVerifier> {
+        self.jwt.as_deref()
     }
 
     /// The configured mode.
@@ -124,6 +139,20 @@ impl Credentials {
             (client.name.clone(), client.immich.clone())
         })
     }
+}
+
+/// `jwt` mode's verifier, with each person's Immich key read.
+fn jwt_verifier(config: &Config) -> Result<JwtVerifier, (String, String)> {
+    let mut users = Vec::with_capacity(config.jwt.users.len());
+    for (n, user) in config.jwt.users.iter().enumerate() {
+        let at = format!("jwt.users[{n}]");
+        let key = read_secret(user.immich_api_key.as_deref(), user.immich_api_key_file.as_deref())
+            .map_err(|e| (at.clone(), e))?
+            .ok_or((at.clone(), "set immich_api_key or immich_api_key_file".to_string()))?;
+        let key = Credential::api_key(&key).ok_or((at, "an Immich API key must be visible ASCII".to_string()))?;
+        users.push((user.matches.clone(), key));
+    }
+    Ok(JwtVerifier::new(&config.jwt, &config.jwt_issuer(), &config.jwt_audience(), users))
 }
 
 fn read_secret(inline: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<Arc<str>>, String> {

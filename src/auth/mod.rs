@@ -8,12 +8,15 @@
 //! | `inject` | every surface | a gateway key (`X-API-Key` or `Authorization: Bearer`) | the Immich key that gateway key maps to | the mapped key, and none of the caller's credential headers, cookies or query parameters |
 //! | `oauth` | `/api` | anything | — | the request unchanged: Immich's apps sign in to Immich |
 //! | `oauth` | MCP, `/exports` | an access token of the gateway's (`Authorization: Bearer`) | the Immich key made for that grant when its person signed in | — |
+//! | `jwt` | `/api` | anything | — | the request unchanged: Immich judges it |
+//! | `jwt` | MCP, `/exports` | a JWT of the configured identity provider (`Authorization: Bearer`) | the Immich key `[[jwt.users]]` maps its person to | — |
 //!
 //! A caller who presented credentials never acts with the gateway's own key. Every refusal is a
 //! 401 with one challenge ([`challenge`]); the surfaces word the body their own way.
 
 mod carriers;
 mod credentials;
+pub mod jwt;
 pub mod oauth;
 pub mod vault;
 
@@ -47,6 +50,8 @@ pub enum Via {
     Anonymous,
     /// An access token of the gateway's (`oauth` mode).
     OAuth,
+    /// A JWT of the identity provider's (`jwt` mode).
+    Jwt,
 }
 
 impl Via {
@@ -57,6 +62,7 @@ impl Via {
             Via::Caller => "caller",
             Via::Anonymous => "anonymous",
             Via::OAuth => "oauth",
+            Via::Jwt => "jwt",
         }
     }
 }
@@ -87,6 +93,7 @@ impl Principal {
         match (self.via, &self.immich, &self.grant) {
             (Via::GatewayKey, _, _) => format!("key:{}", self.name),
             (Via::OAuth, _, Some(grant)) => format!("oauth:{}:{}", grant.user_id, grant.key_id),
+            (Via::Jwt, _, _) => self.name.to_string(),
             (Via::Caller, Some(credential), _) => format!("credential:{}", credential.fingerprint()),
             _ => "anonymous".into(),
         }
@@ -97,7 +104,7 @@ impl Principal {
     pub fn client_key(&self, ip: Option<IpAddr>) -> String {
         match (self.via, ip) {
             (Via::GatewayKey, _) => format!("key:{}", self.name),
-            (Via::OAuth, _) => self.owner(),
+            (Via::OAuth | Via::Jwt, _) => self.owner(),
             (_, Some(ip)) => format!("ip:{ip}"),
             (_, None) => "unknown".into(),
         }
@@ -117,12 +124,19 @@ pub struct AuthError {
     pub message: &'static str,
     /// A bearer token was presented and is not good (RFC 6750 `error="invalid_token"`).
     pub invalid_token: bool,
+    /// The caller is known but has no access here (403, not 401: signing in again would not help).
+    pub forbidden: bool,
 }
 
 impl AuthError {
     /// A refusal for want of (good) credentials.
     pub const fn new(message: &'static str) -> AuthError {
-        AuthError { message, invalid_token: false }
+        AuthError { message, invalid_token: false, forbidden: false }
+    }
+
+    /// A refusal of a bearer token that is not good.
+    pub const fn invalid_token(message: &'static str) -> AuthError {
+        AuthError { message, invalid_token: true, forbidden: false }
     }
 }
 
@@ -148,8 +162,8 @@ pub fn authenticate(req: &RequestHeader, credentials: &Credentials, surface: Sur
                 None => Err(AuthError::new("missing gateway API key (X-API-Key or Authorization: Bearer)")),
             }
         }
-        // `/api` in passthrough and oauth mode is Immich's to judge: the request goes as it came.
-        AuthMode::Passthrough | AuthMode::OAuth if surface == Surface::Api => Ok(as_it_came()),
+        // `/api` in passthrough, oauth and jwt mode is Immich's to judge: the request goes as it came.
+        AuthMode::Passthrough | AuthMode::OAuth | AuthMode::Jwt if surface == Surface::Api => Ok(as_it_came()),
         AuthMode::Passthrough => match carriers::caller_credential(req).map_err(AuthError::new)? {
             Some(credential) => Ok(Principal::new("passthrough", Via::Caller, Some(credential))),
             None => Ok(Principal::new("anonymous", Via::Anonymous, credentials.default_immich().cloned())),
@@ -159,12 +173,35 @@ pub fn authenticate(req: &RequestHeader, credentials: &Credentials, surface: Sur
                 "missing access token (Authorization: Bearer): sign in through the gateway's OAuth server",
             ))?;
             let (vault, resource) = credentials.oauth().ok_or(AuthError::new("OAuth is not set up"))?;
-            let token = oauth::verify_access(vault, resource, token)
-                .map_err(|e| AuthError { message: e.message(), invalid_token: true })?;
+            let token =
+                oauth::verify_access(vault, resource, token).map_err(|e| AuthError::invalid_token(e.message()))?;
             let immich = Credential::api_key(&token.grant.key);
             let name = format!("oauth:{}", token.grant.client_name);
             Ok(Principal { grant: Some(Arc::new(token.grant)), ..Principal::new(&name, Via::OAuth, immich) })
         }
+        AuthMode::Jwt => {
+            let token = carriers::bearer(req).map_err(AuthError::new)?.ok_or(AuthError::new(
+                "missing bearer token (Authorization: Bearer): sign in with the identity provider",
+            ))?;
+            let verifier = credentials.jwt().ok_or(AuthError::new("JWT checking is not set up"))?;
+            match verifier.verify(token) {
+                Ok((person, key)) => Ok(Principal::new(&format!("jwt:{person}"), Via::Jwt, Some(key))),
+                Err(jwt::JwtError::Invalid(message)) => Err(AuthError::invalid_token(message)),
+                Err(jwt::JwtError::NoKey) => Err(AuthError {
+                    message: "no Immich key is configured for this person ([[jwt.users]])",
+                    invalid_token: false,
+                    forbidden: true,
+                }),
+            }
+        }
+    }
+}
+
+/// What authentication needs done before [`authenticate`] can judge a request: in `jwt` mode,
+/// the identity provider's keys fetched (first use, refresh, or a key id not seen yet).
+pub async fn prepare(req: &RequestHeader, credentials: &Credentials) {
+    if let (Some(verifier), Ok(Some(token))) = (credentials.jwt(), carriers::bearer(req)) {
+        verifier.prepare(token).await;
     }
 }
 
@@ -172,6 +209,9 @@ pub fn authenticate(req: &RequestHeader, credentials: &Credentials, surface: Sur
 /// `oauth` mode it names the scopes to ask for, and a bad token is called one (RFC 6750).
 pub fn challenge(public_base: &str, mode: AuthMode, reason: &AuthError) -> String {
     let mut challenge = format!("Bearer resource_metadata=\"{public_base}/.well-known/oauth-protected-resource\"");
+    if mode == AuthMode::Jwt && reason.invalid_token {
+        challenge.push_str(&format!(", error=\"invalid_token\", error_description=\"{}\"", reason.message));
+    }
     if mode == AuthMode::OAuth {
         challenge.push_str(&format!(", scope=\"{}\"", oauth::SCOPES.join(" ")));
         if reason.invalid_token {

@@ -127,8 +127,20 @@ impl Config {
 }
 
 /// The sections of [`Config`], each checked key by key with its own type.
-const SECTIONS: &[&str] =
-    &["server", "immich", "streaming", "mcp", "auth", "oauth", "rate_limits", "audit", "telemetry", "demo", "tools"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "immich",
+    "streaming",
+    "mcp",
+    "auth",
+    "oauth",
+    "jwt",
+    "rate_limits",
+    "audit",
+    "telemetry",
+    "demo",
+    "tools",
+];
 
 /// Deserializes each key on its own (every field has a default), so that each bad key yields
 /// its own error instead of serde stopping at the first.
@@ -160,6 +172,7 @@ fn check_every_key(document: &Spanned<DeTable<'_>>, locator: &Locator<'_>) -> Ve
                 "mcp" => check_one::<super::McpConfig>(key, item),
                 "auth" => check_one::<super::AuthConfig>(key, item),
                 "oauth" => check_one::<super::OAuthConfig>(key, item),
+                "jwt" => check_one::<super::JwtConfig>(key, item),
                 "rate_limits" => check_one::<super::RateLimitsConfig>(key, item),
                 "audit" => check_one::<super::AuditConfig>(key, item),
                 "telemetry" => check_one::<super::TelemetryConfig>(key, item),

@@ -6,6 +6,7 @@
 
 mod audit;
 mod env;
+mod jwt;
 mod load;
 mod oauth;
 mod rate;
@@ -13,6 +14,7 @@ pub mod types;
 mod units;
 
 pub use audit::{AuditConfig, AuditSink};
+pub use jwt::{JWT_ALGORITHMS, JwtConfig, JwtUser};
 pub use load::{ConfigError, ConfigErrors, load_file, load_str};
 pub use oauth::{OAuthClient, OAuthConfig, check_redirect_uri};
 pub use rate::RateLimitsConfig;
@@ -38,6 +40,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The authorization server of `[auth] mode = "oauth"`.
     pub oauth: OAuthConfig,
+    /// The external identity provider of `[auth] mode = "jwt"`.
+    pub jwt: JwtConfig,
     /// How often one caller may call.
     pub rate_limits: RateLimitsConfig,
     /// The audit trail of tool calls.
@@ -449,13 +453,16 @@ pub enum AuthMode {
     /// their Immich account; each acts with an Immich key made for it at sign-in.
     #[serde(rename = "oauth")]
     OAuth,
+    /// Clients present JWTs from an external identity provider (`[jwt]`); a claim names the
+    /// person, and `[[jwt.users]]` the Immich key they act with.
+    Jwt,
 }
 
 /// `[auth]`: client authentication.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// `passthrough`, `inject` or `oauth`.
+    /// `passthrough`, `inject`, `oauth` or `jwt`.
     pub mode: AuthMode,
     /// Gateway keys accepted in `inject` mode.
     pub keys: Vec<GatewayKey>,
@@ -772,14 +779,34 @@ impl Config {
 
         check(self.demo.assets > 0, "demo.assets", "must be at least 1".into());
         self.oauth.validate(&mut problems);
+        if self.auth.mode == AuthMode::Jwt {
+            self.jwt.validate(&self.jwt_issuer(), &self.jwt_audience(), &mut problems);
+        }
         self.rate_limits.validate(&mut problems);
         problems
+    }
+
+    /// The issuer `jwt` mode checks: `[jwt] issuer`, else the first of `[mcp] authorization_servers`.
+    pub fn jwt_issuer(&self) -> String {
+        match self.jwt.issuer.as_str() {
+            "" => self.mcp.authorization_servers.first().cloned().unwrap_or_default(),
+            issuer => issuer.to_string(),
+        }
+    }
+
+    /// The audience `jwt` mode checks: `[jwt] audience`, else the gateway's MCP URL.
+    pub fn jwt_audience(&self) -> String {
+        match (self.jwt.audience.as_str(), &self.mcp.public_url) {
+            ("", Some(base)) => format!("{}{}/mcp", base.trim_end_matches('/'), self.server.path_prefix),
+            (audience, _) => audience.to_string(),
+        }
     }
 
     /// Every file the configuration names and reads on each load (keys, secrets, certificates):
     /// a change of their content reloads the configuration, as a change of the file itself does.
     pub fn named_files(&self) -> Vec<&std::path::Path> {
         let keys = self.auth.keys.iter().filter_map(|k| k.immich_api_key_file.as_deref());
+        let keys = keys.chain(self.jwt.users.iter().filter_map(|u| u.immich_api_key_file.as_deref()));
         [
             self.immich.api_key_file.as_deref(),
             self.mcp.session_secret_file.as_deref(),

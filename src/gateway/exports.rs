@@ -41,8 +41,13 @@ pub(super) async fn serve(
         respond_error(session, 410, request_id, message, &[]).await?;
         return Ok(None);
     }
+    auth::prepare(session.req_header(), &runtime.credentials).await;
     let principal = match auth::authenticate(session.req_header(), &runtime.credentials, Surface::Export) {
         Ok(principal) => principal,
+        Err(reason) if reason.forbidden => {
+            respond_error(session, 403, request_id, reason.message, &[]).await?;
+            return Ok(None);
+        }
         Err(reason) => {
             let challenge = auth::challenge(public_base, runtime.config.auth.mode, &reason);
             let message = format!("{reason}; an export link needs the same credentials as the MCP call that made it");

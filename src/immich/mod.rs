@@ -12,6 +12,12 @@ pub use crate::config::BaseUrl;
 pub use client::{ImmichClient, ImmichError};
 pub use credential::Credential;
 
+/// The TLS settings for any https peer the gateway fetches from (an identity provider's keys):
+/// the same verified roots as for Immich.
+pub fn https_client_config() -> rustls::ClientConfig {
+    tls::client_config(true, true)
+}
+
 use crate::config::ImmichConfig;
 use std::net::{SocketAddr, ToSocketAddrs};
 

@@ -97,10 +97,12 @@ pub fn base_url(session: &Session, config: &Config) -> String {
 pub(super) fn resource_metadata(session: &Session, config: &Config) -> Value {
     let mcp = &config.mcp;
     let issuer = format!("{}{}", base_url(session, config), config.server.path_prefix);
-    let (servers, scopes) = if config.auth.mode == crate::config::AuthMode::OAuth {
-        (vec![issuer.clone()], crate::auth::oauth::SCOPES.iter().map(|s| s.to_string()).collect())
-    } else {
-        (mcp.authorization_servers.clone(), mcp.scopes_supported.clone())
+    let (servers, scopes) = match config.auth.mode {
+        crate::config::AuthMode::OAuth => {
+            (vec![issuer.clone()], crate::auth::oauth::SCOPES.iter().map(|s| s.to_string()).collect())
+        }
+        crate::config::AuthMode::Jwt => (vec![config.jwt_issuer()], mcp.scopes_supported.clone()),
+        _ => (mcp.authorization_servers.clone(), mcp.scopes_supported.clone()),
     };
     json!({
         "resource": format!("{issuer}/mcp"),

@@ -329,8 +329,10 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
     if method == http::Method::OPTIONS {
         return exchange.empty(session, 204, &guard::PREFLIGHT).await;
     }
+    auth::prepare(session.req_header(), cx.credentials).await;
     let principal = match auth::authenticate(session.req_header(), cx.credentials, Surface::Mcp) {
         Ok(principal) => principal,
+        Err(reason) if reason.forbidden => return exchange.refuse(session, Refusal::forbidden(reason.message)).await,
         Err(reason) => {
             let refusal = Refusal::unauthorized(reason, &exchange.public_base, config.auth.mode);
             return exchange.refuse(session, refusal).await;
