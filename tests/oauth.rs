@@ -393,3 +393,62 @@ async fn a_person_signs_in_in_a_real_browser_without_javascript() {
         assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000), "no screenshot at {}", shot.display());
     }
 }
+
+/// The official conformance suite's authorization-server scenarios (`conformance authorization`,
+/// 0.2.0-alpha.12): metadata, and the authorization-code grant, where this test plays the person
+/// when the suite prints the sign-in URL.
+#[tokio::test]
+async fn the_conformance_suite_s_authorization_server_scenarios_pass() {
+    use tokio::io::AsyncBufReadExt;
+    let config = format!(
+        "{CONFIG}[[oauth.clients]]\nid = \"conformance\"\nname = \"MCP conformance suite\"\n\
+         redirect_uris = [\"http://127.0.0.1/callback\"]\n"
+    );
+    let gw = Gateway::start_with_env(&config, &["--demo"], &[("MCP_SERVER_URL", "http://127.0.0.1:{port}")]);
+    let port = common::free_port().to_string();
+    let resource = gw.at("/mcp");
+    let cli = common::clients_dir().join("node_modules/conformance-0.2.0-alpha.12/dist/index.js");
+    let mut suite = tokio::process::Command::new(common::require_node())
+        .arg(cli)
+        .args(["authorization", "--url", &gw.url, "--client-id", "conformance", "--resource", &resource])
+        .args(["--port", &port])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(suite.stdout.take().unwrap()).lines();
+    let http = no_redirects();
+    let mut output = String::new();
+    let run = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            output.push_str(&line);
+            output.push('\n');
+            if line.starts_with(&format!("{}/oauth/authorize?", gw.url)) {
+                // The person signs in and allows; their browser follows the redirect to the suite.
+                let page = http.get(&line).send().await.unwrap();
+                let cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+                let html = page.text().await.unwrap();
+                let consent = html.split("name=\"consent\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+                let fields = [("consent", consent), ("email", ADMIN.0), ("password", ADMIN.1), ("action", "approve")];
+                let answer = http
+                    .post(gw.at("/oauth/authorize"))
+                    .headers(form_headers())
+                    .header("cookie", cookie)
+                    .body(encode(&fields))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), 302, "{}", answer.text().await.unwrap());
+                let callback = answer.headers()["location"].to_str().unwrap().to_string();
+                http.get(callback).send().await.unwrap();
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(120), run).await.expect("the suite finished in time");
+    let status = suite.wait().await.unwrap();
+    let summary = output.split("=== SUMMARY ===").nth(1).unwrap_or(&output).to_string();
+    let total = summary.lines().find(|l| l.starts_with("Total:")).unwrap_or("no total line").to_string();
+    eprintln!("conformance authorization: {total}");
+    assert!(status.success() && total.contains(" 0 failed"), "{output}");
+    assert!(output.contains("authorization-code-grant") && output.contains("authorization-server-metadata"), "{output}");
+}
