@@ -450,5 +450,27 @@ async fn the_conformance_suite_s_authorization_server_scenarios_pass() {
     let total = summary.lines().find(|l| l.starts_with("Total:")).unwrap_or("no total line").to_string();
     eprintln!("conformance authorization: {total}");
     assert!(status.success() && total.contains(" 0 failed"), "{output}");
-    assert!(output.contains("authorization-code-grant") && output.contains("authorization-server-metadata"), "{output}");
+    assert!(
+        output.contains("authorization-code-grant") && output.contains("authorization-server-metadata"),
+        "{output}"
+    );
+}
+
+#[test]
+fn the_typescript_sdk_signs_in_refreshes_and_is_sent_back_to_sign_in_after_revocation() {
+    let gw = start();
+    let output = std::process::Command::new(common::require_node())
+        .arg(common::clients_dir().join("oauth_node_client.mjs"))
+        .args([&gw.at("/mcp"), ADMIN.0, ADMIN.1])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}\nlog:\n{}", String::from_utf8_lossy(&output.stderr), gw.log());
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["registered"], true, "dynamic registration");
+    assert_eq!((summary["tools"].as_u64(), summary["photos"].as_u64()), (Some(21), Some(2)), "{summary}");
+    assert_eq!((summary["refreshed"].as_bool(), summary["revocation"].as_u64()), (Some(true), Some(200)));
+    assert_eq!(summary["asked_to_sign_in_again"], true, "{summary}");
+    // The album it made is the admin's (the person who signed in).
+    assert!(gw.log().contains("oauth grant approved"));
 }
