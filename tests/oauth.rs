@@ -474,3 +474,125 @@ fn the_typescript_sdk_signs_in_refreshes_and_is_sent_back_to_sign_in_after_revoc
     // The album it made is the admin's (the person who signed in).
     assert!(gw.log().contains("oauth grant approved"));
 }
+
+/// The CIMD test server: its port (the CA it made is at `ca`).
+struct CimdServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for CimdServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cimd_server(ca: &std::path::Path) -> CimdServer {
+    use std::io::BufRead;
+    let mut child = common::python_with("cryptography")
+        .arg(common::clients_dir().join("cimd_server.py"))
+        .arg(ca)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let started: Value = serde_json::from_str(&line).expect("the CIMD server prints its port");
+    CimdServer { child, port: started["port"].as_u64().unwrap() as u16 }
+}
+
+#[tokio::test]
+async fn clients_identified_by_metadata_documents_and_the_urls_that_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let documents = cimd_server(&ca);
+    let base = format!("https://127.0.0.1:{}", documents.port);
+    let env = [("MCP_SERVER_URL", "http://127.0.0.1:{port}"), ("SSL_CERT_FILE", ca.to_str().unwrap())];
+    // The test's documents are on loopback, which only this setting lets a client id reach.
+    let open = Gateway::start_with_env(&format!("{CONFIG}client_metadata_allow_private = true\n"), &["--demo"], &env);
+    // The official Python SDK uses the document's URL as its client id (no registration).
+    let output = common::python_with("mcp")
+        .arg(common::clients_dir().join("oauth_client.py"))
+        .args([&open.at("/mcp"), ADMIN.0, ADMIN.1, "read", &format!("{base}/client.json")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}\n{}", String::from_utf8_lossy(&output.stderr), open.log());
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["client_id"], format!("{base}/client.json"), "{summary}");
+    assert_eq!(summary["scope"], "immich:read");
+
+    let http = no_redirects();
+    let (_, challenge) = pkce();
+    let authorize = |gw: &Gateway, client_id: String| {
+        let query = encode(&[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", "http://127.0.0.1:33418/callback"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ]);
+        http.get(format!("{}/oauth/authorize?{query}", gw.url)).send()
+    };
+    let page = authorize(&open, format!("{base}/client.json")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("CIMD test client (127.0.0.1)"), "the page shows whose URL it is");
+    for (path, why) in
+        [("huge.json", "larger than 65536 bytes"), ("wrong.json", "not its own URL"), ("missing.json", "HTTP 404")]
+    {
+        let page = authorize(&open, format!("{base}/{path}")).await.unwrap();
+        assert_eq!(page.status(), 400, "{path}");
+        let text = page.text().await.unwrap();
+        assert!(text.contains(why), "{path}: {text}");
+    }
+    // By default a client id cannot make the gateway reach an internal address.
+    let closed = Gateway::start_with_env(CONFIG, &["--demo"], &env);
+    let page = authorize(&closed, format!("{base}/client.json")).await.unwrap();
+    assert_eq!(page.status(), 400);
+    assert!(page.text().await.unwrap().contains("internal addresses"));
+    let page = authorize(&closed, "https://169.254.169.254/latest/meta-data".into()).await.unwrap();
+    assert!(page.text().await.unwrap().contains("internal addresses"), "cloud metadata is out of reach");
+}
+
+#[tokio::test]
+async fn expired_and_foreign_audience_tokens_are_refused_and_any_replica_serves_the_rest() {
+    // Two gateways sharing a secret (replicas) and a third at another public URL, with the same
+    // secret: a token of the first is good at the second, and for another resource at the third.
+    let secret = "[mcp]\nsession_secret = \"0123456789abcdef0123456789abcdef\"\n";
+    let config = format!("{CONFIG}access_token_ttl = \"2s\"\n{secret}");
+    let env = [("MCP_SERVER_URL", "http://127.0.0.1:{port}")];
+    let a = Gateway::start_with_env(&config, &["--demo"], &env);
+    let flow = Flow::register(&a).await;
+    let (verifier, challenge) = pkce();
+    let code = flow.code(&challenge, ADMIN, "read").await;
+    let (_, tokens) = flow.exchange(&code, &verifier).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+
+    // Another replica (the same public URL, the same secret, the same Immich) serves the token;
+    // another server with the same secret refuses it as meant for someone else.
+    let log = a.log();
+    let immich = log.split("demo Immich running immich=").nth(1).unwrap().split_whitespace().next().unwrap();
+    let replica = format!("{config}[immich]\nbase_url = \"{immich}\"\n");
+    let b = Gateway::start_with_env(&replica, &[], &[("MCP_SERVER_URL", a.url.as_str())]);
+    let other = Gateway::start_with_env(&replica, &[], &[("MCP_SERVER_URL", "https://other.example")]);
+    let at = |gw: &Gateway| Flow { http: no_redirects(), gw_url: gw.url.clone(), client_id: flow.client_id.clone() };
+    let call = || stateless_call("queryPhotos", json!({ "limit": 1 }));
+    let served = at(&b).mcp(&access, call()).await;
+    assert_eq!(served.status(), 200, "any replica serves the token");
+    let body = served.text().await.unwrap();
+    assert!(body.contains("\"count\":1") && !body.contains("isError\":true"), "{body}");
+    let foreign = at(&other).mcp(&access, call()).await;
+    assert_eq!(foreign.status(), 401);
+    assert!(foreign.headers()["www-authenticate"].to_str().unwrap().contains("another resource"));
+
+    // Past its two seconds the token is refused as expired, and the refresh token still works.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let expired = flow.mcp(&access, call()).await;
+    assert_eq!(expired.status(), 401);
+    assert!(expired.headers()["www-authenticate"].to_str().unwrap().contains("expired access token"));
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, fresh) = at(&b).token(&[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_eq!(status, 200, "a replica refreshes: {fresh}");
+    assert_eq!(flow.mcp(fresh["access_token"].as_str().unwrap(), call()).await.status(), 200);
+}

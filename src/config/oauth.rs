@@ -16,6 +16,12 @@ pub struct OAuthConfig {
     pub dynamic_registration: bool,
     /// Clients registered here, beside dynamic ones.
     pub clients: Vec<OAuthClient>,
+    /// Accept Client ID Metadata Documents: a `client_id` that is an https URL is described by
+    /// the JSON document there, which the gateway fetches (5 s, 64 KiB, cached 5 minutes).
+    pub client_metadata_documents: bool,
+    /// Let such URLs name loopback, private or link-local addresses (off: refused, so a client id
+    /// cannot make the gateway reach inside its network).
+    pub client_metadata_allow_private: bool,
     /// Failed sign-ins allowed per client address, and per email, within `login_window`; past
     /// it the sign-in page asks to wait.
     pub login_attempts: u32,
@@ -30,6 +36,8 @@ impl Default for OAuthConfig {
             refresh_token_ttl: Dur::secs(30 * 86_400),
             dynamic_registration: true,
             clients: Vec::new(),
+            client_metadata_documents: true,
+            client_metadata_allow_private: false,
             login_attempts: 5,
             login_window: Dur::secs(300),
         }

@@ -93,15 +93,20 @@ pub(super) fn is_our_resource(server: &Server<'_>, presented: &str) -> bool {
 }
 
 /// GET: checks the request and shows the sign-in page.
-pub fn page(server: &Server<'_>, req: &Request<'_>) -> Reply {
+pub async fn page(server: &Server<'_>, req: &Request<'_>) -> Reply {
     let unusable = |message: &str| page::problem(400, "This sign-in link does not work", message);
     let params = match super::form(req.query.as_bytes()) {
         Ok(params) => params,
         Err(problem) => return unusable(&problem),
     };
     let get = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
-    let Some(client) = get("client_id").and_then(|id| clients::find(server, id)) else {
-        return unusable("The app that sent you here is not registered with this gateway. Start again from the app.");
+    let client = match get("client_id") {
+        Some(id) => clients::find(server, id).await,
+        None => Err("the request names no client_id".into()),
+    };
+    let client = match client {
+        Ok(client) => client,
+        Err(why) => return unusable(&format!("The app that sent you here is not known to this gateway: {why}.")),
     };
     let redirect_uri = match (get("redirect_uri"), client.redirect_uris.as_slice()) {
         (Some(uri), _) if clients::redirect_allowed(&client, uri) => uri.to_string(),

@@ -1,7 +1,7 @@
-//! Who may ask for tokens: clients registered in `[oauth] clients`, and clients registered with
+//! Who may ask for tokens: clients registered in `[oauth] clients`, clients registered with
 //! RFC 7591 dynamic registration, whose `client_id` is their registration sealed — nothing is
-//! stored, and any replica knows them. All are public clients (PKCE, no secret), as MCP clients
-//! are.
+//! stored, and any replica knows them — and clients whose `client_id` is the URL of their metadata
+//! document (`cimd`). All are public clients (PKCE, no secret), as MCP clients are.
 
 use super::{Reply, Request, Server};
 use crate::auth::oauth::{kind, now};
@@ -35,20 +35,27 @@ const MAX_REDIRECT_URIS: usize = 10;
 const MAX_NAME: usize = 200;
 const MAX_URI: usize = 2000;
 
-/// The client `id` names, if it is one.
-pub fn find(server: &Server<'_>, id: &str) -> Option<Client> {
-    if let Some(configured) = server.config.oauth.clients.iter().find(|c| c.id == id) {
-        return Some(Client {
+/// The client `id` names: configured, dynamically registered (sealed), or an https URL whose
+/// metadata document describes it (`cimd`); otherwise why not.
+pub async fn find(server: &Server<'_>, id: &str) -> Result<Client, String> {
+    let oauth = &server.config.oauth;
+    if let Some(configured) = oauth.clients.iter().find(|c| c.id == id) {
+        return Ok(Client {
             id: configured.id.clone(),
             name: configured.name.clone(),
             redirect_uris: configured.redirect_uris.clone(),
         });
     }
-    if !server.config.oauth.dynamic_registration {
-        return None;
+    if super::cimd::is_document_url(id) {
+        if !oauth.client_metadata_documents {
+            return Err("client metadata documents are off here ([oauth] client_metadata_documents)".into());
+        }
+        return super::cimd::client(id, oauth.client_metadata_allow_private).await;
     }
-    let registration: Registration = server.vault.open(kind::CLIENT, id)?;
-    Some(Client { id: id.to_string(), name: registration.name, redirect_uris: registration.redirect_uris })
+    let registration: Option<Registration> =
+        if oauth.dynamic_registration { server.vault.open(kind::CLIENT, id) } else { None };
+    let registration = registration.ok_or("the app is not registered with this gateway")?;
+    Ok(Client { id: id.to_string(), name: registration.name, redirect_uris: registration.redirect_uris })
 }
 
 /// Whether `presented` is one of `client`'s redirect URIs: exactly, or for a loopback one with

@@ -20,7 +20,7 @@ pub fn authorization_server_metadata(server: &Server<'_>) -> Value {
         "revocation_endpoint_auth_methods_supported": ["none"],
         "scopes_supported": SCOPES,
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": false,
+        "client_id_metadata_document_supported": server.config.oauth.client_metadata_documents,
     });
     if server.config.oauth.dynamic_registration {
         metadata["registration_endpoint"] = json!(server.endpoint_url(Endpoint::Register));

@@ -5,12 +5,14 @@
 //! and nothing is stored; revoking one deletes the key in Immich.
 //!
 //! One file per concern: [`metadata`] (RFC 8414), [`clients`] (pre-registered and RFC 7591
-//! dynamic clients, redirect-URI matching), [`authorize`] (the sign-in page's two halves),
+//! dynamic clients, redirect-URI matching), [`cimd`] (clients identified by their metadata
+//! document's URL), [`authorize`] (the sign-in page's two halves),
 //! [`token`] (code and refresh grants, RFC 7009 revocation), [`page`] (the HTML), [`scopes`]
 //! (scope → Immich permissions) and [`throttle`] (failed sign-ins). The HTTP plumbing is the
 //! gateway's: it hands each request here as a [`Request`] and writes the [`Reply`].
 
 mod authorize;
+mod cimd;
 mod clients;
 mod metadata;
 mod page;
@@ -162,7 +164,7 @@ impl Server<'_> {
     pub async fn serve(&self, req: &Request<'_>) -> Reply {
         use http::Method;
         match (req.endpoint, req.method) {
-            (Endpoint::Authorize, &Method::GET) => authorize::page(self, req),
+            (Endpoint::Authorize, &Method::GET) => authorize::page(self, req).await,
             (Endpoint::Authorize, &Method::POST) => authorize::submit(self, req).await,
             (Endpoint::Token, &Method::POST) => token::exchange(self, req).await,
             (Endpoint::Register, &Method::POST) => clients::register(self, req),

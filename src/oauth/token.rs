@@ -40,8 +40,13 @@ pub async fn exchange(server: &Server<'_>, req: &Request<'_>) -> Reply {
         Err(reply) => return reply,
     };
     let get = |name: &str| fields.get(name).map(String::as_str).filter(|v| !v.is_empty());
-    let Some(client) = get("client_id").and_then(|id| clients::find(server, id)) else {
-        return Reply::error(401, "invalid_client", "unknown client_id: register the client first");
+    let client = match get("client_id") {
+        Some(id) => clients::find(server, id).await,
+        None => Err("client_id is required".into()),
+    };
+    let client = match client {
+        Ok(client) => client,
+        Err(why) => return Reply::error(401, "invalid_client", &why),
     };
     if let Some(resource) = get("resource")
         && !is_our_resource(server, resource)

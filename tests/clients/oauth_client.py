@@ -3,8 +3,9 @@ mode, end to end: discovery (RFC 9728, RFC 8414) -> dynamic registration (RFC 75
 authorization with PKCE, where this script plays the person: it opens the sign-in page, fills in
 the form and approves -> token -> tool calls -> refresh -> revocation -> 401.
 
-Usage: python3 oauth_client.py MCP_URL EMAIL PASSWORD ACCESS
-ACCESS is `read` or `write`: what the person allows on the sign-in page.
+Usage: python3 oauth_client.py MCP_URL EMAIL PASSWORD ACCESS [CLIENT_METADATA_URL]
+ACCESS is `read` or `write`: what the person allows on the sign-in page. With a
+CLIENT_METADATA_URL the client identifies itself by that document (CIMD) instead of registering.
 Prints one JSON summary line; exits non-zero on any failure."""
 
 import asyncio
@@ -97,7 +98,7 @@ class Person:
         return self.result
 
 
-async def main(url: str, email: str, password: str, access: str) -> None:
+async def main(url: str, email: str, password: str, access: str, metadata_url: str | None = None) -> None:
     storage, person = Memory(), Person(email, password, access)
     provider = OAuthClientProvider(
         server_url=url,
@@ -110,6 +111,7 @@ async def main(url: str, email: str, password: str, access: str) -> None:
         storage=storage,
         redirect_handler=person.redirect,
         callback_handler=person.callback,
+        client_metadata_url=metadata_url,
     )
     summary = {"access": access}
     async with httpx2.AsyncClient(auth=provider, timeout=30) as http:
@@ -167,9 +169,10 @@ async def main(url: str, email: str, password: str, access: str) -> None:
         if after.status_code != 401 or 'error="invalid_token"' not in after.headers.get("www-authenticate", ""):
             fail(f"a revoked token still works: {after.status_code} {after.headers}")
     summary["sign_in_pages"] = person.pages
+    summary["client_id"] = client_id
     summary["ok"] = True
     print(json.dumps(summary))
 
 
 if __name__ == "__main__":
-    asyncio.run(asyncio.wait_for(main(*sys.argv[1:5]), 60))
+    asyncio.run(asyncio.wait_for(main(*sys.argv[1:6]), 60))
