@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("stream", 2),
     ("connection", 2),
     ("reply", 2),
+    ("html", 2),
     ("ratelimit", 2),
     ("demo", 2),
     ("mcp", 3),

@@ -8,7 +8,7 @@
 //! 3. [`immich`] (where Immich is, its credentials, the typed client), [`auth`] (who is calling,
 //!    for every surface), [`stream`] (re-framing, flow control, stream limits), [`connection`]
 //!    (connection limits and the client's deadlines), [`reply`] (answers the gateway writes
-//!    itself), [`ratelimit`] (requests and tool calls per caller), [`demo`] (the embedded synthetic
+//!    itself), [`html`] (the look of the gateway's own pages), [`ratelimit`] (requests and tool calls per caller), [`demo`] (the embedded synthetic
 //!    Immich);
 //! 4. [`mcp`]: the protocol and its Streamable HTTP / WebSocket transport;
 //! 5. [`tools`]: the Immich tools, one file per family;
@@ -28,6 +28,7 @@ pub(crate) mod connection;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub(crate) mod gateway;
+pub(crate) mod html;
 pub(crate) mod immich;
 pub(crate) mod mcp;
 pub(crate) mod oauth;

@@ -596,3 +596,48 @@ async fn expired_and_foreign_audience_tokens_are_refused_and_any_replica_serves_
     assert_eq!(status, 200, "a replica refreshes: {fresh}");
     assert_eq!(flow.mcp(fresh["access_token"].as_str().unwrap(), call()).await.status(), 200);
 }
+
+/// A page of the gateway's in headless Chromium: (status, title, visible text, tools' code spans).
+fn snapshot(url: &str, shot: &str) -> Value {
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&shots).unwrap();
+    let output = std::process::Command::new(common::require_node())
+        .arg(common::clients_dir().join("page_snapshot.mjs"))
+        .arg(url)
+        .arg(shots.join(shot))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(output.stdout.trim_ascii()).unwrap()
+}
+
+#[test]
+fn the_welcome_page_shows_live_status_how_to_sign_in_and_the_tools() {
+    let gw = start();
+    let page = snapshot(&gw.at("/mcp"), "welcome-oauth.png");
+    assert_eq!(page["status"], 200, "a browser on /mcp gets the page without signing in");
+    let text = page["text"].as_str().unwrap();
+    for expected in [
+        "Immich\nreachable, version 3.1.0",
+        "2025-03-26, 2025-06-18, 2025-11-25; stateless: 2026-07-28",
+        "sign in with your Immich account",
+        "mcp-session-id: SESSION_ID",
+        "queryPhotos",
+        "createAlbum (changes Immich)",
+    ] {
+        assert!(text.contains(expected), "{expected:?} is not on the page:\n{text}");
+    }
+    assert!(!text.contains('`'), "Markdown backticks are rendered, not shown");
+    assert!(page["codes"].as_u64().unwrap() >= 21, "every tool's name and code spans: {}", page["codes"]);
+    assert!(page["aria"].as_str().unwrap().contains("link \"/health\""));
+
+    // Immich down: the page says so, at once.
+    let down = Gateway::start_with_env(
+        &format!("{CONFIG}[immich]\nbase_url = \"http://127.0.0.1:{}\"\n", common::closed_port()),
+        &[],
+        &[("MCP_SERVER_URL", "http://127.0.0.1:{port}")],
+    );
+    let page = snapshot(&down.at("/mcp"), "welcome-immich-down.png");
+    let text = page["text"].as_str().unwrap();
+    assert!(text.contains("Immich\nnot answering"), "{text}");
+}

@@ -231,6 +231,7 @@ impl ProxyHttp for Gateway {
                     secrets: &runtime.session_secrets,
                     credentials: &runtime.credentials,
                     server: self.mcp_server(&runtime),
+                    immich: &runtime.immich,
                     request_id: &id,
                 };
                 transport::serve(&self.mcp, session, cx).await?;

@@ -61,6 +61,19 @@ impl ImmichClient {
         response.json().await.map_err(|e| ImmichError::Malformed(format!("login reply: {}", super::root_cause(&e))))
     }
 
+    /// `GET /api/server/version` without credentials (Immich serves it to anyone), as `3.1.0`.
+    pub async fn public_version(&self, timeout: std::time::Duration) -> Result<String, ImmichError> {
+        let response =
+            self.http.get(self.base.url("/api/server/version")).timeout(timeout).send().await.map_err(|e| {
+                if e.is_timeout() { ImmichError::Timeout } else { ImmichError::Unreachable(super::root_cause(&e)) }
+            })?;
+        if !response.status().is_success() {
+            return Err(error_from(response).await);
+        }
+        let v: Value = response.json().await.map_err(|e| ImmichError::Malformed(super::root_cause(&e)))?;
+        Ok(format!("{}.{}.{}", v["major"], v["minor"], v["patch"]))
+    }
+
     /// `GET /api/users/me`: who `key` belongs to.
     pub async fn user(&self, key: &Credential) -> Result<User, ImmichError> {
         self.get(key, &ApiPath::fixed("/api/users/me"), &[]).await

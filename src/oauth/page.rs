@@ -3,6 +3,7 @@
 //! in Immich's colours (light and dark); every value from a request is escaped.
 
 use super::Reply;
+use crate::html::{document, escape};
 
 /// What the sign-in page shows.
 pub struct SignIn<'a> {
@@ -20,62 +21,6 @@ pub struct SignIn<'a> {
     pub problem: Option<&'a str>,
     /// Where the form goes.
     pub action: &'a str,
-}
-
-/// HTML-escapes `text`.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-const STYLE: &str = r#"
-:root { color-scheme: light dark; --primary: #4250af; --bg: #f6f6f4; --card: #fff; --text: #212121; --muted: #5f6368; --line: #d4d4d4; --danger: #b3261e; }
-@media (prefers-color-scheme: dark) { :root { --primary: #adcbfa; --bg: #000; --card: #171717; --text: #e5e5e5; --muted: #a3a3a3; --line: #404040; --danger: #f2b8b5; } }
-* { box-sizing: border-box; }
-body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: var(--bg); color: var(--text); font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-main { width: min(28rem, 100% - 2rem); margin: 2rem 0; background: var(--card); border: 1px solid var(--line); border-radius: 1.5rem; padding: 2rem; }
-.brand { display: flex; align-items: center; gap: .6rem; color: var(--primary); font-weight: 700; font-size: 1.4rem; margin-bottom: 1rem; }
-.brand svg { width: 2rem; height: 2rem; }
-h1 { font-size: 1.25rem; margin: 0 0 .5rem; }
-p { margin: .5rem 0; color: var(--muted); }
-fieldset { border: 0; padding: 0; margin: 1.25rem 0 0; }
-legend { font-weight: 600; margin-bottom: .5rem; }
-label { display: block; font-size: .9rem; margin: .75rem 0 .25rem; }
-input[type=email], input[type=password], input[type=text] { width: 100%; padding: .65rem .9rem; border-radius: .75rem; border: 1px solid var(--line); background: transparent; color: inherit; font: inherit; }
-input:focus-visible, button:focus-visible, summary:focus-visible { outline: 3px solid var(--primary); outline-offset: 2px; }
-.choice { display: flex; gap: .6rem; align-items: flex-start; margin: .4rem 0; font-size: 1rem; }
-.choice input { margin-top: .35rem; }
-.choice small { display: block; color: var(--muted); }
-details { margin-top: .75rem; font-size: .9rem; }
-summary { cursor: pointer; color: var(--primary); }
-.actions { display: flex; gap: .75rem; margin-top: 1.5rem; }
-button { flex: 1; padding: .7rem 1rem; border-radius: 999px; border: 1px solid var(--primary); font: inherit; font-weight: 600; cursor: pointer; }
-.allow { background: var(--primary); color: var(--card); }
-.deny { background: transparent; color: var(--primary); }
-.problem { border: 1px solid var(--danger); color: var(--danger); border-radius: .75rem; padding: .6rem .9rem; margin: 1rem 0 0; }
-.fine { font-size: .8rem; margin-top: 1.25rem; }
-"#;
-
-const LOGO: &str = r##"<svg viewBox="0 0 32 32" aria-hidden="true"><circle cx="11" cy="11" r="7" fill="#fa2921"/><circle cx="21" cy="11" r="7" fill="#ed79b5"/><circle cx="11" cy="21" r="7" fill="#1e83f7"/><circle cx="21" cy="21" r="7" fill="#18c249"/></svg>"##;
-
-fn document(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-         content=\"width=device-width, initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{}</title><style>{STYLE}</style></head><body><main>\
-         <div class=\"brand\">{LOGO}<span>Immich</span></div>{body}</main></body></html>",
-        escape(title)
-    )
 }
 
 /// Headers every page carries: no framing (clickjacking), no scripts, nothing cached.

@@ -148,6 +148,8 @@ pub struct Context<'a> {
     pub credentials: &'a Credentials,
     /// The MCP server for this configuration.
     pub server: Arc<McpServer>,
+    /// Immich, for the welcome page's live status.
+    pub immich: &'a crate::immich::ImmichClient,
     /// The request's id.
     pub request_id: &'a str,
 }
@@ -329,6 +331,14 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
     if method == http::Method::OPTIONS {
         return exchange.empty(session, 204, &guard::PREFLIGHT).await;
     }
+    // A browser on /mcp: the welcome page, for anyone (it says how to connect; nothing private).
+    if method == http::Method::GET && endpoint == Endpoint::Mcp && accept.html && !accept.sse {
+        return if config.mcp.strict {
+            exchange.empty(session, 405, &[("allow", "POST, DELETE")]).await
+        } else {
+            welcome::page(session, &exchange, cx.immich).await
+        };
+    }
     auth::prepare(session.req_header(), cx.credentials).await;
     let principal = match auth::authenticate(session.req_header(), cx.credentials, Surface::Mcp) {
         Ok(principal) => principal,
@@ -356,13 +366,6 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
             bulk::serve(state, session, &exchange).await
         }
         http::Method::POST => serve_post(state, session, &exchange).await,
-        http::Method::GET if accept.html && !accept.sse => {
-            if config.mcp.strict {
-                exchange.empty(session, 405, &[("allow", "POST, DELETE")]).await
-            } else {
-                welcome::page(session, &exchange).await
-            }
-        }
         http::Method::GET | http::Method::DELETE
             if stateless_header || !config.mcp.get_stream && method == http::Method::GET =>
         {
