@@ -641,3 +641,38 @@ fn the_welcome_page_shows_live_status_how_to_sign_in_and_the_tools() {
     let text = page["text"].as_str().unwrap();
     assert!(text.contains("Immich\nnot answering"), "{text}");
 }
+
+#[tokio::test]
+async fn a_person_revokes_an_agent_in_immich_itself() {
+    let gw = start();
+    let flow = Flow::register(&gw).await;
+    let (verifier, challenge) = pkce();
+    let code = flow.code(&challenge, ADMIN, "write").await;
+    let (_, tokens) = flow.exchange(&code, &verifier).await;
+    // The person's key list in Immich shows the agent's key, named after the client and the date.
+    let http = common::client();
+    let keys: Value = http
+        .get(gw.at("/api/api-keys"))
+        .header("x-api-key", "demo-admin-key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = keys.as_array().unwrap().iter().find(|k| k["name"].as_str().unwrap().contains("(MCP, ")).unwrap();
+    assert!(key["name"].as_str().unwrap().starts_with("Test <b>client</b> (MCP, 20"), "{key}");
+    let permissions: Vec<&str> = key["permissions"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(permissions.contains(&"album.create") && !permissions.contains(&"all"), "{permissions:?}");
+    // They delete it there: the agent's refresh is refused, and its calls fail with Immich's refusal.
+    let id = key["id"].as_str().unwrap();
+    let deleted = http.delete(gw.at(&format!("/api/api-keys/{id}"))).header("x-api-key", "demo-admin-key").send();
+    assert_eq!(deleted.await.unwrap().status(), 204);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, refused) = flow.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_grant")));
+    assert!(refused["error_description"].as_str().unwrap().contains("deleted in Immich"), "{refused}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let call = flow.mcp(access, stateless_call("queryPhotos", json!({ "limit": 1 }))).await.text().await.unwrap();
+    assert!(call.contains("\"isError\":true") && call.contains("Invalid API key"), "{call}");
+}
