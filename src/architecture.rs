@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("server", 7),
     ("cli", 7),
     ("stdio", 7),
+    ("fuzzing", 7),
 ];
 
 fn layer(module: &str) -> Option<u8> {

@@ -27,6 +27,8 @@ pub mod config;
 pub(crate) mod connection;
 #[cfg(feature = "demo")]
 pub mod demo;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub(crate) mod gateway;
 pub(crate) mod html;
 pub(crate) mod immich;

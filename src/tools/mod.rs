@@ -10,6 +10,12 @@ mod ahead;
 mod albums;
 mod call;
 mod cursor;
+
+/// Whether `text` decodes as a page cursor (for the fuzzers).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn cursor_decode(text: &str) -> bool {
+    cursor::Cursor::decode(text).is_some()
+}
 pub mod export;
 mod library;
 mod map;

@@ -21,6 +21,15 @@ mod get;
 pub mod guard;
 mod session;
 mod stateless;
+
+#[cfg(feature = "fuzzing")]
+pub(crate) use stateless::decode_header_value;
+
+/// Whether `value` parses as a `Last-Event-ID` (for the fuzzers).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn parse_last_event_id(value: &str) -> bool {
+    get::LastEventId::parse(value).is_some()
+}
 mod welcome;
 mod writer;
 mod ws;

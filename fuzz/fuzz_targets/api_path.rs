@@ -1,0 +1,4 @@
+#![no_main]
+//! `immich_mcp_gateway::fuzzing::api_path` under libFuzzer.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| immich_mcp_gateway::fuzzing::api_path(data));
