@@ -17,13 +17,17 @@ if ((${#targets[@]} == 0)); then
   mapfile -t targets < <(ls fuzz_targets | sed 's/\.rs$//')
 fi
 work=${WORK:-/tmp/immich-mcp-gateway-fuzz}
-mkdir -p "$work"
+mkdir -p "$work/bin"
+# Built once, and run from a copy: editing the sources while it runs changes nothing.
 cargo fuzz build --sanitizer none -O >/dev/null
+for target in "${targets[@]}"; do
+  cp "target/x86_64-unknown-linux-gnu/release/$target" "$work/bin/$target"
+done
 
 run_one() {
   local target=$1
-  mkdir -p "$work/$target"
-  if cargo fuzz run --sanitizer none -O "$target" "$work/$target" "corpus/$target" -- \
+  mkdir -p "$work/$target" "artifacts/$target"
+  if "$work/bin/$target" "$work/$target" "corpus/$target" -artifact_prefix="artifacts/$target/" \
       -runs="$RUNS" -max_total_time="$SECONDS_EACH" -print_final_stats=1 >"$work/$target.log" 2>&1; then
     outcome=ok
   else

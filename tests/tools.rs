@@ -743,3 +743,45 @@ async fn export_links_also_stream_as_data_events() {
     assert!(streamed.len() > 1, "several archives");
     assert_eq!(&Value::Array(streamed), &result["archives"], "the same links, in order");
 }
+
+/// What a run against a real Immich v3.1.0 found (../shared/immich/REAL-IMMICH.md, defects 3, 4
+/// and 5), caught by the gateway before Immich, and the demo taught the real answers.
+#[tokio::test]
+async fn arguments_the_real_immich_mishandles_are_checked_first() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    // 3: a malformed month made Immich answer 500, retried three times as "retry in a moment".
+    for month in ["2019-13", "2024", "July 2020", "2024-09-15"] {
+        let error = mcp.error("getTimelineBucket", json!({ "month": month })).await;
+        assert!(error.starts_with("Invalid arguments") && error.contains("YYYY-MM"), "{month}: {error}");
+    }
+    assert!(mcp.ok("getTimelineBucket", json!({ "month": "2024-09" })).await["count"].is_u64());
+    let c = client();
+    let bucket = c.get(gw.at("/api/timeline/bucket?timeBucket=2019-13")).header("x-api-key", ADMIN).send().await;
+    assert_eq!(bucket.unwrap().status(), 500, "the demo answers a bad bucket as Immich v3.1.0 does");
+    // 5: "tomorrow" was stored as a date.
+    let photo = mcp.ok("queryPhotos", json!({ "limit": 1 })).await["photos"][0]["id"].clone();
+    let error = mcp.error("updatePhotos", json!({ "ids": [photo], "takenAt": "tomorrow" })).await;
+    assert!(error.starts_with("Invalid arguments") && error.contains("`takenAt` must be an ISO 8601"), "{error}");
+    let error = mcp.error("queryPhotos", json!({ "takenAfter": "last week" })).await;
+    assert!(error.contains("`takenAfter` must be an ISO 8601"), "{error}");
+    mcp.ok("updatePhotos", json!({ "ids": [photo], "takenAt": "2024-09-30T18:05:00Z" })).await;
+    // 4: Immich v3 refuses rating 0; "0 clears the rating" is sent as null (unrated).
+    let rating = || async {
+        let asset = c.get(gw.at(&format!("/api/assets/{}", photo.as_str().unwrap()))).header("x-api-key", ADMIN);
+        asset.send().await.unwrap().json::<Value>().await.unwrap()["exifInfo"]["rating"].clone()
+    };
+    mcp.ok("updatePhotos", json!({ "ids": [photo], "rating": 4 })).await;
+    assert_eq!(rating().await, 4);
+    mcp.ok("updatePhotos", json!({ "ids": [photo], "rating": 0 })).await;
+    let cleared = rating().await;
+    assert!(cleared.is_null() || cleared == json!(0), "the rating is cleared: {cleared}");
+    let direct = c
+        .put(gw.at("/api/assets"))
+        .header("x-api-key", ADMIN)
+        .json(&json!({ "ids": [photo], "rating": 0 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 400, "the demo refuses rating 0 as Immich v3.1.0 does");
+}

@@ -66,6 +66,16 @@ impl Call<'_> {
         self.args[name].as_str().filter(|s| !s.is_empty())
     }
 
+    /// A date argument, when given: ISO 8601, or an argument error naming it.
+    pub(crate) fn date_arg(&self, name: &str) -> Result<Option<&str>, ToolError> {
+        match self.str_arg(name) {
+            Some(text) if !is_iso_date_time(text) => Err(bad_argument(format!(
+                "`{name}` must be an ISO 8601 date or date-time, such as 2024-09-30 or 2024-09-30T18:05:00Z (got {text:?})"
+            ))),
+            given => Ok(given),
+        }
+    }
+
     /// A required id argument (the input schema has already made sure it is present).
     pub(crate) fn uuid(&self, name: &str) -> Result<Uuid, ToolError> {
         self.optional_uuid(name)?.ok_or_else(|| bad_argument(format!("`{name}` is required")))
@@ -160,7 +170,92 @@ pub(crate) fn photo_page(
     result(structured, text.join("\n"), Vec::new())
 }
 
+/// Whether `text` is an ISO 8601 date (`2024-09-30`) or date-time (`2024-09-30T18:05`,
+/// `…:07`, `…:07.250`, with `Z` or `±HH:MM`), every field in range. Immich reads anything
+/// `new Date()` takes ("tomorrow" became a date once), so the gateway checks first.
+pub(crate) fn is_iso_date_time(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = text.get(range)?;
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok()).flatten()
+    };
+    let in_range = |v: Option<u32>, lo: u32, hi: u32| v.is_some_and(|v| (lo..=hi).contains(&v));
+    let date = b.len() >= 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && digits(0..4).is_some()
+        && in_range(digits(5..7), 1, 12)
+        && in_range(digits(8..10), 1, 31);
+    if !date || b.len() == 10 {
+        return date;
+    }
+    if !(b[10] == b'T' || b[10] == b' ') || b.len() < 16 || b[13] != b':' {
+        return false;
+    }
+    if !(in_range(digits(11..13), 0, 23) && in_range(digits(14..16), 0, 59)) {
+        return false;
+    }
+    let mut rest = &text[16..];
+    if let Some(seconds) = rest.strip_prefix(':') {
+        if !in_range(seconds.get(..2).and_then(|s| s.parse().ok()), 0, 60)
+            || !seconds.as_bytes()[..2].iter().all(u8::is_ascii_digit)
+        {
+            return false;
+        }
+        rest = &seconds[2..];
+        if let Some(fraction) = rest.strip_prefix('.') {
+            let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+            if n == 0 {
+                return false;
+            }
+            rest = &fraction[n..];
+        }
+    }
+    match rest.as_bytes() {
+        [] | [b'Z'] => true,
+        [sign, h1, h2, b':', m1, m2] if *sign == b'+' || *sign == b'-' => {
+            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
+                && in_range(rest[1..3].parse().ok(), 0, 14)
+                && in_range(rest[4..6].parse().ok(), 0, 59)
+        }
+        _ => false,
+    }
+}
+
 /// A date-time Immich accepts: a bare `YYYY-MM-DD` gets `time_of_day` appended.
 pub(crate) fn date_time(text: &str, time_of_day: &str) -> String {
     if text.len() == 10 && text.as_bytes()[4] == b'-' { format!("{text}{time_of_day}") } else { text.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_iso_date_time;
+
+    #[test]
+    fn iso_dates_and_date_times_are_told_from_everything_else() {
+        for ok in [
+            "2024-09-30",
+            "2024-09-30T18:05",
+            "2024-09-30T18:05:07",
+            "2024-09-30T18:05:07.250Z",
+            "2024-09-30T18:05:07+09:00",
+            "2024-09-30 18:05:07Z",
+        ] {
+            assert!(is_iso_date_time(ok), "{ok}");
+        }
+        for bad in [
+            "tomorrow",
+            "2024-13-01",
+            "2024-09-32",
+            "2024-09",
+            "2024-09-30T25:00",
+            "2024-09-30T18:05:07.Z",
+            "2024-09-30Tnoon",
+            "2024-09-30T18:05+9",
+            "",
+            "２０２４-09-30",
+        ] {
+            assert!(!is_iso_date_time(bad), "{bad}");
+        }
+    }
 }

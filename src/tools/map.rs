@@ -49,7 +49,7 @@ async fn get_map_markers(call: &Call<'_>) -> Outcome {
     for (arg, field, time_of_day) in
         [("takenAfter", "fileCreatedAfter", "T00:00:00.000Z"), ("takenBefore", "fileCreatedBefore", "T23:59:59.999Z")]
     {
-        if let Some(v) = call.str_arg(arg) {
+        if let Some(v) = call.date_arg(arg)? {
             query.push((field, date_time(v, time_of_day)));
         }
     }

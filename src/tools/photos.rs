@@ -101,7 +101,7 @@ pub(super) fn tools() -> Vec<Tool> {
                     "ids": id_list("Photos to change."),
                     "isFavorite": { "type": "boolean" },
                     "archived": { "type": "boolean", "description": "true moves to the archive, false back to the timeline." },
-                    "rating": { "type": "integer", "minimum": 0, "maximum": 5, "description": "0 clears the rating." },
+                    "rating": { "type": "integer", "minimum": 0, "maximum": 5, "description": "1 to 5 stars; 0 clears the rating (unrated)." },
                     "description": { "type": "string" },
                     "takenAt": { "type": "string", "description": "New capture date-time (ISO 8601)." },
                     "latitude": { "type": "number", "minimum": -90, "maximum": 90 },
@@ -140,10 +140,10 @@ async fn query_photos(call: &Call<'_>) -> Outcome {
                 filter["albumIds"] = json!([album]);
             }
             // Immich wants full date-times; a bare date covers its whole day.
-            if let Some(after) = call.str_arg("takenAfter") {
+            if let Some(after) = call.date_arg("takenAfter")? {
                 filter["takenAfter"] = json!(date_time(after, "T00:00:00.000Z"));
             }
-            if let Some(before) = call.str_arg("takenBefore") {
+            if let Some(before) = call.date_arg("takenBefore")? {
                 filter["takenBefore"] = json!(date_time(before, "T23:59:59.999Z"));
             }
             let tags = call.uuids("tagIds")?;
@@ -377,12 +377,13 @@ async fn update_photos(call: &Call<'_>) -> Outcome {
         changes.insert("visibility".into(), json!(if v { "archive" } else { "timeline" }));
     }
     if let Some(v) = call.args["rating"].as_u64() {
-        changes.insert("rating".into(), json!(v));
+        // Immich v3 refuses 0; "unrated" is null on v2 and v3 alike.
+        changes.insert("rating".into(), if v == 0 { Value::Null } else { json!(v) });
     }
     if let Some(v) = call.str_arg("description") {
         changes.insert("description".into(), json!(v));
     }
-    if let Some(v) = call.str_arg("takenAt") {
+    if let Some(v) = call.date_arg("takenAt")? {
         changes.insert("dateTimeOriginal".into(), json!(v));
     }
     match (call.args["latitude"].as_f64(), call.args["longitude"].as_f64()) {

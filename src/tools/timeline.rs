@@ -1,6 +1,6 @@
 //! The timeline: photos per month, and the photos of one month.
 
-use super::call::{Call, Outcome, ToolError, result};
+use super::call::{Call, Outcome, ToolError, bad_argument, is_iso_date_time, result};
 use super::registry::{Tool, any_object, id, limit, output, schema};
 use crate::immich::path::ApiPath;
 use serde_json::{Map, Value, json};
@@ -77,7 +77,16 @@ async fn get_timeline(call: &Call<'_>) -> Outcome {
 
 async fn get_timeline_bucket(call: &Call<'_>) -> Outcome {
     let month = call.str_arg("month").unwrap_or_default();
-    let bucket = if month.len() == 7 { format!("{month}-01") } else { month.to_string() };
+    // Immich answers a malformed bucket with a 500, which no retry can help: checked here.
+    let month_part = month.strip_suffix("-01").filter(|m| m.len() == 7).unwrap_or(month);
+    let well_formed =
+        month_part.len() == 7 && is_iso_date_time(&format!("{month_part}-01")) && month_part.as_bytes()[4] == b'-';
+    if !well_formed {
+        return Err(bad_argument(format!(
+            "`month` must be a month as YYYY-MM (e.g. 2024-09), as getTimeline lists them (got {month:?})"
+        )));
+    }
+    let bucket = format!("{month_part}-01");
     let mut query = timeline_query(call)?;
     query.push(("timeBucket", bucket.clone()));
     let columns: Value = call.client().get(call.key, &ApiPath::fixed("/api/timeline/bucket"), &query).await?;

@@ -211,11 +211,14 @@ pub(super) fn update_assets(lib: &Library, body: &Value) -> Response<Body> {
             None => return validation("isFavorite", "Invalid input: expected boolean"),
         });
     }
-    if let Some(v) = body.get("rating").filter(|v| !v.is_null()) {
-        match v.as_i64() {
-            Some(r) if (-1..=5).contains(&r) => patch.rating = Some(r.max(0)),
-            _ => return validation("rating", "Invalid input: expected a number from -1 to 5"),
-        }
+    // Immich v3.1.0: 1 to 5 stars, -1 (rejected) or null (unrated); 0 is refused.
+    match body.get("rating") {
+        None => {}
+        Some(Value::Null) => patch.rating = Some(0),
+        Some(v) => match v.as_i64() {
+            Some(r) if r == -1 || (1..=5).contains(&r) => patch.rating = Some(r.max(0)),
+            _ => return validation("rating", "Invalid input: expected 1 to 5, -1 (rejected) or null (unrated)"),
+        },
     }
     if let Some(v) = body.get("description").filter(|v| !v.is_null()) {
         patch.description = Some(match v.as_str() {

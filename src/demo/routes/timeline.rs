@@ -46,8 +46,9 @@ pub(super) fn timeline_buckets(lib: &Library, query: &BTreeMap<String, String>) 
 }
 
 pub(super) fn timeline_bucket(lib: &Library, query: &BTreeMap<String, String>) -> Response<Body> {
+    // Immich v3.1.0 answers a malformed bucket (`2019-13`, `2024`) with a 500, not a 400.
     let Some(start) = query.get("timeBucket").and_then(|t| library::parse_iso(t)) else {
-        return validation("timeBucket", "Invalid input: expected a date such as 2024-09-01");
+        return super::message(500, "Internal server error");
     };
     let (y, m, ..) = library::civil(start);
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
