@@ -95,7 +95,8 @@ async fn errors_pass_through_and_the_stream_parameter_stays_at_the_gateway() {
     assert!(head.starts_with("GET /api/albums?shared=true HTTP/1.1"), "{head}");
     assert_eq!(header(&head, "accept").as_deref(), Some("application/json"));
     assert_eq!(header(&head, "accept-encoding"), None);
-    assert!(reply.contains("event: error"), "the capture upstream's object has no array: {reply}");
+    // The capture upstream's answer is an object with no array: it comes whole, as one item.
+    assert!(reply.contains(r#""items":[{"ok":true}]"#) && reply.contains("event: complete"), "{reply}");
 }
 
 #[tokio::test]
@@ -302,4 +303,40 @@ async fn an_api_stream_whose_client_stops_reading_ends_after_backpressure_timeou
     // The control: with the default 30 s the same stalled stream stays open.
     let patient = Gateway::start("", &args);
     assert_eq!(stalled_stream_closes(&patient, std::time::Duration::from_millis(2500)).await, (true, false));
+}
+
+/// REAL-IMMICH.md defect 7: answers with no array (`POST /api/search/statistics`, a timeline
+/// bucket's columns) were a 200 stream holding only a retryable error; they arrive whole, as the
+/// one item of one event.
+#[tokio::test]
+async fn answers_without_an_array_stream_as_one_item() {
+    let gw = Gateway::start("", &["--demo"]);
+    let statistics = client()
+        .post(gw.at("/api/search/statistics"))
+        .header("x-api-key", ADMIN)
+        .header("accept", "text/event-stream")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events = sse_events(&statistics);
+    assert_eq!(events.len(), 2, "{statistics}");
+    assert_eq!((events[0].0.as_str(), events[1].0.as_str()), ("data", "complete"));
+    assert!(events[0].1["items"][0]["total"].as_u64().unwrap() > 0, "{statistics}");
+    let bucket = client()
+        .get(gw.at("/api/timeline/bucket?timeBucket=2024-09-01"))
+        .header("x-api-key", ADMIN)
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let first: serde_json::Value = serde_json::from_str(bucket.lines().next().unwrap()).unwrap();
+    assert!(first["id"].is_array(), "the bucket's columns, whole: {bucket:.300}");
+    assert!(!bucket.contains("INVALID_UPSTREAM_JSON"));
 }

@@ -1,7 +1,9 @@
 //! Re-framing a JSON response into a stream as its bytes arrive: the array's elements go out in
 //! SSE events of `chunk_size` items (`event: data`), or as NDJSON lines, followed by a final
 //! `complete` event carrying the counts and the scalars found around the array (e.g.
-//! `assets.nextPage`). Invalid or truncated upstream JSON ends the stream with an `error` event.
+//! `assets.nextPage`). An answer with no array to split (`POST /api/search/statistics`, a timeline
+//! bucket's columns) goes out whole as the one item of one event. Invalid or truncated upstream
+//! JSON ends the stream with an `error` event.
 
 use super::json::{ArraySplitter, ElementSink};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -42,6 +44,9 @@ pub struct Reframer {
     splitter: ArraySplitter,
     framing: Framing,
     failed: bool,
+    /// The answer so far while no array has been met (at most [`MAX_ITEM`]): sent whole if none
+    /// comes. `None` once an array is found, or the answer grew past the bound.
+    whole: Option<Vec<u8>>,
 }
 
 /// Writes elements into the output as the splitter hands them over: each element is copied once,
@@ -153,6 +158,7 @@ impl Reframer {
                 total: 0,
             },
             failed: false,
+            whole: Some(Vec::new()),
         }
     }
 
@@ -178,8 +184,18 @@ impl Reframer {
         }
         // Framing adds well under an eighth to Immich assets (an event header per chunk_size items).
         self.framing.out.reserve(chunk.len() + chunk.len() / 8 + 256);
+        if let Some(whole) = self.whole.as_mut().filter(|_| !self.splitter.found()) {
+            if whole.len() + chunk.len() <= MAX_ITEM {
+                whole.extend_from_slice(chunk);
+            } else {
+                self.whole = None;
+            }
+        }
         if let Err(e) = self.splitter.push(chunk, &mut self.framing) {
             self.fail(&e.0);
+        }
+        if self.splitter.found() {
+            self.whole = None;
         }
     }
 
@@ -190,9 +206,7 @@ impl Reframer {
         }
         match self.splitter.finish() {
             Err(e) => self.fail(&e.0),
-            Ok(()) if !self.splitter.found() => {
-                self.fail("the response has no array to stream; request it without streaming")
-            }
+            Ok(()) if !self.splitter.found() => self.send_whole(),
             Ok(()) => {
                 let summary: Map<String, Value> = self
                     .splitter
@@ -219,23 +233,42 @@ impl Reframer {
         self.framing.out.len() - self.framing.mark
     }
 
+    /// An answer with no array: the whole of it as one item, then `complete`; one too large to
+    /// hold (past [`MAX_ITEM`]) ends with an error that says to ask without streaming.
+    fn send_whole(&mut self) {
+        let compact = self.whole.take().and_then(|whole| serde_json::from_slice::<Value>(&whole).ok());
+        let Some(value) = compact else {
+            let message = format!(
+                "Immich's answer has no array to stream and is larger than {MAX_ITEM} bytes; request it without streaming"
+            );
+            return self.end_with("NOT_STREAMABLE", &message, false);
+        };
+        let framing = &mut self.framing;
+        framing.begin();
+        framing.bytes(value.to_string().as_bytes());
+        framing.end();
+        let complete = json!({ "totalItems": framing.total, "chunks": framing.sequence, "summary": {} });
+        framing.event("complete", &complete);
+    }
+
     fn fail(&mut self, message: &str) {
-        self.end_with("INVALID_UPSTREAM_JSON", &format!("Immich's response could not be streamed: {message}"));
+        let message = format!("Immich's response could not be streamed: {message}");
+        self.end_with("INVALID_UPSTREAM_JSON", &message, true);
     }
 
     /// Ends the stream early, from the gateway's side (`STREAM_TIMEOUT`, `SHUTTING_DOWN`): the open
     /// event is closed, then a retryable error event; later upstream bytes are ignored.
     pub fn abort(&mut self, code: &str, message: &str) {
         if !self.failed {
-            self.end_with(code, message);
+            self.end_with(code, message, true);
         }
     }
 
-    fn end_with(&mut self, code: &str, message: &str) {
+    fn end_with(&mut self, code: &str, message: &str, retryable: bool) {
         self.failed = true;
         // An element cut short is dropped (in `event`): the open event ends with the last whole one.
         let error =
-            json!({ "code": code, "message": message, "retryable": true, "processedItems": self.framing.total });
+            json!({ "code": code, "message": message, "retryable": retryable, "processedItems": self.framing.total });
         self.framing.event("error", &error);
     }
 }
@@ -254,6 +287,31 @@ mod tests {
         r.finish();
         out.extend_from_slice(&r.take());
         String::from_utf8(out).unwrap()
+    }
+
+    /// REAL-IMMICH.md defect 7: an answer with nothing to split was an error event marked
+    /// retryable; it goes out whole, as one item.
+    #[test]
+    fn an_answer_without_an_array_goes_out_whole() {
+        let body = r#"{"total": 5, "columns": {"id": ["a", "b"]}}"#;
+        for chunk in [1, 7, body.len()] {
+            let sse = run(Format::Sse, body, chunk);
+            assert_eq!(
+                sse,
+                "id: 1\nevent: data\ndata: {\"sequence\":1,\"items\":[{\"columns\":{\"id\":[\"a\",\"b\"]},\"total\":5}]}\n\n\
+                 event: complete\ndata: {\"chunks\":1,\"summary\":{},\"totalItems\":1}\n\n",
+                "pieces of {chunk}"
+            );
+            let ndjson = run(Format::Ndjson, body, chunk);
+            assert!(ndjson.starts_with("{\"columns\":{\"id\":[\"a\",\"b\"]},\"total\":5}\n"), "{ndjson}");
+        }
+        let mut big = Reframer::new(Format::Sse, vec![vec![]], 2);
+        big.push(b"{\"x\":\"");
+        big.push(&vec![b'a'; MAX_ITEM]);
+        big.push(b"\"}");
+        big.finish();
+        let text = String::from_utf8(big.take().to_vec()).unwrap();
+        assert!(text.contains("NOT_STREAMABLE") && text.contains("\"retryable\":false"), "{text}");
     }
 
     #[test]
