@@ -785,3 +785,48 @@ async fn arguments_the_real_immich_mishandles_are_checked_first() {
         .unwrap();
     assert_eq!(direct.status(), 400, "the demo refuses rating 0 as Immich v3.1.0 does");
 }
+
+/// REAL-IMMICH.md defect 6: a library of exactly 200 photos asked for 1000 ended its stream with a
+/// last event saying `hasMore: true` at 20 %, and progress stopping at 200 of 1000.
+#[tokio::test]
+async fn a_stream_that_runs_out_of_photos_says_so_in_its_last_event() {
+    let gw = Gateway::start("[streaming]\nchunk_size = 100\n", &["--demo", "--demo-assets", "200"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let text = call_over_sse(
+        &mcp,
+        json!({ "name": "queryPhotos", "arguments": { "limit": 1000 }, "_meta": { "progressToken": "p" } }),
+    )
+    .await;
+    let (messages, _) = sse(&text);
+    let data: Vec<&Value> = messages.iter().filter(|m| m["method"] == "notifications/stream/data").collect();
+    let last = &data.last().expect("data events")["params"];
+    assert_eq!(streamed_items(&messages).len(), 200);
+    let (more, percent, total) = (&last["hasMore"], &last["percentComplete"], &last["totalItems"]);
+    assert_eq!((more.as_bool(), percent.as_f64(), total.as_u64()), (Some(false), Some(100.0), Some(200)));
+    let progress: Vec<&Value> = messages.iter().filter(|m| m["method"] == "notifications/progress").collect();
+    let final_progress = &progress.last().unwrap()["params"];
+    assert_eq!((final_progress["progress"].as_f64(), final_progress["total"].as_f64()), (Some(200.0), Some(200.0)));
+    let result = &messages.last().unwrap()["result"]["structuredContent"];
+    assert_eq!((result["count"].as_u64(), result["nextCursor"].is_null()), (Some(200), true), "{result}");
+}
+
+/// REAL-IMMICH.md defect 6, the cursor half: a stream that reaches its limit on the library's last
+/// photo gives no cursor (it led to an empty page: "No photos match").
+#[tokio::test]
+async fn a_stream_that_takes_the_last_photo_gives_no_cursor() {
+    let gw = Gateway::start("[streaming]\nchunk_size = 100\n", &["--demo", "--demo-assets", "1000"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let text = call_over_sse(&mcp, json!({ "name": "queryPhotos", "arguments": { "limit": 1000 } })).await;
+    let (messages, _) = sse(&text);
+    let result = &messages.last().unwrap()["result"]["structuredContent"];
+    assert_eq!(
+        (result["count"].as_u64(), result["nextCursor"].is_null()),
+        (Some(1000), true),
+        "{}",
+        result["nextCursor"]
+    );
+    let more = call_over_sse(&mcp, json!({ "name": "queryPhotos", "arguments": { "limit": 1001 } })).await;
+    let (messages, _) = sse(&more);
+    let result = &messages.last().unwrap()["result"]["structuredContent"];
+    assert_eq!((result["count"].as_u64(), result["nextCursor"].is_null()), (Some(1000), true));
+}

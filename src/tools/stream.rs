@@ -178,6 +178,13 @@ impl Call<'_> {
                     let next_page = reader.next_page();
                     (at.next, exhausted) = (Some(next_page), next_page.is_none());
                     page = None;
+                    // A chunk that filled up on the page's last photo went out only now that
+                    // Immich said whether anything follows (see below).
+                    if batch.len() >= streaming.chunk_size {
+                        let resume = chunk.cursor_after(&at);
+                        self.send_chunk(&mut stream, &chunk, &mut batch, sent, resume).await;
+                        flush.reset();
+                    }
                     continue;
                 }
             };
@@ -199,12 +206,27 @@ impl Call<'_> {
             }
             batch.push(photo);
             sent += 1;
-            if batch.len() >= streaming.chunk_size {
+            // A chunk that fills up on a page's last photo waits for the page's end: only then is
+            // it known whether more follows, so the last event never says `hasMore` wrongly (a
+            // library of exactly 200 photos, asked for 1000, ended at "20 %" with more to come).
+            if batch.len() >= streaming.chunk_size && (at.taken as u64) < at.size {
                 let resume = chunk.cursor_after(&at);
                 self.send_chunk(&mut stream, &chunk, &mut batch, sent, resume).await;
                 // A partial chunk goes out only when no full one did for a whole flush_interval.
                 flush.reset();
             }
+        }
+        // Reaching `limit` on a page's last photo: the page's end (already read from Immich, a
+        // few bytes) says whether another follows, so the cursor never leads to an empty page
+        // (200 photos asked of a library of exactly 200 gave "No photos match" when followed).
+        if !timed_out
+            && !self.cx.cancel.is_cancelled()
+            && at.next.is_none()
+            && (at.taken as u64) >= at.size
+            && let Some(reader) = page.as_mut()
+            && reader.next::<Asset>().await.is_none()
+        {
+            at.next = Some(reader.next_page());
         }
         // The cursor continues right after the last photo sent, inside its Immich page if need be,
         // so nothing is skipped whether the stream reached `limit` or its timeout.
