@@ -830,3 +830,29 @@ async fn a_stream_that_takes_the_last_photo_gives_no_cursor() {
     let result = &messages.last().unwrap()["result"]["structuredContent"];
     assert_eq!((result["count"].as_u64(), result["nextCursor"].is_null()), (Some(1000), true));
 }
+
+/// REAL-IMMICH.md defect 2: a link carried every id, and 155 ids made a URL the gateway's own
+/// request-line limit refused (431). Ids are packed and exported 100 to a link.
+#[tokio::test]
+async fn exports_of_many_photos_come_as_links_any_proxy_takes() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let first = mcp.ok("queryPhotos", json!({ "limit": 100 })).await;
+    let rest = mcp.ok("queryPhotos", json!({ "cursor": first["nextCursor"] })).await;
+    let photos = first["photos"].as_array().unwrap().iter().chain(rest["photos"].as_array().unwrap());
+    let ids: Vec<Value> = photos.take(155).map(|p| p["id"].clone()).collect();
+    assert_eq!(ids.len(), 155);
+    let export = mcp.ok("exportPhotos", json!({ "ids": ids })).await;
+    assert_eq!(export["photoCount"], 155);
+    let archives = export["archives"].as_array().unwrap();
+    assert_eq!(archives.len(), 2, "100 and 55");
+    let mut entries = 0;
+    for archive in archives {
+        let url = archive["url"].as_str().unwrap();
+        assert!(url.len() < 4096, "a link of {} bytes", url.len());
+        let response = client().get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        entries += zip_entries(&response.bytes().await.unwrap());
+    }
+    assert_eq!(entries, 155, "every photo once");
+}
