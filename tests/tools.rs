@@ -856,3 +856,31 @@ async fn exports_of_many_photos_come_as_links_any_proxy_takes() {
     }
     assert_eq!(entries, 155, "every photo once");
 }
+
+/// REAL-IMMICH.md defect 11: a key's missing permissions were hidden (images "unavailable" with
+/// no cause, a dry run that succeeded, an internal error for a resource); each now names it.
+#[tokio::test]
+async fn a_missing_permission_is_named_wherever_it_stops_a_call() {
+    let gw = Gateway::start("", &["--demo"]);
+    let made: Value = client()
+        .post(gw.at("/api/api-keys"))
+        .header("x-api-key", ADMIN)
+        .json(&json!({ "name": "reads only", "permissions": ["asset.read"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = made["secret"].as_str().unwrap();
+    let mcp = Mcp::connect(&gw, Some(key)).await;
+    let photo = mcp.ok("queryPhotos", json!({ "limit": 1 })).await["photos"][0]["id"].clone();
+    let analyze = mcp.error("analyzePhotos", json!({ "ids": [photo] })).await;
+    assert!(analyze.contains("asset.view"), "{analyze}");
+    let dry = mcp.error("updatePhotos", json!({ "ids": [photo], "isFavorite": true, "dryRun": true })).await;
+    assert!(dry.contains("Missing required permission: asset.update"), "{dry}");
+    let album = Mcp::connect(&gw, None).await.ok("listAlbums", json!({})).await["albums"][0]["id"].clone();
+    let read = mcp.rpc("resources/read", json!({ "uri": format!("immich://album/{}", album.as_str().unwrap()) })).await;
+    assert_eq!(read["error"]["code"], -32602, "the caller's to fix, not an internal error: {read}");
+    assert!(read["error"]["message"].as_str().unwrap().contains("album.read"), "{read}");
+}

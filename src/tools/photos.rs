@@ -6,6 +6,7 @@ use super::photo::Photo;
 use super::registry::{
     Streams, Threshold, Tool, any_object, cursor, id, id_list, photo_page_schema, photo_schema, schema,
 };
+use crate::immich::ImmichError;
 use crate::immich::client::Asset;
 use crate::immich::path::{ApiPath, Uuid};
 use base64::Engine;
@@ -315,6 +316,8 @@ async fn analyze_photos(call: &Call<'_>) -> Outcome {
     let streaming = &call.catalog.streaming;
     let (mut batch, mut streamed, mut flushed) = (Vec::new(), 0, std::time::Instant::now());
     let wanted = ids.len() as u64;
+    // Images returned, and the first permission refusal among those that could not be.
+    let (mut images, mut forbidden) = (0usize, None::<String>);
     for (n, id) in ids.iter().enumerate() {
         if call.cx.cancel.is_cancelled() {
             break;
@@ -323,21 +326,32 @@ async fn analyze_photos(call: &Call<'_>) -> Outcome {
         let asset: Result<Asset, _> = call.client().get(call.key, &ApiPath::fixed("/api/assets").id(id), &[]).await;
         let image = match &asset {
             Ok(_) => {
-                call.client().thumbnail(call.key, id, size, call.catalog.config.max_image_bytes.as_usize()).await.ok()
+                Some(call.client().thumbnail(call.key, id, size, call.catalog.config.max_image_bytes.as_usize()).await)
             }
             Err(_) => None,
         };
         match (asset, image) {
-            (Ok(asset), Some((bytes, mime))) => {
+            (Ok(asset), Some(Ok((bytes, mime)))) => {
                 let photo = Photo::from(asset);
                 content.push(ContentBlock::text(format!("{}. {}", n + 1, photo.render())));
                 content.push(ContentBlock::image(STANDARD.encode(&bytes), mime));
                 photos.push(photo);
+                images += 1;
             }
-            (Ok(asset), None) => {
+            (Ok(asset), image) => {
                 let photo = Photo::from(asset);
                 skipped.push(photo.id.clone());
-                content.push(ContentBlock::text(format!("{}. {} (image unavailable)", n + 1, photo.render())));
+                // Why there is no image, in Immich's words (a key without asset.view said nothing).
+                let why = match image {
+                    Some(Err(e)) => {
+                        if let ImmichError::Forbidden(m) = &e {
+                            forbidden.get_or_insert_with(|| m.clone());
+                        }
+                        e.for_model()
+                    }
+                    _ => "unavailable".to_string(),
+                };
+                content.push(ContentBlock::text(format!("{}. {} (no image: {why})", n + 1, photo.render())));
                 photos.push(photo);
             }
             (Err(e), _) => {
@@ -357,6 +371,12 @@ async fn analyze_photos(call: &Call<'_>) -> Outcome {
                 flushed = std::time::Instant::now();
             }
         }
+    }
+    // Not one image, because the key may not view them: the call failed, and says why.
+    if images == 0
+        && let Some(message) = forbidden
+    {
+        return Err(ImmichError::Forbidden(message).into());
     }
     let mut result = CallToolResult::success(content);
     let mut structured = json!({ "photos": photos, "skipped": skipped });
@@ -401,6 +421,13 @@ async fn update_photos(call: &Call<'_>) -> Outcome {
     }
     let described = changes.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
     if call.args["dryRun"].as_bool().unwrap_or(false) {
+        // A dry run says what the key could do: one that may not update photos is told so, as
+        // the real call would be (an API key's permissions are known; a session may do anything).
+        if let Ok(permissions) = call.client().permissions(call.key).await
+            && !permissions.iter().any(|p| p == "all" || p == "asset.update")
+        {
+            return Err(ImmichError::Forbidden("Missing required permission: asset.update".into()).into());
+        }
         return Ok(result(
             json!({ "updated": 0, "dryRun": true, "changes": changes }),
             format!("Dry run: would set {described} on {} photos.", ids.len()),

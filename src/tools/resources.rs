@@ -38,10 +38,13 @@ pub(super) async fn read(catalog: &ImmichCatalog, uri: &str, cx: &CallContext) -
     };
     let client = &catalog.client;
     let not_found = |e: ImmichError| match e {
-        ImmichError::NotFound(_) | ImmichError::Invalid(_) => {
+        // A key without the permission is the caller's to fix, like a wrong id: never an
+        // internal error (REAL-IMMICH.md defect 11).
+        ImmichError::NotFound(_) | ImmichError::Invalid(_) | ImmichError::Forbidden(_) => {
             RpcError::invalid_params(e.for_model()).with_data(json!({ "uri": uri }))
         }
-        other => RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, other.for_model()),
+        ImmichError::Unauthorized(_) => RpcError::invalid_params(e.for_model()).with_data(json!({ "uri": uri })),
+        other => RpcError::new(crate::mcp::jsonrpc::SERVER_ERROR, other.for_model()).with_data(json!({ "uri": uri })),
     };
     let text = |value: Value| json!({ "contents": [{ "uri": uri, "mimeType": "application/json", "text": value.to_string() }] });
     Some(match (kind, thumbnail) {
