@@ -884,3 +884,28 @@ async fn a_missing_permission_is_named_wherever_it_stops_a_call() {
     assert_eq!(read["error"]["code"], -32602, "the caller's to fix, not an internal error: {read}");
     assert!(read["error"]["message"].as_str().unwrap().contains("album.read"), "{read}");
 }
+
+/// REAL-IMMICH.md defect 11, the last part: in inject mode a gateway key mapped to a read-only
+/// Immich key listed all the tools (hiding followed only the gateway's own key); and a caller's
+/// own key in passthrough mode likewise.
+#[tokio::test]
+async fn each_caller_is_listed_the_tools_its_own_immich_key_allows() {
+    let config = format!(
+        "[immich]\napi_key = \"{ADMIN}\"\n[auth]\nmode = \"inject\"\n\
+         [[auth.keys]]\nname = \"agent\"\nhash = \"{}\"\n\
+         [[auth.keys]]\nname = \"reader\"\nhash = \"{}\"\nimmich_api_key = \"{READONLY}\"\n",
+        KeyHash::of("gw-agent"),
+        KeyHash::of("gw-reader")
+    );
+    let gw = Gateway::start(&config, &["--demo"]);
+    let agent = Mcp::connect(&gw, Some("gw-agent")).await.tool_names().await;
+    let reader = Mcp::connect(&gw, Some("gw-reader")).await.tool_names().await;
+    assert!(agent.contains(&"createAlbum".to_string()) && agent.len() == 21, "{agent:?}");
+    assert!(reader.contains(&"queryPhotos".to_string()), "{reader:?}");
+    for writes in ["createAlbum", "addToAlbum", "updatePhotos", "tagPhotos"] {
+        assert!(!reader.contains(&writes.to_string()), "{writes} is listed for a read-only key: {reader:?}");
+    }
+    let passthrough = Gateway::start("", &["--demo"]);
+    let own = Mcp::connect(&passthrough, Some(READONLY)).await.tool_names().await;
+    assert!(!own.contains(&"createAlbum".to_string()) && own.contains(&"getPhoto".to_string()), "{own:?}");
+}

@@ -78,6 +78,11 @@ pub trait Catalog: Send + Sync {
     /// Runs a tool this catalogue owns. Failures of the tool itself are results with
     /// `isError: true`; `Err` is for protocol errors only.
     async fn call_tool(&self, name: &str, arguments: Value, cx: &CallContext) -> Option<Result<Value, RpcError>>;
+    /// Which of its tools this caller's own credential may not use (by name), beyond what the
+    /// listing already leaves out; `tools/list` hides them for this caller.
+    async fn hidden_tools(&self, _cx: &CallContext) -> std::collections::HashSet<String> {
+        std::collections::HashSet::new()
+    }
     /// Direct resources.
     fn resources(&self) -> Vec<Value> {
         Vec::new()

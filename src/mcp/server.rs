@@ -141,9 +141,14 @@ impl McpServer {
             Some(Method::Ping) => Ok(json!({})),
             Some(Method::ServerDiscover) => Ok(self.discover_result()),
             Some(Method::ToolsList) => {
-                // An OAuth client granted reading only is shown the tools that read.
+                // An OAuth client granted reading only is shown the tools that read, and a caller
+                // whose own Immich key lacks a tool's permissions is not shown that tool.
                 let reads_only = cx.principal.as_ref().is_some_and(|p| !p.may_write());
-                self.list_tools(params, reads_only)
+                let mut hidden = std::collections::HashSet::new();
+                for catalog in &self.catalogs {
+                    hidden.extend(catalog.hidden_tools(cx).await);
+                }
+                self.list_tools(params, reads_only, &hidden)
             }
             Some(Method::ToolsCall) => self.call_tool(params, cx).await,
             Some(Method::ResourcesList) => {
@@ -201,9 +206,18 @@ impl McpServer {
         Ok(result)
     }
 
-    fn list_tools(&self, params: &Value, reads_only: bool) -> Result<Value, RpcError> {
-        let tools: Vec<&ToolSpec> =
-            self.tools.iter().filter(|t| !reads_only || t.definition["annotations"]["readOnlyHint"] == true).collect();
+    fn list_tools(
+        &self,
+        params: &Value,
+        reads_only: bool,
+        hidden: &std::collections::HashSet<String>,
+    ) -> Result<Value, RpcError> {
+        let tools: Vec<&ToolSpec> = self
+            .tools
+            .iter()
+            .filter(|t| !reads_only || t.definition["annotations"]["readOnlyHint"] == true)
+            .filter(|t| !hidden.contains(t.name()))
+            .collect();
         let start = match params.get("cursor") {
             None | Some(Value::Null) => 0,
             Some(Value::String(c)) if c.is_empty() => 0,

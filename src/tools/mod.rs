@@ -66,6 +66,14 @@ impl KeyPermissions {
     }
 }
 
+/// The permissions of the Immich keys callers act with (by fingerprint), for a minute: `None` when
+/// the key cannot say (a session token, or Immich did not answer). At most 10,000 keys.
+fn caller_permissions() -> &'static crate::bounded::ExpiringMap<String, Option<Arc<HashSet<String>>>> {
+    static CACHE: std::sync::OnceLock<crate::bounded::ExpiringMap<String, Option<Arc<HashSet<String>>>>> =
+        std::sync::OnceLock::new();
+    CACHE.get_or_init(|| crate::bounded::ExpiringMap::new(10_000))
+}
+
 /// The Immich tools for one configuration and one known set of key permissions.
 pub struct ImmichCatalog {
     client: ImmichClient,
@@ -123,6 +131,28 @@ impl ImmichCatalog {
 
 #[async_trait]
 impl Catalog for ImmichCatalog {
+    /// The tools the caller's own Immich key lacks permissions for (with `hide_unavailable`): the
+    /// listing follows the gateway's key, and a gateway key mapped to a read-only Immich key, or
+    /// a caller's own key, may allow less (REAL-IMMICH.md defect 11).
+    async fn hidden_tools(&self, cx: &CallContext) -> HashSet<String> {
+        let Some(key) = cx.immich.as_ref().filter(|_| self.config.hide_unavailable) else { return HashSet::new() };
+        let fingerprint = key.fingerprint();
+        let known = match caller_permissions().with(&fingerprint, |p| p.clone()) {
+            Some(known) => known,
+            None => {
+                let probed = self.client.permissions(key).await.ok().map(|p| Arc::new(p.into_iter().collect()));
+                caller_permissions().insert_for(fingerprint, probed.clone(), std::time::Duration::from_secs(60));
+                probed
+            }
+        };
+        let Some(permissions) = known.filter(|p| !p.contains("all")) else { return HashSet::new() };
+        self.tools
+            .iter()
+            .filter(|(tool, _)| !tool.permissions.iter().all(|p| permissions.contains(*p)))
+            .map(|(tool, _)| tool.name.to_string())
+            .collect()
+    }
+
     fn tools(&self) -> Vec<ToolSpec> {
         self.tools
             .iter()
