@@ -909,3 +909,20 @@ async fn each_caller_is_listed_the_tools_its_own_immich_key_allows() {
     let own = Mcp::connect(&passthrough, Some(READONLY)).await.tool_names().await;
     assert!(!own.contains(&"createAlbum".to_string()) && own.contains(&"getPhoto".to_string()), "{own:?}");
 }
+
+/// REAL-IMMICH.md defect 12 and the demo's differences: listPeople's text says when there are
+/// more; listMemories takes only a date (Immich answers "yesterday" with a 400).
+#[tokio::test]
+async fn people_pages_and_memory_dates_are_told_plainly() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let page = mcp.call("listPeople", json!({ "limit": 2 })).await;
+    let text = page["content"][0]["text"].as_str().unwrap();
+    assert!(page["structuredContent"]["nextCursor"].is_string(), "the demo has more than two people: {page}");
+    assert!(text.contains("more people"), "{text}");
+    let error = mcp.error("listMemories", json!({ "date": "yesterday" })).await;
+    assert!(error.starts_with("Invalid arguments") && error.contains("`date`"), "{error}");
+    mcp.ok("listMemories", json!({ "date": "2024-06-01" })).await;
+    let direct = client().get(gw.at("/api/memories?for=yesterday")).header("x-api-key", ADMIN).send().await.unwrap();
+    assert_eq!(direct.status(), 400, "the demo refuses it as Immich v3.1.0 does");
+}

@@ -51,7 +51,8 @@ pub(super) fn tools() -> Vec<Tool> {
 
 async fn list_memories(call: &Call<'_>) -> Outcome {
     let mut query = Vec::new();
-    if let Some(date) = call.str_arg("date") {
+    // Immich refuses anything but a date here ("yesterday" is a 400 from Immich v3.1.0).
+    if let Some(date) = call.date_arg("date")? {
         query.push(("for", date.to_string()));
     }
     let memories: Vec<Value> = call.client().get(call.key, &ApiPath::fixed("/api/memories"), &query).await?;

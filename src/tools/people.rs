@@ -68,7 +68,14 @@ async fn list_people(call: &Call<'_>) -> Outcome {
             )
         })
         .collect();
-    let text = if lines.is_empty() { "No people recognised yet.".to_string() } else { lines.join("\n") };
+    let mut text = if lines.is_empty() { "No people recognised yet.".to_string() } else { lines.join("\n") };
+    if next.is_some() {
+        // The structured result has the cursor; the text says so too (REAL-IMMICH.md defect 12).
+        text.push_str(&format!(
+            "\n… more people: call listPeople again with cursor {:?}.",
+            next.as_deref().unwrap_or("")
+        ));
+    }
     Ok(result(json!({ "people": people, "total": listing["total"], "nextCursor": next }), text, Vec::new()))
 }
 

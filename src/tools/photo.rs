@@ -37,6 +37,16 @@ pub struct Photo {
     pub height: Option<u64>,
 }
 
+/// Immich writes a memory's asset dates `…+00:00` where it writes every other `….000Z`: one form
+/// for every tool (REAL-IMMICH.md defect 12).
+fn same_format(date: Text) -> Text {
+    match date.strip_suffix("+00:00") {
+        Some(base) if base.len() == 19 => compact_str::format_compact!("{base}.000Z"),
+        Some(base) => compact_str::format_compact!("{base}Z"),
+        None => date,
+    }
+}
+
 impl From<Asset> for Photo {
     fn from(asset: Asset) -> Photo {
         let exif = asset.exif_info.unwrap_or_default();
@@ -49,7 +59,7 @@ impl From<Asset> for Photo {
             id: asset.id,
             file_name: asset.original_file_name,
             kind: asset.kind,
-            taken_at: asset.local_date_time.or(asset.file_created_at),
+            taken_at: asset.local_date_time.or(asset.file_created_at).map(same_format),
             favorite: asset.is_favorite,
             city: exif.city,
             country: exif.country,
@@ -97,6 +107,13 @@ impl Photo {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn memory_dates_are_written_like_every_other() {
+        assert_eq!(same_format("2024-05-01T10:20:30+00:00".into()), "2024-05-01T10:20:30.000Z");
+        assert_eq!(same_format("2024-05-01T10:20:30.250+00:00".into()), "2024-05-01T10:20:30.250Z");
+        assert_eq!(same_format("2024-05-01T10:20:30.000Z".into()), "2024-05-01T10:20:30.000Z");
+    }
 
     fn asset(exif: serde_json::Value) -> Asset {
         serde_json::from_value(json!({

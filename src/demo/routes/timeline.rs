@@ -144,7 +144,14 @@ pub(super) fn map_markers(demo: Arc<DemoImmich>, user: usize, query: &BTreeMap<S
 }
 
 pub(super) fn memories(lib: &Library, query: &BTreeMap<String, String>) -> Response<Body> {
-    let day = query.get("for").and_then(|t| library::parse_iso(t)).unwrap_or_else(now);
+    // Immich v3.1.0 refuses a `for` that is not a date (`yesterday`) with a 400.
+    let day = match query.get("for") {
+        Some(text) => match library::parse_iso(text) {
+            Some(day) => day,
+            None => return validation("for", "Invalid input: expected an ISO 8601 date"),
+        },
+        None => now(),
+    };
     let (year, month, date, ..) = library::civil(day);
     let state = lib.state.lock();
     let mut out = Vec::new();
