@@ -15,7 +15,8 @@
 //! 6. [`runtime`]: the live state built from each configuration, swapped on reload; [`oauth`]: the
 //!    authorization server of `oauth` mode (the sign-in page, codes and tokens);
 //! 7. [`gateway`]: the Pingora service — routing, the gateway's own endpoints, the `/api` proxy;
-//! 8. [`server`] and [`cli`]: the process.
+//! 8. [`server`] and [`cli`]: the process; `fuzzing` (feature `fuzzing`): the fuzz targets' entry
+//!    points.
 //!
 //! `docs/ARCHITECTURE.md` follows a request through them.
 
