@@ -522,8 +522,21 @@ impl GetSocketDigest for Guarded {
 
 #[async_trait]
 impl Peek for Guarded {
+    /// Pingora peeks for the HTTP/2 preface (24 bytes) straight from the socket beneath, past
+    /// `poll_read` and its deadline; the client has begun its request by then (the gateway's own
+    /// peek saw its first byte), so the peek is the head's and gets `request_header_timeout`. A
+    /// client dribbling a byte a second was held 24 s past it (bench/dribblers.sh).
     async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
-        self.inner.try_peek(buf).await
+        match tokio::time::timeout(self.head_timeout, self.inner.try_peek(buf)).await {
+            Ok(peeked) => peeked,
+            Err(_) => {
+                metrics().connections_closed.with_label_values(&["header_timeout"]).inc();
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the request head did not arrive within request_header_timeout",
+                ))
+            }
+        }
     }
 }
 

@@ -716,3 +716,30 @@ async fn refused_cursors_are_the_gateways_own_errors() {
         assert!(!message.contains("Immich"), "{tool} {arguments}: {message}");
     }
 }
+
+/// Found by bench/dribblers.sh: the HTTP/2-preface peek (24 bytes, straight from the socket)
+/// escaped the head deadline, so a client dribbling a byte every 250 ms held its connection 6 s
+/// past a 1 s `request_header_timeout` (24 s past 10 s at a byte a second) — GET and POST alike.
+#[test]
+fn a_head_dribbled_through_the_preface_peek_is_cut_at_the_head_timeout() {
+    use std::io::Write;
+    use std::time::Duration;
+    let gw = Gateway::start("[server]\nrequest_header_timeout = \"1s\"\nkeepalive_timeout = \"30s\"\n", &["--demo"]);
+    for head in [
+        &b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaa"[..],
+        &b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaa"[..],
+    ] {
+        let mut slow = connect(&gw);
+        let started = std::time::Instant::now();
+        let mut cut = None;
+        for byte in head {
+            if slow.write_all(&[*byte]).is_err() {
+                cut = Some(started.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let cut = cut.unwrap_or_else(|| read_until_closed(&mut slow, Duration::from_secs(30)).1);
+        assert!(cut < Duration::from_millis(2500), "{} was cut after {cut:?}", String::from_utf8_lossy(&head[..4]));
+    }
+}
