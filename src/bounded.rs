@@ -39,6 +39,10 @@ impl<K: Clone + Eq + Hash + Ord, V> ExpiringMap<K, V> {
     /// out, if any (dropped by the caller, outside the lock).
     pub fn insert(&self, key: K, value: V, expires: Instant) -> Option<V> {
         let mut map = self.inner.lock();
+        self.insert_locked(&mut map, key, value, expires)
+    }
+
+    fn insert_locked(&self, map: &mut Expiring<K, V>, key: K, value: V, expires: Instant) -> Option<V> {
         let now = Instant::now();
         let mut evicted = map.purge(now);
         if !map.entries.contains_key(&key) && map.entries.len() >= self.cap {
@@ -52,6 +56,21 @@ impl<K: Clone + Eq + Hash + Ord, V> ExpiringMap<K, V> {
             map.rebuild_order();
         }
         evicted
+    }
+
+    /// Inserts `key` for `ttl` unless it is there unexpired; whether it was inserted. One lock
+    /// for both, so of two callers with the same key only one ever gets `true` (single use).
+    pub fn insert_new(&self, key: K, value: V, ttl: Duration) -> bool {
+        let evicted = {
+            let mut map = self.inner.lock();
+            let now = Instant::now();
+            if map.entries.get(&key).is_some_and(|(expires, _, _)| *expires > now) {
+                return false;
+            }
+            self.insert_locked(&mut map, key, value, now + ttl)
+        };
+        drop(evicted);
+        true
     }
 
     /// Inserts `key` for `ttl` from now.

@@ -80,6 +80,45 @@ impl ConnState {
     }
 }
 
+/// Why a request body could not be read whole.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unread {
+    /// More than the limit.
+    TooLarge,
+    /// Not all of it within the time given.
+    TooSlow,
+}
+
+/// The request body, up to `limit` bytes and within `timeout` (for the gateway's own endpoints,
+/// whose bodies are small and read whole: MCP's JSON-RPC, the OAuth server's forms).
+pub async fn read_body(
+    session: &mut pingora_proxy::Session,
+    limit: u64,
+    timeout: Duration,
+) -> pingora::Result<Result<Vec<u8>, Unread>> {
+    let mut body = Vec::new();
+    let read = async {
+        while let Some(chunk) = session.read_request_body().await? {
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Ok(Err(Unread::TooLarge));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Ok(()))
+    };
+    match within(timeout, read).await {
+        Some(Ok(Ok(()))) => Ok(Ok(body)),
+        Some(Ok(Err(unread))) => Ok(Err(unread)),
+        Some(Err(e)) => Err(e),
+        None => Ok(Err(Unread::TooSlow)),
+    }
+}
+
+/// The client's address, when it is an IP one.
+pub fn client_ip(session: &pingora_proxy::Session) -> Option<IpAddr> {
+    session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
+}
+
 /// Runs `work` with `limit` to finish, `None` past it. The clock starts at the first wait, so work
 /// that is ready at once (a body that came with its head) arms no timer.
 pub async fn within<F: std::future::Future>(limit: Duration, work: F) -> Option<F::Output> {

@@ -109,11 +109,13 @@ impl Limiter {
         }
     }
 
-    /// One request of `caller`, under `requests_per_second`.
-    pub fn request(&self, config: &RateLimitsConfig, caller: &str) -> Result<(), Limited> {
+    /// One request of `caller` (named only when a limit is on: no work on the request path
+    /// otherwise), under `requests_per_second`.
+    pub fn request(&self, config: &RateLimitsConfig, caller: impl FnOnce() -> String) -> Result<(), Limited> {
         if config.requests_per_second <= 0.0 {
             return Ok(());
         }
+        let caller = caller();
         // A fractional rate (0.5 a second) is a whole count over a longer period.
         let rate = config.requests_per_second;
         let (count, period) = if rate >= 1.0 {
@@ -126,11 +128,22 @@ impl Limiter {
         Self::counted("request", self.take(format!("r:{caller}"), limit, Instant::now()), limit)
     }
 
-    /// One call of `tool` by `caller`, under `tool_calls_per_minute` and the tool's own limit.
-    pub fn tool_call(&self, config: &RateLimitsConfig, caller: &str, tool: &str) -> Result<(), Limited> {
+    /// One call of `tool` by `caller` (named only when a limit applies), under
+    /// `tool_calls_per_minute` and the tool's own limit.
+    pub fn tool_call(
+        &self,
+        config: &RateLimitsConfig,
+        caller: impl FnOnce() -> String,
+        tool: &str,
+    ) -> Result<(), Limited> {
+        let own = config.tools.get(tool).copied();
+        if own.is_none() && config.tool_calls_per_minute == 0 {
+            return Ok(());
+        }
+        let caller = caller();
         let minute = Duration::from_secs(60);
         let now = Instant::now();
-        if let Some(&count) = config.tools.get(tool) {
+        if let Some(count) = own {
             let limit = Limit { count, period: minute, burst: count };
             Self::counted("tool", self.take(format!("t:{caller}:{tool}"), limit, now), limit)?;
         }
@@ -167,25 +180,25 @@ mod tests {
     fn configured_limits_apply_per_caller_and_per_tool() {
         let limiter = Limiter::default();
         let off = RateLimitsConfig::default();
-        assert!((0..1000).all(|_| limiter.request(&off, "x").is_ok()), "0 is off");
+        assert!((0..1000).all(|_| limiter.request(&off, || "x".into()).is_ok()), "0 is off");
         let config = RateLimitsConfig {
             requests_per_second: 2.0,
             tool_calls_per_minute: 3,
             tools: [("exportPhotos".to_string(), 1)].into(),
             ..RateLimitsConfig::default()
         };
-        assert!(limiter.request(&config, "k").is_ok() && limiter.request(&config, "k").is_ok());
-        let refused = limiter.request(&config, "k").unwrap_err();
+        assert!(limiter.request(&config, || "k".into()).is_ok() && limiter.request(&config, || "k".into()).is_ok());
+        let refused = limiter.request(&config, || "k".into()).unwrap_err();
         assert_eq!((refused.kind, refused.retry_after_secs()), ("request", 1));
         assert!(refused.message().contains("at most 2 requests per second"));
         assert_eq!(refused.headers()[0], ("retry-after", "1".to_string()));
 
-        assert!(limiter.tool_call(&config, "k", "exportPhotos").is_ok());
-        let export = limiter.tool_call(&config, "k", "exportPhotos").unwrap_err();
+        assert!(limiter.tool_call(&config, || "k".into(), "exportPhotos").is_ok());
+        let export = limiter.tool_call(&config, || "k".into(), "exportPhotos").unwrap_err();
         assert_eq!((export.limit.count, export.retry_after_secs()), (1, 60));
-        assert!(limiter.tool_call(&config, "k", "queryPhotos").is_ok());
-        assert!(limiter.tool_call(&config, "k", "queryPhotos").is_ok());
-        assert!(limiter.tool_call(&config, "k", "queryPhotos").is_err(), "3 a minute in all");
-        assert!(limiter.tool_call(&config, "other", "queryPhotos").is_ok());
+        assert!(limiter.tool_call(&config, || "k".into(), "queryPhotos").is_ok());
+        assert!(limiter.tool_call(&config, || "k".into(), "queryPhotos").is_ok());
+        assert!(limiter.tool_call(&config, || "k".into(), "queryPhotos").is_err(), "3 a minute in all");
+        assert!(limiter.tool_call(&config, || "other".into(), "queryPhotos").is_ok());
     }
 }

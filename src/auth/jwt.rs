@@ -43,7 +43,9 @@ struct Gates {
 
 /// Checks the provider's tokens (see the module documentation).
 pub struct JwtVerifier {
-    validation: Validation,
+    /// One set of checks per accepted algorithm (jsonwebtoken wants every algorithm of a
+    /// validation to fit the key), made once.
+    validations: Vec<(Algorithm, Validation)>,
     claim: String,
     users: Vec<(String, Credential)>,
     jwks_url: String,
@@ -72,14 +74,20 @@ impl JwtVerifier {
     /// A verifier for `config`, whose issuer and audience are already resolved, with each
     /// user's Immich key read.
     pub fn new(config: &JwtConfig, issuer: &str, audience: &str, users: Vec<(String, Credential)>) -> JwtVerifier {
-        let algorithms: Vec<Algorithm> = config.algorithms.iter().filter_map(|a| a.parse().ok()).collect();
-        let mut validation = Validation::new(algorithms.first().copied().unwrap_or(Algorithm::RS256));
-        validation.algorithms = algorithms;
-        validation.leeway = config.leeway.0.as_secs();
-        validation.validate_nbf = true;
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let validations = config
+            .algorithms
+            .iter()
+            .filter_map(|a| a.parse::<Algorithm>().ok())
+            .map(|algorithm| {
+                let mut validation = Validation::new(algorithm);
+                validation.leeway = config.leeway.0.as_secs();
+                validation.validate_nbf = true;
+                validation.set_issuer(&[issuer]);
+                validation.set_audience(&[audience]);
+                validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+                (algorithm, validation)
+            })
+            .collect();
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
@@ -88,7 +96,7 @@ impl JwtVerifier {
             .build()
             .expect("a preconfigured TLS client always builds");
         JwtVerifier {
-            validation,
+            validations,
             claim: config.claim.clone(),
             users,
             jwks_url: config.jwks_url.clone(),
@@ -167,20 +175,16 @@ impl JwtVerifier {
     pub fn verify(&self, token: &str) -> Result<(String, Credential), JwtError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| JwtError::Invalid("malformed token (or an algorithm such as none that is never accepted)"))?;
-        if !self.validation.algorithms.contains(&header.alg) {
+        let Some((_, validation)) = self.validations.iter().find(|(a, _)| *a == header.alg) else {
             return Err(JwtError::Invalid("token signed with an algorithm not accepted here ([jwt] algorithms)"));
-        }
+        };
         let keys = self.keys.load();
         let key = match &header.kid {
             Some(kid) => keys.by_id.get(kid),
             None => keys.unnamed.as_ref(),
         }
         .ok_or(JwtError::Invalid("token signed with a key the identity provider does not publish"))?;
-        // jsonwebtoken wants every algorithm of a validation to fit the key: check this token's
-        // (already found in the allow-list) on its own.
-        let mut validation = self.validation.clone();
-        validation.algorithms = vec![header.alg];
-        let claims = jsonwebtoken::decode::<Value>(token, key, &validation).map_err(|e| {
+        let claims = jsonwebtoken::decode::<Value>(token, key, validation).map_err(|e| {
             JwtError::Invalid(match e.kind() {
                 ErrorKind::ExpiredSignature => "expired token",
                 ErrorKind::ImmatureSignature => "token not valid yet (nbf)",

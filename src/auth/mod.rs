@@ -200,7 +200,9 @@ pub fn authenticate(req: &RequestHeader, credentials: &Credentials, surface: Sur
 /// What authentication needs done before [`authenticate`] can judge a request: in `jwt` mode,
 /// the identity provider's keys fetched (first use, refresh, or a key id not seen yet).
 pub async fn prepare(req: &RequestHeader, credentials: &Credentials) {
-    if let (Some(verifier), Ok(Some(token))) = (credentials.jwt(), carriers::bearer(req)) {
+    if let Some(verifier) = credentials.jwt()
+        && let Ok(Some(token)) = carriers::bearer(req)
+    {
         verifier.prepare(token).await;
     }
 }

@@ -794,11 +794,23 @@ impl Config {
         }
     }
 
+    /// `[mcp] public_url` with the path prefix: the OAuth issuer; empty when no public URL is set.
+    pub fn public_base(&self) -> String {
+        let base = self.mcp.public_url.as_deref().unwrap_or_default().trim_end_matches('/');
+        format!("{base}{}", self.server.path_prefix)
+    }
+
+    /// The MCP endpoint at the public URL: the resource (RFC 8707) tokens are for; `None` without
+    /// a public URL.
+    pub fn public_mcp_url(&self) -> Option<String> {
+        self.mcp.public_url.as_ref().map(|_| format!("{}/mcp", self.public_base()))
+    }
+
     /// The audience `jwt` mode checks: `[jwt] audience`, else the gateway's MCP URL.
     pub fn jwt_audience(&self) -> String {
-        match (self.jwt.audience.as_str(), &self.mcp.public_url) {
-            ("", Some(base)) => format!("{}{}/mcp", base.trim_end_matches('/'), self.server.path_prefix),
-            (audience, _) => audience.to_string(),
+        match self.jwt.audience.as_str() {
+            "" => self.public_mcp_url().unwrap_or_default(),
+            audience => audience.to_string(),
         }
     }
 

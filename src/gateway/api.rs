@@ -45,7 +45,7 @@ pub(super) async fn admit(session: &mut Session, ctx: &mut RequestCtx, limiter: 
     match auth::authenticate(session.req_header(), &runtime.credentials, Surface::Api) {
         // An agent's gateway key counts against `[rate_limits]`; Immich's own apps never do.
         Ok(principal) if principal.via == auth::Via::GatewayKey => {
-            if let Err(limited) = limiter.request(&runtime.config.rate_limits, &principal.client_key(None)) {
+            if let Err(limited) = limiter.request(&runtime.config.rate_limits, || principal.client_key(None)) {
                 respond_limited(session, &id, &limited).await?;
                 return Ok(true);
             }
@@ -65,7 +65,7 @@ pub(super) async fn admit(session: &mut Session, ctx: &mut RequestCtx, limiter: 
     let streaming = &runtime.config.streaming;
     ctx.stream_format = stream_format(session, streaming);
     if let Some(format) = ctx.stream_format {
-        let ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        let ip = crate::connection::client_ip(session);
         let client = ctx.principal.as_ref().map_or_else(|| "unknown".into(), |p| p.client_key(ip));
         match StreamGuard::admit(format.transport(), "api", &client, streaming) {
             Ok(guard) => {

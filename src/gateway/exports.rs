@@ -16,10 +16,6 @@ use pingora::prelude::*;
 use pingora_proxy::Session;
 
 /// Serves an export link; returns the caller, once known.
-fn session_ip(session: &Session) -> Option<std::net::IpAddr> {
-    session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
-}
-
 pub(super) async fn serve(
     session: &mut Session,
     runtime: &Runtime,
@@ -55,7 +51,9 @@ pub(super) async fn serve(
             return Ok(None);
         }
     };
-    if let Err(limited) = limiter.request(&runtime.config.rate_limits, &principal.client_key(session_ip(session))) {
+    if let Err(limited) =
+        limiter.request(&runtime.config.rate_limits, || principal.client_key(crate::connection::client_ip(session)))
+    {
         super::api::respond_limited(session, request_id, &limited).await?;
         return Ok(Some(principal));
     }

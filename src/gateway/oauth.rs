@@ -50,7 +50,8 @@ pub async fn serve(
         let message = format!("request body larger than {} bytes", oauth::MAX_BODY);
         return respond_error(session, 413, request_id, &message, &[("connection", "close")]).await;
     }
-    let Some(body) = read_body(session, runtime).await? else {
+    let limit = oauth::MAX_BODY as u64;
+    let Ok(body) = crate::connection::read_body(session, limit, runtime.config.server.body_timeout.0).await? else {
         let message = "the request body was too large or too slow";
         return respond_error(session, 413, request_id, message, &[("connection", "close")]).await;
     };
@@ -68,28 +69,9 @@ pub async fn serve(
         body: &body,
         content_type: &content_type,
         csrf_cookie,
-        client_ip: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
+        client_ip: crate::connection::client_ip(session),
     };
     let reply = server.serve(&request).await;
     let headers: Vec<(&'static str, &str)> = reply.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     respond(session, reply.status, reply.content_type, request_id, &headers, Bytes::from(reply.body)).await
-}
-
-/// The body, or `None` past `oauth::MAX_BODY` or `[server] body_timeout`.
-async fn read_body(session: &mut Session, runtime: &Runtime) -> Result<Option<Vec<u8>>> {
-    let mut body = Vec::new();
-    let read = async {
-        while let Some(chunk) = session.read_request_body().await? {
-            if body.len() + chunk.len() > oauth::MAX_BODY {
-                return Ok(false);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(true)
-    };
-    match crate::connection::within(runtime.config.server.body_timeout.0, read).await {
-        Some(Ok(true)) => Ok(Some(body)),
-        Some(Err(e)) => Err(e),
-        _ => Ok(None),
-    }
 }

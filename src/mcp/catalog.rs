@@ -67,6 +67,11 @@ impl ToolSpec {
     pub fn name(&self) -> &str {
         self.definition["name"].as_str().unwrap_or_default()
     }
+
+    /// Whether it may change something (its annotations do not say it only reads).
+    pub fn writes(&self) -> bool {
+        self.definition["annotations"]["readOnlyHint"] != true
+    }
 }
 
 /// A source of tools, resources and prompts. Each lookup returns `None` for names it does not

@@ -212,12 +212,8 @@ impl McpServer {
         reads_only: bool,
         hidden: &std::collections::HashSet<String>,
     ) -> Result<Value, RpcError> {
-        let tools: Vec<&ToolSpec> = self
-            .tools
-            .iter()
-            .filter(|t| !reads_only || t.definition["annotations"]["readOnlyHint"] == true)
-            .filter(|t| !hidden.contains(t.name()))
-            .collect();
+        let tools: Vec<&ToolSpec> =
+            self.tools.iter().filter(|t| !(reads_only && t.writes())).filter(|t| !hidden.contains(t.name())).collect();
         let start = match params.get("cursor") {
             None | Some(Value::Null) => 0,
             Some(Value::String(c)) if c.is_empty() => 0,
@@ -257,7 +253,7 @@ impl McpServer {
         if let Err(problem) = validate_arguments(&tool.definition["inputSchema"], &arguments) {
             return Ok(tool_error(format!("invalid arguments for {name}: {problem}")));
         }
-        let writes = tool.definition["annotations"]["readOnlyHint"] != true;
+        let writes = tool.writes();
         let audited =
             crate::telemetry::audit::wanted(writes).then(|| (Instant::now(), super::audit::targets(&arguments)));
         for catalog in &self.catalogs {

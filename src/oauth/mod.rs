@@ -124,11 +124,7 @@ impl Default for State {
 impl State {
     /// Records `jti` as used until `expires_in`; whether it had been used before.
     fn first_use(&self, jti: &str, expires_in: Duration) -> bool {
-        if self.used.contains(&jti.to_string()) {
-            return false;
-        }
-        self.used.insert_for(jti.to_string(), (), expires_in);
-        true
+        self.used.insert_new(jti.to_string(), (), expires_in)
     }
 }
 
@@ -147,13 +143,12 @@ pub struct Server<'a> {
 impl Server<'_> {
     /// The issuer: `[mcp] public_url` and the path prefix.
     fn issuer(&self) -> String {
-        let base = self.config.mcp.public_url.as_deref().unwrap_or_default().trim_end_matches('/');
-        format!("{base}{}", self.config.server.path_prefix)
+        self.config.public_base()
     }
 
     /// The protected resource the tokens are for: the MCP endpoint.
     fn resource(&self) -> String {
-        format!("{}/mcp", self.issuer())
+        self.config.public_mcp_url().unwrap_or_default()
     }
 
     fn endpoint_url(&self, endpoint: Endpoint) -> String {

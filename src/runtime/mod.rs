@@ -64,8 +64,7 @@ impl Runtime {
             crate::mcp::session::SessionSecrets::load(&config.mcp).map_err(|(key, message)| unusable(key, message))?;
         if config.auth.mode == crate::config::AuthMode::OAuth {
             // The resource the tokens are for: the MCP endpoint at the public URL.
-            let base = config.mcp.public_url.as_deref().unwrap_or_default().trim_end_matches('/');
-            let resource = format!("{base}{}/mcp", config.server.path_prefix);
+            let resource = config.public_mcp_url().unwrap_or_default();
             credentials.accept_oauth(Arc::new(session_secrets.vault()), &resource);
         }
         let tls = tls::load(&config.server).map_err(|(key, message)| unusable(key, message))?;

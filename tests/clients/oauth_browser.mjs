@@ -3,15 +3,10 @@
 // and is sent back to the client's redirect URI. Screenshots of the page in light and dark.
 // Usage: node oauth_browser.mjs AUTHORIZE_URL REDIRECT_URI EMAIL PASSWORD ACCESS SHOT_DIR
 // Prints one JSON line: the redirect's parameters and the page's accessibility tree.
-import { chromium } from "playwright-core";
+import { withBrowser } from "./browser.mjs";
 
 const [authorizeUrl, redirectUri, email, password, access, shots] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const timer = setTimeout(() => { console.error("FAIL: timed out"); process.exit(1); }, 30000);
-try {
+await withBrowser(async (browser) => {
   const result = {};
   for (const scheme of ["dark", "light"]) {
     const context = await browser.newContext({ javaScriptEnabled: false, colorScheme: scheme, viewport: { width: 520, height: 900 } });
@@ -34,11 +29,5 @@ try {
     result[scheme] = { code: params.get("code"), state: params.get("state"), iss: params.get("iss"), error: params.get("error") };
     await context.close();
   }
-  console.log(JSON.stringify(result));
-} catch (e) {
-  console.error(`FAIL: ${e.stack || e}`);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(timer);
-  await browser.close();
-}
+  return result;
+});

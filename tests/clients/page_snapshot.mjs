@@ -2,15 +2,10 @@
 // (asking for HTML, as a browser does), saves a full-page screenshot to SHOT, and prints one JSON
 // line: the HTTP status, the title, the visible text and the accessibility tree.
 // Usage: node page_snapshot.mjs URL SHOT [dark|light]
-import { chromium } from "playwright-core";
+import { withBrowser } from "./browser.mjs";
 
 const [url, shot, scheme = "light"] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const timer = setTimeout(() => { console.error("FAIL: timed out"); process.exit(1); }, 30000);
-try {
+await withBrowser(async (browser) => {
   const context = await browser.newContext({ javaScriptEnabled: false, colorScheme: scheme, viewport: { width: 960, height: 900 } });
   const page = await context.newPage();
   const response = await page.goto(url);
@@ -22,11 +17,5 @@ try {
     aria: await page.locator("body").ariaSnapshot(),
     codes: await page.locator("ul.tools code").count(),
   };
-  console.log(JSON.stringify(result));
-} catch (e) {
-  console.error(`FAIL: ${e.stack || e}`);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(timer);
-  await browser.close();
-}
+  return result;
+});

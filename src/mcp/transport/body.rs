@@ -13,36 +13,6 @@ pub(super) fn is_json(content_type: &str) -> bool {
     content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Why a body could not be read whole.
-enum Unread {
-    TooLarge,
-    TooSlow,
-}
-
-/// The body, up to `limit` bytes and within `timeout`.
-async fn read_body(
-    session: &mut Session,
-    limit: u64,
-    timeout: std::time::Duration,
-) -> Result<std::result::Result<Vec<u8>, Unread>> {
-    let mut body = Vec::new();
-    let read = async {
-        while let Some(chunk) = session.read_request_body().await? {
-            if (body.len() + chunk.len()) as u64 > limit {
-                return Ok(Err(Unread::TooLarge));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Ok(()))
-    };
-    match crate::connection::within(timeout, read).await {
-        Some(Ok(Ok(()))) => Ok(Ok(body)),
-        Some(Ok(Err(unread))) => Ok(Err(unread)),
-        Some(Err(e)) => Err(e),
-        None => Ok(Err(Unread::TooSlow)),
-    }
-}
-
 /// Reads a JSON-RPC POST body: 415 for another content type (when `require_type`), 413 past
 /// `[mcp] max_body_size` (at once when `Content-Length` says so), 408 past `[server]
 /// body_timeout`, 400 for what is not JSON-RPC.
@@ -61,10 +31,10 @@ pub(super) async fn read_rpc(
         return Ok(Err(too_large()));
     }
     let timeout = exchange.config.server.body_timeout;
-    let bytes = match read_body(session, limit.0, timeout.0).await? {
+    let bytes = match crate::connection::read_body(session, limit.0, timeout.0).await? {
         Ok(bytes) => bytes,
-        Err(Unread::TooLarge) => return Ok(Err(too_large())),
-        Err(Unread::TooSlow) => {
+        Err(crate::connection::Unread::TooLarge) => return Ok(Err(too_large())),
+        Err(crate::connection::Unread::TooSlow) => {
             let message = format!("the request body did not arrive within [server] body_timeout ({timeout})");
             return Ok(Err(Refusal::invalid(408, message).closing()));
         }

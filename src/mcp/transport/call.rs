@@ -1,7 +1,7 @@
 //! Running one request: answered as one JSON reply when it sends nothing before its result, else
 //! on its own task with its messages streamed (SSE, NDJSON, or the bulk stream's events).
 
-use super::super::catalog::{CallContext, InputRound, LogLevel, Outbound};
+use super::super::catalog::{CallContext, InputRound, LogLevel, Outbound, ToolSpec};
 use super::super::jsonrpc::{self, Id};
 use super::super::server::{self, McpServer, Wire};
 use super::super::session::Claims;
@@ -42,12 +42,12 @@ pub(super) fn admit(
     params: &Value,
 ) -> std::result::Result<(), Refusal> {
     let Some(name) = params["name"].as_str().filter(|_| method == "tools/call") else { return Ok(()) };
-    let writes = exchange.server.tool(name).is_some_and(|t| t.definition["annotations"]["readOnlyHint"] != true);
+    let writes = exchange.server.tool(name).is_some_and(ToolSpec::writes);
     if writes && exchange.principal.as_ref().is_some_and(|p| !p.may_write()) {
         return Err(Refusal::insufficient_scope(name, &exchange.public_base));
     }
-    let caller = exchange.client_key(session);
-    state.limiter.tool_call(&exchange.config.rate_limits, &caller, name).map_err(|l| Refusal::rate_limited(&l))
+    let caller = || exchange.client_key(session);
+    state.limiter.tool_call(&exchange.config.rate_limits, caller, name).map_err(|l| Refusal::rate_limited(&l))
 }
 
 /// Runs `call` and answers it.

@@ -223,7 +223,7 @@ impl Exchange<'_> {
 
     /// Who is calling, for per-client caps.
     fn client_key(&self, session: &Session) -> String {
-        let ip = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        let ip = crate::connection::client_ip(session);
         match &self.principal {
             Some(principal) => principal.client_key(ip),
             None => crate::stream::stats::client_of(None, ip),
@@ -358,7 +358,7 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
         }
     };
     let exchange = Exchange { principal: Some(principal), ..exchange };
-    if let Err(limited) = state.limiter.request(&config.rate_limits, &exchange.client_key(session)) {
+    if let Err(limited) = state.limiter.request(&config.rate_limits, || exchange.client_key(session)) {
         return exchange.refuse(session, Refusal::rate_limited(&limited)).await;
     }
     if endpoint == Endpoint::Ws {

@@ -31,7 +31,7 @@ pub(super) async fn page(session: &mut Session, exchange: &Exchange<'_>, immich:
         .iter()
         .map(|t| {
             let d = &t.definition;
-            let writes = d["annotations"]["readOnlyHint"] != true;
+            let writes = t.writes();
             format!(
                 "<li><code>{}</code> {}<br><small>{}</small></li>",
                 escape(t.name()),
