@@ -100,7 +100,8 @@ pub struct ServerConfig {
     /// A request body proxied to `/api` (an upload) must arrive whole within this long.
     pub upload_timeout: Dur,
     /// A WebSocket whose client sends nothing (not even a pong to the gateway's pings) for this
-    /// long is closed.
+    /// long is closed; one proxied to Immich also when Immich sends nothing for the shorter of
+    /// this and `[immich] read_timeout` (which also bounds the wait for Immich's 101).
     pub websocket_idle_timeout: Dur,
     /// Connections open at once, all clients together; past it the longest-idle keep-alive
     /// connection is closed to make room, or the new one is refused with 503. Held below the

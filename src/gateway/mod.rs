@@ -282,8 +282,12 @@ impl ProxyHttp for Gateway {
         options.read_timeout = Some(match ctx.stream_format {
             // A stream with nothing to send for `[streaming] idle_timeout` ends (IDLE_TIMEOUT).
             Some(_) => immich.read_timeout.0.min(ctx.runtime.config.streaming.idle_timeout.0),
-            // A WebSocket (socket.io pings every 25 s) closes after its idle timeout.
-            None if session.is_upgrade_req() => ctx.runtime.config.server.websocket_idle_timeout.0,
+            // A WebSocket (socket.io pings every 25 s) closes after its idle timeout; Immich's
+            // answer to the upgrade is a read like any other, so a silent Immich gets its 504 within
+            // `read_timeout` when that is the shorter (tests/faults.rs).
+            None if session.is_upgrade_req() => {
+                immich.read_timeout.0.min(ctx.runtime.config.server.websocket_idle_timeout.0)
+            }
             None => immich.read_timeout.0,
         });
         options.write_timeout = Some(immich.write_timeout.0);

@@ -44,7 +44,10 @@ pub(super) async fn read(catalog: &ImmichCatalog, uri: &str, cx: &CallContext) -
             RpcError::invalid_params(e.for_model()).with_data(json!({ "uri": uri }))
         }
         ImmichError::Unauthorized(_) => RpcError::invalid_params(e.for_model()).with_data(json!({ "uri": uri })),
-        other => RpcError::new(crate::mcp::jsonrpc::SERVER_ERROR, other.for_model()).with_data(json!({ "uri": uri })),
+        // Immich failing is not the resource missing: MCP clients read -32002 as "resource not
+        // found" (the TypeScript SDK names it so), so an upstream failure is an internal error
+        // whose message says what Immich did (tests/faults.rs).
+        other => RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, other.for_model()).with_data(json!({ "uri": uri })),
     };
     let text = |value: Value| json!({ "contents": [{ "uri": uri, "mimeType": "application/json", "text": value.to_string() }] });
     Some(match (kind, thumbnail) {
