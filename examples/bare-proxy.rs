@@ -5,6 +5,8 @@
 //!
 //! `cargo run --release --example bare-proxy -- LISTEN UPSTREAM THREADS`, e.g.
 //! `cargo run --release --example bare-proxy -- 127.0.0.1:8081 127.0.0.1:8080 1`.
+//! `BARE_READ_BUFFER=2048` gives each connection the gateway's read buffer instead of Pingora's
+//! 64 KiB (bench/attack.sh compares the memory an idle connection costs in each).
 
 use async_trait::async_trait;
 use pingora::prelude::*;
@@ -47,7 +49,13 @@ fn main() {
     let mut server = Server::new_with_opt_and_conf(Opt::default(), conf);
     server.bootstrap();
     let mut proxy = pingora_proxy::http_proxy_service(&server.configuration, Bare { upstream });
-    proxy.add_tcp(&listen);
+    match std::env::var("BARE_READ_BUFFER").ok().and_then(|b| b.parse().ok()) {
+        Some(read) => proxy.add_listener(
+            pingora::listeners::ListenerConfig::tcp(listen.as_str())
+                .l4_buffer(pingora::protocols::l4::stream::L4BufferSettings::new(read, 1460)),
+        ),
+        None => proxy.add_tcp(&listen),
+    }
     server.add_service(proxy);
     server.run_forever();
 }

@@ -479,6 +479,17 @@ fn connections_are_capped_and_idle_ones_make_room() {
     let refusal = String::from_utf8_lossy(&refusal);
     assert!(refusal.starts_with("HTTP/1.1 503") && refusal.contains("max_connections_per_client"), "{refusal}");
     assert!(refusal.contains("retry-after: 1"));
+    // A refused client that had already sent its request, body and all, still reads the 503: the
+    // gateway reads and discards what it sent before closing, so no reset overtakes the answer.
+    let mut uploader = connect(&gw);
+    let body = vec![b'x'; 32 * 1024];
+    let head = format!("POST /api/assets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n", body.len());
+    uploader.write_all(head.as_bytes()).unwrap();
+    uploader.write_all(&body).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (refusal, _) = read_until_closed(&mut uploader, Duration::from_secs(5));
+    let refusal = String::from_utf8_lossy(&refusal);
+    assert!(refusal.starts_with("HTTP/1.1 503"), "the refusal was lost: {refusal:?}");
     drop(held);
     std::thread::sleep(Duration::from_millis(300));
 

@@ -11,7 +11,7 @@ use pingora::protocols::{ALPN, Shutdown};
 use pingora::server::ShutdownWatch;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The gateway's app: admits each connection, then hands it, guarded, to the proxy.
 pub struct Front<A> {
@@ -105,4 +105,22 @@ async fn refuse(stream: &mut Stream, refused: &Refused) {
     );
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes())).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), Shutdown::shutdown(&mut **stream)).await;
+    // A lingering close: closing a socket with the client's request still unread sends a reset,
+    // which makes the client's kernel drop the 503 before the client reads it (bench/attack.sh
+    // lost 999 of 1,000 so). What the client sent is read and discarded until it closes, for a
+    // second and 64 KiB at most.
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
+
+/// How long a refused connection is read (and what it sends discarded) before it is closed.
+const LINGER: Duration = Duration::from_secs(1);
