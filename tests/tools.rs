@@ -926,3 +926,18 @@ async fn people_pages_and_memory_dates_are_told_plainly() {
     let direct = client().get(gw.at("/api/memories?for=yesterday")).header("x-api-key", ADMIN).send().await.unwrap();
     assert_eq!(direct.status(), 400, "the demo refuses it as Immich v3.1.0 does");
 }
+
+/// `exportPhotos` without a selection, or with both kinds, is the caller's argument error — the
+/// gateway's own words, never attributed to Immich (issue 19 point 2).
+#[tokio::test]
+async fn export_without_a_selection_is_an_argument_error() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let album = mcp.ok("listAlbums", json!({})).await["albums"][0]["id"].clone();
+    let photo = mcp.ok("queryPhotos", json!({ "limit": 1 })).await["photos"][0]["id"].clone();
+    for arguments in [json!({}), json!({ "ids": [photo], "albumId": album })] {
+        let message = mcp.error("exportPhotos", arguments.clone()).await;
+        assert!(message.starts_with("Invalid arguments: give either ids or albumId"), "{arguments}: {message}");
+        assert!(!message.contains("Immich"), "{arguments}: {message}");
+    }
+}
