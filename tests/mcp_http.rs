@@ -387,6 +387,11 @@ async fn cancelled_calls_stop_without_a_response() {
     assert!(messages.len() < 3, "the call stopped before finishing its three log messages: {messages:?}");
 }
 
+/// A session's standalone GET stream.
+async fn get_stream(c: &Client, gw: &Gateway, session: &str) -> reqwest::Response {
+    c.get(gw.at("/mcp")).header("accept", "text/event-stream").header("mcp-session-id", session).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_reload_announces_list_changes_on_the_get_stream() {
     let gw = Gateway::start(
@@ -395,13 +400,7 @@ async fn a_reload_announces_list_changes_on_the_get_stream() {
     );
     let c = client();
     let session = initialize(&c, &gw, "2025-11-25").await;
-    let mut stream = c
-        .get(gw.at("/mcp"))
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session)
-        .send()
-        .await
-        .unwrap();
+    let mut stream = get_stream(&c, &gw, &session).await;
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
 
     let config = std::fs::read_to_string(&gw.config_path).unwrap().replace("page_size = 7", "page_size = 8");
@@ -417,6 +416,78 @@ async fn a_reload_announces_list_changes_on_the_get_stream() {
             seen.push_str(&String::from_utf8_lossy(&chunk));
         }
     }
+}
+
+/// The long-lived notification streams are served off Pingora once their head is out (HTTP/1):
+/// `subscriptions/listen` and the standalone GET stream still carry keep-alives and list changes
+/// in well-formed chunks, count as streams until the client leaves, and end cleanly — the last
+/// chunk, no reset — when a graceful shutdown begins.
+#[tokio::test]
+async fn detached_notification_streams_deliver_count_and_end_cleanly() {
+    let gw = Gateway::start(
+        &format!(
+            "{}sse_keepalive = \"300ms\"\npage_size = 7\n[server]\nconfig_poll_interval = \"100ms\"\n",
+            fixtures()
+        ),
+        &["--demo"],
+    );
+    let c = client();
+    let active = || async {
+        let health: Value = client().get(gw.at("/health/streaming")).send().await.unwrap().json().await.unwrap();
+        health["activeStreams"].as_i64().unwrap()
+    };
+    let meta = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {} });
+    let listen = json!({ "jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen",
+        "params": { "notifications": { "toolsListChanged": true }, "_meta": meta } });
+    let mut stream = post(&c, &gw, listen)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    assert_eq!(active().await, 1);
+    let config = std::fs::read_to_string(&gw.config_path).unwrap().replace("page_size = 7", "page_size = 8");
+    std::fs::write(&gw.config_path, config).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut seen = String::new();
+    while !(seen.contains("notifications/tools/list_changed") && seen.contains(": keep-alive")) {
+        assert!(std::time::Instant::now() < deadline, "no list_changed and keep-alive on the listen stream: {seen:?}");
+        let ping = json!({ "jsonrpc": "2.0", "id": 2, "method": "ping", "params": { "_meta": meta } });
+        post(&c, &gw, ping)
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "ping")
+            .send()
+            .await
+            .unwrap();
+        if let Ok(Ok(Some(chunk))) = tokio::time::timeout(std::time::Duration::from_millis(200), stream.chunk()).await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    drop(stream);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while active().await != 0 {
+        assert!(std::time::Instant::now() < deadline, "the stream outlived its client");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let session = initialize(&c, &gw, "2025-11-25").await;
+    let mut stream = get_stream(&c, &gw, &session).await;
+    assert_eq!(active().await, 1);
+    gw.signal("TERM");
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match stream.chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await
+    .expect("the stream ends when a graceful shutdown begins");
+    assert_eq!(ended, Ok(()), "the body ends with its last chunk, not a broken connection");
 }
 
 #[tokio::test]

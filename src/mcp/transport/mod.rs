@@ -16,6 +16,7 @@
 mod body;
 mod bulk;
 mod call;
+mod detached;
 mod error;
 mod get;
 pub mod guard;

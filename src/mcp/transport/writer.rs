@@ -133,6 +133,10 @@ pub(super) async fn notifications(
         Ok(guard) => guard,
         Err(refusal) => return exchange.refuse(session, refusal).await,
     };
+    if super::detached::eligible(session) {
+        super::detached::notifications(state, session, exchange, _guard, prime, first, pick).await;
+        return Ok(());
+    }
     let (tx, rx) = mpsc::channel(super::STREAM_CHANNEL);
     if let Some(first) = first {
         let _ = tx.try_send(Outbound::Message(first));

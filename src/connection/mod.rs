@@ -11,8 +11,11 @@
 //! stands ([`mark`]); bodies and WebSockets have their own timeouts. The gateway's `Front` admits
 //! and wraps each connection before Pingora reads from it.
 
+mod detach;
+
 use crate::telemetry::metrics;
 use async_trait::async_trait;
+pub use detach::detach;
 use futures::task::AtomicWaker;
 use parking_lot::Mutex;
 use pingora::protocols::raw_connect::ProxyDigest;
