@@ -4,7 +4,9 @@ the gateway's stream limits (set to N by bench/idle_streams.sh); prints the gate
 
 Kinds: listen (2026-07-28 subscriptions/listen), get (a session's standalone GET stream), ws
 (MCP over WebSocket at /mcp/ws, opened and left quiet), parked (a session's streamed queryPhotos
-of 100,000 photos whose client leaves after its first bytes: the rest waits for a Last-Event-ID).
+of 100,000 photos whose client leaves right after the head, before any event that carries a resume
+token: the rest is parked for a Last-Event-ID), left (the same, but the client leaves after the
+stream's first event with a resume token: nothing is kept, the token resumes it).
 Usage: python3 idle_streams.py URL PID KIND N [EXTRA]
 """
 import asyncio, base64, json, os, resource, sys, time, urllib.request
@@ -33,7 +35,7 @@ def request_bytes(session):
                 "accept: application/json, text/event-stream\r\nmcp-protocol-version: 2026-07-28\r\n"
                 f"mcp-method: subscriptions/listen\r\ncontent-length: {len(body)}\r\n\r\n")
         return head.encode() + body
-    if kind == "parked":
+    if kind in ("parked", "left"):
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                            "params": {"name": "queryPhotos", "arguments": {"limit": 100000}}}).encode()
         return (f"POST /mcp HTTP/1.1\r\nHost: {host}:{port}\r\ncontent-type: application/json\r\n"
@@ -64,9 +66,12 @@ async def open_one(session, held):
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
         status = int(head.split()[1])
-        if kind == "parked" and status == 200:
-            await asyncio.wait_for(reader.read(2048), 30)
-            writer.close()  # the client leaves; the rest of its stream is parked
+        if kind in ("parked", "left") and status == 200:
+            if kind == "left":
+                await asyncio.wait_for(reader.readuntil(b"resumeToken"), 30)
+            else:
+                await asyncio.wait_for(reader.read(1), 30)
+            writer.close()  # the client leaves
     except (asyncio.IncompleteReadError, ConnectionError) as e:
         status = type(e).__name__
     held.append((reader, writer, status))
@@ -78,7 +83,7 @@ def streams_open():
 
 
 async def main():
-    session = await session_id() if kind in ("get", "parked") else None
+    session = await session_id() if kind in ("get", "parked", "left") else None
     await asyncio.sleep(0.5)
     before = rss()
     held = []

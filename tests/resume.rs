@@ -19,6 +19,28 @@ async fn query(gw: &Gateway, arguments: Value) -> reqwest::Response {
     stateless_query(&gw.at("/mcp"), arguments).await
 }
 
+/// A 2025-11-25 session opened on `gw`; its id.
+async fn session_on(c: &reqwest::Client, gw: &Gateway) -> String {
+    let initialize = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "resume-test", "version": "1" } } });
+    let init = c.post(gw.at("/mcp")).header("accept", "application/json, text/event-stream").json(&initialize);
+    init.send().await.unwrap().headers()["mcp-session-id"].to_str().unwrap().to_string()
+}
+
+/// `GET /mcp` on `gw` with `Last-Event-ID: last_id`: the messages until the request's answer.
+async fn resume_with(c: &reqwest::Client, gw: &Gateway, session: &str, last_id: &str) -> Vec<Value> {
+    let resumed = c
+        .get(gw.at("/mcp"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", session)
+        .header("last-event-id", last_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    read_messages(resumed, |m| m.get("id").is_some()).await
+}
+
 fn final_result(messages: &[Value]) -> &Value {
     &messages.iter().find(|m| m.get("id").is_some()).expect("a final result")["result"]
 }
@@ -120,16 +142,7 @@ async fn last_event_id_resumes_a_session_stream_on_another_replica() {
     let before: Vec<Value> = before.into_iter().map(|(_, m)| m).collect();
 
     // B never saw this stream: the event id alone carries what continues it.
-    let resumed = c
-        .get(b.at("/mcp"))
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("last-event-id", &last_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resumed.status(), 200);
-    let after = read_messages(resumed, |m| m.get("id").is_some()).await;
+    let after = resume_with(&c, &b, &session, &last_id).await;
     let mut ids = photo_ids(&before);
     ids.extend(photo_ids(&after));
     assert_eq!(ids, expected, "every photo exactly once, in order");
@@ -168,4 +181,62 @@ async fn graceful_shutdown_ends_a_stream_with_a_token_another_replica_resumes() 
     let mut ids = photo_ids(&before);
     ids.extend(photo_ids(&after));
     assert_eq!(ids, expected, "every photo exactly once, in order");
+}
+
+/// A client that leaves a session stream mid-way leaves nothing behind on the gateway (its event
+/// ids carry the resume token), and its `Last-Event-ID` resumes the call — on the same replica or
+/// another — with every photo once and progress still reported under the client's progress token
+/// (issue 19 point 2: progress stopped after a resume).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_session_stream_keeps_reporting_progress_and_nothing_is_parked() {
+    let (a, b) = (replica(""), replica(""));
+    let c = client();
+    let post = |gw: &Gateway, body: Value| {
+        c.post(gw.at("/mcp")).header("accept", "application/json, text/event-stream").json(&body)
+    };
+    let session = session_on(&c, &a).await;
+    let call = json!({ "jsonrpc": "2.0", "id": "q2", "method": "tools/call",
+        "params": { "name": "queryPhotos", "arguments": { "limit": 3000 }, "_meta": { "progressToken": "p-9" } } });
+    let expected = photo_ids(
+        &read_messages(post(&b, call.clone()).header("mcp-session-id", &session).send().await.unwrap(), |_| false)
+            .await,
+    );
+    assert_eq!(expected.len(), 3000);
+    let progress_after = |messages: &[Value]| {
+        messages
+            .iter()
+            .filter(|m| m["method"] == "notifications/progress")
+            .map(|m| m["params"]["progressToken"].clone())
+            .collect::<Vec<_>>()
+    };
+
+    for resume_on in [&a, &b] {
+        let mut seen = 0;
+        let response = post(&a, call.clone()).header("mcp-session-id", &session).send().await.unwrap();
+        let before = SseReader::new(response)
+            .read(|m| {
+                seen += usize::from(m["method"] == "notifications/stream/data");
+                seen == 3
+            })
+            .await;
+        let last_id = before.last().unwrap().0.clone().expect("events carry ids");
+        let before: Vec<Value> = before.into_iter().map(|(_, m)| m).collect();
+        // The client is gone: A keeps nothing of the stream.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let health: Value = c.get(a.at("/health/streaming")).send().await.unwrap().json().await.unwrap();
+            if health["activeStreams"] == 0 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "a stream was kept after its client left: {health}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let after = resume_with(&c, resume_on, &session, &last_id).await;
+        let mut ids = photo_ids(&before);
+        ids.extend(photo_ids(&after));
+        assert_eq!(ids, expected, "every photo exactly once, in order");
+        let progress = progress_after(&after);
+        assert!(!progress.is_empty() && progress.iter().all(|t| t == "p-9"), "progress after the resume: {progress:?}");
+        assert_eq!(after.last().unwrap()["id"], "q2");
+    }
 }

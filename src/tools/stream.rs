@@ -98,6 +98,16 @@ impl Call<'_> {
     ) -> Outcome {
         const FIRST: usize = 20;
         let streaming = &self.catalog.streaming;
+        // A token for where this stream starts: a client that leaves before the first data event
+        // resumes from it (so the gateway keeps nothing for it, see transport/writer.rs).
+        let start_token = StreamPosition {
+            stream_id: stream.id.clone(),
+            sequence: stream.sequence,
+            sent,
+            wanted,
+            cursor: Some(start.clone()),
+        }
+        .seal(&self.cx.input, streaming.resume_token_ttl.0);
         let Cursor { smart, filter, page: first_page, size, skip } = start;
         let (stream_id, resumed) = (stream.id.clone(), stream.sequence > 0);
         // A fresh stream's first photos come in small pages so the first event follows one quick
@@ -110,7 +120,8 @@ impl Call<'_> {
             .notify(
                 "notifications/stream/init",
                 json!({ "streamId": stream_id, "method": "queryPhotos", "expectedItems": wanted,
-                    "chunkSize": streaming.chunk_size, "resumedAfter": resumed.then_some(stream.sequence) }),
+                    "chunkSize": streaming.chunk_size, "resumedAfter": resumed.then_some(stream.sequence),
+                    "resumeToken": start_token }),
             )
             .await;
         let mut flush = tokio::time::interval(streaming.flush_interval.0);

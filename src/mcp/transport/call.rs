@@ -112,7 +112,7 @@ pub(super) async fn run(state: &McpState, session: &mut Session, exchange: &Exch
     let pending = (call.wire == Wire::Session).then(|| state.pending.clone());
     let mut cx = exchange
         .streamed_call_context(session, tx.clone(), framing.transport())
-        .with_progress_token(progress_token)
+        .with_progress_token(progress_token.clone())
         .with_capabilities(call.caps.clone())
         .with_log_level(call.log_level)
         .with_input(input)
@@ -137,6 +137,7 @@ pub(super) async fn run(state: &McpState, session: &mut Session, exchange: &Exch
         cancel_on_close: !session_sse,
         request: Some(&call.id),
         call: (session_sse && call.method == "tools/call").then_some((&call.id, tool.as_str())),
+        progress: progress_token.as_ref(),
         resume: None,
         call_stream: true,
         compress,
@@ -145,7 +146,7 @@ pub(super) async fn run(state: &McpState, session: &mut Session, exchange: &Exch
     state.account(call.claims.as_ref(), wire, started, false);
     match ended {
         StreamEnd::ClientGone if !session_sse => cancel.cancel(),
-        StreamEnd::Ended => cancel.cancel(),
+        StreamEnd::Ended | StreamEnd::Released => cancel.cancel(),
         _ => {}
     }
     Ok(())

@@ -23,6 +23,8 @@ pub(super) struct Parked {
     pub call: Option<(Id, String)>,
     /// The latest resume token it sent.
     pub resume: Option<String>,
+    /// Its call's progress token.
+    pub progress: Option<serde_json::Value>,
     pub _guard: StreamGuard,
 }
 
@@ -30,19 +32,34 @@ pub(super) struct Parked {
 #[derive(Debug, PartialEq)]
 pub(super) struct LastEventId {
     pub stream_id: String,
-    pub elsewhere: Option<(Id, String, String)>,
+    pub elsewhere: Option<Elsewhere>,
+}
+
+/// What an event id carries to resume its call without the stream: the request id, the tool, the
+/// resume token and the call's progress token.
+#[derive(Debug, PartialEq)]
+pub(super) struct Elsewhere {
+    pub id: Id,
+    pub tool: String,
+    pub token: String,
+    pub progress: Option<serde_json::Value>,
 }
 
 impl LastEventId {
-    /// Parses `<stream>-<seq>[~<base64url(request id)>~<tool>~<token>]`.
+    /// Parses `<stream>-<seq>[~<base64url(request id)>~<tool>~<token>[~<base64url(progress token)>]]`.
     pub fn parse(value: &str) -> Option<LastEventId> {
         use base64::Engine;
+        let decode = |part: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok();
         let mut parts = value.split('~');
         let (stream_id, _seq) = parts.next()?.rsplit_once('-')?;
         let elsewhere = match (parts.next(), parts.next(), parts.next()) {
             (Some(id), Some(tool), Some(token)) => {
-                let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id).ok()?;
-                Some((crate::mcp::jsonrpc::id_from_text(&id)?, tool.to_string(), token.to_string()))
+                let id = crate::mcp::jsonrpc::id_from_text(&decode(id)?)?;
+                let progress = match parts.next() {
+                    Some(part) => Some(serde_json::from_slice(&decode(part)?).ok()?),
+                    None => None,
+                };
+                Some(Elsewhere { id, tool: tool.to_string(), token: token.to_string(), progress })
             }
             _ => None,
         };
@@ -79,6 +96,7 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
                 cancel_on_close: false,
                 request: call.map(|(id, _)| id),
                 call,
+                progress: parked.progress.as_ref(),
                 resume: parked.resume.clone(),
                 call_stream: true,
                 compress: false,
@@ -87,10 +105,14 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
             writer::stream(state, session, exchange, rx, spec).await;
             drop(_guard);
         }
-        (Some(LastEventId { elsewhere: Some((id, tool, token)), .. }), None) => {
-            // The stream was served by another replica (or this one forgot it): its event id
-            // carries the resume token, so the call continues here, right after that event.
-            let params = json!({ "name": tool, "arguments": { "resumeToken": token } });
+        (Some(LastEventId { elsewhere: Some(Elsewhere { id, tool, token, progress }), .. }), None) => {
+            // The stream was served by another replica (or this one let it go): its event id
+            // carries the resume token, so the call continues here, right after that event, and
+            // reports progress under the same token.
+            let mut params = json!({ "name": tool, "arguments": { "resumeToken": token } });
+            if let Some(progress) = progress {
+                params["_meta"] = json!({ "progressToken": progress });
+            }
             let log_level = Some(state.log_level(&claims));
             let call = Call {
                 id,
@@ -123,7 +145,15 @@ mod tests {
         assert_eq!(LastEventId::parse("abc123-7"), Some(LastEventId { stream_id: "abc123".into(), elsewhere: None }));
         // `"r1"` in base64url is `InIxIg`.
         let parsed = LastEventId::parse("abc-3~InIxIg~queryPhotos~v1.tok.sig").unwrap();
-        assert_eq!(parsed.elsewhere, Some((json!("r1"), "queryPhotos".into(), "v1.tok.sig".into())));
+        let elsewhere =
+            |progress| Elsewhere { id: json!("r1"), tool: "queryPhotos".into(), token: "v1.tok.sig".into(), progress };
+        assert_eq!(parsed.elsewhere, Some(elsewhere(None)));
+        // The progress token `"p7"` is `InA3Ig`; `7` is `Nw`.
+        let parsed = LastEventId::parse("abc-3~InIxIg~queryPhotos~v1.tok.sig~InA3Ig").unwrap();
+        assert_eq!(parsed.elsewhere, Some(elsewhere(Some(json!("p7")))));
+        let parsed = LastEventId::parse("abc-3~InIxIg~queryPhotos~v1.tok.sig~Nw").unwrap();
+        assert_eq!(parsed.elsewhere, Some(elsewhere(Some(json!(7)))));
+        assert_eq!(LastEventId::parse("abc-3~InIxIg~queryPhotos~v1.tok.sig~%%"), None, "an undecodable progress token");
         assert_eq!(LastEventId::parse("no-dash-but~%%~x~y"), None, "an undecodable id is no resume");
         assert_eq!(LastEventId::parse("nodash"), None);
     }

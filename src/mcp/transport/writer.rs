@@ -21,6 +21,9 @@ use tokio::sync::mpsc;
 /// `Last-Event-ID` resume before its call is abandoned.
 const PARKED_STREAM_TTL: Duration = Duration::from_secs(60);
 
+/// How long the priming event waits for the call's first message (see `stream`).
+const PRIME_WAIT: Duration = Duration::from_millis(50);
+
 /// How long a stream that is ending early waits for its client to take the final error event.
 const END_GRACE: Duration = Duration::from_secs(2);
 
@@ -32,6 +35,9 @@ pub(super) enum StreamEnd {
     Parked,
     /// The client went away.
     ClientGone,
+    /// The client went away from a stream whose event ids carry a resume token: nothing is kept
+    /// (a `Last-Event-ID` resumes it from the token, here or on any replica) and the call stops.
+    Released,
     /// The gateway ended the stream early with an error event (shutdown, idle or backpressure
     /// timeout); the call stops.
     Ended,
@@ -81,6 +87,9 @@ pub(super) struct StreamSpec<'a> {
     /// event ids then carry the latest resume token, so a `Last-Event-ID` resumes the call on any
     /// replica.
     pub call: Option<(&'a Id, &'a str)>,
+    /// The call's progress token, carried in the event ids with the resume token so that a
+    /// resumed call goes on reporting progress.
+    pub progress: Option<&'a Value>,
     /// The latest resume token already sent (a resumed stream's).
     pub resume: Option<String>,
     /// It carries a call's reply (not server notifications): idle and shutdown end it early.
@@ -100,6 +109,7 @@ impl<'a> StreamSpec<'a> {
             cancel_on_close: true,
             request: None,
             call: None,
+            progress: None,
             resume: None,
             call_stream: false,
             compress: false,
@@ -183,15 +193,21 @@ impl Outgoing {
 }
 
 /// The `id:` of an SSE event: `<stream>-<seq>`, then, once the stream has a resume token,
-/// `~<base64url(request id)>~<tool>~<token>` (none of the parts can contain `~`).
+/// `~<base64url(request id)>~<tool>~<token>`, and `~<base64url(progress token)>` when the call
+/// reports progress (none of the parts can contain `~`).
 fn event_id(spec: &StreamSpec<'_>, seq: u64, resume: Option<&str>) -> String {
     use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     match (spec.call, resume) {
-        (Some((id, tool)), Some(token)) => format!(
-            "{}-{seq}~{}~{tool}~{token}",
-            spec.stream_id,
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crate::mcp::jsonrpc::id_text(id))
-        ),
+        (Some((id, tool)), Some(token)) => {
+            let mut event_id =
+                format!("{}-{seq}~{}~{tool}~{token}", spec.stream_id, b64(crate::mcp::jsonrpc::id_text(id).as_bytes()));
+            if let Some(progress) = spec.progress {
+                event_id.push('~');
+                event_id.push_str(&b64(progress.to_string().as_bytes()));
+            }
+            event_id
+        }
         _ => format!("{}-{seq}", spec.stream_id),
     }
 }
@@ -254,9 +270,25 @@ pub(super) async fn stream(
     if session.write_response_header(Box::new(head), false).await.is_err() {
         return client_gone(state, session, exchange, &spec, Rest { rx, next_seq: seq, resume: tool.resume });
     }
+    // A call's first message usually follows at once, and a photo stream's (its init) carries the
+    // token for where it starts: waiting a moment for it lets the priming event's id carry that
+    // token, so a client that leaves after the priming event can resume from the token alone and
+    // nothing is kept here for it (see `client_gone`).
+    let mut pending = None;
+    if spec.prime
+        && spec.call.is_some()
+        && tool.resume.is_none()
+        && let Ok(first) = tokio::time::timeout(PRIME_WAIT, rx.recv()).await
+    {
+        if let Some(Outbound::Message(message)) = &first {
+            tool.note(message);
+        }
+        pending = Some(first);
+    }
     if spec.prime {
         let retry = exchange.config.mcp.sse_retry.0.as_millis();
-        let priming = out.event(Bytes::from(format!("id: {stream_id}-{seq}\nretry: {retry}\ndata: \n\n")));
+        let id = event_id(&spec, seq, tool.resume.as_deref());
+        let priming = out.event(Bytes::from(format!("id: {id}\nretry: {retry}\ndata: \n\n")));
         seq += 1;
         if session.write_response_body(Some(priming), false).await.is_err() {
             return client_gone(state, session, exchange, &spec, Rest { rx, next_seq: seq, resume: tool.resume });
@@ -280,19 +312,23 @@ pub(super) async fn stream(
     loop {
         let mut held = None;
         let mut reply_held = None;
-        let next = tokio::select! {
-            message = rx.recv() => Some(message),
-            _ = keepalive.tick() => None,
-            () = crate::shutdown::begun(), if spec.call_stream => {
-                let why = "the gateway is shutting down; resume on another replica with resumeToken";
-                return end_early(session, &mut out, &spec, seq, &tool, "SHUTTING_DOWN", why).await;
-            }
-            () = &mut idle => {
-                let why = format!("nothing to send for [streaming] idle_timeout ({})", streaming.idle_timeout);
-                return end_early(session, &mut out, &spec, seq, &tool, "IDLE_TIMEOUT", &why).await;
-            }
-            _ = session.as_downstream_mut().read_body_or_idle(true) => {
-                return client_gone(state, session, exchange, &spec, Rest { rx, next_seq: seq, resume: tool.resume });
+        let next = if let Some(first) = pending.take() {
+            Some(first)
+        } else {
+            tokio::select! {
+                message = rx.recv() => Some(message),
+                _ = keepalive.tick() => None,
+                () = crate::shutdown::begun(), if spec.call_stream => {
+                    let why = "the gateway is shutting down; resume on another replica with resumeToken";
+                    return end_early(session, &mut out, &spec, seq, &tool, "SHUTTING_DOWN", why).await;
+                }
+                () = &mut idle => {
+                    let why = format!("nothing to send for [streaming] idle_timeout ({})", streaming.idle_timeout);
+                    return end_early(session, &mut out, &spec, seq, &tool, "IDLE_TIMEOUT", &why).await;
+                }
+                _ = session.as_downstream_mut().read_body_or_idle(true) => {
+                    return client_gone(state, session, exchange, &spec, Rest { rx, next_seq: seq, resume: tool.resume });
+                }
             }
         };
         let bytes = match next {
@@ -463,9 +499,15 @@ fn client_gone(
     spec: &StreamSpec<'_>,
     rest: Rest,
 ) -> StreamEnd {
-    if !spec.cancel_on_close {
-        park(state, session, exchange, spec, rest);
+    if spec.cancel_on_close {
+        return StreamEnd::ClientGone;
     }
+    // Its event ids carry the resume token: keeping the rest here (its call running into a full
+    // channel, 130-190 KB a stream) would buy nothing a `Last-Event-ID` cannot do from the token.
+    if spec.call.is_some() && rest.resume.is_some() {
+        return StreamEnd::Released;
+    }
+    park(state, session, exchange, spec, rest);
     StreamEnd::ClientGone
 }
 
@@ -490,7 +532,7 @@ fn park(state: &McpState, session: &Session, exchange: &Exchange<'_>, spec: &Str
     };
     let call = spec.call.map(|(id, tool)| (id.clone(), tool.to_string()));
     let Rest { rx, next_seq, resume } = rest;
-    let parked = Parked { rx, next_seq, call, resume, _guard: guard };
+    let parked = Parked { rx, next_seq, call, resume, progress: spec.progress.cloned(), _guard: guard };
     state.parked.insert_for(spec.stream_id.to_string(), parked, PARKED_STREAM_TTL);
     // Its call waits on a full channel, holding its stream slot and Immich connection, until the
     // entry goes: make it go on time.
