@@ -628,12 +628,6 @@ async fn no_secret_reaches_the_log_at_any_level() {
     }
 }
 
-/// The gateway's resident memory, from `/proc`.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches(" kB").parse().unwrap()
-}
-
 /// Clients that ask for large streamed results and never read: past the stream caps their
 /// answers (pages instead of streams) count against `max_buffer_size` like the streams, and once
 /// it is full new ones are refused with a short error — memory stays bounded (the attack took RSS
@@ -650,7 +644,7 @@ fn answers_nobody_reads_stay_within_the_buffer_budget() {
         ),
         &[],
     );
-    let before = rss_kib(gw.pid());
+    let before = common::rss_kib(gw.pid());
     let clients: Vec<_> = (0..1000)
         .map(|_| {
             let mut stream = connect(&gw);
@@ -660,7 +654,7 @@ fn answers_nobody_reads_stay_within_the_buffer_budget() {
         .collect();
     // Every call has been answered (or refused) by now; the answers wait on clients that never read.
     std::thread::sleep(std::time::Duration::from_secs(5));
-    let grown = rss_kib(gw.pid()).saturating_sub(before);
+    let grown = common::rss_kib(gw.pid()).saturating_sub(before);
     let metrics = common::raw_get(&gw.url, "/metrics").unwrap();
     let metrics = String::from_utf8_lossy(&metrics.2);
     let refused: f64 = metrics

@@ -30,12 +30,7 @@ struct Figures {
 
 async fn figures(gw: &Gateway) -> Figures {
     let health: Value = client().get(gw.at("/health/streaming")).send().await.unwrap().json().await.unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", gw.pid())).unwrap();
-    let rss_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let rss_kib = common::rss_kib(gw.pid());
     Figures {
         active_streams: health["activeStreams"].as_i64().unwrap(),
         tasks: health["runtimeTasks"].as_u64().unwrap(),

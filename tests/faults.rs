@@ -278,12 +278,6 @@ fn footprint(gw: &Gateway) -> (u64, usize) {
     (health["runtimeTasks"].as_u64().unwrap(), fds)
 }
 
-fn rss_kb(gw: &Gateway) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", gw.pid())).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// Waits (10 s at most) until the gateway is back to `baseline` (or below it: a connection open
 /// at the baseline, such as a pooled one to Immich, may have closed since); the footprint it
 /// settled at.
@@ -311,7 +305,7 @@ async fn row(name: &str, base_url: &str, minted: &Minted) -> (Vec<String>, Vec<S
         let now = footprint(&gw);
         baseline = (baseline.0.min(now.0), baseline.1.min(now.1));
     }
-    let rss_before = rss_kb(&gw);
+    let rss_before = common::rss_kib(gw.pid());
     let mut outcomes = Vec::new();
     let mut leaks = Vec::new();
     for surface in SURFACES {
@@ -326,7 +320,7 @@ async fn row(name: &str, base_url: &str, minted: &Minted) -> (Vec<String>, Vec<S
             leaks.push(format!("{name} × {surface}: tasks, fds {after:?}, baseline {baseline:?}"));
         }
     }
-    let grown = rss_kb(&gw).saturating_sub(rss_before);
+    let grown = common::rss_kib(gw.pid()).saturating_sub(rss_before);
     if grown > 16 * 1024 {
         leaks.push(format!("{name}: RSS grew {grown} KB over the row"));
     }

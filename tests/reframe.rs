@@ -58,20 +58,16 @@ async fn search_results_stream_as_ndjson_with_the_page_summary() {
     assert_eq!(summary["summary"]["assets.nextPage"], "2");
 }
 
+/// `request` with the demo's admin key, asking for `accept`; the body, whole.
+async fn admin_text(request: reqwest::RequestBuilder, accept: &str) -> String {
+    request.header("x-api-key", ADMIN).header("accept", accept).send().await.unwrap().text().await.unwrap()
+}
+
 #[tokio::test]
 async fn truncated_upstream_json_ends_the_stream_with_an_error_event() {
     let gw = Gateway::start("", &["--demo"]);
-    let text = client()
-        .get(gw.at("/api/map/markers"))
-        .header("x-api-key", ADMIN)
-        .header("accept", "text/event-stream")
-        .header("x-demo-fault", "truncate")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let markers = client().get(gw.at("/api/map/markers")).header("x-demo-fault", "truncate");
+    let text = admin_text(markers, "text/event-stream").await;
     let events = sse_events(&text);
     let (name, error) = events.last().unwrap();
     assert_eq!(name, "error", "{text:.300}");
@@ -311,31 +307,14 @@ async fn an_api_stream_whose_client_stops_reading_ends_after_backpressure_timeou
 #[tokio::test]
 async fn answers_without_an_array_stream_as_one_item() {
     let gw = Gateway::start("", &["--demo"]);
-    let statistics = client()
-        .post(gw.at("/api/search/statistics"))
-        .header("x-api-key", ADMIN)
-        .header("accept", "text/event-stream")
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let statistics = client().post(gw.at("/api/search/statistics")).json(&serde_json::json!({}));
+    let statistics = admin_text(statistics, "text/event-stream").await;
     let events = sse_events(&statistics);
     assert_eq!(events.len(), 2, "{statistics}");
     assert_eq!((events[0].0.as_str(), events[1].0.as_str()), ("data", "complete"));
     assert!(events[0].1["items"][0]["total"].as_u64().unwrap() > 0, "{statistics}");
-    let bucket = client()
-        .get(gw.at("/api/timeline/bucket?timeBucket=2024-09-01"))
-        .header("x-api-key", ADMIN)
-        .header("accept", "application/x-ndjson")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bucket = client().get(gw.at("/api/timeline/bucket?timeBucket=2024-09-01"));
+    let bucket = admin_text(bucket, "application/x-ndjson").await;
     let first: serde_json::Value = serde_json::from_str(bucket.lines().next().unwrap()).unwrap();
     assert!(first["id"].is_array(), "the bucket's columns, whole: {bucket:.300}");
     assert!(!bucket.contains("INVALID_UPSTREAM_JSON"));

@@ -862,16 +862,9 @@ async fn exports_of_many_photos_come_as_links_any_proxy_takes() {
 #[tokio::test]
 async fn a_missing_permission_is_named_wherever_it_stops_a_call() {
     let gw = Gateway::start("", &["--demo"]);
-    let made: Value = client()
-        .post(gw.at("/api/api-keys"))
-        .header("x-api-key", ADMIN)
-        .json(&json!({ "name": "reads only", "permissions": ["asset.read"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let made =
+        common::post_as_admin(&gw, "/api/api-keys", &json!({ "name": "reads only", "permissions": ["asset.read"] }))
+            .await;
     let key = made["secret"].as_str().unwrap();
     let mcp = Mcp::connect(&gw, Some(key)).await;
     let photo = mcp.ok("queryPhotos", json!({ "limit": 1 })).await["photos"][0]["id"].clone();

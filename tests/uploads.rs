@@ -100,12 +100,7 @@ impl Pattern {
 
 /// The resident set of process `pid`, in bytes.
 fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+    common::rss_kib(pid) * 1024
 }
 
 /// Reads one response head (skipping nothing): its status line and headers.

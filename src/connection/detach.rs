@@ -23,12 +23,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// Whether [`detach`] can take the connection out of `session`: an HTTP/1 one (an HTTP/2
+/// connection carries other streams).
+pub fn detachable(session: &pingora_proxy::Session) -> bool {
+    matches!(*session.downstream_session, ServerSession::H1(_))
+}
+
 /// Takes the client's connection out of `session` once `head` has been written to it, leaving
 /// Pingora a stand-in; `None` (and `session` untouched) when the connection is not HTTP/1 or the
 /// stand-in cannot be made. The connection is marked [`Phase::Tunnel`]: no read deadline, not
 /// evictable, and it reads as ended once a graceful shutdown begins. The stream is not flushed.
 pub async fn detach(session: &mut pingora_proxy::Session, head: &ResponseHeader) -> Option<Stream> {
-    if !matches!(*session.downstream_session, ServerSession::H1(_)) {
+    if !detachable(session) {
         return None;
     }
     let raw = session.downstream_session.to_h1_raw();

@@ -15,7 +15,7 @@ mod detach;
 
 use crate::telemetry::metrics;
 use async_trait::async_trait;
-pub use detach::detach;
+pub use detach::{detach, detachable};
 use futures::task::AtomicWaker;
 use parking_lot::Mutex;
 use pingora::protocols::raw_connect::ProxyDigest;

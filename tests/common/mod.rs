@@ -150,6 +150,16 @@ impl Drop for Gateway {
     }
 }
 
+/// The resident memory of process `pid` in KiB, from `/proc`; 0 once it has exited.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A bounded HTTP client.
 /// `POST path` with a JSON body and the demo's admin key, through the gateway; the JSON answer.
 pub async fn post_as_admin(gw: &Gateway, path: &str, body: &serde_json::Value) -> serde_json::Value {

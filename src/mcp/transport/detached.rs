@@ -6,24 +6,17 @@
 //! (bench/README.md, *Idle streams*). HTTP/1 only; HTTP/2 streams stay with Pingora.
 
 use super::super::jsonrpc;
-use super::{Exchange, McpState};
+use super::{Exchange, McpState, writer};
 use crate::stream::stats::StreamGuard;
-use bytes::Bytes;
-use pingora::http::ResponseHeader;
 use pingora::protocols::Stream;
-use pingora::protocols::http::ServerSession;
 use pingora_proxy::Session;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
 
-/// Whether [`notifications`] can serve `session`: an HTTP/1 connection.
-pub(super) fn eligible(session: &Session) -> bool {
-    matches!(*session.downstream_session, ServerSession::H1(_))
-}
-
-/// Serves a notification stream: `first`, then every broadcast notification `pick` lets through,
+/// Serves a notification stream on a connection [`crate::connection::detachable`] says can leave
+/// Pingora: `first`, then every broadcast notification `pick` lets through,
 /// with a keep-alive comment every `[mcp] sse_keepalive`. The stream counts against the limits
 /// (`guard`) until its task ends.
 pub(super) async fn notifications(
@@ -35,20 +28,7 @@ pub(super) async fn notifications(
     first: Option<Value>,
     pick: impl Fn(Value) -> Option<Value> + Send + 'static,
 ) {
-    let Ok(mut head) = ResponseHeader::build(200, Some(8)) else { return };
-    let mut headers = exchange.headers(&[]);
-    headers.extend([
-        ("content-type", "text/event-stream"),
-        ("cache-control", "no-cache"),
-        ("x-accel-buffering", "no"),
-        ("transfer-encoding", "chunked"),
-        ("x-request-id", exchange.request_id),
-    ]);
-    for (name, value) in headers {
-        let _ = head.insert_header(name, value);
-    }
-    let config = &exchange.config;
-    crate::stream::socket::cap_unsent(session, config.streaming.stream_buffer_size.as_usize());
+    let Some(head) = writer::stream_head(session, exchange, writer::Framing::Sse.content_type(), None) else { return };
     // Subscribed before the head goes out, so nothing broadcast after the client sees it is missed.
     let broadcast = state.broadcast.subscribe();
     if session.write_response_header(Box::new(head.clone()), false).await.is_err() {
@@ -57,8 +37,7 @@ pub(super) async fn notifications(
     let stream_id = hex::encode(rand::random::<[u8; 8]>());
     let mut seq = 0;
     if prime {
-        let retry = config.mcp.sse_retry.0.as_millis();
-        let priming = Bytes::from(format!("id: {stream_id}-{seq}\nretry: {retry}\ndata: \n\n"));
+        let priming = writer::priming_event(&format!("{stream_id}-{seq}"), exchange);
         seq += 1;
         if session.write_response_body(Some(priming), false).await.is_err() {
             return;
@@ -69,8 +48,8 @@ pub(super) async fn notifications(
         stream,
         stream_id,
         seq,
-        keepalive: config.mcp.sse_keepalive.0,
-        write_timeout: config.streaming.backpressure_timeout.0,
+        keepalive: exchange.config.mcp.sse_keepalive.0,
+        write_timeout: exchange.config.streaming.backpressure_timeout.0,
     };
     tokio::spawn(writer.run(guard, broadcast, first, pick));
 }
@@ -139,7 +118,7 @@ impl Writer {
     /// Writes `message` as an SSE event; false when the client is gone or takes nothing.
     async fn message(&mut self, message: &Value) -> bool {
         let data = serde_json::to_string(message).expect("a Value always serializes");
-        let event = format!("event: message\nid: {}-{}\ndata: {data}\n\n", self.stream_id, self.seq);
+        let event = writer::sse_message(&format!("{}-{}", self.stream_id, self.seq), &data);
         self.seq += 1;
         let event = jsonrpc::restore_ids(event.as_bytes()).into_owned();
         self.chunk(&event).await

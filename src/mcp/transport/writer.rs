@@ -55,7 +55,7 @@ pub(super) enum Framing {
 }
 
 impl Framing {
-    fn content_type(self) -> &'static str {
+    pub(super) fn content_type(self) -> &'static str {
         match self {
             Framing::Sse | Framing::Bulk => "text/event-stream",
             Framing::Ndjson => "application/x-ndjson",
@@ -143,7 +143,7 @@ pub(super) async fn notifications(
         Ok(guard) => guard,
         Err(refusal) => return exchange.refuse(session, refusal).await,
     };
-    if super::detached::eligible(session) {
+    if crate::connection::detachable(session) {
         super::detached::notifications(state, session, exchange, _guard, prime, first, pick).await;
         return Ok(());
     }
@@ -190,6 +190,45 @@ impl Outgoing {
         bytes.extend_from_slice(&self.last().unwrap_or_default());
         Bytes::from(bytes)
     }
+}
+
+/// The head of a streamed reply, `content_type`, with the exchange's CORS headers and request id,
+/// never cached or buffered by a proxy, chunked, and `codec`'s encoding when it compresses; the
+/// connection's unsent bytes are capped at `stream_buffer_size` meanwhile, so the client's pace
+/// reaches the writer. `None` when the head cannot be built.
+pub(super) fn stream_head(
+    session: &Session,
+    exchange: &Exchange<'_>,
+    content_type: &'static str,
+    codec: Option<crate::stream::compress::Codec>,
+) -> Option<ResponseHeader> {
+    let mut head = ResponseHeader::build(200, Some(8)).ok()?;
+    let mut headers = exchange.headers(&[]);
+    headers.extend([
+        ("content-type", content_type),
+        ("cache-control", "no-cache"),
+        ("x-accel-buffering", "no"),
+        ("transfer-encoding", "chunked"),
+        ("x-request-id", exchange.request_id),
+    ]);
+    if let Some(codec) = codec {
+        headers.extend([("content-encoding", codec.token()), ("vary", "Accept-Encoding")]);
+    }
+    for (name, value) in headers {
+        let _ = head.insert_header(name, value);
+    }
+    crate::stream::socket::cap_unsent(session, exchange.config.streaming.stream_buffer_size.as_usize());
+    Some(head)
+}
+
+/// The SSE priming event (protocol ≥ 2025-11-25): an id and `[mcp] sse_retry`, no data.
+pub(super) fn priming_event(id: &str, exchange: &Exchange<'_>) -> Bytes {
+    Bytes::from(format!("id: {id}\nretry: {}\ndata: \n\n", exchange.config.mcp.sse_retry.0.as_millis()))
+}
+
+/// One JSON-RPC message as an SSE event.
+pub(super) fn sse_message(id: &str, data: &str) -> String {
+    format!("event: message\nid: {id}\ndata: {data}\n\n")
 }
 
 /// The `id:` of an SSE event: `<stream>-<seq>`, then, once the stream has a resume token,
@@ -244,29 +283,12 @@ pub(super) async fn stream(
 ) -> StreamEnd {
     let (stream_id, mut seq) = (spec.stream_id, spec.seq);
     let mut tool = ToolStream { id: None, resume: spec.resume.clone() };
-    let mut head = match ResponseHeader::build(200, Some(8)) {
-        Ok(h) => h,
-        Err(_) => return StreamEnd::ClientGone,
-    };
-    let mut headers = exchange.headers(&[]);
-    headers.extend([
-        ("content-type", spec.framing.content_type()),
-        ("cache-control", "no-cache"),
-        ("x-accel-buffering", "no"),
-        ("transfer-encoding", "chunked"),
-        ("x-request-id", exchange.request_id),
-    ]);
     let codec = exchange.codec.filter(|_| spec.compress);
-    if let Some(codec) = codec {
-        headers.extend([("content-encoding", codec.token()), ("vary", "Accept-Encoding")]);
-    }
+    let Some(head) = stream_head(session, exchange, spec.framing.content_type(), codec) else {
+        return StreamEnd::ClientGone;
+    };
     let level = |c| crate::stream::compress::level(c, &exchange.config.streaming);
     let mut out = Outgoing(codec.map(|c| crate::stream::compress::Compressor::new(c, level(c))));
-    for (name, value) in headers {
-        let _ = head.insert_header(name, value);
-    }
-    // The client's pace reaches this stream's writer after stream_buffer_size unsent bytes.
-    crate::stream::socket::cap_unsent(session, exchange.config.streaming.stream_buffer_size.as_usize());
     if session.write_response_header(Box::new(head), false).await.is_err() {
         return client_gone(state, session, exchange, &spec, Rest { rx, next_seq: seq, resume: tool.resume });
     }
@@ -286,9 +308,7 @@ pub(super) async fn stream(
         pending = Some(first);
     }
     if spec.prime {
-        let retry = exchange.config.mcp.sse_retry.0.as_millis();
-        let id = event_id(&spec, seq, tool.resume.as_deref());
-        let priming = out.event(Bytes::from(format!("id: {id}\nretry: {retry}\ndata: \n\n")));
+        let priming = out.event(priming_event(&event_id(&spec, seq, tool.resume.as_deref()), exchange));
         seq += 1;
         if session.write_response_body(Some(priming), false).await.is_err() {
             return client_gone(state, session, exchange, &spec, Rest { rx, next_seq: seq, resume: tool.resume });
@@ -353,7 +373,7 @@ pub(super) async fn stream(
                 let event = match spec.framing {
                     Framing::Sse => {
                         let id = event_id(&spec, seq, tool.resume.as_deref());
-                        format!("event: message\nid: {id}\ndata: {}\n\n", data.notification())
+                        sse_message(&id, &data.notification())
                     }
                     Framing::Ndjson => format!("{}\n", data.notification()),
                     Framing::Bulk => bulk.frame_data(&data),
@@ -370,7 +390,7 @@ pub(super) async fn stream(
                     Framing::Sse => {
                         let id = event_id(&spec, seq, tool.resume.as_deref());
                         let data = serde_json::to_string(&message).expect("a Value always serializes");
-                        format!("event: message\nid: {id}\ndata: {data}\n\n")
+                        sse_message(&id, &data)
                     }
                     Framing::Ndjson => {
                         let mut line = serde_json::to_string(&message).expect("a Value always serializes");
@@ -443,13 +463,10 @@ fn ending_events(spec: &StreamSpec<'_>, seq: u64, tool: &ToolStream, code: &str,
     });
     let events = match spec.framing {
         Framing::Sse => {
-            let mut events = format!(
-                "event: message\nid: {}\ndata: {notification}\n\n",
-                event_id(spec, seq, tool.resume.as_deref())
-            );
+            let mut events = sse_message(&event_id(spec, seq, tool.resume.as_deref()), &notification.to_string());
             if let Some(response) = response {
                 let id = event_id(spec, seq + 1, tool.resume.as_deref());
-                events.push_str(&format!("event: message\nid: {id}\ndata: {response}\n\n"));
+                events.push_str(&sse_message(&id, &response.to_string()));
             }
             events
         }
