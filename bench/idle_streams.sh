@@ -7,6 +7,7 @@
 #
 #   bash bench/idle_streams.sh            # N=2000
 #   N=10000 bash bench/idle_streams.sh
+#   KINDS="ws listen" bash bench/idle_streams.sh   # some kinds only
 #
 # Everything runs on 127.0.0.1.
 set -euo pipefail
@@ -17,7 +18,7 @@ ulimit -n "$(ulimit -Hn)"
 # Immich in its own process, so the gateway's RSS is the gateway's alone (a parked stream's call
 # keeps reading from Immich).
 start_demo 100000
-for kind in listen get ws parked left; do
+for kind in ${KINDS:-listen get ws parked left}; do
   n=$N; [ "$kind" = parked ] || [ "$kind" = left ] && n=$(( N < 1000 ? N : 1000 ))
   gw=$(port)
   start_gateway "$gw" 1 "max_connections = $((n + EXTRA + 100))\nmax_connections_per_client = 0\n[streaming]\nmax_concurrent_streams = $n\nmax_total_streams = $n\n[immich]\nbase_url = \"$demo\"\napi_key = \"demo-admin-key\""

@@ -101,11 +101,7 @@ fn gateway(dir: &std::path::Path, port: u16, immich: u16, extra: &str) -> Child 
 
 /// `gateway_websocket_connections{route="api"}` now.
 fn open_websockets(base: &str) -> String {
-    let (_, _, body) = common::raw_get(base, "/metrics").unwrap();
-    String::from_utf8_lossy(&body)
-        .lines()
-        .find_map(|l| l.strip_prefix("gateway_websocket_connections{route=\"api\"} ").map(str::to_string))
-        .unwrap_or_default()
+    common::metric(base, "gateway_websocket_connections{route=\"api\"}").map(|v| v.to_string()).unwrap_or_default()
 }
 
 #[test]

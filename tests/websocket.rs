@@ -222,10 +222,7 @@ fn shutdown_closes_with_going_away_after_resumable_data() {
 
 /// `streaming_bytes_sent_total{transport="websocket"}`: what the tools produced for WebSocket.
 fn websocket_bytes(gw: &Gateway) -> f64 {
-    let (_, _, metrics) = common::raw_get(&gw.at(""), "/metrics").unwrap();
-    let metrics = String::from_utf8(metrics).unwrap();
-    let line = metrics.lines().find(|l| l.starts_with("streaming_bytes_sent_total{transport=\"websocket\"}"));
-    line.and_then(|l| l.split_whitespace().last()?.parse().ok()).unwrap_or(0.0)
+    common::metric(&gw.at(""), "streaming_bytes_sent_total{transport=\"websocket\"}").unwrap_or(0.0)
 }
 
 #[test]
@@ -357,4 +354,55 @@ fn connections_count_against_the_stream_limits() {
     drop((first, second));
     std::thread::sleep(Duration::from_millis(300));
     assert!(connect(&gw, "your-key").is_ok(), "a slot frees when a connection closes");
+}
+
+/// RFC 6455 has a client wait for the 101 before sending frames; one that does not still has its
+/// first message answered (the bytes behind the handshake are in the gateway's buffer when the
+/// connection leaves Pingora).
+#[test]
+fn a_message_sent_behind_the_handshake_is_answered() {
+    let gw = gateway("");
+    let address = gw.at("").trim_start_matches("http://").trim_end_matches('/').to_string();
+    let mut stream = TcpStream::connect(&address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "GET /mcp/ws HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nx-api-key: your-key\r\n\r\n"
+    );
+    let payload = br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#;
+    // One write: the head, then a masked text frame (mask key 0, so the payload is as sent).
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&[0x81, 0x80 | payload.len() as u8, 0, 0, 0, 0]);
+    bytes.extend_from_slice(payload);
+    std::io::Write::write_all(&mut stream, &bytes).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let answered = |seen: &[u8]| {
+        let text = String::from_utf8_lossy(seen);
+        text.contains(r#""id":7"#) && text.contains(r#""result":{}"#)
+    };
+    while !answered(&seen) {
+        let n = std::io::Read::read(&mut stream, &mut buf)
+            .unwrap_or_else(|e| panic!("the reply within 10 s: {e}; got {}", String::from_utf8_lossy(&seen)));
+        assert!(n > 0, "closed before answering: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(seen.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&seen));
+}
+
+/// A client that takes no frame for `[streaming] backpressure_timeout` is let go, and its call
+/// cancelled: it holds neither the connection nor the call's memory.
+#[test]
+fn a_client_that_takes_nothing_is_let_go_after_the_backpressure_timeout() {
+    let gw = gateway_with("[streaming]\nbackpressure_timeout = \"1s\"\n", "200000");
+    let mut socket = connect(&gw, "your-key").unwrap();
+    send(&mut socket, query(1, 1_000_000));
+    let open = |gw: &Gateway| common::metric(&gw.at(""), "gateway_websocket_connections{route=\"mcp\"}");
+    assert_eq!(open(&gw), Some(1.0));
+    // Reads nothing more: the socket buffers fill, then the gateway waits a second and gives up.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while open(&gw) != Some(0.0) {
+        assert!(Instant::now() < deadline, "still open 15 s after its client stopped reading");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

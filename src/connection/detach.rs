@@ -31,9 +31,10 @@ pub fn detachable(session: &pingora_proxy::Session) -> bool {
 
 /// Takes the client's connection out of `session` once `head` has been written to it, leaving
 /// Pingora a stand-in; `None` (and `session` untouched) when the connection is not HTTP/1 or the
-/// stand-in cannot be made. The connection is marked [`Phase::Tunnel`]: no read deadline, not
-/// evictable, and it reads as ended once a graceful shutdown begins. The stream is not flushed.
-pub async fn detach(session: &mut pingora_proxy::Session, head: &ResponseHeader) -> Option<Stream> {
+/// stand-in cannot be made. The connection is marked `phase`: [`Phase::Tunnel`] (no read deadline,
+/// not evictable, and it reads as ended once a graceful shutdown begins) for a stream that only
+/// writes, [`Phase::Upgraded`] for one that says goodbye itself. The stream is not flushed.
+pub async fn detach(session: &mut pingora_proxy::Session, head: &ResponseHeader, phase: Phase) -> Option<Stream> {
     if !detachable(session) {
         return None;
     }
@@ -44,7 +45,7 @@ pub async fn detach(session: &mut pingora_proxy::Session, head: &ResponseHeader)
     stand_in.read_request().await.ok()??;
     stand_in.write_response_header(Box::new(head.clone())).await.ok()?;
     stand_in.set_server_keepalive(None);
-    mark(session, Phase::Tunnel);
+    mark(session, phase);
     match std::mem::replace(&mut *session.downstream_session, ServerSession::H1(stand_in)) {
         ServerSession::H1(real) => Some(real.into_inner()),
         _ => unreachable!("checked above"),

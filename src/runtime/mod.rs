@@ -19,7 +19,7 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct Runtime {
     /// The validated configuration.
-    pub config: Config,
+    pub config: Arc<Config>,
     /// Immich's address, parsed and resolved.
     pub upstream: Upstream,
     /// The REST client for Immich's API with this configuration's timeouts, pool and TLS: one per
@@ -28,7 +28,7 @@ pub struct Runtime {
     /// Gateway keys and the Immich keys they map to, with key files read.
     pub credentials: Credentials,
     /// Secrets signing and verifying MCP session ids, with the secret file read.
-    pub session_secrets: crate::mcp::session::SessionSecrets,
+    pub session_secrets: Arc<crate::mcp::session::SessionSecrets>,
     /// The certificate served on `[server] tls_listen`, read and checked against its key.
     pub tls: Option<Arc<rustls::sign::CertifiedKey>>,
     /// Increases by one with each applied reload; 0 at start.
@@ -69,7 +69,15 @@ impl Runtime {
         }
         let tls = tls::load(&config.server).map_err(|(key, message)| unusable(key, message))?;
         let immich = ImmichClient::new(&config.immich);
-        Ok(Runtime { config, upstream, immich, credentials, session_secrets, tls, generation })
+        Ok(Runtime {
+            config: Arc::new(config),
+            upstream,
+            immich,
+            credentials,
+            session_secrets: Arc::new(session_secrets),
+            tls,
+            generation,
+        })
     }
 
     /// Every secret this configuration holds (Immich keys, session secrets), for the logger to

@@ -233,6 +233,15 @@ pub fn raw_get(base: &str, path: &str) -> std::io::Result<(u16, String, Vec<u8>)
     raw_request(base, format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes())
 }
 
+/// The value of the series `series` (its name and labels as `/metrics` writes them) on the
+/// gateway at `base`, if it is there.
+#[allow(dead_code)]
+pub fn metric(base: &str, series: &str) -> Option<f64> {
+    let (_, _, body) = raw_get(base, "/metrics").ok()?;
+    let text = String::from_utf8_lossy(&body);
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
 /// An upstream that records each request head it receives and answers `{"ok":true}`: it shows
 /// exactly what the gateway forwards to Immich.
 pub struct CaptureUpstream {

@@ -18,7 +18,7 @@ pub(super) fn is_json(content_type: &str) -> bool {
 /// body_timeout`, 400 for what is not JSON-RPC.
 pub(super) async fn read_rpc(
     session: &mut Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     require_type: bool,
 ) -> Result<std::result::Result<Body, Refusal>> {
     if !header(session, http::header::CONTENT_TYPE).map_or(!require_type, is_json) {

@@ -23,7 +23,7 @@ pub(super) fn is_seed_request(session: &Session, accept: Accept) -> bool {
 }
 
 /// Serves one request as a bulk stream.
-pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
+pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Exchange) -> Result<()> {
     let body = match body::read_rpc(session, exchange, false).await? {
         Ok(body) => body,
         Err(refusal) => return exchange.refuse(session, refusal).await,

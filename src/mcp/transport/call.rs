@@ -34,10 +34,11 @@ pub(super) struct Call {
 /// Whether this caller may make this call now, on any transport: a tool that writes needs a grant
 /// that allows writing (403 `insufficient_scope` otherwise), and every tool call counts against
 /// `[rate_limits]` (429).
+/// `caller` names who is calling, asked only when a limit needs it.
 pub(super) fn admit(
     state: &McpState,
-    session: &Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
+    caller: impl FnOnce() -> String,
     method: &str,
     params: &Value,
 ) -> std::result::Result<(), Refusal> {
@@ -46,17 +47,16 @@ pub(super) fn admit(
     if writes && exchange.principal.as_ref().is_some_and(|p| !p.may_write()) {
         return Err(Refusal::insufficient_scope(name, &exchange.public_base));
     }
-    let caller = || exchange.client_key(session);
     state.limiter.tool_call(&exchange.config.rate_limits, caller, name).map_err(|l| Refusal::rate_limited(&l))
 }
 
 /// Runs `call` and answers it.
-pub(super) async fn run(state: &McpState, session: &mut Session, exchange: &Exchange<'_>, call: Call) -> Result<()> {
+pub(super) async fn run(state: &McpState, session: &mut Session, exchange: &Exchange, call: Call) -> Result<()> {
     let server = exchange.server.clone();
     let started = Instant::now();
     let progress_token = call.params["_meta"].get("progressToken").cloned();
     let tool_spec = call.params["name"].as_str().filter(|_| call.method == "tools/call").and_then(|n| server.tool(n));
-    if let Err(refusal) = admit(state, session, exchange, &call.method, &call.params) {
+    if let Err(refusal) = admit(state, exchange, || exchange.client_key(session), &call.method, &call.params) {
         state.account(call.claims.as_ref(), call.wire, started, true);
         return exchange.refuse(session, refusal.for_id(Some(&call.id))).await;
     }
@@ -81,7 +81,7 @@ pub(super) async fn run(state: &McpState, session: &mut Session, exchange: &Exch
             ResponseMode::Auto => notifies,
         } && (accept.sse || ndjson);
 
-    let input = match InputRound::from_params(&call.params, state.sessions.sealer(exchange.secrets)) {
+    let input = match InputRound::from_params(&call.params, state.sessions.sealer(&exchange.secrets)) {
         Ok(input) => input,
         Err(error) => {
             state.account(call.claims.as_ref(), call.wire, started, true);
@@ -111,7 +111,7 @@ pub(super) async fn run(state: &McpState, session: &mut Session, exchange: &Exch
     let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
     let pending = (call.wire == Wire::Session).then(|| state.pending.clone());
     let mut cx = exchange
-        .streamed_call_context(session, tx.clone(), framing.transport())
+        .streamed_call_context(exchange.client_key(session), tx.clone(), framing.transport())
         .with_progress_token(progress_token.clone())
         .with_capabilities(call.caps.clone())
         .with_log_level(call.log_level)

@@ -22,7 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 pub(super) async fn notifications(
     state: &McpState,
     session: &mut Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     guard: StreamGuard,
     prime: bool,
     first: Option<Value>,
@@ -43,7 +43,9 @@ pub(super) async fn notifications(
             return;
         }
     }
-    let Some(stream) = crate::connection::detach(session, &head).await else { return };
+    let Some(stream) = crate::connection::detach(session, &head, crate::connection::Phase::Tunnel).await else {
+        return;
+    };
     let writer = Writer {
         stream,
         stream_id,

@@ -68,7 +68,7 @@ impl LastEventId {
 }
 
 /// GET: resume a parked response stream (`Last-Event-ID`), or open the standalone stream.
-pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
+pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Exchange) -> Result<()> {
     if !exchange.accept.sse {
         // An API client's GET: the transport document's 405, saying what the endpoint takes.
         let refusal = Refusal::invalid(

@@ -151,9 +151,9 @@ pub struct Context<'a> {
     /// The request's trace span (disabled when traces are off).
     pub span: tracing::Span,
     /// The configuration in force.
-    pub config: &'a Config,
+    pub config: &'a Arc<Config>,
     /// Secrets sealing session ids, resume tokens and links.
-    pub secrets: &'a SessionSecrets,
+    pub secrets: &'a Arc<SessionSecrets>,
     /// Who may call, and with which Immich credentials.
     pub credentials: &'a Credentials,
     /// The MCP server for this configuration.
@@ -178,12 +178,14 @@ pub enum Endpoint {
     ResourceMetadata,
 }
 
-/// One `/mcp` exchange: the request's configuration, id and response headers.
-struct Exchange<'a> {
-    config: &'a Config,
-    secrets: &'a SessionSecrets,
+/// One `/mcp` exchange: the request's configuration, id and response headers. It owns what it
+/// holds (the configuration and secrets shared, not copied), so a connection that outlives its
+/// request on a task of its own (the WebSocket) takes it along.
+struct Exchange {
+    config: Arc<Config>,
+    secrets: Arc<SessionSecrets>,
     server: Arc<McpServer>,
-    request_id: &'a str,
+    request_id: String,
     cors: Vec<(&'static str, String)>,
     public_base: String,
     /// The client's best accepted encoding for JSON replies, when compression is on.
@@ -198,7 +200,7 @@ struct Exchange<'a> {
     span: tracing::Span,
 }
 
-impl Exchange<'_> {
+impl Exchange {
     /// A call's context with what every call of this exchange carries: the Immich credential it
     /// acts with and the public address its links are made from.
     fn call_context(&self, tx: mpsc::Sender<Outbound>) -> CallContext {
@@ -208,18 +210,18 @@ impl Exchange<'_> {
             .with_principal(self.principal.clone())
             .with_public_base(format!("{}{}", self.public_base, self.config.server.path_prefix))
             .with_span(self.span.clone())
-            .with_request_id(self.request_id)
+            .with_request_id(&self.request_id)
     }
 
     /// [`Exchange::call_context`] for a reply streamed over `transport` (`sse`, `ndjson`,
-    /// `websocket`), naming the caller for the per-client stream caps.
+    /// `websocket`), naming the caller (its [`Exchange::client_key`]) for the per-client stream caps.
     fn streamed_call_context(
         &self,
-        session: &Session,
+        client: String,
         tx: mpsc::Sender<Outbound>,
         transport: &'static str,
     ) -> CallContext {
-        self.call_context(tx).with_streaming(true).with_transport(transport).with_client(self.client_key(session))
+        self.call_context(tx).with_streaming(true).with_transport(transport).with_client(client)
     }
 
     /// Who is calling, for per-client caps.
@@ -275,9 +277,9 @@ impl Exchange<'_> {
                 let packed = crate::stream::compress::compress_all(codec, level, &bytes);
                 let mut headers = self.headers(extra);
                 headers.extend([("content-encoding", codec.token()), ("vary", "Accept-Encoding")]);
-                respond(session, status, content_type, self.request_id, &headers, packed).await
+                respond(session, status, content_type, &self.request_id, &headers, packed).await
             }
-            _ => respond(session, status, content_type, self.request_id, &self.headers(extra), bytes).await,
+            _ => respond(session, status, content_type, &self.request_id, &self.headers(extra), bytes).await,
         }
     }
 
@@ -291,7 +293,7 @@ impl Exchange<'_> {
     }
 
     async fn empty(&self, session: &mut Session, status: u16, extra: &[(&'static str, &str)]) -> Result<()> {
-        respond(session, status, "text/plain", self.request_id, &self.headers(extra), Bytes::new()).await
+        respond(session, status, "text/plain", &self.request_id, &self.headers(extra), Bytes::new()).await
     }
 }
 
@@ -308,15 +310,15 @@ fn header(session: &Session, name: impl http::header::AsHeaderName) -> Option<&s
 }
 
 /// Serves one request to `/mcp`, `/mcp/stream`, `/mcp/ws` (or the protected-resource metadata).
-pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> Result<()> {
+pub async fn serve(state: &Arc<McpState>, session: &mut Session, cx: Context<'_>) -> Result<()> {
     let accept = Accept::of(session);
-    let config = cx.config;
+    let config = &**cx.config;
     state.analytics.store(config.mcp.analytics, std::sync::atomic::Ordering::Relaxed);
     let exchange = Exchange {
-        config,
-        secrets: cx.secrets,
+        config: cx.config.clone(),
+        secrets: cx.secrets.clone(),
         server: cx.server,
-        request_id: cx.request_id,
+        request_id: cx.request_id.to_owned(),
         cors: guard::cors_headers(session, config),
         public_base: guard::base_url(session, config),
         codec: config
@@ -363,7 +365,7 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
         return exchange.refuse(session, Refusal::rate_limited(&limited)).await;
     }
     if endpoint == Endpoint::Ws {
-        return ws::serve(state, session, &exchange).await;
+        return ws::serve(state, session, exchange).await;
     }
     let stateless_header = header(session, MCP_PROTOCOL_VERSION) == Some(super::server::STATELESS_VERSION);
     if endpoint == Endpoint::Stream && method != http::Method::POST {
@@ -391,7 +393,7 @@ pub async fn serve(state: &McpState, session: &mut Session, cx: Context<'_>) -> 
 
 /// A POST to `/mcp`: the stateless wire when it says so (its version header, `_meta`, or
 /// `server/discover`), the session era otherwise.
-async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
+async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange) -> Result<()> {
     if !header(session, http::header::CONTENT_TYPE).is_some_and(body::is_json) {
         return exchange.refuse(session, Refusal::invalid(415, "Content-Type must be application/json")).await;
     }
@@ -418,14 +420,10 @@ async fn serve_post(state: &McpState, session: &mut Session, exchange: &Exchange
 }
 
 /// Reads the session header: 400 when missing, 404 when unknown, expired or deleted.
-fn require_session(
-    state: &McpState,
-    session: &Session,
-    exchange: &Exchange<'_>,
-) -> std::result::Result<Claims, Refusal> {
+fn require_session(state: &McpState, session: &Session, exchange: &Exchange) -> std::result::Result<Claims, Refusal> {
     let id = header(session, MCP_SESSION_ID)
         .ok_or_else(|| Refusal::invalid(400, "Mcp-Session-Id header is required; call initialize first"))?;
-    state.sessions.verify(exchange.secrets, id).map_err(|reason| {
+    state.sessions.verify(&exchange.secrets, id).map_err(|reason| {
         let message = match reason {
             SessionError::Expired => "session expired; initialize a new one",
             SessionError::Revoked => "session was deleted; initialize a new one",

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 pub(super) async fn serve_post(
     state: &McpState,
     session: &mut Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     body: Body,
     version_header: Option<String>,
 ) -> Result<()> {
@@ -94,7 +94,7 @@ pub(super) async fn serve_post(
 async fn initialize(
     state: &McpState,
     session: &mut Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     id: &Id,
     params: &Value,
 ) -> Result<()> {
@@ -102,11 +102,11 @@ async fn initialize(
     let caps = params.get("capabilities").cloned().unwrap_or(json!({}));
     let client = params["clientInfo"]["name"].as_str().unwrap_or("unknown");
     let ttl = exchange.config.mcp.session_ttl.0.as_secs();
-    let (session_id, claims) = state.sessions.mint(exchange.secrets, version, &caps, client, ttl);
+    let (session_id, claims) = state.sessions.mint(&exchange.secrets, version, &caps, client, ttl);
     state.sessions.record(&claims, 0.0, false);
     crate::telemetry::metrics().active_sessions.set(state.sessions.active() as i64);
     crate::telemetry::metrics().mcp_sessions.with_label_values(&["created"]).inc();
-    tracing::info!(request_id = exchange.request_id, client = %claims.client, version, "MCP session initialized");
+    tracing::info!(request_id = &exchange.request_id, client = %claims.client, version, "MCP session initialized");
     let body = jsonrpc::result(id, exchange.server.initialize_result(version));
     exchange.json(session, 200, &body, &[("mcp-session-id", &session_id)]).await
 }
@@ -127,7 +127,7 @@ pub(super) fn running_key(nonce: &str, id: &Value) -> String {
 }
 
 /// DELETE: ends the session (in this process; see `mcp::session`).
-pub(super) async fn delete(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
+pub(super) async fn delete(state: &McpState, session: &mut Session, exchange: &Exchange) -> Result<()> {
     let claims = match require_session(state, session, exchange) {
         Ok(claims) => claims,
         Err(refusal) => return exchange.refuse(session, refusal).await,
@@ -152,7 +152,7 @@ pub(super) async fn delete(state: &McpState, session: &mut Session, exchange: &E
 async fn batch(
     state: &McpState,
     session: &mut Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     claims: Claims,
     items: Vec<std::result::Result<Message, (Option<Id>, RpcError)>>,
 ) -> Result<()> {
@@ -188,7 +188,7 @@ async fn batch(
     head.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     head.insert_header(http::header::CACHE_CONTROL, "no-store")?;
     head.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
-    head.insert_header(crate::reply::X_REQUEST_ID, exchange.request_id)?;
+    head.insert_header(crate::reply::X_REQUEST_ID, &exchange.request_id)?;
     session.write_response_header(Box::new(head), false).await?;
     let limit = mcp.max_batch_response_size.0;
     let mut written = 0u64;

@@ -28,7 +28,7 @@ pub(super) fn meta_version(body: &Body) -> Option<String> {
 pub(super) async fn serve(
     state: &McpState,
     session: &mut Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     body: Body,
     version_header: Option<String>,
     meta_version: Option<String>,
@@ -66,7 +66,7 @@ pub(super) async fn serve(
 /// this wire, and the `_meta` fields every request carries. `Ok(None)` for a notification.
 fn check(
     session: &Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     body: Body,
     version_header: Option<String>,
     meta_version: Option<String>,
@@ -209,7 +209,7 @@ pub fn decode_header_value(raw: &str) -> Option<String> {
 /// `subscriptions/listen` (2026-07-28): a long-lived SSE reply that first acknowledges the
 /// notification types the server will send, then carries those notifications, each tagged with
 /// the subscription id, until the client leaves. It counts as a stream against the limits.
-async fn listen(state: &McpState, session: &mut Session, exchange: &Exchange<'_>, params: &Value) -> Result<()> {
+async fn listen(state: &McpState, session: &mut Session, exchange: &Exchange, params: &Value) -> Result<()> {
     const KINDS: [(&str, &str); 3] = [
         ("toolsListChanged", "notifications/tools/list_changed"),
         ("promptsListChanged", "notifications/prompts/list_changed"),

@@ -18,8 +18,8 @@ use std::time::Duration;
 const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Serves the welcome page.
-pub(super) async fn page(session: &mut Session, exchange: &Exchange<'_>, immich: &ImmichClient) -> Result<()> {
-    let config = exchange.config;
+pub(super) async fn page(session: &mut Session, exchange: &Exchange, immich: &ImmichClient) -> Result<()> {
+    let config = &exchange.config;
     let mcp_url = format!("{}{}/mcp", exchange.public_base, config.server.path_prefix);
     let status = match immich.public_version(STATUS_TIMEOUT).await {
         Ok(version) => format!("<span class=\"ok\">reachable</span>, version {}", escape(&version)),
@@ -112,5 +112,5 @@ pub(super) async fn page(session: &mut Session, exchange: &Exchange<'_>, immich:
     let html = document("Immich MCP Gateway", &body);
     let extra = [("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")];
     let headers = exchange.headers(&extra);
-    respond(session, 200, "text/html; charset=utf-8", exchange.request_id, &headers, Bytes::from(html)).await
+    respond(session, 200, "text/html; charset=utf-8", &exchange.request_id, &headers, Bytes::from(html)).await
 }

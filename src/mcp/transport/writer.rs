@@ -121,7 +121,7 @@ impl<'a> StreamSpec<'a> {
 /// stream limits like any other stream, or says why not.
 pub(super) fn admit_notifications(
     session: &Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     kind: &'static str,
 ) -> Result<StreamGuard, Refusal> {
     StreamGuard::admit("sse", kind, &exchange.client_key(session), &exchange.config.streaming)
@@ -134,7 +134,7 @@ pub(super) fn admit_notifications(
 pub(super) async fn notifications(
     state: &McpState,
     session: &mut Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     (kind, prime): (&'static str, bool),
     first: Option<Value>,
     pick: impl Fn(Value) -> Option<Value> + Send + 'static,
@@ -198,7 +198,7 @@ impl Outgoing {
 /// reaches the writer. `None` when the head cannot be built.
 pub(super) fn stream_head(
     session: &Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     content_type: &'static str,
     codec: Option<crate::stream::compress::Codec>,
 ) -> Option<ResponseHeader> {
@@ -209,7 +209,7 @@ pub(super) fn stream_head(
         ("cache-control", "no-cache"),
         ("x-accel-buffering", "no"),
         ("transfer-encoding", "chunked"),
-        ("x-request-id", exchange.request_id),
+        ("x-request-id", &exchange.request_id),
     ]);
     if let Some(codec) = codec {
         headers.extend([("content-encoding", codec.token()), ("vary", "Accept-Encoding")]);
@@ -222,7 +222,7 @@ pub(super) fn stream_head(
 }
 
 /// The SSE priming event (protocol ≥ 2025-11-25): an id and `[mcp] sse_retry`, no data.
-pub(super) fn priming_event(id: &str, exchange: &Exchange<'_>) -> Bytes {
+pub(super) fn priming_event(id: &str, exchange: &Exchange) -> Bytes {
     Bytes::from(format!("id: {id}\nretry: {}\ndata: \n\n", exchange.config.mcp.sse_retry.0.as_millis()))
 }
 
@@ -277,7 +277,7 @@ impl ToolStream {
 pub(super) async fn stream(
     state: &McpState,
     session: &mut Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     mut rx: mpsc::Receiver<Outbound>,
     spec: StreamSpec<'_>,
 ) -> StreamEnd {
@@ -512,7 +512,7 @@ fn abandon(session: &mut Session) {
 fn client_gone(
     state: &McpState,
     session: &Session,
-    exchange: &Exchange<'_>,
+    exchange: &Exchange,
     spec: &StreamSpec<'_>,
     rest: Rest,
 ) -> StreamEnd {
@@ -539,7 +539,7 @@ struct Rest {
 /// Keeps the rest of a stream for a resume, for at most [`PARKED_STREAM_TTL`]. A parked stream
 /// counts against the stream limits like an open one; when there is no room, it is dropped and
 /// its call stops.
-fn park(state: &McpState, session: &Session, exchange: &Exchange<'_>, spec: &StreamSpec<'_>, rest: Rest) {
+fn park(state: &McpState, session: &Session, exchange: &Exchange, spec: &StreamSpec<'_>, rest: Rest) {
     let guard = match StreamGuard::admit("sse", "parked", &exchange.client_key(session), &exchange.config.streaming) {
         Ok(guard) => guard,
         Err(refusal) => {

@@ -19,13 +19,19 @@ use super::{Exchange, McpState, STREAM_CHANNEL, header};
 use crate::mcp::catalog::{InputRound, Outbound};
 use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Id, Message, RpcError};
 use crate::mcp::server::{self, Wire};
+use crate::stream::stats::StreamGuard;
 use bytes::{Buf, Bytes, BytesMut};
+use futures::FutureExt;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
+use pingora::protocols::Stream;
 use pingora_proxy::Session;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext, frame::coding::CloseCode};
@@ -33,8 +39,11 @@ use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext,
 /// The largest message a client may send: JSON-RPC requests are small.
 const MAX_CLIENT_MESSAGE: usize = 4 << 20;
 
-/// Serves `GET /mcp/ws`: the upgrade handshake, then JSON-RPC until either side closes.
-pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Exchange<'_>) -> Result<()> {
+/// Serves `GET /mcp/ws`: the upgrade handshake through Pingora, then the connection leaves
+/// Pingora ([`crate::connection::detach`]) for a task of its own that speaks JSON-RPC until either
+/// side closes: an idle WebSocket then costs a few kilobytes, not Pingora's per-connection state
+/// and its 64 KiB upgraded-body buffer (bench/README.md, *Idle streams*).
+pub(super) async fn serve(state: &Arc<McpState>, session: &mut Session, exchange: Exchange) -> Result<()> {
     let key = match handshake_key(session) {
         Ok(key) => key.to_vec(),
         Err((status, reason)) => {
@@ -48,10 +57,13 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
         }
     };
     // The connection is a stream: it counts against the limits while it is open.
-    let _guard = match super::writer::admit_notifications(session, exchange, "websocket") {
+    let guard = match super::writer::admit_notifications(session, &exchange, "websocket") {
         Ok(guard) => guard,
         Err(refusal) => return exchange.refuse(session, refusal).await,
     };
+    if !crate::connection::detachable(session) {
+        return exchange.refuse(session, Refusal::invalid(426, "/mcp/ws needs an HTTP/1.1 connection")).await;
+    }
     let mut response = ResponseHeader::build(101, Some(4))?;
     response.insert_header(http::header::UPGRADE, "websocket")?;
     response.insert_header(http::header::CONNECTION, "Upgrade")?;
@@ -59,53 +71,79 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
     if header(session, http::header::SEC_WEBSOCKET_PROTOCOL).is_some_and(|p| p.split(',').any(|p| p.trim() == "mcp")) {
         response.insert_header(http::header::SEC_WEBSOCKET_PROTOCOL, "mcp")?;
     }
-    session.write_response_header(Box::new(response), false).await?;
-    // No more HTTP requests on this connection: its own idle timeout applies, not the keep-alive's.
-    crate::connection::mark(session, crate::connection::Phase::Upgraded);
-    let _open =
-        crate::telemetry::GaugeHold::new(crate::telemetry::metrics().websocket_connections.with_label_values(&["mcp"]));
-    // A client may wait quietly for a long call; pings keep the connection alive.
-    session.as_downstream_mut().set_read_timeout(None);
+    session.write_response_header(Box::new(response.clone()), false).await?;
     // As on SSE: a slow reader's pace reaches the calls at once, not after megabytes in the kernel.
     crate::stream::socket::cap_unsent(session, exchange.config.streaming.stream_buffer_size.as_usize());
+    // RFC 6455 has a client wait for the 101, but bytes sent right behind the handshake are in
+    // Pingora's buffer, not the socket's: taken now, before the connection leaves.
+    let early = match session.read_request_body().now_or_never() {
+        None => Bytes::new(),
+        Some(Ok(Some(bytes))) => bytes,
+        Some(Ok(None) | Err(_)) => return Ok(()),
+    };
+    let client = exchange.client_key(session);
+    let Some(stream) = crate::connection::detach(session, &response, crate::connection::Phase::Upgraded).await else {
+        tracing::warn!(request_id = exchange.request_id, "a WebSocket could not be taken off Pingora; closed");
+        return Ok(());
+    };
+    let connection = Connection { state: state.clone(), exchange, client, stream, write_timeout: Duration::ZERO };
+    tokio::spawn(connection.run(guard, early));
+    Ok(())
+}
 
-    let heartbeat = exchange.config.streaming.heartbeat_interval.0;
-    let idle_limit = exchange.config.server.websocket_idle_timeout.0;
-    let idle = tokio::time::sleep(idle_limit);
-    tokio::pin!(idle);
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
-    let (tx, mut rx) = mpsc::channel::<Outbound>(STREAM_CHANNEL);
-    let mut socket = Socket::new();
-    let mut calls = Calls::default();
-    let limit = exchange.config.streaming.max_concurrent_streams;
-    let outcome: Result<()> = async {
-        loop {
-            tokio::select! {
-                read = session.read_request_body() => {
-                    let Some(bytes) = read? else { return Ok(()) };
-                    idle.as_mut().reset(tokio::time::Instant::now() + idle_limit);
-                    socket.pipe.input.extend_from_slice(&bytes);
-                    loop {
-                        match socket.read() {
-                            Read::Text(text) => {
-                                if let Some(reply) = calls.receive(state, session, exchange, &tx, &text, limit) {
-                                    socket.send(reply.to_string());
-                                }
-                            }
-                            Read::Binary => socket.send(
-                                RpcError::new(INVALID_REQUEST, "send JSON-RPC messages as text frames").response(None).to_string(),
-                            ),
-                            Read::Control => {}
-                            Read::NeedMore => break,
-                            Read::Closed => {
-                                socket.flush_to(session).await?;
-                                return Ok(());
-                            }
-                        }
-                    }
-                    socket.flush_to(session).await?;
+/// One MCP WebSocket off Pingora: the connection, and what its calls run with.
+struct Connection {
+    state: Arc<McpState>,
+    exchange: Exchange,
+    /// Who is calling, for the per-client limits.
+    client: String,
+    stream: Stream,
+    /// A client that takes no frame for this long is let go (`[streaming] backpressure_timeout`).
+    write_timeout: Duration,
+}
+
+impl Connection {
+    /// Reads frames and writes replies until either side closes, the client is idle for
+    /// `[server] websocket_idle_timeout`, or a graceful shutdown begins; every call of the
+    /// connection is cancelled when it ends. `early` is what the client sent behind its handshake.
+    async fn run(mut self, _guard: StreamGuard, early: Bytes) {
+        let _open = crate::telemetry::GaugeHold::new(
+            crate::telemetry::metrics().websocket_connections.with_label_values(&["mcp"]),
+        );
+        let config = self.exchange.config.clone();
+        self.write_timeout = config.streaming.backpressure_timeout.0;
+        let heartbeat = config.streaming.heartbeat_interval.0;
+        let idle_limit = config.server.websocket_idle_timeout.0;
+        let idle = tokio::time::sleep(idle_limit);
+        tokio::pin!(idle);
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+        let mut socket = Socket::new();
+        socket.pipe.input.extend_from_slice(&early);
+        // A slice of Pingora's body buffer: kept, it would keep all of it.
+        drop(early);
+        // The calls' messages: made with the first call, as most of an idle connection's memory.
+        let mut calls = Calls::default();
+        // The 101 went out through Pingora's buffer: it reaches the client now.
+        let mut open = self.stream.flush().await.is_ok() && self.receive(&mut socket, &mut calls).await;
+        while open {
+            socket.pipe.input.reserve(READ_CHUNK);
+            open = tokio::select! {
+                // A graceful shutdown first: data notifications carry resume tokens, so the client
+                // resumes on another replica.
+                biased;
+                () = crate::shutdown::begun() => {
+                    socket.close(CloseCode::Away, "the gateway is shutting down; resume with the last resumeToken");
+                    self.flush(&mut socket).await;
+                    false
                 }
-                Some(outbound) = rx.recv() => {
+                read = self.stream.read_buf(&mut socket.pipe.input) => match read {
+                    Ok(0) | Err(_) => false,
+                    Ok(_) => {
+                        idle.as_mut().reset(tokio::time::Instant::now() + idle_limit);
+                        self.receive(&mut socket, &mut calls).await
+                    }
+                },
+                Some(outbound) = calls.next() => {
                     // A data event's bytes count against the stream's and the gateway's buffers
                     // until its frame is written.
                     let (text, _held) = match outbound {
@@ -114,30 +152,60 @@ pub(super) async fn serve(state: &McpState, session: &mut Session, exchange: &Ex
                         Outbound::CloseStream => continue,
                     };
                     socket.send(text);
-                    socket.flush_to(session).await?;
+                    self.flush(&mut socket).await
                 }
                 () = &mut idle => {
-                    let reason = format!("nothing received for [server] websocket_idle_timeout ({})", exchange.config.server.websocket_idle_timeout);
+                    let reason = format!("nothing received for [server] websocket_idle_timeout ({})", config.server.websocket_idle_timeout);
                     socket.close(CloseCode::Away, &reason);
-                    socket.flush_to(session).await?;
-                    return Ok(());
-                }
-                () = crate::shutdown::begun() => {
-                    // Data notifications carry resume tokens: the client resumes on another replica.
-                    socket.close(CloseCode::Away, "the gateway is shutting down; resume with the last resumeToken");
-                    socket.flush_to(session).await?;
-                    return Ok(());
+                    self.flush(&mut socket).await;
+                    false
                 }
                 _ = ping.tick() => {
                     socket.ping();
-                    socket.flush_to(session).await?;
+                    self.flush(&mut socket).await
+                }
+            };
+        }
+        calls.cancel_all();
+        pingora::protocols::Shutdown::shutdown(&mut *self.stream).await;
+    }
+
+    /// Handles every whole message read so far and writes the replies; false once the
+    /// connection is closing or the client takes nothing.
+    async fn receive(&mut self, socket: &mut Socket, calls: &mut Calls) -> bool {
+        loop {
+            match socket.read() {
+                Read::Text(text) => {
+                    if let Some(reply) = calls.receive(self, &text) {
+                        socket.send(reply.to_string());
+                    }
+                }
+                Read::Binary => socket.send(
+                    RpcError::new(INVALID_REQUEST, "send JSON-RPC messages as text frames").response(None).to_string(),
+                ),
+                Read::Control => {}
+                Read::NeedMore => {
+                    socket.pipe.release();
+                    return self.flush(socket).await;
+                }
+                Read::Closed => {
+                    self.flush(socket).await;
+                    return false;
                 }
             }
         }
     }
-    .await;
-    calls.cancel_all();
-    outcome
+
+    /// Writes every queued frame to the client, awaiting the write; false when the client is gone
+    /// or took nothing for the write timeout.
+    async fn flush(&mut self, socket: &mut Socket) -> bool {
+        let Some(frames) = socket.take_output() else { return true };
+        let write = async {
+            self.stream.write_all(&frames).await?;
+            self.stream.flush().await
+        };
+        matches!(tokio::time::timeout(self.write_timeout, write).await, Ok(Ok(())))
+    }
 }
 
 /// The client's `Sec-WebSocket-Key`, or the HTTP status and reason that refuse the upgrade.
@@ -159,8 +227,16 @@ fn handshake_key(session: &Session) -> std::result::Result<&[u8], (u16, &'static
     }
 }
 
-/// Bytes tungstenite reads from the pipe at a time, and reserves per connection.
-const READ_BUFFER: usize = 4 * 1024;
+/// Bytes tungstenite reads from the pipe at a time, and reserves per connection (a frame's whole
+/// payload is reserved once its header is read, so this only sets the pace of small copies).
+const READ_BUFFER: usize = 256;
+
+/// Bytes read from the socket at a time, at least.
+const READ_CHUNK: usize = 512;
+
+/// A pipe buffer larger than this is let go once it is empty, so one large message does not stay
+/// an idle connection's cost.
+const KEEP_BUFFER: usize = 16 * 1024;
 
 /// What one attempt to read a message gave.
 enum Read {
@@ -226,36 +302,75 @@ impl Socket {
         let _ = self.ws.close(&mut self.pipe, Some(frame));
     }
 
-    /// Queues a text frame (written by the next [`Socket::flush_to`]).
-    fn send(&mut self, mut text: String) {
-        if let std::borrow::Cow::Owned(restored) = crate::mcp::jsonrpc::restore_ids(text.as_bytes()) {
-            text = String::from_utf8(restored).expect("restoring ids keeps UTF-8");
+    /// Queues a text frame (written by the next [`Connection::flush`]); dropped once the connection
+    /// is closing.
+    ///
+    /// Framed here, not by `tungstenite`: its write path copies each frame into a buffer that
+    /// keeps the largest frame's size for the connection's life (a 1 MB result would stay an idle
+    /// connection's cost), and a server's frame is simple — unmasked, one frame per message.
+    fn send(&mut self, text: String) {
+        if !self.ws.can_write() {
+            return;
         }
-        // Fails only once the connection is closing; the frame is then dropped with it.
-        let _ = self.ws.write(&mut self.pipe, tungstenite::Message::text(text));
+        // Control frames tungstenite queued (pongs) go first, whole.
+        let _ = self.ws.flush(&mut self.pipe);
+        let text = crate::mcp::jsonrpc::restore_ids(text.as_bytes());
+        text_frame(&mut self.pipe.output, &text);
     }
 
     fn ping(&mut self) {
         let _ = self.ws.write(&mut self.pipe, tungstenite::Message::Ping(Bytes::new()));
     }
 
-    /// Writes every queued frame to the client, awaiting the write.
-    async fn flush_to(&mut self, session: &mut Session) -> Result<()> {
+    /// The frames queued since the last call, if any.
+    fn take_output(&mut self) -> Option<Bytes> {
         let _ = self.ws.flush(&mut self.pipe);
         if self.pipe.output.is_empty() {
-            return Ok(());
+            return None;
         }
         let frames = self.pipe.output.split().freeze();
-        session.write_response_body(Some(frames), false).await
+        if self.pipe.output.capacity() > KEEP_BUFFER {
+            self.pipe.output = BytesMut::new();
+        }
+        Some(frames)
     }
 }
 
-/// Bytes between the session and `tungstenite`: what the client sent and is not parsed yet, and
+/// Appends one unmasked, final text frame holding `payload` (RFC 6455 §5.2) to `out`.
+fn text_frame(out: &mut BytesMut, payload: &[u8]) {
+    use bytes::BufMut;
+    const FIN_TEXT: u8 = 0x81;
+    out.reserve(payload.len() + 10);
+    out.put_u8(FIN_TEXT);
+    match payload.len() {
+        len @ 0..=125 => out.put_u8(len as u8),
+        len @ 126..=0xffff => {
+            out.put_u8(126);
+            out.put_u16(len as u16);
+        }
+        len => {
+            out.put_u8(127);
+            out.put_u64(len as u64);
+        }
+    }
+    out.extend_from_slice(payload);
+}
+
+/// Bytes between the client and `tungstenite`: what the client sent and is not parsed yet, and
 /// the frames written since the last flush.
 #[derive(Default)]
 struct Pipe {
     input: BytesMut,
     output: BytesMut,
+}
+
+impl Pipe {
+    /// Lets go of the input buffer's memory once it is empty and large.
+    fn release(&mut self) {
+        if self.input.is_empty() && self.input.capacity() > KEEP_BUFFER {
+            self.input = BytesMut::new();
+        }
+    }
 }
 
 impl io::Read for Pipe {
@@ -286,20 +401,29 @@ impl io::Write for Pipe {
 #[derive(Default)]
 struct Calls {
     running: HashMap<String, (CancellationToken, tokio::task::JoinHandle<()>)>,
+    /// The calls' messages to the client, made with the first call.
+    channel: Option<(mpsc::Sender<Outbound>, mpsc::Receiver<Outbound>)>,
 }
 
 impl Calls {
+    /// The next message a call sends; pending until there is a call.
+    async fn next(&mut self) -> Option<Outbound> {
+        match &mut self.channel {
+            Some((_, rx)) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Where a new call sends its messages.
+    fn sender(&mut self) -> mpsc::Sender<Outbound> {
+        self.channel.get_or_insert_with(|| mpsc::channel(STREAM_CHANNEL)).0.clone()
+    }
+
     /// Handles one client message: starts a request's task, or applies a notification. Returns
     /// an immediate reply (an error) when there is one.
-    fn receive(
-        &mut self,
-        state: &McpState,
-        session: &Session,
-        exchange: &Exchange<'_>,
-        tx: &mpsc::Sender<Outbound>,
-        text: &str,
-        limit: usize,
-    ) -> Option<Value> {
+    fn receive(&mut self, connection: &Connection, text: &str) -> Option<Value> {
+        let (state, exchange) = (&*connection.state, &connection.exchange);
+        let limit = exchange.config.streaming.max_concurrent_streams;
         let (id, method, params) = match jsonrpc::parse_body(text.as_bytes()) {
             Ok(jsonrpc::Body::Single(Message::Request { id, method, params })) => (id, method, params),
             Ok(jsonrpc::Body::Single(Message::Notification { method, params })) => {
@@ -326,21 +450,22 @@ impl Calls {
             let result = exchange.server.initialize_result(server::negotiate(requested));
             return Some(jsonrpc::result(&id, result));
         }
-        if let Err(refusal) = super::call::admit(state, session, exchange, &method, &params) {
+        if let Err(refusal) = super::call::admit(state, exchange, || connection.client.clone(), &method, &params) {
             return Some(refusal.error.response(Some(&id)));
         }
-        let input = match InputRound::from_params(&params, state.sessions.sealer(exchange.secrets)) {
+        let input = match InputRound::from_params(&params, state.sessions.sealer(&exchange.secrets)) {
             Ok(input) => input,
             Err(error) => return Some(error.response(Some(&id))),
         };
+        let tx = self.sender();
         let cx = exchange
-            .streamed_call_context(session, tx.clone(), "websocket")
+            .streamed_call_context(connection.client.clone(), tx.clone(), "websocket")
             .with_progress_token(params["_meta"].get("progressToken").cloned())
             .with_capabilities(json!({}))
             .with_input(input)
             .with_announcements(state.broadcast.clone());
         let cancel = cx.cancel.clone();
-        let task = spawn(exchange.server.clone(), (id.clone(), method, params), Wire::Session, cx, tx.clone());
+        let task = spawn(exchange.server.clone(), (id.clone(), method, params), Wire::Session, cx, tx);
         self.running.insert(id_key(&id), (cancel, task));
         None
     }
@@ -353,4 +478,26 @@ impl Calls {
 /// A request id as `notifications/cancelled` names it (its JSON text: `1` and `"1"` differ).
 fn id_key(id: &Id) -> String {
     id.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames of every length class read back whole through `tungstenite`'s own client.
+    #[test]
+    fn text_frames_read_back_through_tungstenite() {
+        for len in [0, 1, 125, 126, 127, 0xffff, 0x10000, 300_000] {
+            let text: String = "é".repeat(len / 2) + &"a".repeat(len % 2);
+            let mut out = BytesMut::new();
+            text_frame(&mut out, text.as_bytes());
+            let mut client = WebSocketContext::new(Role::Client, None);
+            let mut pipe = Pipe { input: out, output: BytesMut::new() };
+            match client.read(&mut pipe) {
+                Ok(tungstenite::Message::Text(read)) => assert_eq!(read.as_str(), text, "length {len}"),
+                other => panic!("length {len}: {other:?}"),
+            }
+            assert!(pipe.input.is_empty(), "length {len}: the frame is read to its end");
+        }
+    }
 }
