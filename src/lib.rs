@@ -55,6 +55,11 @@ pub use runtime::{Runtime, Source};
 pub use server::run;
 pub use tools::registry::reference_markdown as tool_reference;
 
+/// How many Immich tools there are (a key that may do everything is listed them all).
+pub fn tool_count() -> usize {
+    tools::registry::all().len()
+}
+
 /// The MCP protocol engine without its transport, for driving it in-process (the fuzz test).
 pub mod protocol {
     pub use crate::mcp::catalog::CallContext;

@@ -32,7 +32,7 @@ fn claude_desktops_config_block_works_through_mcp_remote() {
         .output()
         .unwrap();
     let summary = json_line(output);
-    assert_eq!(summary["tools"], 21, "{summary}");
+    assert_eq!(summary["tools"], common::tool_count(), "{summary}");
     assert_eq!(summary["photos"], 3, "{summary}");
     assert_eq!(summary["content"], serde_json::json!(["image", "text"]), "images reach the desktop client");
 }
@@ -50,7 +50,7 @@ fn the_inspectors_command_line_lists_and_calls_tools() {
         json_line(command.env("HOME", home.path()).output().unwrap())
     };
     let listed = run(&["--method", "tools/list"]);
-    assert_eq!(listed["tools"].as_array().map(Vec::len), Some(21), "{listed}");
+    assert_eq!(listed["tools"].as_array().map(Vec::len), Some(common::tool_count()), "{listed}");
     let called = run(&["--method", "tools/call", "--tool-name", "queryPhotos", "--tool-arg", "limit=2"]);
     assert_eq!(called["structuredContent"]["count"], 2, "{called}");
 }

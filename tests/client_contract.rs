@@ -169,6 +169,18 @@ async fn every_request_the_tools_send_matches_immichs_openapi_spec() {
     call("searchPlaces", json!({ "name": "Ber" })).await;
     call("getSuggestions", json!({ "field": "camera-model", "make": "Canon" })).await;
     call("updatePhotos", json!({ "ids": [id], "isFavorite": true, "rating": 3, "archived": false, "description": "x", "takenAt": "2020-01-01T10:00:00Z", "latitude": 1.0, "longitude": 2.0 })).await;
+    call("queryPhotos", json!({ "text": "exit", "query": "sign", "limit": 2 })).await;
+    call("queryPhotos", json!({ "text": "exit", "limit": 2 })).await;
+    call("getPhotoText", json!({ "id": id })).await;
+    call("findLargePhotos", json!({ "minSizeMB": 0.1, "type": "IMAGE", "takenAfter": "2020-01-01", "takenBefore": "2024-01-01", "limit": 3 })).await;
+    call("deletePhotos", json!({ "ids": [id] })).await;
+    let other = photos["photos"][1]["id"].as_str().unwrap().to_string();
+    call("deletePhotos", json!({ "ids": [id, other], "dryRun": false })).await;
+    let trash = call("listTrash", json!({ "limit": 1 })).await;
+    call("listTrash", json!({ "cursor": trash["nextCursor"] })).await;
+    call("restorePhotos", json!({ "ids": [id] })).await;
+    call("restorePhotos", json!({ "all": true })).await;
+    call("emptyTrash", json!({ "confirm": true })).await;
 
     let requests = log.lock().unwrap().clone();
     assert!(requests.len() >= 25, "recorded {} requests", requests.len());

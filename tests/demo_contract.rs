@@ -16,8 +16,12 @@ fn demo_url() -> &'static str {
 }
 
 async fn call(method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    call_on(demo_url(), method, path, key, body).await
+}
+
+async fn call_on(base: &str, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let client = common::client();
-    let mut request = client.request(method.parse().unwrap(), format!("{}/api{path}", demo_url()));
+    let mut request = client.request(method.parse().unwrap(), format!("{base}/api{path}"));
     if let Some(key) = key {
         request = request.header("x-api-key", key);
     }
@@ -32,7 +36,19 @@ async fn call(method: &str, path: &str, key: Option<&str>, body: Option<Value>) 
 
 /// Calls an operation and validates the reply against `spec_path`'s schema for its status.
 async fn conforming(method: &str, spec_path: &str, path: &str, body: Option<Value>, expected: u16) -> Value {
-    let (status, value) = call(method, path, Some(ADMIN), body).await;
+    conforming_on(demo_url(), method, spec_path, path, body, expected).await
+}
+
+/// [`conforming`] on the demo at `base`.
+async fn conforming_on(
+    base: &str,
+    method: &str,
+    spec_path: &str,
+    path: &str,
+    body: Option<Value>,
+    expected: u16,
+) -> Value {
+    let (status, value) = call_on(base, method, path, Some(ADMIN), body).await;
     assert_eq!(status, expected, "{method} {path}: {value}");
     if status == 204 {
         let declared = &spec()["paths"][spec_path][method.to_ascii_lowercase()]["responses"]["204"];
@@ -169,6 +185,48 @@ async fn every_operation_matches_the_spec() {
     assert!(markers.as_array().unwrap().len() > 8_000, "most of 10,000 assets are geotagged");
     conforming("GET", "/memories", "/memories?for=2026-06-15", None, 200).await;
     conforming("POST", "/download/info", "/download/info", Some(json!({ "assetIds": [asset_id] })), 201).await;
+}
+
+/// Text, size and the trash, on a demo of their own (the trash changes what the others page).
+#[tokio::test]
+async fn text_size_and_trash_operations_match_the_spec() {
+    let base = format!("http://{}", demo::spawn(1_000, Fault::default()));
+    let base = base.as_str();
+    let page =
+        conforming_on(base, "POST", "/search/metadata", "/search/metadata", Some(json!({ "ocr": "exit" })), 200).await;
+    let id = page["assets"]["items"][0]["id"].as_str().unwrap().to_string();
+    let text = conforming_on(base, "GET", "/assets/{id}/ocr", &format!("/assets/{id}/ocr"), None, 200).await;
+    assert_eq!(text[0]["text"], "EXIT");
+    let large = conforming_on(
+        base,
+        "POST",
+        "/search/large-assets",
+        "/search/large-assets?size=3&minFileSize=100000&withExif=true",
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(large.as_array().unwrap().len(), 3);
+    conforming_on(base, "DELETE", "/assets", "/assets", Some(json!({ "ids": [id] })), 204).await;
+    let trash = json!({ "trashedAfter": "1970-01-01T00:00:00.000Z" });
+    let trashed = conforming_on(base, "POST", "/search/metadata", "/search/metadata", Some(trash.clone()), 200).await;
+    assert_eq!(trashed["assets"]["items"][0]["isTrashed"], true);
+    let restored = conforming_on(
+        base,
+        "POST",
+        "/trash/restore/assets",
+        "/trash/restore/assets",
+        Some(json!({ "ids": [id] })),
+        200,
+    )
+    .await;
+    assert_eq!(restored["count"], 1);
+    conforming_on(base, "DELETE", "/assets", "/assets", Some(json!({ "ids": [id] })), 204).await;
+    assert_eq!(conforming_on(base, "POST", "/trash/restore", "/trash/restore", None, 200).await["count"], 1);
+    conforming_on(base, "DELETE", "/assets", "/assets", Some(json!({ "ids": [id] })), 204).await;
+    assert_eq!(conforming_on(base, "POST", "/trash/empty", "/trash/empty", None, 200).await["count"], 1);
+    let (status, gone) = call_on(base, "GET", &format!("/assets/{id}"), Some(ADMIN), None).await;
+    assert_eq!((status, gone["message"].as_str()), (400, Some("Not found or no asset.read access")));
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ async fn every_tool_works_against_the_demo() {
     let gw = Gateway::start("", &["--demo"]);
     let mcp = Mcp::connect(&gw, None).await;
     let names = mcp.tool_names().await;
-    assert_eq!(names.len(), 21, "{names:?}");
+    assert_eq!(names.len(), common::tool_count(), "{names:?}");
 
     let found = mcp.ok("queryPhotos", json!({ "query": "Kyoto", "type": "IMAGE", "limit": 5 })).await;
     assert_eq!(found["count"], 5);
@@ -893,9 +893,9 @@ async fn each_caller_is_listed_the_tools_its_own_immich_key_allows() {
     let gw = Gateway::start(&config, &["--demo"]);
     let agent = Mcp::connect(&gw, Some("gw-agent")).await.tool_names().await;
     let reader = Mcp::connect(&gw, Some("gw-reader")).await.tool_names().await;
-    assert!(agent.contains(&"createAlbum".to_string()) && agent.len() == 21, "{agent:?}");
+    assert!(agent.contains(&"createAlbum".to_string()) && agent.len() == common::tool_count(), "{agent:?}");
     assert!(reader.contains(&"queryPhotos".to_string()), "{reader:?}");
-    for writes in ["createAlbum", "addToAlbum", "updatePhotos", "tagPhotos"] {
+    for writes in ["createAlbum", "addToAlbum", "updatePhotos", "tagPhotos", "deletePhotos", "emptyTrash"] {
         assert!(!reader.contains(&writes.to_string()), "{writes} is listed for a read-only key: {reader:?}");
     }
     let passthrough = Gateway::start("", &["--demo"]);
@@ -933,4 +933,110 @@ async fn export_without_a_selection_is_an_argument_error() {
         assert!(message.starts_with("Invalid arguments: give either ids or albumId"), "{arguments}: {message}");
         assert!(!message.contains("Immich"), "{arguments}: {message}");
     }
+}
+
+/// The trash, end to end: a dry run by default changes nothing and says what it would do;
+/// deleting moves photos to the trash (out of search and the timeline, still readable, listed by
+/// listTrash); restoring brings them back; emptying needs `confirm: true` and then deletes for good.
+#[tokio::test]
+async fn photos_go_to_the_trash_and_back_and_only_a_confirmed_empty_deletes_them() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let first = mcp.ok("queryPhotos", json!({ "limit": 3 })).await;
+    let ids: Vec<String> =
+        first["photos"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect();
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    let trash_ids = |listed: &Value| -> Vec<String> {
+        listed["photos"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect()
+    };
+
+    // A dry run unless told otherwise: nothing moves.
+    let dry = mcp.ok("deletePhotos", json!({ "ids": [a, b, unknown] })).await;
+    assert_eq!((dry["dryRun"].as_bool(), dry["trashed"].as_u64()), (Some(true), Some(0)), "{dry}");
+    assert_eq!(dry["photos"].as_array().unwrap().len(), 2);
+    assert_eq!(dry["notFound"], json!([unknown]));
+    let empty = mcp.call("listTrash", json!({})).await;
+    assert_eq!(empty["structuredContent"]["count"], 0);
+    assert_eq!(empty["content"][0]["text"], "The trash is empty.");
+
+    let done = mcp.ok("deletePhotos", json!({ "ids": [a, b], "dryRun": false })).await;
+    assert_eq!((done["dryRun"].as_bool(), done["trashed"].as_u64()), (Some(false), Some(2)));
+    let listed = mcp.ok("listTrash", json!({})).await;
+    assert_eq!(trash_ids(&listed).len(), 2);
+    assert!(trash_ids(&listed).contains(&a) && trash_ids(&listed).contains(&b));
+    let after = mcp.ok("queryPhotos", json!({ "limit": 3 })).await;
+    assert_eq!(after["photos"][0]["id"], ids[2].as_str(), "trashed photos leave the search");
+    assert_eq!(mcp.ok("getTimeline", json!({})).await["total"], 9_998);
+    assert_eq!(mcp.ok("deletePhotos", json!({ "ids": [a] })).await["alreadyTrashed"], json!([a]));
+    // Paged, like every listing.
+    let page = mcp.ok("listTrash", json!({ "limit": 1 })).await;
+    let rest = mcp.ok("listTrash", json!({ "cursor": page["nextCursor"] })).await;
+    assert_eq!(trash_ids(&page).len() + trash_ids(&rest).len(), 2);
+    assert!(mcp.error("listTrash", json!({ "cursor": after["nextCursor"] })).await.contains("listTrash"));
+
+    // Emptying needs confirm: true, and says how many it would delete.
+    let refused = mcp.error("emptyTrash", json!({})).await;
+    assert!(refused.contains("the 2 photos in the trash") && refused.contains("confirm: true"), "{refused}");
+    assert!(refused.contains("nothing was deleted"), "{refused}");
+    assert_eq!(trash_ids(&mcp.ok("listTrash", json!({})).await).len(), 2);
+
+    assert!(mcp.error("restorePhotos", json!({})).await.contains("either `ids` or `all: true`"));
+    assert_eq!(mcp.ok("restorePhotos", json!({ "ids": [a] })).await["restored"], 1);
+    assert_eq!(trash_ids(&mcp.ok("listTrash", json!({})).await), vec![b.clone()]);
+
+    assert_eq!(mcp.ok("emptyTrash", json!({ "confirm": true })).await["deleted"], 1);
+    assert_eq!(mcp.ok("listTrash", json!({})).await["count"], 0);
+    let gone = mcp.error("getPhoto", json!({ "id": b })).await;
+    assert!(gone.contains("Not found"), "{gone}");
+    assert_eq!(mcp.ok("getPhoto", json!({ "id": a })).await["photo"]["id"], a.as_str());
+    assert_eq!(mcp.ok("getTimeline", json!({})).await["total"], 9_999);
+
+    // A key that may not delete learns so from the dry run too.
+    let readonly = Mcp::connect(&gw, Some(READONLY)).await;
+    let refusal = readonly.error("deletePhotos", json!({ "ids": [a] })).await;
+    assert!(refusal.contains("Missing required permission: asset.delete"), "{refusal}");
+}
+
+/// Text in photos (Immich's OCR: `queryPhotos` `text`, `getPhotoText`) and the largest photos.
+#[tokio::test]
+async fn photos_are_found_by_their_text_and_by_their_size() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let found = mcp.ok("queryPhotos", json!({ "text": "platform 3", "limit": 5 })).await;
+    assert_eq!(found["count"], 5, "{found}");
+    for photo in found["photos"].as_array().unwrap() {
+        let text = mcp.ok("getPhotoText", json!({ "id": photo["id"] })).await;
+        assert!(text["text"].as_str().unwrap().contains("Platform 3"), "{text}");
+        let line = &text["lines"][0];
+        assert!(line["confidence"].as_f64().is_some_and(|c| c > 0.0 && c <= 1.0), "{line}");
+        assert_eq!(line["box"].as_array().unwrap().len(), 8);
+    }
+    // The cursor keeps the text filter.
+    let next = mcp.ok("queryPhotos", json!({ "cursor": found["nextCursor"] })).await;
+    let more = next["photos"][0]["id"].clone();
+    assert!(mcp.ok("getPhotoText", json!({ "id": more })).await["text"].as_str().unwrap().contains("Platform 3"));
+    // Most photos have no text, and say so.
+    let some = mcp.ok("queryPhotos", json!({ "type": "VIDEO", "limit": 1 })).await;
+    let none = mcp.call("getPhotoText", json!({ "id": some["photos"][0]["id"] })).await;
+    assert_eq!(none["structuredContent"]["lines"], json!([]));
+    assert!(none["content"][0]["text"].as_str().unwrap().starts_with("No text found"), "{none}");
+    assert!(mcp.error("getPhotoText", json!({ "id": "x" })).await.contains("`id`"));
+
+    let large = mcp.ok("findLargePhotos", json!({ "limit": 5 })).await;
+    let sizes: Vec<u64> = large["photos"].as_array().unwrap().iter().map(|p| p["bytes"].as_u64().unwrap()).collect();
+    assert_eq!(sizes.len(), 5);
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "biggest first: {sizes:?}");
+    assert_eq!(large["totalBytes"].as_u64(), Some(sizes.iter().sum()));
+    let videos = mcp.ok("findLargePhotos", json!({ "type": "VIDEO", "minSizeMB": 0.15, "limit": 20 })).await;
+    assert!(
+        videos["photos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["photo"]["type"] == "VIDEO" && p["bytes"].as_u64().unwrap() >= 150_000)
+    );
+    let nothing = mcp.call("findLargePhotos", json!({ "minSizeMB": 1000 })).await;
+    assert_eq!(nothing["structuredContent"]["count"], 0);
+    assert_eq!(nothing["content"][0]["text"], "No photos that large.");
 }

@@ -211,6 +211,10 @@ pub struct AssetPatch {
     pub taken: Option<i64>,
     /// New position.
     pub position: Option<(f64, f64)>,
+    /// When it was moved to the trash (seconds since the epoch); `None` when it is not there.
+    pub trashed: Option<i64>,
+    /// Deleted for good (the trash emptied, or deleted with `force`): gone from every answer.
+    pub purged: bool,
 }
 
 /// An album made or changed through the API.
@@ -254,6 +258,14 @@ pub struct Mutations {
     pub albums: Vec<AlbumState>,
     /// Tags by index.
     pub tags: Vec<TagState>,
+}
+
+impl Mutations {
+    /// Whether any asset is trashed or deleted: the library's views can no longer read assets
+    /// straight by index.
+    pub fn any_removed(&self) -> bool {
+        self.assets.values().any(|p| p.trashed.is_some() || p.purged)
+    }
 }
 
 /// The synthetic library.
@@ -334,6 +346,17 @@ pub struct Asset {
     pub file_size: u64,
     /// Indices into [`PEOPLE`].
     pub people: Vec<usize>,
+    /// When it was moved to the trash, if it is there.
+    pub trashed: Option<i64>,
+    /// Deleted for good.
+    pub purged: bool,
+}
+
+impl Asset {
+    /// In the library's views (the timeline, search, the map): neither trashed nor deleted.
+    pub fn present(&self) -> bool {
+        self.trashed.is_none() && !self.purged
+    }
 }
 
 impl Library {
@@ -433,6 +456,8 @@ impl Library {
             height,
             file_size: 40_000 + (h >> 12) % 160_000,
             people,
+            trashed: None,
+            purged: false,
         };
         if let Some(patch) = patches.get(&index) {
             if let Some(v) = patch.is_favorite {
@@ -453,6 +478,8 @@ impl Library {
             if let Some(p) = patch.position {
                 asset.position = Some(p);
             }
+            asset.trashed = patch.trashed;
+            asset.purged = patch.purged;
         }
         Some(asset)
     }
@@ -473,7 +500,28 @@ impl Library {
     }
 }
 
+/// Text the demo's "OCR" finds in some photos: signs, shop fronts, a cake.
+const SIGNS: &[&str] = &["EXIT", "Café Central", "Platform 3", "No Parking", "Happy Birthday", "Museum", "Bus Stop"];
+
 impl Asset {
+    /// The lines of text recognised in the photo (Immich's OCR), with their boxes as fractions
+    /// of the image: about one photo in four shows a sign, and one in eight geotagged ones a
+    /// "Welcome to" its city. Videos have none.
+    pub fn ocr(&self) -> Vec<(String, [f64; 4])> {
+        let h = hash(Kind::Asset, self.index);
+        let mut lines = Vec::new();
+        if self.is_video {
+            return lines;
+        }
+        if (h >> 56).is_multiple_of(4) {
+            lines.push((SIGNS[((h >> 8) % SIGNS.len() as u64) as usize].to_string(), [0.1, 0.2, 0.45, 0.3]));
+        }
+        if let Some(p) = self.place.filter(|_| (h >> 59).is_multiple_of(8)) {
+            lines.push((format!("Welcome to {}", PLACES[p].0), [0.3, 0.6, 0.9, 0.7]));
+        }
+        lines
+    }
+
     /// The file name of the original.
     pub fn file_name(&self) -> String {
         if self.is_video { format!("VID_{:06}.mp4", self.index) } else { format!("IMG_{:06}.jpg", self.index) }
@@ -505,7 +553,7 @@ impl Asset {
             "updatedAt": CREATED_AT,
             "isFavorite": self.is_favorite,
             "isArchived": self.visibility == "archive",
-            "isTrashed": false,
+            "isTrashed": self.trashed.is_some(),
             "visibility": self.visibility,
             "duration": if self.is_video { Value::from(5_000 + (h % 55_000)) } else { Value::Null },
             "livePhotoVideoId": null,

@@ -131,12 +131,18 @@ pub struct Asset {
     /// Tags (on single-asset reads).
     #[serde(default)]
     pub tags: Option<Vec<Tag>>,
+    /// In the trash.
+    #[serde(default)]
+    pub is_trashed: bool,
 }
 
 /// The fields of `ExifResponseDto` a photo summary shows; the rest is skipped while reading.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExifSummary {
+    /// Size of the original in bytes.
+    #[serde(default)]
+    pub file_size_in_byte: Option<u64>,
     /// Camera maker.
     #[serde(default)]
     pub make: Option<Text>,
@@ -500,6 +506,17 @@ impl ImmichClient {
         body: &Value,
     ) -> Result<T, ImmichError> {
         self.json(key, Method::POST, path, &[], Some(body), true).await
+    }
+
+    /// A read expressed as `POST` whose parameters are all in the query string
+    /// (`/api/search/large-assets`), retried like a `GET`.
+    pub async fn post_query_read<T: DeserializeOwned>(
+        &self,
+        key: &Credential,
+        path: &ApiPath,
+        query: &[(&str, String)],
+    ) -> Result<T, ImmichError> {
+        self.json(key, Method::POST, path, query, None, true).await
     }
 
     /// A write (never retried) returning JSON.

@@ -8,9 +8,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-/// The search fields a cursor may carry: the ones `queryPhotos` and `getAlbum` set themselves. A
-/// cursor is the client's to hand back, so a forged one must not reach Immich with any other
-/// field (`withDeleted`, `visibility`, …).
+/// The search fields a cursor may carry: the ones `queryPhotos`, `getAlbum` and `listTrash` set
+/// themselves. A cursor is the client's to hand back, so a forged one must not reach Immich with
+/// any other field (`withDeleted`, `visibility`, …); `trashedAfter` lists the trash, which any key
+/// that may search may list.
 const CURSOR_FIELDS: &[&str] = &[
     "withExif",
     "withPeople",
@@ -30,6 +31,8 @@ const CURSOR_FIELDS: &[&str] = &[
     "personIds",
     "query",
     "originalFileName",
+    "trashedAfter",
+    "ocr",
 ];
 
 /// Where a search continues: the whole search (filters, page, size) and how many photos of that

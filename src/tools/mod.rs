@@ -9,6 +9,7 @@
 mod ahead;
 mod albums;
 mod call;
+mod cleanup;
 mod cursor;
 
 /// Whether `text` decodes as a page cursor (for the fuzzers).
@@ -26,7 +27,9 @@ pub mod registry;
 mod resources;
 mod stream;
 mod tags;
+mod text;
 mod timeline;
+mod trash;
 
 use crate::config::{StreamingConfig, ToolsConfig};
 use crate::immich::ImmichClient;

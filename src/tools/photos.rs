@@ -21,14 +21,15 @@ pub(super) fn tools() -> Vec<Tool> {
             "queryPhotos",
             "Search photos",
             "Find photos and videos. `query` is free text matched by meaning (CLIP) when Immich has smart search, \
-                else by file name. Narrow with dates (ISO 8601), place, camera, people (names or ids), album, tag, favourites, type \
-                and rating. Returns compact photos (id, file name, date, place, camera, people) and a nextCursor for more.",
+                else by file name. `text` finds words written in the photo (signs, documents: Immich's OCR). Narrow with dates \
+                (ISO 8601), place, camera, people (names or ids), album, tag, favourites, type and rating. Returns compact photos (id, file name, date, place, camera, people) and a nextCursor for more.",
             &["asset.read"],
             |call| Box::pin(query_photos(call)),
         )
         .input(schema(
                 json!({
                     "query": { "type": "string", "description": "What the photos show, e.g. 'sunset at the beach'." },
+                    "text": { "type": "string", "description": "Words written in the photo (Immich's OCR), e.g. 'platform 3'." },
                     "takenAfter": { "type": "string", "description": "ISO 8601 date or date-time." },
                     "takenBefore": { "type": "string", "description": "ISO 8601 date or date-time." },
                     "city": { "type": "string" }, "state": { "type": "string" }, "country": { "type": "string" },
@@ -136,6 +137,9 @@ async fn query_photos(call: &Call<'_>) -> Outcome {
                 if let Some(value) = call.str_arg(arg) {
                     filter[field] = json!(value);
                 }
+            }
+            if let Some(text) = call.str_arg("text") {
+                filter["ocr"] = json!(text);
             }
             if let Some(album) = call.optional_uuid("albumId")? {
                 filter["albumIds"] = json!([album]);

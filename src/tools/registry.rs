@@ -137,6 +137,9 @@ pub fn all() -> Vec<Tool> {
         super::timeline::tools(),
         super::map::tools(),
         super::library::tools(),
+        super::text::tools(),
+        super::cleanup::tools(),
+        super::trash::tools(),
     ]
     .into_iter()
     .flatten()

@@ -233,6 +233,12 @@ pub fn raw_get(base: &str, path: &str) -> std::io::Result<(u16, String, Vec<u8>)
     raw_request(base, format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes())
 }
 
+/// How many Immich tools the gateway offers a key that may do everything (the registry's count).
+#[allow(dead_code)]
+pub fn tool_count() -> usize {
+    immich_mcp_gateway::tool_count()
+}
+
 /// The value of the series `series` (its name and labels as `/metrics` writes them) on the
 /// gateway at `base`, if it is there.
 #[allow(dead_code)]

@@ -15,7 +15,10 @@ pub(super) fn find_asset(lib: &Library, text: &str, permission: &str) -> Result<
         return Err(validation("id", "Invalid UUID"));
     }
     let state = lib.state.lock();
-    index_of(Kind::Asset, text).and_then(|i| lib.asset(i, &state.assets)).ok_or_else(|| not_found_access(permission))
+    index_of(Kind::Asset, text)
+        .and_then(|i| lib.asset(i, &state.assets))
+        .filter(|a| !a.purged)
+        .ok_or_else(|| not_found_access(permission))
 }
 
 pub(super) fn tags_of(lib: &Library, state: &Mutations, index: u64) -> Vec<Value> {
@@ -32,6 +35,27 @@ pub(super) fn get_asset(lib: &Library, text: &str) -> Response<Body> {
     v["owner"] = owner_json();
     v["stack"] = Value::Null;
     json_response(200, &v)
+}
+
+/// `GET /api/assets/{id}/ocr`: `AssetOcrResponseDto` for each line of text in the photo.
+pub(super) fn ocr(lib: &Library, text: &str) -> Response<Body> {
+    let asset = match find_asset(lib, text, "asset.read") {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let lines: Vec<Value> = asset
+        .ocr()
+        .into_iter()
+        .enumerate()
+        .map(|(n, (line, [x1, y1, x2, y2]))| {
+            json!({
+                "id": library::id(Kind::Asset, asset.index * 8 + n as u64 + 1_000_000_000),
+                "assetId": asset.id, "text": line, "boxScore": 0.93, "textScore": 0.97,
+                "x1": x1, "y1": y1, "x2": x2, "y2": y1, "x3": x2, "y3": y2, "x4": x1, "y4": y2,
+            })
+        })
+        .collect();
+    json_response(200, &Value::Array(lines))
 }
 
 pub(super) fn binary(status: u16, mime: &str, disposition: &str, bytes: Vec<u8>) -> hyper::http::response::Builder {

@@ -13,6 +13,7 @@ mod people;
 mod search;
 mod server;
 mod timeline;
+mod trash;
 pub mod users;
 mod web;
 
@@ -113,6 +114,7 @@ const ROUTES: &[Route] = &[
     route(Method::POST, "/api/search/metadata", Needs("asset.read"), |r| search::search_metadata(r.lib, &r.body)),
     route(Method::POST, "/api/search/smart", Needs("asset.read"), |r| search::search_smart(r.lib, &r.body)),
     route(Method::POST, "/api/search/random", Needs("asset.read"), |r| search::search_random(r.lib, &r.body)),
+    route(Method::POST, "/api/search/large-assets", Needs("asset.read"), |r| search::search_large(r.lib, &r.query)),
     route(Method::POST, "/api/search/statistics", Needs("asset.statistics"), |r| {
         search::search_statistics(r.lib, &r.body)
     }),
@@ -122,6 +124,7 @@ const ROUTES: &[Route] = &[
     route(Method::GET, "/api/search/cities", Needs("asset.read"), |r| search::search_cities(r.lib)),
     route(Method::GET, "/api/assets/statistics", Needs("asset.statistics"), |r| assets::asset_statistics(r.lib)),
     route(Method::GET, "/api/assets/:id", Needs("asset.read"), |r| assets::get_asset(r.lib, r.param(0))),
+    route(Method::GET, "/api/assets/:id/ocr", Needs("asset.read"), |r| assets::ocr(r.lib, r.param(0))),
     route(Method::GET, "/api/assets/:id/thumbnail", Needs("asset.view"), |r| {
         assets::thumbnail(r.lib, r.param(0), &r.query, &r.conditional)
     }),
@@ -129,6 +132,10 @@ const ROUTES: &[Route] = &[
         assets::original(r.lib, r.param(0), r.range, &r.conditional)
     }),
     route(Method::PUT, "/api/assets", Needs("asset.update"), |r| assets::update_assets(r.lib, &r.body)),
+    route(Method::DELETE, "/api/assets", Needs("asset.delete"), |r| trash::delete_assets(r.lib, &r.body)),
+    route(Method::POST, "/api/trash/empty", Needs("asset.delete"), |r| trash::empty(r.lib)),
+    route(Method::POST, "/api/trash/restore", Needs("asset.delete"), |r| trash::restore_all(r.lib)),
+    route(Method::POST, "/api/trash/restore/assets", Needs("asset.delete"), |r| trash::restore_assets(r.lib, &r.body)),
     route(Method::GET, "/api/albums", Needs("album.read"), |r| albums::list_albums(r.lib)),
     route(Method::GET, "/api/albums/statistics", Needs("album.statistics"), |r| albums::statistics(r.lib)),
     route(Method::POST, "/api/albums", Needs("album.create"), |r| albums::create_album(r.lib, &r.body)),

@@ -24,7 +24,15 @@ pub(super) struct Filters {
     rating: Option<i64>,
     file_name: Option<String>,
     description: Option<String>,
+    /// Text in the photo (`ocr`): a case-insensitive substring of a line, where Immich ranks by
+    /// trigram similarity.
+    ocr: Option<String>,
     id: Option<u64>,
+    /// Trashed assets too (`withDeleted`, or implied by a `trashedAfter`/`trashedBefore`, as in
+    /// Immich's search builder).
+    with_deleted: bool,
+    trashed_after: Option<i64>,
+    trashed_before: Option<i64>,
     /// Any id that matched nothing known: the result is empty.
     impossible: bool,
 }
@@ -73,6 +81,10 @@ impl Filters {
         };
         f.taken_after = date("takenAfter")?;
         f.taken_before = date("takenBefore")?;
+        f.trashed_after = date("trashedAfter")?;
+        f.trashed_before = date("trashedBefore")?;
+        f.with_deleted =
+            flag("withDeleted")?.unwrap_or(false) || f.trashed_after.is_some() || f.trashed_before.is_some();
         f.city = text("city")?;
         f.state = text("state")?;
         f.country = text("country")?;
@@ -114,6 +126,7 @@ impl Filters {
         };
         f.file_name = text("originalFileName")?.map(|s| s.to_lowercase());
         f.description = text("description")?.map(|s| s.to_lowercase());
+        f.ocr = text("ocr")?.map(|s| s.to_lowercase());
         if let Some(s) = text("id")? {
             match index_of(Kind::Asset, &s) {
                 Some(i) => f.id = Some(i),
@@ -140,7 +153,9 @@ impl Filters {
             && self.rating.is_none()
             && self.file_name.is_none()
             && self.description.is_none()
+            && self.ocr.is_none()
             && self.id.is_none()
+            && !self.with_deleted
             && !self.impossible
     }
 
@@ -149,6 +164,10 @@ impl Filters {
         let (make, model, _) = CAMERAS[a.camera];
         let eq = |want: &Option<String>, have: Option<&str>| want.as_ref().is_none_or(|w| have == Some(w.as_str()));
         !self.impossible
+            && !a.purged
+            && (a.trashed.is_none() || self.with_deleted)
+            && self.trashed_after.is_none_or(|t| a.trashed.is_some_and(|d| d >= t))
+            && self.trashed_before.is_none_or(|t| a.trashed.is_some_and(|d| d <= t))
             && self.taken_after.is_none_or(|t| a.taken >= t)
             && self.taken_before.is_none_or(|t| a.taken <= t)
             && eq(&self.city, place.map(|p| p.0))
@@ -165,6 +184,7 @@ impl Filters {
             && self.rating.is_none_or(|r| a.rating.unwrap_or(0) == r.max(0))
             && self.file_name.as_ref().is_none_or(|n| a.file_name().to_lowercase().contains(n))
             && self.description.as_ref().is_none_or(|d| a.description.to_lowercase().contains(d))
+            && self.ocr.as_ref().is_none_or(|t| a.ocr().iter().any(|(line, _)| line.to_lowercase().contains(t)))
             && self.id.is_none_or(|i| a.index == i)
     }
 }
@@ -231,6 +251,8 @@ pub(super) fn search_page(lib: &Library, body: &Value, default_size: u64, rotati
     let with_people = body.get("withPeople").and_then(Value::as_bool).unwrap_or(false);
     let offset = (page - 1).saturating_mul(size);
     let cacheable = filters.is_trivial() && rotation == 0 && state.assets.is_empty();
+    // Straight by index only while every asset is in the library.
+    let by_index = filters.is_trivial() && rotation == 0 && !state.any_removed();
     let key = (offset, size, ascending, with_exif, with_people);
     if cacheable && let Some(page) = lib.pages.get(&key) {
         return rendered_json(200, page);
@@ -238,7 +260,7 @@ pub(super) fn search_page(lib: &Library, body: &Value, default_size: u64, rotati
     if !cacheable {
         lib.pages.clear();
     }
-    let mut items: Vec<Asset> = if filters.is_trivial() && rotation == 0 {
+    let mut items: Vec<Asset> = if by_index {
         (offset..offset.saturating_add(size + 1).min(lib.len))
             .filter_map(|k| lib.asset(if ascending { lib.len - 1 - k } else { k }, &state.assets))
             .collect()
@@ -344,7 +366,11 @@ pub(super) fn search_statistics(lib: &Library, body: &Value) -> Response<Body> {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let total = if filters.is_trivial() { lib.len as usize } else { walk(lib, &state, &filters, false, 0).count() };
+    let total = if filters.is_trivial() && !state.any_removed() {
+        lib.len as usize
+    } else {
+        walk(lib, &state, &filters, false, 0).count()
+    };
     json_response(200, &json!({ "total": total }))
 }
 
@@ -392,7 +418,7 @@ pub(super) fn first_per_city(lib: &Library, state: &Mutations) -> Vec<Asset> {
         let Some(a) = lib.asset(i, &state.assets) else {
             break;
         };
-        if let Some(p) = a.place
+        if let Some(p) = a.place.filter(|_| a.present())
             && found[p].is_none()
         {
             found[p] = Some(a);
@@ -417,4 +443,40 @@ pub(super) fn search_cities(lib: &Library) -> Response<Body> {
     let state = lib.state.lock();
     let items: Vec<Value> = first_per_city(lib, &state).iter().map(|a| a.to_json(true, false, None)).collect();
     json_response(200, &Value::Array(items))
+}
+
+/// `POST /api/search/large-assets`: the largest photos, biggest first, every parameter in the
+/// query string (`minFileSize`, `size` — 250 by default — and the metadata filters as text).
+pub(super) fn search_large(lib: &Library, query: &BTreeMap<String, String>) -> Response<Body> {
+    let number = |key: &str| -> Result<Option<u64>, Response<Body>> {
+        query
+            .get(key)
+            .map(|v| v.parse::<u64>().map_err(|_| validation(key, "Invalid input: expected number")))
+            .transpose()
+    };
+    let (min, size) = match (number("minFileSize"), number("size")) {
+        (Ok(min), Ok(size)) => (min.unwrap_or(0), size.unwrap_or(250)),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    if !(1..=1000).contains(&size) {
+        return validation("size", "Too big: expected number to be <=1000");
+    }
+    let with_exif = query.get("withExif").is_some_and(|v| v == "true");
+    // The filters the tools send, as MetadataSearchDto would carry them.
+    let mut body = json!({});
+    for key in ["type", "city", "country", "make", "model", "takenAfter", "takenBefore", "ocr"] {
+        if let Some(v) = query.get(key) {
+            body[key] = json!(v);
+        }
+    }
+    let state = lib.state.lock();
+    let filters = match Filters::from_json(&body, &state) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let mut found: Vec<Asset> = walk(lib, &state, &filters, false, 0).filter(|a| a.file_size >= min).collect();
+    drop(state);
+    found.sort_by(|a, b| b.file_size.cmp(&a.file_size).then(a.index.cmp(&b.index)));
+    found.truncate(size as usize);
+    json_response(200, &Value::Array(found.iter().map(|a| a.to_json(with_exif, false, None)).collect()))
 }

@@ -112,7 +112,8 @@ pub(super) fn map_markers(demo: Arc<DemoImmich>, user: usize, query: &BTreeMap<S
                     };
                     let (Some((lat, lon)), true) = (
                         a.position,
-                        favorite.is_none_or(|f| a.is_favorite == f)
+                        a.present()
+                            && favorite.is_none_or(|f| a.is_favorite == f)
                             && after.is_none_or(|t| a.taken >= t)
                             && before.is_none_or(|t| a.taken <= t),
                     ) else {
@@ -161,7 +162,7 @@ pub(super) fn memories(lib: &Library, query: &BTreeMap<String, String>) -> Respo
         let assets: Vec<Value> = lib
             .index_range(from, from + 86_400)
             .take(20)
-            .filter_map(|i| lib.asset(i, &state.assets))
+            .filter_map(|i| lib.asset(i, &state.assets).filter(Asset::present))
             .map(|a| a.to_json(false, false, None))
             .collect();
         if assets.is_empty() {
