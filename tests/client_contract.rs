@@ -173,6 +173,11 @@ async fn every_request_the_tools_send_matches_immichs_openapi_spec() {
     call("queryPhotos", json!({ "text": "exit", "limit": 2 })).await;
     call("getPhotoText", json!({ "id": id })).await;
     call("findLargePhotos", json!({ "minSizeMB": 0.1, "type": "IMAGE", "takenAfter": "2020-01-01", "takenBefore": "2024-01-01", "limit": 3 })).await;
+    let duplicates = call("listDuplicates", json!({ "limit": 2 })).await;
+    call("listDuplicates", json!({ "cursor": duplicates["nextCursor"] })).await;
+    let group = duplicates["groups"][0]["duplicateId"].clone();
+    call("resolveDuplicates", json!({ "groups": [{ "duplicateId": group }] })).await;
+    call("resolveDuplicates", json!({ "groups": [{ "duplicateId": group }], "dryRun": false })).await;
     call("deletePhotos", json!({ "ids": [id] })).await;
     let other = photos["photos"][1]["id"].as_str().unwrap().to_string();
     call("deletePhotos", json!({ "ids": [id, other], "dryRun": false })).await;

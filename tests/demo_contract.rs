@@ -227,6 +227,15 @@ async fn text_size_and_trash_operations_match_the_spec() {
     assert_eq!(conforming_on(base, "POST", "/trash/empty", "/trash/empty", None, 200).await["count"], 1);
     let (status, gone) = call_on(base, "GET", &format!("/assets/{id}"), Some(ADMIN), None).await;
     assert_eq!((status, gone["message"].as_str()), (400, Some("Not found or no asset.read access")));
+    let groups = conforming_on(base, "GET", "/duplicates", "/duplicates", None, 200).await;
+    assert_eq!(groups.as_array().unwrap().len(), 20, "1,000 photos, a duplicate pair every 50");
+    let (group, copies) = (&groups[0]["duplicateId"], &groups[0]["assets"]);
+    let resolve = json!({ "groups": [{ "duplicateId": group, "keepAssetIds": [copies[0]["id"]], "trashAssetIds": [copies[1]["id"]] }] });
+    let resolved = conforming_on(base, "POST", "/duplicates/resolve", "/duplicates/resolve", Some(resolve), 200).await;
+    assert_eq!(resolved[0]["success"], true);
+    let half = json!({ "groups": [{ "duplicateId": groups[1]["duplicateId"], "keepAssetIds": [groups[1]["assets"][0]["id"]], "trashAssetIds": [] }] });
+    let refused = conforming_on(base, "POST", "/duplicates/resolve", "/duplicates/resolve", Some(half), 200).await;
+    assert_eq!(refused[0]["errorMessage"], "Every asset must be in either keepAssetIds or trashAssetIds");
 }
 
 #[tokio::test]

@@ -1040,3 +1040,64 @@ async fn photos_are_found_by_their_text_and_by_their_size() {
     assert_eq!(nothing["structuredContent"]["count"], 0);
     assert_eq!(nothing["content"][0]["text"], "No photos that large.");
 }
+
+/// Duplicates: groups with Immich's suggestion, paged; a dry run by default; resolving keeps the
+/// copies named (or suggested) and trashes the rest; a group that cannot be resolved says why.
+#[tokio::test]
+async fn duplicate_groups_are_listed_and_resolved() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let first = mcp.ok("listDuplicates", json!({})).await;
+    assert_eq!(first["total"], 200, "a burst shot twice every 50 photos");
+    let groups = first["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 20);
+    let mut to_free = 0;
+    for group in groups {
+        let copies = group["copies"].as_array().unwrap();
+        assert_eq!(copies.len(), 2);
+        assert_eq!(copies.iter().filter(|c| c["suggested"] == true).count(), 1, "{group}");
+        to_free += copies.iter().filter(|c| c["suggested"] == false).map(|c| c["bytes"].as_u64().unwrap()).sum::<u64>();
+    }
+    assert_eq!(first["bytesToFree"], to_free);
+    let second = mcp.ok("listDuplicates", json!({ "cursor": first["nextCursor"], "limit": 200 })).await;
+    assert_eq!(second["groups"].as_array().unwrap().len(), 180);
+    assert_eq!(second["nextCursor"], Value::Null);
+    assert!(mcp.error("listDuplicates", json!({ "cursor": "people:2" })).await.contains("listDuplicates"));
+
+    let group = &groups[0];
+    let id = group["duplicateId"].as_str().unwrap();
+    let copy = |suggested: bool| -> String {
+        group["copies"].as_array().unwrap().iter().find(|c| c["suggested"] == suggested).unwrap()["photo"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let dry = mcp.ok("resolveDuplicates", json!({ "groups": [{ "duplicateId": id }] })).await;
+    assert_eq!(dry["dryRun"], true);
+    assert_eq!(
+        (dry["groups"][0]["keep"].clone(), dry["groups"][0]["trash"].clone()),
+        (json!([copy(true)]), json!([copy(false)]))
+    );
+    assert_eq!(mcp.ok("listDuplicates", json!({ "limit": 1 })).await["total"], 200, "a dry run changes nothing");
+
+    // Keep the copy Immich did not suggest: the suggested one goes to the trash.
+    let done = mcp
+        .ok(
+            "resolveDuplicates",
+            json!({ "groups": [{ "duplicateId": id, "keepIds": [copy(false)] }], "dryRun": false }),
+        )
+        .await;
+    assert_eq!((done["resolved"].as_u64(), done["failed"].as_u64()), (Some(1), Some(0)), "{done}");
+    assert_eq!(mcp.ok("listDuplicates", json!({ "limit": 1 })).await["total"], 199);
+    let trash = mcp.ok("listTrash", json!({})).await;
+    assert_eq!(trash["photos"][0]["id"], copy(true).as_str());
+
+    // Already resolved, and a keeper from another group: each says why, nothing happens.
+    let again = mcp.error("resolveDuplicates", json!({ "groups": [{ "duplicateId": id }], "dryRun": false })).await;
+    assert!(again.contains("no such duplicate group"), "{again}");
+    let other = groups[1]["duplicateId"].as_str().unwrap();
+    let stranger =
+        mcp.error("resolveDuplicates", json!({ "groups": [{ "duplicateId": other, "keepIds": [copy(false)] }] })).await;
+    assert!(stranger.contains("is not in this group"), "{stranger}");
+    assert_eq!(mcp.ok("listDuplicates", json!({ "limit": 1 })).await["total"], 199);
+}

@@ -79,6 +79,8 @@ pub enum Kind {
     Memory = 5,
     /// An API key.
     ApiKey = 6,
+    /// A group of duplicate assets.
+    Duplicate = 7,
 }
 
 const INDEX_MASK: u64 = 0x5a5a_5a5a_5a5a;
@@ -215,6 +217,8 @@ pub struct AssetPatch {
     pub trashed: Option<i64>,
     /// Deleted for good (the trash emptied, or deleted with `force`): gone from every answer.
     pub purged: bool,
+    /// Its duplicate group was resolved (or dismissed).
+    pub resolved: bool,
 }
 
 /// An album made or changed through the API.
@@ -350,6 +354,8 @@ pub struct Asset {
     pub trashed: Option<i64>,
     /// Deleted for good.
     pub purged: bool,
+    /// Still in an unresolved duplicate group (see [`duplicate_group`]).
+    pub duplicate: bool,
 }
 
 impl Asset {
@@ -458,6 +464,7 @@ impl Library {
             people,
             trashed: None,
             purged: false,
+            duplicate: duplicate_group(index).is_some(),
         };
         if let Some(patch) = patches.get(&index) {
             if let Some(v) = patch.is_favorite {
@@ -480,6 +487,7 @@ impl Library {
             }
             asset.trashed = patch.trashed;
             asset.purged = patch.purged;
+            asset.duplicate &= !patch.resolved;
         }
         Some(asset)
     }
@@ -498,6 +506,18 @@ impl Library {
         tag.added.contains(&index)
             || (tag.seeded && (hash(Kind::Asset, index) >> (tag_index * 2 + 1)).is_multiple_of(13))
     }
+}
+
+/// Assets `DUPLICATE_EVERY * g + DUPLICATE_AT` and the one after it are near-duplicates (a burst
+/// shot twice): duplicate group `g`.
+pub const DUPLICATE_EVERY: u64 = 50;
+/// See [`DUPLICATE_EVERY`].
+pub const DUPLICATE_AT: u64 = 10;
+
+/// The duplicate group asset `index` was found in, if any.
+pub fn duplicate_group(index: u64) -> Option<u64> {
+    let offset = index % DUPLICATE_EVERY;
+    (offset == DUPLICATE_AT || offset == DUPLICATE_AT + 1).then_some(index / DUPLICATE_EVERY)
 }
 
 /// Text the demo's "OCR" finds in some photos: signs, shop fronts, a cake.
@@ -561,7 +581,7 @@ impl Asset {
             "checksum": base64(&checksum_bytes),
             "isOffline": false,
             "hasMetadata": true,
-            "duplicateId": null,
+            "duplicateId": duplicate_group(self.index).filter(|_| self.duplicate).map(|g| id(Kind::Duplicate, g)),
             "resized": true,
             "width": self.width,
             "height": self.height,

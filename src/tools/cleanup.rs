@@ -75,6 +75,6 @@ async fn find_large_photos(call: &Call<'_>) -> Outcome {
 }
 
 /// `12.3 MB`, or `size unknown`.
-fn megabytes(bytes: Option<u64>) -> String {
+pub(super) fn megabytes(bytes: Option<u64>) -> String {
     bytes.map_or("size unknown".into(), |b| format!("{:.1} MB", b as f64 / 1e6))
 }

@@ -11,6 +11,7 @@ mod albums;
 mod call;
 mod cleanup;
 mod cursor;
+mod duplicates;
 
 /// Whether `text` decodes as a page cursor (for the fuzzers).
 #[cfg(feature = "fuzzing")]

@@ -139,6 +139,7 @@ pub fn all() -> Vec<Tool> {
         super::library::tools(),
         super::text::tools(),
         super::cleanup::tools(),
+        super::duplicates::tools(),
         super::trash::tools(),
     ]
     .into_iter()

@@ -9,6 +9,7 @@
 mod albums;
 mod assets;
 mod downloads;
+mod duplicates;
 mod people;
 mod search;
 mod server;
@@ -133,6 +134,8 @@ const ROUTES: &[Route] = &[
     }),
     route(Method::PUT, "/api/assets", Needs("asset.update"), |r| assets::update_assets(r.lib, &r.body)),
     route(Method::DELETE, "/api/assets", Needs("asset.delete"), |r| trash::delete_assets(r.lib, &r.body)),
+    route(Method::GET, "/api/duplicates", Needs("duplicate.read"), |r| duplicates::list(r.lib)),
+    route(Method::POST, "/api/duplicates/resolve", Needs("duplicate.delete"), |r| duplicates::resolve(r.lib, &r.body)),
     route(Method::POST, "/api/trash/empty", Needs("asset.delete"), |r| trash::empty(r.lib)),
     route(Method::POST, "/api/trash/restore", Needs("asset.delete"), |r| trash::restore_all(r.lib)),
     route(Method::POST, "/api/trash/restore/assets", Needs("asset.delete"), |r| trash::restore_assets(r.lib, &r.body)),
