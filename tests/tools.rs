@@ -457,7 +457,7 @@ async fn large_queries_stream_as_data_notifications_with_a_small_final_result() 
     assert!(final_size < 512 * 1024, "the final result stays small: {final_size}");
     assert_eq!(last["result"]["structuredContent"]["count"], 3000);
     assert_eq!(last["result"]["structuredContent"]["photos"].as_array().unwrap().len(), 20);
-    assert!(last["result"]["structuredContent"]["nextCursor"].is_string(), "more photos than the 3000 asked for");
+    assert!(last["result"]["structuredContent"]["streamCursor"].is_string(), "more photos than the 3000 asked for");
 }
 
 #[tokio::test]
@@ -497,6 +497,40 @@ async fn nth_photo_id(gw: &Gateway, n: u64) -> String {
     page["assets"]["items"][0]["id"].as_str().unwrap().to_string()
 }
 
+/// Issue 19 point 2: a streamed result stands on its own for a client that drops the data events —
+/// its nextCursor continues right after the photos it holds (it pointed past all 5,000, so the
+/// 4,980 streamed ones could not be reached), its text says how many matched, how many it holds and
+/// how to get the rest, and it counts what was streamed by year, place, camera and person.
+#[tokio::test]
+async fn a_streamed_result_stands_on_its_own() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let text = call_over_sse(&mcp, json!({ "name": "queryPhotos", "arguments": { "limit": 5000 } })).await;
+    let (messages, _) = sse(&text);
+    let result = &messages.last().unwrap()["result"];
+    let structured = &result["structuredContent"];
+    assert_eq!((structured["count"].as_u64(), structured["held"].as_u64()), (Some(5000), Some(20)), "{structured}");
+    let next = mcp.ok("queryPhotos", json!({ "cursor": structured["nextCursor"] })).await;
+    assert_eq!(next["photos"][0]["id"], nth_photo_id(&gw, 21).await, "paging on from the result reaches photo 21");
+    let after = mcp.ok("queryPhotos", json!({ "cursor": structured["streamCursor"] })).await;
+    assert_eq!(after["photos"][0]["id"], nth_photo_id(&gw, 5001).await);
+    let words = result["content"][0]["text"].as_str().unwrap();
+    for told in [
+        "5000 photos",
+        "holds the first 20",
+        "continues right after photo 20",
+        "years:",
+        "places:",
+        "cameras:",
+        "people:",
+    ] {
+        assert!(words.contains(told), "{told:?} in {words}");
+    }
+    let years = structured["summary"]["byYear"].as_object().unwrap();
+    assert_eq!(years.values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 5000, "every streamed photo counted");
+    assert!(structured["summary"]["byPlace"].as_object().unwrap().contains_key("Kyoto"));
+}
+
 /// The final result of a streamed `queryPhotos`, and its `notifications/stream/complete`.
 async fn stream_query(mcp: &Mcp, limit: u64) -> (Value, Value) {
     let text = call_over_sse(mcp, json!({ "name": "queryPhotos", "arguments": { "limit": limit } })).await;
@@ -513,7 +547,7 @@ async fn a_streams_cursor_continues_right_after_its_last_photo() {
     // 1,500 ends inside Immich's second page of 1,000: the cursor must not skip its other half.
     let (streamed, complete) = stream_query(&mcp, 1500).await;
     assert_eq!((streamed["count"].as_u64(), complete["success"].as_bool()), (Some(1500), Some(true)));
-    let next = mcp.ok("queryPhotos", json!({ "cursor": streamed["nextCursor"] })).await;
+    let next = mcp.ok("queryPhotos", json!({ "cursor": streamed["streamCursor"] })).await;
     assert_eq!(next["photos"][0]["id"], nth_photo_id(&gw, 1501).await);
     let after = mcp.ok("queryPhotos", json!({ "cursor": next["nextCursor"] })).await;
     assert_eq!(after["photos"][0]["id"], nth_photo_id(&gw, 1501 + next["count"].as_u64().unwrap()).await);
@@ -529,7 +563,7 @@ async fn a_stream_past_stream_timeout_ends_with_a_cursor_that_continues_it() {
     assert_eq!(complete["success"], false);
     assert_eq!(complete["error"]["code"], "STREAM_TIMEOUT");
     assert_eq!(streamed["stoppedBy"], "stream_timeout");
-    let next = mcp.ok("queryPhotos", json!({ "cursor": streamed["nextCursor"] })).await;
+    let next = mcp.ok("queryPhotos", json!({ "cursor": streamed["streamCursor"] })).await;
     assert_eq!(next["photos"][0]["id"], nth_photo_id(&gw, count + 1).await, "no photo skipped or repeated");
 }
 
@@ -807,7 +841,7 @@ async fn a_stream_that_runs_out_of_photos_says_so_in_its_last_event() {
     let final_progress = &progress.last().unwrap()["params"];
     assert_eq!((final_progress["progress"].as_f64(), final_progress["total"].as_f64()), (Some(200.0), Some(200.0)));
     let result = &messages.last().unwrap()["result"]["structuredContent"];
-    assert_eq!((result["count"].as_u64(), result["nextCursor"].is_null()), (Some(200), true), "{result}");
+    assert_eq!((result["count"].as_u64(), result["streamCursor"].is_null()), (Some(200), true), "{result}");
 }
 
 /// REAL-IMMICH.md defect 6, the cursor half: a stream that reaches its limit on the library's last
@@ -820,15 +854,15 @@ async fn a_stream_that_takes_the_last_photo_gives_no_cursor() {
     let (messages, _) = sse(&text);
     let result = &messages.last().unwrap()["result"]["structuredContent"];
     assert_eq!(
-        (result["count"].as_u64(), result["nextCursor"].is_null()),
+        (result["count"].as_u64(), result["streamCursor"].is_null()),
         (Some(1000), true),
         "{}",
-        result["nextCursor"]
+        result["streamCursor"]
     );
     let more = call_over_sse(&mcp, json!({ "name": "queryPhotos", "arguments": { "limit": 1001 } })).await;
     let (messages, _) = sse(&more);
     let result = &messages.last().unwrap()["result"]["structuredContent"];
-    assert_eq!((result["count"].as_u64(), result["nextCursor"].is_null()), (Some(1000), true));
+    assert_eq!((result["count"].as_u64(), result["streamCursor"].is_null()), (Some(1000), true));
 }
 
 /// REAL-IMMICH.md defect 2: a link carried every id, and 155 ids made a URL the gateway's own

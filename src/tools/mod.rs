@@ -27,6 +27,7 @@ mod photos;
 pub mod registry;
 mod resources;
 mod stream;
+mod summary;
 mod tags;
 mod text;
 mod timeline;

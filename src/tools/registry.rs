@@ -172,8 +172,11 @@ pub(crate) fn photo_page_schema(extra: Value) -> Value {
     let mut properties = json!({
         "photos": { "type": "array", "items": photo_schema() },
         "count": { "type": "integer" },
-        "nextCursor": { "type": ["string", "null"], "description": "Pass as cursor to get the next page; null when there are no more." },
-        "streamId": { "type": "string", "description": "Set when the photos were streamed; `photos` then holds only the first ones." },
+        "nextCursor": { "type": ["string", "null"], "description": "Pass as cursor to get the next page: it continues right after the last photo in `photos`; null when there are no more." },
+        "streamId": { "type": "string", "description": "Set when the photos were streamed; `photos` then holds only the first ones (`held`)." },
+        "held": { "type": "integer", "description": "On a streamed result: how many of the `count` photos `photos` holds." },
+        "streamCursor": { "type": ["string", "null"], "description": "On a streamed result: continues after the last photo streamed (for clients that took the notifications/stream/data events)." },
+        "summary": { "type": "object", "description": "On a streamed result: the photos streamed, counted by year, place, camera and person (the top ten of each, and other)." },
         "chunks": { "type": "integer" },
         "stoppedBy": { "type": "string", "description": "Set when a stream ended early (`stream_timeout`); nextCursor continues after the last photo sent." }
     });

@@ -131,6 +131,10 @@ impl Call<'_> {
         let timeout = tokio::time::sleep(streaming.stream_timeout.0);
         tokio::pin!(timeout);
         let (mut batch, mut first) = (Vec::new(), Vec::new());
+        // Where the result's own photos end (a result must stand alone: a stock client drops the
+        // data events), and what the stream held, counted as it passes.
+        let mut after_first: Option<Option<Cursor>> = None;
+        let mut summary = super::summary::Summary::default();
         let (mut exhausted, mut timed_out) = (false, false);
         // Where the stream stands; before the first page, its starting point.
         let mut at = Position { page: first_page, size: small.unwrap_or(size), taken: skip as usize, next: None };
@@ -212,8 +216,12 @@ impl Call<'_> {
                 continue;
             }
             let photo = Photo::from(asset);
+            summary.add(&photo);
             if first.len() < FIRST {
                 first.push(photo.clone());
+                if first.len() == FIRST {
+                    after_first = Some(chunk.cursor_after(&at));
+                }
             }
             batch.push(photo);
             sent += 1;
@@ -262,9 +270,15 @@ impl Call<'_> {
                 "message": format!("the stream reached [streaming] stream_timeout ({}); nextCursor or resumeToken continues", streaming.stream_timeout) });
         }
         self.cx.notify("notifications/stream/complete", complete).await;
-        let next = resume.map(|cursor| cursor.encode());
-        let mut structured =
-            json!({ "photos": first, "count": sent, "nextCursor": next, "streamId": stream_id, "chunks": sequence });
+        let after_stream = resume.map(|cursor| cursor.encode());
+        // nextCursor continues right after the result's last photo; streamCursor after the stream's.
+        let next = match after_first {
+            Some(cursor) if sent > first.len() as u64 => cursor.map(|c| c.encode()),
+            _ => after_stream.clone(),
+        };
+        let held = first.len();
+        let mut structured = json!({ "photos": first, "count": sent, "held": held, "nextCursor": next,
+            "streamCursor": after_stream, "summary": summary.to_json(), "streamId": stream_id, "chunks": sequence });
         if timed_out {
             structured["stoppedBy"] = json!("stream_timeout");
         }
@@ -273,9 +287,20 @@ impl Call<'_> {
             .take(5)
             .map(|p| format!("{} · {}", p.taken_at.as_deref().unwrap_or("undated"), p.file_name))
             .collect();
-        let stopped = if timed_out { " Stopped at the stream timeout; pass nextCursor to continue." } else { "" };
+        let stopped = if timed_out { " It stopped at the stream timeout." } else { "" };
+        let rest = if sent > held as u64 {
+            format!(
+                " This result holds the first {held}; the other {} went out only as notifications/stream/data events \
+                 (which many clients do not show). To page through them here, call queryPhotos with nextCursor: it \
+                 continues right after photo {held}. streamCursor continues after all {sent}.",
+                sent - held as u64
+            )
+        } else {
+            String::new()
+        };
         let text = format!(
-            "Streamed {sent} photos in {sequence} chunks as notifications/stream/data (stream {stream_id}, {seconds:.1} s).{stopped} First ones:\n{}",
+            "{sent} photos streamed in {sequence} chunks (stream {stream_id}, {seconds:.1} s).{stopped}{rest}\n{}\nFirst ones:\n{}",
+            summary.render(),
             lines.join("\n")
         );
         Ok(result(structured, text, Vec::new()))
