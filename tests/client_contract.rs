@@ -178,6 +178,7 @@ async fn every_request_the_tools_send_matches_immichs_openapi_spec() {
     let group = duplicates["groups"][0]["duplicateId"].clone();
     call("resolveDuplicates", json!({ "groups": [{ "duplicateId": group }] })).await;
     call("resolveDuplicates", json!({ "groups": [{ "duplicateId": group }], "dryRun": false })).await;
+    call("listPartners", json!({})).await;
     call("deletePhotos", json!({ "ids": [id] })).await;
     let other = photos["photos"][1]["id"].as_str().unwrap().to_string();
     call("deletePhotos", json!({ "ids": [id, other], "dryRun": false })).await;

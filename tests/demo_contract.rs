@@ -98,6 +98,8 @@ async fn every_operation_matches_the_spec() {
     conforming("GET", "/server/statistics", "/server/statistics", None, 200).await;
     conforming("GET", "/users/me", "/users/me", None, 200).await;
     conforming("GET", "/api-keys/me", "/api-keys/me", None, 200).await;
+    conforming("GET", "/partners", "/partners?direction=shared-by", None, 200).await;
+    conforming("GET", "/partners", "/partners?direction=shared-with", None, 200).await;
 
     let page = conforming(
         "POST",

@@ -1135,3 +1135,17 @@ async fn duplicate_groups_are_listed_and_resolved() {
     assert!(stranger.contains("is not in this group"), "{stranger}");
     assert_eq!(mcp.ok("listDuplicates", json!({ "limit": 1 })).await["total"], 199);
 }
+
+/// Partner sharing, from both sides: the demo's admin shares their library with the friend.
+#[tokio::test]
+async fn partners_are_listed_from_both_sides() {
+    let gw = Gateway::start("", &["--demo"]);
+    let admin = Mcp::connect(&gw, None).await.ok("listPartners", json!({})).await;
+    assert_eq!(admin["sharedByMe"][0]["name"], "Demo Friend", "{admin}");
+    assert_eq!(admin["sharedWithMe"], json!([]));
+    let friend = Mcp::connect(&gw, Some("demo-friend-key")).await;
+    let theirs = friend.call("listPartners", json!({})).await;
+    assert_eq!(theirs["structuredContent"]["sharedWithMe"][0]["email"], "admin@demo.immich.test", "{theirs}");
+    let text = theirs["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("Sharing their library with you: Demo Admin") && text.contains("share yours with: nobody"));
+}

@@ -15,8 +15,8 @@ const OWNER_EMAIL: &str = "admin@demo.immich.test";
 const NEWEST: i64 = 1_793_448_000;
 /// The library spans ten years back from `NEWEST`.
 const SPAN_SECS: i64 = 10 * 365 * 86_400;
-/// Uploads happened a fixed time after capture.
-const CREATED_AT: &str = "2026-11-01T09:00:00.000Z";
+/// When the demo's users and library were made (uploads happened a fixed time after capture).
+pub const CREATED_AT: &str = "2026-11-01T09:00:00.000Z";
 
 /// A place assets are taken at: (city, state, country, latitude, longitude).
 pub const PLACES: &[(&str, &str, &str, f64, f64)] = &[

@@ -26,6 +26,7 @@ mod photo;
 mod photos;
 pub mod registry;
 mod resources;
+mod sharing;
 mod stream;
 mod summary;
 mod tags;

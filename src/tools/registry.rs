@@ -133,6 +133,7 @@ pub fn all() -> Vec<Tool> {
         super::export::tools(),
         super::albums::tools(),
         super::people::tools(),
+        super::sharing::tools(),
         super::tags::tools(),
         super::timeline::tools(),
         super::map::tools(),

@@ -105,6 +105,7 @@ const ROUTES: &[Route] = &[
     route(Method::POST, "/api/auth/login", Public, |r| users::login(r.demo, &r.body)),
     route(Method::POST, "/api/auth/logout", Auth, |r| users::logout(r.demo, r.caller)),
     route(Method::GET, "/api/users/me", Needs("user.read"), |r| users::me(r.caller, r.lib)),
+    route(Method::GET, "/api/partners", Needs("partner.read"), |r| users::partners(r.caller, &r.query)),
     // Any key may read itself (Immich: `permission: false`).
     route(Method::GET, "/api/api-keys/me", Auth, |r| users::api_key_me(r.caller)),
     route(Method::GET, "/api/api-keys", Needs("apiKey.read"), |r| users::list_api_keys(r.demo, r.caller)),

@@ -10,7 +10,7 @@ use super::{json_response, message};
 use http::request::Parts;
 use hyper::Response;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What a route asks of its caller.
@@ -304,4 +304,26 @@ fn uuid_v4() -> String {
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// `GET /api/partners?direction=`: the admin shares their library with the friend. As Immich's
+/// partner service reads it, `shared-by` lists those the caller shares with (the admin's: the
+/// friend) and `shared-with` those who share with the caller (the friend's: the admin).
+pub fn partners(caller: &Caller, query: &BTreeMap<String, String>) -> Response<Body> {
+    let other = match (query.get("direction").map(String::as_str), caller.user) {
+        (Some("shared-by"), 0) => Some(1),
+        (Some("shared-with"), 1) => Some(0),
+        (Some("shared-with" | "shared-by"), _) => None,
+        _ => return super::validation("direction", "Invalid option: expected one of \"shared-by\"|\"shared-with\""),
+    };
+    let listed: Vec<Value> = other
+        .map(|n| {
+            let user = &USERS[n];
+            json!({ "id": user.id, "name": user.name, "email": user.email, "profileImagePath": "",
+                    "avatarColor": if n == 0 { "orange" } else { "green" }, "profileChangedAt": library::CREATED_AT,
+                    "inTimeline": true })
+        })
+        .into_iter()
+        .collect();
+    json_response(200, &Value::Array(listed))
 }
