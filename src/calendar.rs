@@ -23,6 +23,12 @@ pub fn date(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// `secs` as Immich writes dates, UTC (`2026-12-07T17:50:17.000Z`).
+pub fn iso_utc(secs: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(secs);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.000Z")
+}
+
 /// Now as RFC 3339 with milliseconds, UTC (`2026-12-07T17:50:17.123Z`).
 pub fn rfc3339_now() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

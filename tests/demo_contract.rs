@@ -100,6 +100,12 @@ async fn every_operation_matches_the_spec() {
     conforming("GET", "/api-keys/me", "/api-keys/me", None, 200).await;
     conforming("GET", "/partners", "/partners?direction=shared-by", None, 200).await;
     conforming("GET", "/partners", "/partners?direction=shared-with", None, 200).await;
+    let albums = conforming("GET", "/albums", "/albums", None, 200).await;
+    let link = json!({ "type": "ALBUM", "albumId": albums[0]["id"], "expiresAt": "2030-01-01T00:00:00.000Z", "password": "p" });
+    let made = conforming("POST", "/shared-links", "/shared-links", Some(link), 201).await;
+    conforming("GET", "/shared-links", "/shared-links", None, 200).await;
+    let id = made["id"].as_str().unwrap();
+    conforming("DELETE", "/shared-links/{id}", &format!("/shared-links/{id}"), None, 204).await;
 
     let page = conforming(
         "POST",

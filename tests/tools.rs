@@ -1149,3 +1149,55 @@ async fn partners_are_listed_from_both_sides() {
     let text = theirs["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("Sharing their library with you: Demo Admin") && text.contains("share yours with: nobody"));
 }
+
+/// Shared links: an album's and chosen photos', with an expiry and a password (never shown back),
+/// listed (all, or an album's), deleted; bad input is named.
+#[tokio::test]
+async fn albums_and_photos_are_shared_with_links() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    assert_eq!(mcp.call("listSharedLinks", json!({})).await["content"][0]["text"], "No shared links.");
+    let album = mcp.ok("listAlbums", json!({})).await["albums"][0].clone();
+    let made = mcp
+        .ok(
+            "createSharedLink",
+            json!({ "albumId": album["id"], "expiresInDays": 7, "password": "s3cret-words", "description": "for grandma" }),
+        )
+        .await;
+    let link = &made["link"];
+    assert!(link["url"].as_str().unwrap().starts_with(&gw.at("/share/")), "{link}");
+    assert_eq!((link["hasPassword"].as_bool(), link["albumId"].as_str()), (Some(true), album["id"].as_str()));
+    assert!(link["expiresAt"].as_str().is_some_and(|e| e.ends_with(".000Z")), "{link}");
+    assert!(!made.to_string().contains("s3cret-words"), "the password is never shown back: {made}");
+    let ids: Vec<Value> = mcp.ok("queryPhotos", json!({ "limit": 2 })).await["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
+    let second = mcp.ok("createSharedLink", json!({ "photoIds": ids, "allowDownload": false })).await;
+    assert_eq!(
+        (second["link"]["photoCount"].as_u64(), second["link"]["allowDownload"].as_bool()),
+        (Some(2), Some(false))
+    );
+    assert_eq!(mcp.ok("listSharedLinks", json!({})).await["links"].as_array().unwrap().len(), 2);
+    let of_album = mcp.ok("listSharedLinks", json!({ "albumId": album["id"] })).await;
+    assert_eq!(of_album["links"].as_array().unwrap().len(), 1);
+
+    mcp.ok("deleteSharedLink", json!({ "id": link["id"] })).await;
+    assert_eq!(mcp.ok("listSharedLinks", json!({})).await["links"].as_array().unwrap().len(), 1);
+    let again = mcp.error("deleteSharedLink", json!({ "id": link["id"] })).await;
+    assert!(again.contains("Not found or no sharedLink.delete access"), "{again}");
+
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    assert!(mcp.error("createSharedLink", json!({})).await.contains("either albumId or photoIds"));
+    let stranger = mcp.error("createSharedLink", json!({ "albumId": unknown })).await;
+    assert!(stranger.contains("Not found or no album.share access"), "Immich's own words: {stranger}");
+    assert!(
+        mcp.error("createSharedLink", json!({ "albumId": album["id"], "expiresAt": "soon" }))
+            .await
+            .contains("`expiresAt`")
+    );
+    let both = json!({ "albumId": album["id"], "expiresAt": "2030-01-01", "expiresInDays": 3 });
+    assert!(mcp.error("createSharedLink", both).await.contains("either expiresAt or expiresInDays"));
+}

@@ -81,6 +81,8 @@ pub enum Kind {
     ApiKey = 6,
     /// A group of duplicate assets.
     Duplicate = 7,
+    /// A shared link.
+    SharedLink = 8,
 }
 
 const INDEX_MASK: u64 = 0x5a5a_5a5a_5a5a;
@@ -262,6 +264,39 @@ pub struct Mutations {
     pub albums: Vec<AlbumState>,
     /// Tags by index.
     pub tags: Vec<TagState>,
+    /// Shared links by index (removed ones stay, marked).
+    pub links: Vec<SharedLinkState>,
+}
+
+/// A shared link made through the API.
+#[derive(Clone, Debug)]
+pub struct SharedLinkState {
+    /// The album it shares, or `None` for chosen assets.
+    pub album: Option<usize>,
+    /// The assets it shares (an individual link).
+    pub assets: Vec<u64>,
+    /// Description.
+    pub description: Option<String>,
+    /// Expiry (ISO 8601), if any.
+    pub expires_at: Option<String>,
+    /// Password, if any.
+    pub password: Option<String>,
+    /// Downloads allowed.
+    pub allow_download: bool,
+    /// Metadata shown.
+    pub show_metadata: bool,
+    /// The key in its URL (`/share/<key>`).
+    pub key: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Removed.
+    pub deleted: bool,
+}
+
+/// The URL key of shared link `index`: 48 bytes in base64url, as Immich makes them.
+pub fn link_key(index: u64) -> String {
+    let bytes: Vec<u8> = (0..6).flat_map(|n| mix(hash(Kind::SharedLink, index) ^ n).to_le_bytes()).collect();
+    base64(&bytes).replace('+', "-").replace('/', "_").trim_end_matches('=').to_string()
 }
 
 impl Mutations {
@@ -401,7 +436,7 @@ impl Library {
             .collect();
         Library {
             len,
-            state: Mutex::new(Mutations { assets: HashMap::new(), albums, tags }),
+            state: Mutex::new(Mutations { assets: HashMap::new(), albums, tags, links: Vec::new() }),
             pages: PageCache::default(),
         }
     }

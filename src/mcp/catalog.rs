@@ -318,6 +318,9 @@ pub struct CallContext {
     /// Where the gateway's own paths start, as this request reached it: its public base URL and
     /// `[server] path_prefix` (links back to the gateway are made from it).
     pub public_base: Option<String>,
+    /// The gateway's public base URL without the path prefix: where Immich's web app is reached
+    /// through it (shared links are made from it).
+    pub web_base: Option<String>,
     /// The authenticated caller, whose [`CallContext::owner`] owns what this call makes.
     pub principal: Option<crate::auth::Principal>,
     /// The reply is an SSE stream, so the call may send data notifications before its result.
@@ -347,6 +350,7 @@ impl CallContext {
             input: InputRound::default(),
             immich: None,
             public_base: None,
+            web_base: None,
             principal: None,
             streaming: false,
             transport: "sse",
@@ -441,6 +445,12 @@ impl CallContext {
     /// Sets the public base URL for links back to the gateway.
     pub fn with_public_base(mut self, base: String) -> CallContext {
         self.public_base = Some(base);
+        self
+    }
+
+    /// Sets the public base URL Immich's web app is reached at through the gateway.
+    pub fn with_web_base(mut self, base: String) -> CallContext {
+        self.web_base = Some(base);
         self
     }
 

@@ -134,6 +134,7 @@ pub fn all() -> Vec<Tool> {
         super::albums::tools(),
         super::people::tools(),
         super::sharing::tools(),
+        super::sharing::link_tools(),
         super::tags::tools(),
         super::timeline::tools(),
         super::map::tools(),

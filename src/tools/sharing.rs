@@ -1,7 +1,7 @@
 //! Sharing: who shares their library with whom (Immich's partners).
 
-use super::call::{Call, Outcome, result};
-use super::registry::{Tool, any_object, output, schema};
+use super::call::{Call, Outcome, bad_argument, result};
+use super::registry::{Tool, any_object, id, id_list, output, schema};
 use crate::immich::path::ApiPath;
 use serde_json::{Value, json};
 
@@ -48,4 +48,156 @@ async fn list_partners(call: &Call<'_>) -> Outcome {
     let text =
         format!("Sharing their library with you: {}.\nYou share yours with: {}.", names(&with_me), names(&by_me));
     Ok(result(json!({ "sharedWithMe": compact(&with_me), "sharedByMe": compact(&by_me) }), text, Vec::new()))
+}
+
+/// The shared-link tools.
+pub(super) fn link_tools() -> Vec<Tool> {
+    vec![
+        Tool::reads(
+            "listSharedLinks",
+            "List shared links",
+            "The links the user made to share an album or photos with anyone who has the link: what each shares, \
+                its address, expiry and whether it has a password.",
+            &["sharedLink.read"],
+            |call| Box::pin(list_shared_links(call)),
+        )
+        .input(schema(json!({ "albumId": id() }), &[]))
+        .output(output(json!({ "links": { "type": "array", "items": link_schema() } }), &["links"])),
+        Tool::reads(
+            "createSharedLink",
+            "Share with a link",
+            "Make a link that shows an album (albumId) or chosen photos (photoIds) to anyone who has it, in Immich's \
+                web app. Optional: an expiry (expiresAt, or expiresInDays), a password, a description, whether \
+                downloads are allowed (default true) and metadata shown (default true).",
+            &["sharedLink.create"],
+            |call| Box::pin(create_shared_link(call)),
+        )
+        .input(schema(
+            json!({
+                "albumId": id(),
+                "photoIds": id_list("Photos to share (instead of an album)."),
+                "description": { "type": "string" },
+                "expiresAt": { "type": "string", "description": "ISO 8601 date or date-time the link stops working." },
+                "expiresInDays": { "type": "integer", "minimum": 1, "maximum": 3650 },
+                "password": { "type": "string", "minLength": 1, "description": "Asked of whoever opens the link (never shown again)." },
+                "allowDownload": { "type": "boolean" },
+                "showMetadata": { "type": "boolean" }
+            }),
+            &[],
+        ))
+        .output(output(json!({ "link": link_schema() }), &["link"]))
+        .writes(false),
+        Tool::reads(
+            "deleteSharedLink",
+            "Delete a shared link",
+            "Remove a shared link: whoever has it can no longer open it. The album or photos are not touched.",
+            &["sharedLink.delete"],
+            |call| Box::pin(delete_shared_link(call)),
+        )
+        .input(schema(json!({ "id": id() }), &["id"]))
+        .output(output(json!({ "deleted": { "type": "string" } }), &["deleted"]))
+        .writes(true)
+        .destructive(),
+    ]
+}
+
+fn link_schema() -> Value {
+    json!({ "type": "object", "properties": {
+        "id": { "type": "string" }, "url": { "type": ["string", "null"], "description": "The address to send people." },
+        "shares": { "type": "string", "description": "The album's name, or how many photos." },
+        "albumId": { "type": ["string", "null"] }, "photoCount": { "type": "integer" },
+        "description": { "type": ["string", "null"] }, "expiresAt": { "type": ["string", "null"] },
+        "hasPassword": { "type": "boolean" }, "allowDownload": { "type": "boolean" } },
+        "required": ["id", "shares", "hasPassword"] })
+}
+
+/// A link as the tools show it: never its password, only whether it has one.
+fn compact_link(call: &Call<'_>, link: &Value) -> Value {
+    let url = match (call.cx.web_base.as_deref(), link["key"].as_str()) {
+        (Some(base), Some(key)) => Some(format!("{base}/share/{key}")),
+        _ => None,
+    };
+    let album = &link["album"];
+    let photos = link["assets"].as_array().map_or(0, Vec::len);
+    let shares = match album["albumName"].as_str() {
+        Some(name) => format!("album \"{name}\""),
+        None => format!("{photos} photos"),
+    };
+    json!({
+        "id": link["id"], "url": url, "shares": shares, "albumId": album.get("id"), "photoCount": photos,
+        "description": link["description"], "expiresAt": link["expiresAt"],
+        "hasPassword": link["password"].as_str().is_some_and(|p| !p.is_empty()), "allowDownload": link["allowDownload"]
+    })
+}
+
+fn render_link(link: &Value) -> String {
+    let mut parts = vec![link["shares"].as_str().unwrap_or("").to_string()];
+    parts.push(link["url"].as_str().map_or("(open Immich → Sharing for its address)".into(), str::to_string));
+    if let Some(expires) = link["expiresAt"].as_str() {
+        parts.push(format!("expires {expires}"));
+    }
+    if link["hasPassword"] == true {
+        parts.push("password".into());
+    }
+    parts.push(format!("id {}", link["id"].as_str().unwrap_or("")));
+    parts.join(" · ")
+}
+
+async fn list_shared_links(call: &Call<'_>) -> Outcome {
+    let mut query = Vec::new();
+    if let Some(album) = call.optional_uuid("albumId")? {
+        query.push(("albumId", album.as_str().to_string()));
+    }
+    let links: Vec<Value> = call.client().get(call.key, &ApiPath::fixed("/api/shared-links"), &query).await?;
+    let links: Vec<Value> = links.iter().map(|l| compact_link(call, l)).collect();
+    let text = if links.is_empty() {
+        "No shared links.".to_string()
+    } else {
+        links.iter().map(render_link).collect::<Vec<_>>().join("\n")
+    };
+    Ok(result(json!({ "links": links }), text, Vec::new()))
+}
+
+async fn create_shared_link(call: &Call<'_>) -> Outcome {
+    let album = call.optional_uuid("albumId")?;
+    let photos = call.uuids("photoIds")?;
+    let mut body = match (album, photos.is_empty()) {
+        (Some(album), true) => json!({ "type": "ALBUM", "albumId": album }),
+        (None, false) => json!({ "type": "INDIVIDUAL", "assetIds": photos }),
+        _ => return Err(bad_argument("give either albumId or photoIds")),
+    };
+    let expires = match (call.date_arg("expiresAt")?, call.args["expiresInDays"].as_u64()) {
+        (Some(_), Some(_)) => return Err(bad_argument("give either expiresAt or expiresInDays")),
+        (Some(date), None) => Some(super::call::date_time(date, "T23:59:59.999Z")),
+        (None, Some(days)) => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            Some(crate::calendar::iso_utc(now.as_secs() as i64 + days as i64 * 86_400))
+        }
+        (None, None) => None,
+    };
+    if let Some(expires) = expires {
+        body["expiresAt"] = json!(expires);
+    }
+    for key in ["description", "password"] {
+        if let Some(value) = call.str_arg(key) {
+            body[key] = json!(value);
+        }
+    }
+    for key in ["allowDownload", "showMetadata"] {
+        if let Some(value) = call.args[key].as_bool() {
+            body[key] = json!(value);
+        }
+    }
+    let link: Value =
+        call.client().write(call.key, reqwest::Method::POST, &ApiPath::fixed("/api/shared-links"), &body).await?;
+    let link = compact_link(call, &link);
+    let text = format!("Shared link made: {}", render_link(&link));
+    Ok(result(json!({ "link": link }), text, Vec::new()))
+}
+
+async fn delete_shared_link(call: &Call<'_>) -> Outcome {
+    let id = call.uuid("id")?;
+    let path = ApiPath::fixed("/api/shared-links").id(&id);
+    call.client().write_empty(call.key, reqwest::Method::DELETE, &path, &json!({})).await?;
+    Ok(result(json!({ "deleted": id.as_str() }), format!("Deleted shared link {id}: it no longer opens."), Vec::new()))
 }

@@ -10,6 +10,7 @@ mod albums;
 mod assets;
 mod downloads;
 mod duplicates;
+mod links;
 mod people;
 mod search;
 mod server;
@@ -106,6 +107,9 @@ const ROUTES: &[Route] = &[
     route(Method::POST, "/api/auth/logout", Auth, |r| users::logout(r.demo, r.caller)),
     route(Method::GET, "/api/users/me", Needs("user.read"), |r| users::me(r.caller, r.lib)),
     route(Method::GET, "/api/partners", Needs("partner.read"), |r| users::partners(r.caller, &r.query)),
+    route(Method::GET, "/api/shared-links", Needs("sharedLink.read"), |r| links::list(r.lib, &r.query)),
+    route(Method::POST, "/api/shared-links", Needs("sharedLink.create"), |r| links::create(r.lib, &r.body)),
+    route(Method::DELETE, "/api/shared-links/:id", Needs("sharedLink.delete"), |r| links::remove(r.lib, r.param(0))),
     // Any key may read itself (Immich: `permission: false`).
     route(Method::GET, "/api/api-keys/me", Auth, |r| users::api_key_me(r.caller)),
     route(Method::GET, "/api/api-keys", Needs("apiKey.read"), |r| users::list_api_keys(r.demo, r.caller)),
