@@ -98,7 +98,7 @@ async fn every_request_the_tools_send_matches_immichs_openapi_spec() {
     let demo = demo::spawn(2_000, Fault::default());
     let (forwarder, log) = recording_forwarder(demo);
     let gw = common::Gateway::start(
-        &format!("[immich]\nbase_url = \"http://{forwarder}\"\napi_key = \"{}\"\n", common::ADMIN),
+        &format!("[immich]\nbase_url = \"http://{forwarder}\"\napi_key = \"{}\"\n{}", common::ADMIN, common::ALL_TOOLS),
         &[],
     );
 

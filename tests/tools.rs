@@ -974,7 +974,7 @@ async fn export_without_a_selection_is_an_argument_error() {
 /// listTrash); restoring brings them back; emptying needs `confirm: true` and then deletes for good.
 #[tokio::test]
 async fn photos_go_to_the_trash_and_back_and_only_a_confirmed_empty_deletes_them() {
-    let gw = Gateway::start("", &["--demo"]);
+    let gw = Gateway::start(common::ALL_TOOLS, &["--demo"]);
     let mcp = Mcp::connect(&gw, None).await;
     let first = mcp.ok("queryPhotos", json!({ "limit": 3 })).await;
     let ids: Vec<String> =
@@ -1035,7 +1035,7 @@ async fn photos_go_to_the_trash_and_back_and_only_a_confirmed_empty_deletes_them
 /// Text in photos (Immich's OCR: `queryPhotos` `text`, `getPhotoText`) and the largest photos.
 #[tokio::test]
 async fn photos_are_found_by_their_text_and_by_their_size() {
-    let gw = Gateway::start("", &["--demo"]);
+    let gw = Gateway::start(common::ALL_TOOLS, &["--demo"]);
     let mcp = Mcp::connect(&gw, None).await;
     let found = mcp.ok("queryPhotos", json!({ "text": "platform 3", "limit": 5 })).await;
     assert_eq!(found["count"], 5, "{found}");
@@ -1079,7 +1079,7 @@ async fn photos_are_found_by_their_text_and_by_their_size() {
 /// copies named (or suggested) and trashes the rest; a group that cannot be resolved says why.
 #[tokio::test]
 async fn duplicate_groups_are_listed_and_resolved() {
-    let gw = Gateway::start("", &["--demo"]);
+    let gw = Gateway::start(common::ALL_TOOLS, &["--demo"]);
     let mcp = Mcp::connect(&gw, None).await;
     let first = mcp.ok("listDuplicates", json!({})).await;
     assert_eq!(first["total"], 200, "a burst shot twice every 50 photos");
@@ -1136,10 +1136,44 @@ async fn duplicate_groups_are_listed_and_resolved() {
     assert_eq!(mcp.ok("listDuplicates", json!({ "limit": 1 })).await["total"], 199);
 }
 
+/// Toolsets: core and organize by default; sharing and clean-up when asked for; `enabled` picks
+/// tools whatever their toolset; a toolset that does not exist is a configuration error.
+#[tokio::test]
+async fn toolsets_choose_what_a_model_is_offered() {
+    let default = Mcp::connect(&Gateway::start("", &["--demo"]), None).await.tool_names().await;
+    assert!(default.contains(&"queryPhotos".to_string()) && default.contains(&"updatePhotos".to_string()));
+    for hidden in ["deletePhotos", "emptyTrash", "createSharedLink", "listDuplicates"] {
+        assert!(!default.contains(&hidden.to_string()), "{hidden} is offered by default: {default:?}");
+    }
+    let gw = Gateway::start("[tools]\ntoolsets = [\"core\", \"cleanup\"]\n", &["--demo"]);
+    let names = Mcp::connect(&gw, None).await.tool_names().await;
+    assert!(names.contains(&"emptyTrash".to_string()) && names.contains(&"getPhoto".to_string()), "{names:?}");
+    assert!(!names.contains(&"createAlbum".to_string()) && !names.contains(&"listSharedLinks".to_string()));
+    let all = Mcp::connect(&Gateway::start(common::ALL_TOOLS, &["--demo"]), None).await.tool_names().await;
+    assert_eq!(
+        all.len(),
+        immich_mcp_gateway::tool_count(
+            &toml::from_str::<immich_mcp_gateway::config::ToolsConfig>("toolsets = [\"all\"]").unwrap()
+        )
+    );
+    let picked = Gateway::start("[tools]\nenabled = [\"queryPhotos\", \"listTrash\"]\n", &["--demo"]);
+    assert_eq!(Mcp::connect(&picked, None).await.tool_names().await, vec!["queryPhotos", "listTrash"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, "[tools]\ntoolsets = [\"core\", \"faces2\"]\n").unwrap();
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_immich-mcp-gateway"))
+        .args(["--check", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stderr).to_string() + &String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success() && said.contains("2:") && said.contains("faces2"), "{said}");
+}
+
 /// Partner sharing, from both sides: the demo's admin shares their library with the friend.
 #[tokio::test]
 async fn partners_are_listed_from_both_sides() {
-    let gw = Gateway::start("", &["--demo"]);
+    let gw = Gateway::start(common::ALL_TOOLS, &["--demo"]);
     let admin = Mcp::connect(&gw, None).await.ok("listPartners", json!({})).await;
     assert_eq!(admin["sharedByMe"][0]["name"], "Demo Friend", "{admin}");
     assert_eq!(admin["sharedWithMe"], json!([]));
@@ -1154,7 +1188,7 @@ async fn partners_are_listed_from_both_sides() {
 /// listed (all, or an album's), deleted; bad input is named.
 #[tokio::test]
 async fn albums_and_photos_are_shared_with_links() {
-    let gw = Gateway::start("", &["--demo"]);
+    let gw = Gateway::start(common::ALL_TOOLS, &["--demo"]);
     let mcp = Mcp::connect(&gw, None).await;
     assert_eq!(mcp.call("listSharedLinks", json!({})).await["content"][0]["text"], "No shared links.");
     let album = mcp.ok("listAlbums", json!({})).await["albums"][0].clone();

@@ -537,13 +537,34 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// A group of Immich tools offered together (`[tools] toolsets`), so a model's tool list holds
+/// only what it is there for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Toolset {
+    /// Finding and reading: search, photos, albums, people, tags, timeline, map, memories, text,
+    /// statistics, exports.
+    Core,
+    /// Changing the library without removing photos: albums, tags, photo details.
+    Organize,
+    /// Partners and shared links (public links to albums and photos).
+    Sharing,
+    /// Large files, duplicates and the trash (moves photos to the trash; `emptyTrash` deletes).
+    Cleanup,
+    /// Every tool.
+    All,
+}
+
 /// `[tools]`: which Immich tools MCP clients see and their limits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ToolsConfig {
+    /// The toolsets offered (`core` and `organize` by default: nothing that removes photos or
+    /// makes public links unless asked for).
+    pub toolsets: Vec<Toolset>,
     /// Offer only tools that read (hides every tool that writes).
     pub read_only: bool,
-    /// When non-empty, offer only these tools.
+    /// When non-empty, offer only these tools (whatever their toolset).
     pub enabled: Vec<String>,
     /// Never offer these tools.
     pub disabled: Vec<String>,
@@ -558,9 +579,17 @@ pub struct ToolsConfig {
     pub max_image_bytes: Size,
 }
 
+impl ToolsConfig {
+    /// Whether `toolset` is offered.
+    pub fn offers(&self, toolset: Toolset) -> bool {
+        self.toolsets.iter().any(|t| *t == toolset || *t == Toolset::All)
+    }
+}
+
 impl Default for ToolsConfig {
     fn default() -> Self {
         ToolsConfig {
+            toolsets: vec![Toolset::Core, Toolset::Organize],
             read_only: false,
             enabled: Vec::new(),
             disabled: Vec::new(),

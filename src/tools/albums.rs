@@ -4,6 +4,7 @@ use super::call::{Call, Outcome, photo_page, prepend_text, result};
 use super::cursor::{Cursor, next_cursor};
 use super::photo::Photo;
 use super::registry::{Streams, Threshold, Tool, any_object, cursor, id, id_list, output, photo_page_schema, schema};
+use crate::config::Toolset;
 use crate::immich::client::Album;
 use crate::immich::path::ApiPath;
 use serde_json::{Map, Value, json};
@@ -51,7 +52,8 @@ pub(super) fn tools() -> Vec<Tool> {
                 &["name"],
             ))
         .output(output(json!({ "album": any_object() }), &["album"]))
-        .writes(false),
+        .writes(false)
+        .toolset(Toolset::Organize),
         Tool::reads(
             "addToAlbum",
             "Add photos to an album",
@@ -64,7 +66,8 @@ pub(super) fn tools() -> Vec<Tool> {
                 json!({ "added": { "type": "integer" }, "results": { "type": "array", "items": any_object() } }),
                 &["added", "results"],
             ))
-        .writes(false),
+        .writes(false)
+        .toolset(Toolset::Organize),
         Tool::reads(
             "removeFromAlbum",
             "Remove photos from an album",
@@ -81,6 +84,7 @@ pub(super) fn tools() -> Vec<Tool> {
                 &["removed", "results"],
             ))
         .writes(false)
+        .toolset(Toolset::Organize)
         .destructive(),
     ]
 }

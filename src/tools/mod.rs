@@ -104,7 +104,10 @@ impl ImmichCatalog {
         let tools = registry::all()
             .into_iter()
             .filter(|d| !(config.read_only && d.writes))
-            .filter(|d| config.enabled.is_empty() || config.enabled.iter().any(|n| n == d.name))
+            .filter(|d| match config.enabled.is_empty() {
+                true => config.offers(d.toolset),
+                false => config.enabled.iter().any(|n| n == d.name),
+            })
             .filter(|d| !config.disabled.iter().any(|n| n == d.name))
             .filter_map(|d| {
                 let available = d.permissions.iter().all(|p| allowed(p));

@@ -6,6 +6,7 @@ use super::photo::Photo;
 use super::registry::{
     Streams, Threshold, Tool, any_object, cursor, id, id_list, photo_page_schema, photo_schema, schema,
 };
+use crate::config::Toolset;
 use crate::immich::ImmichError;
 use crate::immich::client::Asset;
 use crate::immich::path::{ApiPath, Uuid};
@@ -114,7 +115,8 @@ pub(super) fn tools() -> Vec<Tool> {
             ))
         .output(json!({ "type": "object", "properties": { "updated": { "type": "integer" }, "dryRun": { "type": "boolean" }, "changes": any_object() },
                 "required": ["updated", "dryRun", "changes"] }))
-        .writes(true),
+        .writes(true)
+        .toolset(Toolset::Organize),
     ]
 }
 

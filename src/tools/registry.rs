@@ -4,6 +4,7 @@
 //! entry in one family's `tools()`. The tool reference (`docs/tools.md`) is generated from here.
 
 use super::call::{Call, Outcome};
+use crate::config::Toolset;
 use futures::future::BoxFuture;
 use rmcp::model::{Tool as McpTool, ToolAnnotations};
 use serde_json::{Map, Value, json};
@@ -52,6 +53,8 @@ pub struct Tool {
     pub destructive: bool,
     /// The same call twice changes nothing more than once.
     pub idempotent: bool,
+    /// The toolset it is offered in (`[tools] toolsets`).
+    pub toolset: Toolset,
     pub(crate) streams: Streams,
     pub(crate) run: Handler,
 }
@@ -76,6 +79,7 @@ impl Tool {
             writes: false,
             destructive: false,
             idempotent: true,
+            toolset: Toolset::Core,
             streams: Streams::Never,
             run,
         }
@@ -97,6 +101,12 @@ impl Tool {
     pub(crate) fn writes(mut self, idempotent: bool) -> Tool {
         self.writes = true;
         self.idempotent = idempotent;
+        self
+    }
+
+    /// It belongs to `toolset` (every tool of a family that is not `core` is in its family's).
+    pub(crate) fn toolset(mut self, toolset: Toolset) -> Tool {
+        self.toolset = toolset;
         self
     }
 
@@ -126,26 +136,28 @@ impl Tool {
     }
 }
 
-/// Every Immich tool, in listing order: one family after another.
+/// Every Immich tool, in listing order: one family after another. The core families' tools that
+/// write are `organize`'s (said where each is defined); the other families are a toolset each.
 pub fn all() -> Vec<Tool> {
+    let whole = |tools: Vec<Tool>, toolset: Toolset| tools.into_iter().map(move |t| t.toolset(toolset));
     [
         super::photos::tools(),
         super::export::tools(),
         super::albums::tools(),
         super::people::tools(),
-        super::sharing::tools(),
-        super::sharing::link_tools(),
         super::tags::tools(),
         super::timeline::tools(),
         super::map::tools(),
         super::library::tools(),
         super::text::tools(),
-        super::cleanup::tools(),
-        super::duplicates::tools(),
-        super::trash::tools(),
     ]
     .into_iter()
     .flatten()
+    .chain(whole(super::sharing::tools(), Toolset::Sharing))
+    .chain(whole(super::sharing::link_tools(), Toolset::Sharing))
+    .chain(whole(super::cleanup::tools(), Toolset::Cleanup))
+    .chain(whole(super::duplicates::tools(), Toolset::Cleanup))
+    .chain(whole(super::trash::tools(), Toolset::Cleanup))
     .collect()
 }
 
@@ -226,8 +238,9 @@ pub fn reference_markdown() -> String {
          Every tool returns `structuredContent` (matching its output schema) and a compact text rendering. Immich failures come back as \
          results with `isError: true` and Immich's own message; arguments the gateway refuses itself (an id that is not a UUID, a cursor it \
          did not hand out) say `Invalid arguments` and never reach Immich. Tools the Immich key lacks permissions for are hidden (or marked \
-         unavailable with `[tools] hide_unavailable = false`); `[tools] read_only = true` hides every tool that writes.\n\n\
-         | tool | title | reads/writes | Immich permissions |\n|---|---|---|---|\n",
+         unavailable with `[tools] hide_unavailable = false`); `[tools] read_only = true` hides every tool that writes. \
+         `[tools] toolsets` picks the toolsets offered (`core` and `organize` by default; `sharing`, `cleanup`, or `all`).\n\n\
+         | tool | title | toolset | reads/writes | Immich permissions |\n|---|---|---|---|---|\n",
     );
     let tools = all();
     for d in &tools {
@@ -238,11 +251,13 @@ pub fn reference_markdown() -> String {
         } else {
             "reads"
         };
+        let toolset = serde_json::to_value(d.toolset).ok().and_then(|v| v.as_str().map(str::to_string));
         out.push_str(&format!(
-            "| [`{}`](#{}) | {} | {} | {} |\n",
+            "| [`{}`](#{}) | {} | {} | {} | {} |\n",
             d.name,
             d.name.to_lowercase(),
             d.title,
+            toolset.unwrap_or_default(),
             kind,
             d.permissions.join(", ")
         ));

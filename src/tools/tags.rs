@@ -2,6 +2,7 @@
 
 use super::call::{Call, Outcome, result};
 use super::registry::{Tool, any_object, id_list, output, schema};
+use crate::config::Toolset;
 use crate::immich::client::Tag;
 use crate::immich::path::{ApiPath, Uuid};
 use serde_json::{Value, json};
@@ -34,7 +35,8 @@ pub(super) fn tools() -> Vec<Tool> {
                 json!({ "tagged": { "type": "integer" }, "tags": { "type": "array", "items": any_object() } }),
                 &["tagged"],
             ))
-        .writes(false),
+        .writes(false)
+        .toolset(Toolset::Organize),
     ]
 }
 

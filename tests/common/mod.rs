@@ -233,11 +233,15 @@ pub fn raw_get(base: &str, path: &str) -> std::io::Result<(u16, String, Vec<u8>)
     raw_request(base, format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes())
 }
 
-/// How many Immich tools the gateway offers a key that may do everything (the registry's count).
+/// How many Immich tools the gateway offers by default a key that may do everything.
 #[allow(dead_code)]
 pub fn tool_count() -> usize {
-    immich_mcp_gateway::tool_count()
+    immich_mcp_gateway::tool_count(&Default::default())
 }
+
+/// `[tools]` offering every toolset (the default leaves out sharing and clean-up).
+#[allow(dead_code)]
+pub const ALL_TOOLS: &str = "[tools]\ntoolsets = [\"all\"]\n";
 
 /// The value of the series `series` (its name and labels as `/metrics` writes them) on the
 /// gateway at `base`, if it is there.
