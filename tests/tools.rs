@@ -1235,3 +1235,48 @@ async fn albums_and_photos_are_shared_with_links() {
     let both = json!({ "albumId": album["id"], "expiresAt": "2030-01-01", "expiresInDays": 3 });
     assert!(mcp.error("createSharedLink", both).await.contains("either expiresAt or expiresInDays"));
 }
+
+/// Prompts for the common jobs, rendered with their arguments; album, person and tag names
+/// complete from the caller's library.
+#[tokio::test]
+async fn prompts_for_common_jobs_and_names_that_complete() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let listed = mcp.rpc("prompts/list", json!({})).await;
+    let names: Vec<&str> =
+        listed["result"]["prompts"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    for name in ["find-duplicates", "trip-album", "who-is-in", "photos-of", "tagged", "tidy-trash"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let trip =
+        json!({ "name": "trip-album", "arguments": { "place": "Lisbon", "from": "2024-05-01", "to": "2024-05-07" } });
+    let got = mcp.rpc("prompts/get", trip).await;
+    let text = got["result"]["messages"][0]["content"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("trip to Lisbon from 2024-05-01 to 2024-05-07") && text.contains("\"Lisbon 2024-05-01\""),
+        "{text}"
+    );
+    let missing = mcp.rpc("prompts/get", json!({ "name": "photos-of", "arguments": {} })).await;
+    assert_eq!(missing["error"]["code"], -32602);
+    assert!(missing["error"]["message"].as_str().unwrap().contains("`person`"));
+
+    let complete = |prompt: &str, argument: &str, value: &str| json!({ "ref": { "type": "ref/prompt", "name": prompt }, "argument": { "name": argument, "value": value } });
+    let values = |reply: &Value| -> Vec<String> {
+        reply["result"]["completion"]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let people = mcp.rpc("completion/complete", complete("photos-of", "person", "al")).await;
+    assert!(values(&people).contains(&"Alice".to_string()), "{people}");
+    let album = mcp.ok("listAlbums", json!({})).await["albums"][0]["name"].as_str().unwrap().to_string();
+    let albums = mcp.rpc("completion/complete", complete("who-is-in", "album", &album[..2].to_lowercase())).await;
+    assert!(values(&albums).contains(&album), "{albums}");
+    let tag = mcp.ok("listTags", json!({})).await["tags"][0]["value"].as_str().unwrap().to_string();
+    let tags = mcp.rpc("completion/complete", complete("tagged", "tag", &tag[..1])).await;
+    assert!(values(&tags).contains(&tag), "{tags}");
+    let nothing = mcp.rpc("completion/complete", complete("trip-album", "place", "Li")).await;
+    assert!(values(&nothing).is_empty(), "places do not complete: {nothing}");
+}

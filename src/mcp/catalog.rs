@@ -108,8 +108,9 @@ pub trait Catalog: Send + Sync {
     async fn get_prompt(&self, _name: &str, _arguments: &Value, _cx: &CallContext) -> Option<Result<Value, RpcError>> {
         None
     }
-    /// Completes an argument of a prompt or resource template this catalogue owns.
-    async fn complete(&self, _reference: &Value, _argument: &Value) -> Option<Value> {
+    /// Completes an argument of a prompt or resource template this catalogue owns, for the caller
+    /// of `cx` (whose Immich key reads the names).
+    async fn complete(&self, _reference: &Value, _argument: &Value, _cx: &CallContext) -> Option<Value> {
         None
     }
 }

@@ -464,7 +464,7 @@ impl Catalog for ConformanceFixtures {
         }))
     }
 
-    async fn complete(&self, reference: &Value, argument: &Value) -> Option<Value> {
+    async fn complete(&self, reference: &Value, argument: &Value, _cx: &CallContext) -> Option<Value> {
         let known = reference["name"].as_str().is_some_and(|n| n.starts_with("test_"))
             || reference["uri"].as_str().is_some_and(|u| u.starts_with("test://"));
         if !known {

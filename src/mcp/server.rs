@@ -165,7 +165,7 @@ impl McpServer {
                 Ok(json!({ "prompts": self.catalogs.iter().flat_map(|c| c.prompts()).collect::<Vec<_>>() }))
             }
             Some(Method::PromptsGet) => self.get_prompt(params, cx).await,
-            Some(Method::CompletionComplete) => self.complete(params).await,
+            Some(Method::CompletionComplete) => self.complete(params, cx).await,
             Some(Method::LoggingSetLevel) => {
                 let level = required_str(params, "level")?;
                 super::catalog::LogLevel::parse(level)
@@ -289,7 +289,7 @@ impl McpServer {
         Err(RpcError::invalid_params(format!("unknown prompt {name:?}")))
     }
 
-    async fn complete(&self, params: &Value) -> Result<Value, RpcError> {
+    async fn complete(&self, params: &Value, cx: &CallContext) -> Result<Value, RpcError> {
         let reference =
             params.get("ref").filter(|r| r.is_object()).ok_or_else(|| RpcError::invalid_params("`ref` is required"))?;
         let argument = params
@@ -297,7 +297,7 @@ impl McpServer {
             .filter(|a| a.is_object())
             .ok_or_else(|| RpcError::invalid_params("`argument` is required"))?;
         for catalog in &self.catalogs {
-            if let Some(result) = catalog.complete(reference, argument).await {
+            if let Some(result) = catalog.complete(reference, argument, cx).await {
                 return Ok(result);
             }
         }

@@ -24,6 +24,7 @@ mod map;
 mod people;
 mod photo;
 mod photos;
+mod prompts;
 pub mod registry;
 mod resources;
 mod sharing;
@@ -197,6 +198,18 @@ impl Catalog for ImmichCatalog {
 
     async fn read_resource(&self, uri: &str, cx: &CallContext) -> Option<Result<Value, RpcError>> {
         resources::read(self, uri, cx).await
+    }
+
+    fn prompts(&self) -> Vec<Value> {
+        prompts::list()
+    }
+
+    async fn get_prompt(&self, name: &str, arguments: &Value, _cx: &CallContext) -> Option<Result<Value, RpcError>> {
+        prompts::get(name, arguments)
+    }
+
+    async fn complete(&self, reference: &Value, argument: &Value, cx: &CallContext) -> Option<Value> {
+        prompts::complete(self, reference, argument, cx).await
     }
 
     async fn call_tool(&self, name: &str, args: Value, cx: &CallContext) -> Option<Result<Value, RpcError>> {
