@@ -161,7 +161,7 @@ impl Call {
             Err(error) => return send(&out, &error.response(Some(&id))).await,
         };
         let (tx, mut rx) = mpsc::channel(CALL_QUEUE);
-        let cx = CallContext::new(tx)
+        let mut cx = CallContext::new(tx)
             .with_immich(self.runtime.credentials.default_immich().cloned())
             .with_streaming(true)
             .with_transport("stdio")
@@ -170,6 +170,10 @@ impl Call {
             .with_capabilities(client.capabilities.lock().clone())
             .with_client_requests(client.pending.clone())
             .with_input(input);
+        // No address of its own on stdio: photos link to Immich's web app only when it is configured.
+        if let Some(web) = &self.runtime.config.immich.public_url {
+            cx = cx.with_web_base(web.trim_end_matches('/').to_string());
+        }
         let cancel = cx.cancel.clone();
         client.running.lock().insert(id.to_string(), cancel.clone());
         let forward = {

@@ -1280,3 +1280,31 @@ async fn prompts_for_common_jobs_and_names_that_complete() {
     let nothing = mcp.rpc("completion/complete", complete("trip-album", "place", "Li")).await;
     assert!(values(&nothing).is_empty(), "places do not complete: {nothing}");
 }
+
+/// Photos link into Immich's web app: through the gateway (which serves it) by default, at
+/// `[immich] public_url` when set — and shared links use the same address.
+#[tokio::test]
+async fn photos_and_shared_links_link_into_immichs_web_app() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let found = mcp.ok("queryPhotos", json!({ "limit": 2 })).await;
+    let photo = &found["photos"][0];
+    assert_eq!(
+        photo["webUrl"],
+        format!("{}/photos/{}", gw.at("").trim_end_matches('/'), photo["id"].as_str().unwrap())
+    );
+    let page = common::raw_get(&gw.at(""), &format!("/photos/{}", photo["id"].as_str().unwrap())).unwrap();
+    assert_eq!(page.0, 200, "the web app answers its photo page through the gateway");
+    assert_eq!(mcp.ok("getPhoto", json!({ "id": photo["id"] })).await["photo"]["webUrl"], photo["webUrl"]);
+
+    let elsewhere = Gateway::start(
+        &format!("[immich]\npublic_url = \"https://photos.example.com/\"\n{}", common::ALL_TOOLS),
+        &["--demo"],
+    );
+    let mcp = Mcp::connect(&elsewhere, None).await;
+    let found = mcp.ok("queryPhotos", json!({ "limit": 1 })).await;
+    let id = found["photos"][0]["id"].as_str().unwrap();
+    assert_eq!(found["photos"][0]["webUrl"], format!("https://photos.example.com/photos/{id}"));
+    let link = mcp.ok("createSharedLink", json!({ "photoIds": [id] })).await;
+    assert!(link["link"]["url"].as_str().unwrap().starts_with("https://photos.example.com/share/"), "{link}");
+}

@@ -214,6 +214,10 @@ pub struct ImmichConfig {
     pub retry_max_backoff: Dur,
     /// Growth of the wait between retries.
     pub retry_multiplier: f64,
+    /// Where people open Immich's web app (e.g. `https://photos.example.com`), for the `webUrl` of
+    /// photos and the address of shared links; unset, the gateway's own public address (it serves
+    /// the web app too).
+    pub public_url: Option<String>,
 }
 
 impl Default for ImmichConfig {
@@ -230,6 +234,7 @@ impl Default for ImmichConfig {
             verify_tls: true,
             request_timeout: Dur::secs(30),
             retry_attempts: 3,
+            public_url: None,
             retry_initial_backoff: Dur::ms(100),
             retry_max_backoff: Dur::secs(2),
             retry_multiplier: 2.0,
@@ -796,6 +801,14 @@ impl Config {
             "inject mode needs at least one [[auth.keys]] entry, or every request is refused".into(),
         );
 
+        let web = self.immich.public_url.as_deref();
+        check(
+            web.is_none_or(|u| {
+                (u.starts_with("https://") || u.starts_with("http://")) && u.parse::<http::Uri>().is_ok()
+            }),
+            "immich.public_url",
+            "must be an http(s) URL, e.g. \"https://photos.example.com\"".into(),
+        );
         let public_url = self.mcp.public_url.as_deref().unwrap_or("");
         check(
             self.auth.mode != AuthMode::OAuth

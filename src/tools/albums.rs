@@ -2,7 +2,6 @@
 
 use super::call::{Call, Outcome, photo_page, prepend_text, result};
 use super::cursor::{Cursor, next_cursor};
-use super::photo::Photo;
 use super::registry::{Streams, Threshold, Tool, any_object, cursor, id, id_list, output, photo_page_schema, schema};
 use crate::config::Toolset;
 use crate::immich::client::Album;
@@ -143,7 +142,7 @@ async fn get_album(call: &Call<'_>) -> Outcome {
     let next = next_cursor(false, &filter, result_page.next_page, size);
     let mut extra = Map::new();
     extra.insert("album".into(), album_json(&album));
-    let photos = result_page.items.into_iter().map(Photo::from).collect();
+    let photos = result_page.items.into_iter().map(|a| call.photo(a)).collect();
     let mut value = photo_page(photos, next, extra, "photos");
     prepend_text(&mut value, &render_album(&album));
     Ok(value)

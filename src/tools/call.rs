@@ -61,6 +61,12 @@ impl Call<'_> {
         &self.catalog.client
     }
 
+    /// `asset` as tools return a photo: compact, and linked to Immich's web app when its address
+    /// is known.
+    pub(crate) fn photo(&self, asset: crate::immich::client::Asset) -> super::photo::Photo {
+        super::photo::Photo::from(asset).linked(self.cx.web_base.as_deref())
+    }
+
     /// A non-empty string argument.
     pub(crate) fn str_arg(&self, name: &str) -> Option<&str> {
         self.args[name].as_str().filter(|s| !s.is_empty())

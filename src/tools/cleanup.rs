@@ -60,7 +60,7 @@ async fn find_large_photos(call: &Call<'_>) -> Outcome {
         call.client().post_query_read(call.key, &ApiPath::fixed("/api/search/large-assets"), &query).await?;
     let photos: Vec<(Option<u64>, Photo)> = assets
         .into_iter()
-        .map(|asset| (asset.exif_info.as_ref().and_then(|e| e.file_size_in_byte), Photo::from(asset)))
+        .map(|asset| (asset.exif_info.as_ref().and_then(|e| e.file_size_in_byte), call.photo(asset)))
         .collect();
     let total: u64 = photos.iter().filter_map(|(bytes, _)| *bytes).sum();
     let mut text: Vec<String> =

@@ -4,7 +4,6 @@
 
 use super::call::{Call, Outcome, bad_argument, result};
 use super::cleanup::megabytes;
-use super::photo::Photo;
 use super::registry::{Tool, cursor, output, photo_schema, schema};
 use crate::immich::client::Asset;
 use crate::immich::path::ApiPath;
@@ -158,7 +157,7 @@ async fn list_duplicates(call: &Call<'_>) -> Outcome {
                     if !suggested {
                         to_free += bytes.unwrap_or(0);
                     }
-                    let photo = Photo::from(asset.clone());
+                    let photo = call.photo(asset.clone());
                     let verdict = if suggested { "keep (suggested)" } else { "trash" };
                     lines.push(format!("  {verdict} · {} · {}", megabytes(bytes), photo.render()));
                     json!({ "photo": photo, "bytes": bytes, "suggested": suggested })

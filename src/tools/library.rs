@@ -64,7 +64,7 @@ async fn list_memories(call: &Call<'_>) -> Outcome {
                 .into_iter()
                 .flatten()
                 .filter_map(|a| <Asset as serde::Deserialize>::deserialize(a).ok())
-                .map(Photo::from)
+                .map(|a| call.photo(a))
                 .collect();
             json!({ "id": m["id"], "type": m["type"], "year": m["data"]["year"], "photoCount": assets.len(), "photos": assets })
         })

@@ -35,6 +35,9 @@ pub struct Photo {
     pub width: Option<u64>,
     /// Pixel height.
     pub height: Option<u64>,
+    /// The photo in Immich's web app, when its address is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_url: Option<String>,
 }
 
 /// Immich writes a memory's asset dates `…+00:00` where it writes every other `….000Z`: one form
@@ -67,11 +70,18 @@ impl From<Asset> for Photo {
             people: asset.people.into_iter().map(|p| p.name).filter(|n| !n.is_empty()).collect(),
             width: asset.width,
             height: asset.height,
+            web_url: None,
         }
     }
 }
 
 impl Photo {
+    /// The photo, linked to its page in Immich's web app at `web` (`<web>/photos/<id>`).
+    pub fn linked(mut self, web: Option<&str>) -> Photo {
+        self.web_url = web.map(|base| format!("{base}/photos/{}", self.id));
+        self
+    }
+
     /// One line: date · place · camera · people · file · id.
     pub fn render(&self) -> String {
         let mut parts = vec![

@@ -2,7 +2,6 @@
 
 use super::call::{Call, Outcome, ToolError, bad_argument, date_time, finish, photo_page, result};
 use super::cursor::{Cursor, StreamPosition, next_cursor};
-use super::photo::Photo;
 use super::registry::{
     Streams, Threshold, Tool, any_object, cursor, id, id_list, photo_page_schema, photo_schema, schema,
 };
@@ -204,7 +203,7 @@ pub(crate) async fn photo_search_page(
 ) -> Outcome {
     let result = call.client().search_page(call.key, smart, filter, page, size).await?;
     let next = next_cursor(smart, filter, result.next_page, size);
-    let unseen = result.items.into_iter().skip(skip as usize).map(Photo::from).collect();
+    let unseen = result.items.into_iter().skip(skip as usize).map(|a| call.photo(a)).collect();
     Ok(photo_page(unseen, next, Map::new(), "photos"))
 }
 
@@ -272,7 +271,7 @@ async fn get_photo(call: &Call<'_>) -> Outcome {
     let mut asset: Asset =
         serde_json::from_value(raw).map_err(|e| crate::immich::ImmichError::Malformed(format!("GET {path}: {e}")))?;
     let tags: Vec<String> = asset.tags.take().into_iter().flatten().map(|t| t.value).collect();
-    let photo = Photo::from(asset);
+    let photo = call.photo(asset);
     let mut text = photo.render();
     if let Some(exif) = &exif {
         let pick = |k: &str| exif.get(k).filter(|v| !v.is_null()).map(|v| v.to_string().trim_matches('"').to_string());
@@ -338,14 +337,14 @@ async fn analyze_photos(call: &Call<'_>) -> Outcome {
         };
         match (asset, image) {
             (Ok(asset), Some(Ok((bytes, mime)))) => {
-                let photo = Photo::from(asset);
+                let photo = call.photo(asset);
                 content.push(ContentBlock::text(format!("{}. {}", n + 1, photo.render())));
                 content.push(ContentBlock::image(STANDARD.encode(&bytes), mime));
                 photos.push(photo);
                 images += 1;
             }
             (Ok(asset), image) => {
-                let photo = Photo::from(asset);
+                let photo = call.photo(asset);
                 skipped.push(photo.id.clone());
                 // Why there is no image, in Immich's words (a key without asset.view said nothing).
                 let why = match image {

@@ -177,7 +177,8 @@ pub(crate) fn photo_schema() -> Value {
         "takenAt": { "type": ["string", "null"] }, "favorite": { "type": "boolean" },
         "city": { "type": ["string", "null"] }, "country": { "type": ["string", "null"] },
         "camera": { "type": ["string", "null"] }, "people": { "type": "array", "items": { "type": "string" } },
-        "width": { "type": ["integer", "null"] }, "height": { "type": ["integer", "null"] } },
+        "width": { "type": ["integer", "null"] }, "height": { "type": ["integer", "null"] },
+        "webUrl": { "type": "string", "description": "The photo in Immich's web app." } },
         "required": ["id", "fileName", "type"] })
 }
 

@@ -215,7 +215,7 @@ impl Call<'_> {
                 to_skip -= 1;
                 continue;
             }
-            let photo = Photo::from(asset);
+            let photo = self.photo(asset);
             summary.add(&photo);
             if first.len() < FIRST {
                 first.push(photo.clone());

@@ -149,7 +149,7 @@ async fn dry_run_delete(call: &Call<'_>, ids: &[Uuid]) -> Outcome {
     for (id, asset) in reads {
         match asset {
             Ok(asset) if asset.is_trashed => already.push(asset.id.clone()),
-            Ok(asset) => photos.push(Photo::from(asset)),
+            Ok(asset) => photos.push(call.photo(asset)),
             // Immich answers 400 "Not found or no asset.read access" for both.
             Err(ImmichError::NotFound(_)) => missing.push(id.to_string()),
             Err(other) => return Err(other.into()),

@@ -209,7 +209,10 @@ impl Exchange {
             .with_immich(immich)
             .with_principal(self.principal.clone())
             .with_public_base(format!("{}{}", self.public_base, self.config.server.path_prefix))
-            .with_web_base(self.public_base.clone())
+            .with_web_base(match &self.config.immich.public_url {
+                Some(web) => web.trim_end_matches('/').to_string(),
+                None => self.public_base.clone(),
+            })
             .with_span(self.span.clone())
             .with_request_id(&self.request_id)
     }
