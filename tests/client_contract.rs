@@ -179,6 +179,10 @@ async fn every_request_the_tools_send_matches_immichs_openapi_spec() {
     call("resolveDuplicates", json!({ "groups": [{ "duplicateId": group }] })).await;
     call("resolveDuplicates", json!({ "groups": [{ "duplicateId": group }], "dryRun": false })).await;
     call("listPartners", json!({})).await;
+    let second = photos["photos"][1]["id"].as_str().unwrap().to_string();
+    let stacked = call("createStack", json!({ "photoIds": [id, second] })).await;
+    call("listStacks", json!({ "photoId": id })).await;
+    call("removeFromStack", json!({ "stackId": stacked["stack"]["id"], "photoId": second })).await;
     let shared = call("createSharedLink", json!({ "albumId": album, "expiresAt": "2030-01-01", "password": "p", "description": "d", "allowDownload": false, "showMetadata": true })).await;
     call("createSharedLink", json!({ "photoIds": [id], "expiresInDays": 2 })).await;
     call("listSharedLinks", json!({ "albumId": album })).await;

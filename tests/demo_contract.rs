@@ -117,6 +117,18 @@ async fn every_operation_matches_the_spec() {
     .await;
     assert_eq!(page["assets"]["nextPage"], "2");
     let asset_id = page["assets"]["items"][0]["id"].as_str().unwrap().to_string();
+    let stack = conforming(
+        "POST",
+        "/stacks",
+        "/stacks",
+        Some(json!({ "assetIds": [asset_id, page["assets"]["items"][1]["id"]] })),
+        201,
+    )
+    .await;
+    conforming("GET", "/stacks", "/stacks", None, 200).await;
+    let (stack_id, second) = (stack["id"].as_str().unwrap(), stack["assets"][1]["id"].as_str().unwrap());
+    conforming("DELETE", "/stacks/{id}/assets/{assetId}", &format!("/stacks/{stack_id}/assets/{second}"), None, 204)
+        .await;
     conforming(
         "POST",
         "/search/metadata",

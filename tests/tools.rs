@@ -1308,3 +1308,35 @@ async fn photos_and_shared_links_link_into_immichs_web_app() {
     let link = mcp.ok("createSharedLink", json!({ "photoIds": [id] })).await;
     assert!(link["link"]["url"].as_str().unwrap().starts_with("https://photos.example.com/share/"), "{link}");
 }
+
+/// Stacks: made with the primary first, listed, a photo taken out (never the primary); a stack led
+/// by a photo that joins a new stack comes along, as in Immich.
+#[tokio::test]
+async fn photos_are_stacked_and_unstacked() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    assert_eq!(mcp.call("listStacks", json!({})).await["content"][0]["text"], "No stacks.");
+    let ids: Vec<String> = mcp.ok("queryPhotos", json!({ "limit": 5 })).await["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    let made = mcp.ok("createStack", json!({ "photoIds": [ids[0], ids[1], ids[2]] })).await;
+    let stack = made["stack"]["id"].as_str().unwrap().to_string();
+    assert_eq!(made["stack"]["primaryPhotoId"], ids[0].as_str());
+    assert_eq!(made["stack"]["photos"].as_array().unwrap().len(), 3);
+    assert_eq!(mcp.ok("getPhoto", json!({ "id": ids[1] })).await["photo"]["id"], ids[1].as_str());
+    let refused = mcp.error("removeFromStack", json!({ "stackId": stack, "photoId": ids[0] })).await;
+    assert!(refused.contains("Cannot remove stack's primary asset"), "Immich's words: {refused}");
+    mcp.ok("removeFromStack", json!({ "stackId": stack, "photoId": ids[2] })).await;
+    let listed = mcp.ok("listStacks", json!({ "photoId": ids[0] })).await;
+    assert_eq!(listed["stacks"][0]["photos"].as_array().unwrap().len(), 2);
+    let outside = mcp.error("removeFromStack", json!({ "stackId": stack, "photoId": ids[4] })).await;
+    assert!(outside.contains("Asset not in stack"), "{outside}");
+    // A new stack with this one's primary brings its photos along.
+    let merged = mcp.ok("createStack", json!({ "photoIds": [ids[3], ids[0]] })).await;
+    assert_eq!(merged["stack"]["photos"].as_array().unwrap().len(), 3, "{merged}");
+    assert_eq!(mcp.ok("listStacks", json!({})).await["stacks"].as_array().unwrap().len(), 1);
+    assert!(mcp.error("createStack", json!({ "photoIds": [ids[0]] })).await.contains("at least"));
+}

@@ -83,6 +83,8 @@ pub enum Kind {
     Duplicate = 7,
     /// A shared link.
     SharedLink = 8,
+    /// A stack of assets.
+    Stack = 9,
 }
 
 const INDEX_MASK: u64 = 0x5a5a_5a5a_5a5a;
@@ -266,6 +268,8 @@ pub struct Mutations {
     pub tags: Vec<TagState>,
     /// Shared links by index (removed ones stay, marked).
     pub links: Vec<SharedLinkState>,
+    /// Stacks by index: their primary asset first, then the others (`None` once merged away).
+    pub stacks: Vec<Option<Vec<u64>>>,
 }
 
 /// A shared link made through the API.
@@ -436,7 +440,13 @@ impl Library {
             .collect();
         Library {
             len,
-            state: Mutex::new(Mutations { assets: HashMap::new(), albums, tags, links: Vec::new() }),
+            state: Mutex::new(Mutations {
+                assets: HashMap::new(),
+                albums,
+                tags,
+                links: Vec::new(),
+                stacks: Vec::new(),
+            }),
             pages: PageCache::default(),
         }
     }

@@ -28,6 +28,7 @@ mod prompts;
 pub mod registry;
 mod resources;
 mod sharing;
+mod stacks;
 mod stream;
 mod summary;
 mod tags;

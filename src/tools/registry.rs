@@ -145,6 +145,7 @@ pub fn all() -> Vec<Tool> {
         super::export::tools(),
         super::albums::tools(),
         super::people::tools(),
+        super::stacks::tools(),
         super::tags::tools(),
         super::timeline::tools(),
         super::map::tools(),

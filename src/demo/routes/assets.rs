@@ -33,7 +33,7 @@ pub(super) fn get_asset(lib: &Library, text: &str) -> Response<Body> {
     let state = lib.state.lock();
     let mut v = asset.to_json(true, true, Some(tags_of(lib, &state, asset.index)));
     v["owner"] = owner_json();
-    v["stack"] = Value::Null;
+    v["stack"] = super::stacks::of_asset(&state, asset.index);
     json_response(200, &v)
 }
 

@@ -14,6 +14,7 @@ mod links;
 mod people;
 mod search;
 mod server;
+mod stacks;
 mod timeline;
 mod trash;
 pub mod users;
@@ -108,6 +109,11 @@ const ROUTES: &[Route] = &[
     route(Method::GET, "/api/users/me", Needs("user.read"), |r| users::me(r.caller, r.lib)),
     route(Method::GET, "/api/partners", Needs("partner.read"), |r| users::partners(r.caller, &r.query)),
     route(Method::GET, "/api/shared-links", Needs("sharedLink.read"), |r| links::list(r.lib, &r.query)),
+    route(Method::GET, "/api/stacks", Needs("stack.read"), |r| stacks::list(r.lib, &r.query)),
+    route(Method::POST, "/api/stacks", Needs("stack.create"), |r| stacks::create(r.lib, &r.body)),
+    route(Method::DELETE, "/api/stacks/:id/assets/:id", Needs("stack.update"), |r| {
+        stacks::remove_asset(r.lib, r.param(0), r.param(1))
+    }),
     route(Method::POST, "/api/shared-links", Needs("sharedLink.create"), |r| links::create(r.lib, &r.body)),
     route(Method::DELETE, "/api/shared-links/:id", Needs("sharedLink.delete"), |r| links::remove(r.lib, r.param(0))),
     // Any key may read itself (Immich: `permission: false`).
