@@ -101,6 +101,10 @@ async fn every_operation_matches_the_spec() {
     conforming("GET", "/partners", "/partners?direction=shared-by", None, 200).await;
     conforming("GET", "/partners", "/partners?direction=shared-with", None, 200).await;
     let albums = conforming("GET", "/albums", "/albums", None, 200).await;
+    let comment = json!({ "albumId": albums[0]["id"], "type": "comment", "comment": "nice" });
+    conforming("POST", "/activities", "/activities", Some(comment), 201).await;
+    let album_id = albums[0]["id"].as_str().unwrap();
+    conforming("GET", "/activities", &format!("/activities?albumId={album_id}"), None, 200).await;
     let link = json!({ "type": "ALBUM", "albumId": albums[0]["id"], "expiresAt": "2030-01-01T00:00:00.000Z", "password": "p" });
     let made = conforming("POST", "/shared-links", "/shared-links", Some(link), 201).await;
     conforming("GET", "/shared-links", "/shared-links", None, 200).await;

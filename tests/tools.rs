@@ -1340,3 +1340,30 @@ async fn photos_are_stacked_and_unstacked() {
     assert_eq!(mcp.ok("listStacks", json!({})).await["stacks"].as_array().unwrap().len(), 1);
     assert!(mcp.error("createStack", json!({ "photoIds": [ids[0]] })).await.contains("at least"));
 }
+
+/// Comments and likes on an album (Immich's activity): added, listed (all, or one photo's), a
+/// second like is the first; bad input named.
+#[tokio::test]
+async fn albums_take_comments_and_likes() {
+    let gw = Gateway::start(common::ALL_TOOLS, &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let album = mcp.ok("listAlbums", json!({})).await["albums"][0]["id"].clone();
+    let photo = mcp.ok("getAlbum", json!({ "id": album, "limit": 1 })).await["photos"][0]["id"].clone();
+    assert!(mcp.ok("listComments", json!({ "albumId": album })).await["comments"].as_array().unwrap().is_empty());
+    mcp.ok("addComment", json!({ "albumId": album, "comment": "What a day!" })).await;
+    mcp.ok("addComment", json!({ "albumId": album, "photoId": photo, "comment": "Look at the light." })).await;
+    let first = mcp.ok("addComment", json!({ "albumId": album, "like": true })).await;
+    let again = mcp.ok("addComment", json!({ "albumId": album, "like": true })).await;
+    assert_eq!(first["id"], again["id"], "one like per person");
+    let all = mcp.call("listComments", json!({ "albumId": album })).await;
+    assert_eq!(all["structuredContent"]["comments"].as_array().unwrap().len(), 3);
+    assert_eq!(all["structuredContent"]["likes"], 1);
+    let text = all["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("Demo Admin") && text.contains("What a day!") && text.contains("1 likes."), "{text}");
+    let one = mcp.ok("listComments", json!({ "albumId": album, "photoId": photo })).await;
+    assert_eq!(one["comments"][0]["comment"], "Look at the light.");
+    assert!(mcp.error("addComment", json!({ "albumId": album })).await.contains("either a comment or like: true"));
+    let stranger =
+        mcp.error("addComment", json!({ "albumId": "00000000-0000-4000-8000-000000000000", "comment": "hi" })).await;
+    assert!(stranger.contains("Not found or no activity.create access"), "{stranger}");
+}

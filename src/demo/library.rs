@@ -85,6 +85,8 @@ pub enum Kind {
     SharedLink = 8,
     /// A stack of assets.
     Stack = 9,
+    /// A comment or like on an album.
+    Activity = 10,
 }
 
 const INDEX_MASK: u64 = 0x5a5a_5a5a_5a5a;
@@ -270,6 +272,23 @@ pub struct Mutations {
     pub links: Vec<SharedLinkState>,
     /// Stacks by index: their primary asset first, then the others (`None` once merged away).
     pub stacks: Vec<Option<Vec<u64>>>,
+    /// Comments and likes on albums, oldest first.
+    pub activities: Vec<ActivityState>,
+}
+
+/// A comment or like on an album, or on a photo in it.
+#[derive(Clone, Debug)]
+pub struct ActivityState {
+    /// The album.
+    pub album: usize,
+    /// The photo, when it is about one.
+    pub asset: Option<u64>,
+    /// Who (an index into the demo's users).
+    pub user: usize,
+    /// The comment; `None` for a like.
+    pub comment: Option<String>,
+    /// When.
+    pub created_at: String,
 }
 
 /// A shared link made through the API.
@@ -446,6 +465,7 @@ impl Library {
                 tags,
                 links: Vec::new(),
                 stacks: Vec::new(),
+                activities: Vec::new(),
             }),
             pages: PageCache::default(),
         }

@@ -156,6 +156,7 @@ pub fn all() -> Vec<Tool> {
     .flatten()
     .chain(whole(super::sharing::tools(), Toolset::Sharing))
     .chain(whole(super::sharing::link_tools(), Toolset::Sharing))
+    .chain(whole(super::sharing::comment_tools(), Toolset::Sharing))
     .chain(whole(super::cleanup::tools(), Toolset::Cleanup))
     .chain(whole(super::duplicates::tools(), Toolset::Cleanup))
     .chain(whole(super::trash::tools(), Toolset::Cleanup))

@@ -201,3 +201,89 @@ async fn delete_shared_link(call: &Call<'_>) -> Outcome {
     call.client().write_empty(call.key, reqwest::Method::DELETE, &path, &json!({})).await?;
     Ok(result(json!({ "deleted": id.as_str() }), format!("Deleted shared link {id}: it no longer opens."), Vec::new()))
 }
+
+/// The comment tools (Immich's activity on shared albums).
+pub(super) fn comment_tools() -> Vec<Tool> {
+    vec![
+        Tool::reads(
+            "listComments",
+            "Read comments on an album",
+            "The comments and likes people left on a shared album, or on one photo in it (photoId), oldest first.",
+            &["activity.read"],
+            |call| Box::pin(list_comments(call)),
+        )
+        .input(schema(json!({ "albumId": id(), "photoId": id() }), &["albumId"]))
+        .output(output(
+            json!({
+                "comments": { "type": "array", "items": { "type": "object", "properties": {
+                    "id": { "type": "string" }, "by": { "type": "string" }, "comment": { "type": ["string", "null"] },
+                    "like": { "type": "boolean" }, "photoId": { "type": ["string", "null"] }, "at": { "type": "string" } },
+                    "required": ["id", "by", "like"] } },
+                "likes": { "type": "integer" }
+            }),
+            &["comments", "likes"],
+        )),
+        Tool::reads(
+            "addComment",
+            "Comment on an album",
+            "Leave a comment (or, with like: true, a like) on a shared album, or on one photo in it (photoId). Everyone \
+                the album is shared with sees it.",
+            &["activity.create"],
+            |call| Box::pin(add_comment(call)),
+        )
+        .input(schema(
+            json!({ "albumId": id(), "photoId": id(), "comment": { "type": "string", "minLength": 1 },
+                    "like": { "type": "boolean", "description": "A like instead of a comment." } }),
+            &["albumId"],
+        ))
+        .output(output(json!({ "id": { "type": "string" }, "like": { "type": "boolean" } }), &["id", "like"]))
+        .writes(false),
+    ]
+}
+
+fn compact_activity(activity: &Value) -> Value {
+    json!({ "id": activity["id"], "by": activity["user"]["name"], "comment": activity["comment"],
+            "like": activity["type"] == "like", "photoId": activity["assetId"], "at": activity["createdAt"] })
+}
+
+async fn list_comments(call: &Call<'_>) -> Outcome {
+    let mut query = vec![("albumId", call.uuid("albumId")?.as_str().to_string())];
+    if let Some(photo) = call.optional_uuid("photoId")? {
+        query.push(("assetId", photo.as_str().to_string()));
+    }
+    let found: Vec<Value> = call.client().get(call.key, &ApiPath::fixed("/api/activities"), &query).await?;
+    let comments: Vec<Value> = found.iter().map(compact_activity).collect();
+    let likes = comments.iter().filter(|c| c["like"] == true).count();
+    let lines: Vec<String> = comments
+        .iter()
+        .filter(|c| c["like"] != true)
+        .map(|c| {
+            format!(
+                "{} ({}): {}",
+                c["by"].as_str().unwrap_or(""),
+                c["at"].as_str().unwrap_or(""),
+                c["comment"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let mut text = if lines.is_empty() { "No comments.".to_string() } else { lines.join("\n") };
+    text.push_str(&format!("\n{likes} likes."));
+    Ok(result(json!({ "comments": comments, "likes": likes }), text, Vec::new()))
+}
+
+async fn add_comment(call: &Call<'_>) -> Outcome {
+    let album = call.uuid("albumId")?;
+    let like = call.args["like"].as_bool() == Some(true);
+    let mut body = match (call.str_arg("comment"), like) {
+        (Some(comment), false) => json!({ "albumId": album, "type": "comment", "comment": comment }),
+        (None, true) => json!({ "albumId": album, "type": "like" }),
+        _ => return Err(bad_argument("give either a comment or like: true")),
+    };
+    if let Some(photo) = call.optional_uuid("photoId")? {
+        body["assetId"] = json!(photo);
+    }
+    let made: Value =
+        call.client().write(call.key, reqwest::Method::POST, &ApiPath::fixed("/api/activities"), &body).await?;
+    let text = if like { "Liked.".to_string() } else { "Comment added.".to_string() };
+    Ok(result(json!({ "id": made["id"], "like": like }), text, Vec::new()))
+}

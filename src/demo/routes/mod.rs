@@ -6,6 +6,7 @@
 // so boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+mod activities;
 mod albums;
 mod assets;
 mod downloads;
@@ -110,6 +111,10 @@ const ROUTES: &[Route] = &[
     route(Method::GET, "/api/partners", Needs("partner.read"), |r| users::partners(r.caller, &r.query)),
     route(Method::GET, "/api/shared-links", Needs("sharedLink.read"), |r| links::list(r.lib, &r.query)),
     route(Method::GET, "/api/stacks", Needs("stack.read"), |r| stacks::list(r.lib, &r.query)),
+    route(Method::GET, "/api/activities", Needs("activity.read"), |r| activities::list(r.lib, &r.query)),
+    route(Method::POST, "/api/activities", Needs("activity.create"), |r| {
+        activities::create(r.lib, r.caller.user, &r.body)
+    }),
     route(Method::POST, "/api/stacks", Needs("stack.create"), |r| stacks::create(r.lib, &r.body)),
     route(Method::DELETE, "/api/stacks/:id/assets/:id", Needs("stack.update"), |r| {
         stacks::remove_asset(r.lib, r.param(0), r.param(1))
