@@ -179,6 +179,9 @@ async fn every_request_the_tools_send_matches_immichs_openapi_spec() {
     call("resolveDuplicates", json!({ "groups": [{ "duplicateId": group }] })).await;
     call("resolveDuplicates", json!({ "groups": [{ "duplicateId": group }], "dryRun": false })).await;
     call("listPartners", json!({})).await;
+    call("rotatePhotos", json!({ "ids": [id], "degrees": 90 })).await;
+    call("getPhotoEdits", json!({ "id": id })).await;
+    call("revertPhotoEdits", json!({ "ids": [id] })).await;
     call("addComment", json!({ "albumId": album, "photoId": id, "comment": "c" })).await;
     call("addComment", json!({ "albumId": album, "like": true })).await;
     call("listComments", json!({ "albumId": album, "photoId": id })).await;

@@ -121,6 +121,10 @@ async fn every_operation_matches_the_spec() {
     .await;
     assert_eq!(page["assets"]["nextPage"], "2");
     let asset_id = page["assets"]["items"][0]["id"].as_str().unwrap().to_string();
+    let edit = json!({ "edits": [{ "action": "rotate", "parameters": { "angle": 90 } }] });
+    conforming("PUT", "/assets/{id}/edits", &format!("/assets/{asset_id}/edits"), Some(edit), 200).await;
+    conforming("GET", "/assets/{id}/edits", &format!("/assets/{asset_id}/edits"), None, 200).await;
+    conforming("DELETE", "/assets/{id}/edits", &format!("/assets/{asset_id}/edits"), None, 204).await;
     let stack = conforming(
         "POST",
         "/stacks",

@@ -1367,3 +1367,28 @@ async fn albums_take_comments_and_likes() {
         mcp.error("addComment", json!({ "albumId": "00000000-0000-4000-8000-000000000000", "comment": "hi" })).await;
     assert!(stranger.contains("Not found or no activity.create access"), "{stranger}");
 }
+
+/// Non-destructive edits: rotations add up on top of what a photo has, a video says Immich's
+/// reason while the others go on, and reverting shows the original again.
+#[tokio::test]
+async fn photos_are_rotated_and_restored_to_their_originals() {
+    let gw = Gateway::start("", &["--demo"]);
+    let mcp = Mcp::connect(&gw, None).await;
+    let image = mcp.ok("queryPhotos", json!({ "type": "IMAGE", "limit": 1 })).await["photos"][0]["id"].clone();
+    let video = mcp.ok("queryPhotos", json!({ "type": "VIDEO", "limit": 1 })).await["photos"][0]["id"].clone();
+    let none = mcp.call("getPhotoEdits", json!({ "id": image })).await;
+    assert!(none["content"][0]["text"].as_str().unwrap().contains("no edits"), "{none}");
+    mcp.ok("rotatePhotos", json!({ "ids": [image], "degrees": 90 })).await;
+    let mixed = mcp.call("rotatePhotos", json!({ "ids": [image, video], "degrees": 180 })).await;
+    let outcome = &mixed["structuredContent"];
+    assert_eq!(outcome["done"], json!([image]));
+    assert!(outcome["failed"][0]["error"].as_str().unwrap().contains("Only images can be edited"), "{mixed}");
+    assert_ne!(mixed["isError"], true, "one photo was rotated");
+    let edits = mcp.ok("getPhotoEdits", json!({ "id": image })).await;
+    assert_eq!(edits["edits"], json!([{ "action": "rotate", "parameters": { "angle": 270 } }]), "90 then 180");
+    let only_video = mcp.error("rotatePhotos", json!({ "ids": [video], "degrees": 90 })).await;
+    assert!(only_video.contains("Only images can be edited"), "{only_video}");
+    mcp.ok("revertPhotoEdits", json!({ "ids": [image] })).await;
+    assert_eq!(mcp.ok("getPhotoEdits", json!({ "id": image })).await["edits"], json!([]));
+    assert!(mcp.error("rotatePhotos", json!({ "ids": [image], "degrees": 45 })).await.contains("`degrees`"));
+}

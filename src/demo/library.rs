@@ -87,6 +87,8 @@ pub enum Kind {
     Stack = 9,
     /// A comment or like on an album.
     Activity = 10,
+    /// One edit of an asset.
+    Edit = 11,
 }
 
 const INDEX_MASK: u64 = 0x5a5a_5a5a_5a5a;
@@ -274,6 +276,8 @@ pub struct Mutations {
     pub stacks: Vec<Option<Vec<u64>>>,
     /// Comments and likes on albums, oldest first.
     pub activities: Vec<ActivityState>,
+    /// Each edited asset's edits (`AssetEditActionItemResponseDto`s, in order).
+    pub edits: HashMap<u64, Vec<Value>>,
 }
 
 /// A comment or like on an album, or on a photo in it.
@@ -466,6 +470,7 @@ impl Library {
                 links: Vec::new(),
                 stacks: Vec::new(),
                 activities: Vec::new(),
+                edits: HashMap::new(),
             }),
             pages: PageCache::default(),
         }

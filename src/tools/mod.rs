@@ -12,6 +12,7 @@ mod call;
 mod cleanup;
 mod cursor;
 mod duplicates;
+mod edits;
 
 /// Whether `text` decodes as a page cursor (for the fuzzers).
 #[cfg(feature = "fuzzing")]

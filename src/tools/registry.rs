@@ -146,6 +146,7 @@ pub fn all() -> Vec<Tool> {
         super::albums::tools(),
         super::people::tools(),
         super::stacks::tools(),
+        super::edits::tools(),
         super::tags::tools(),
         super::timeline::tools(),
         super::map::tools(),

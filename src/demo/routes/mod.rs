@@ -11,6 +11,7 @@ mod albums;
 mod assets;
 mod downloads;
 mod duplicates;
+mod edits;
 mod links;
 mod people;
 mod search;
@@ -142,6 +143,9 @@ const ROUTES: &[Route] = &[
     route(Method::GET, "/api/assets/statistics", Needs("asset.statistics"), |r| assets::asset_statistics(r.lib)),
     route(Method::GET, "/api/assets/:id", Needs("asset.read"), |r| assets::get_asset(r.lib, r.param(0))),
     route(Method::GET, "/api/assets/:id/ocr", Needs("asset.read"), |r| assets::ocr(r.lib, r.param(0))),
+    route(Method::GET, "/api/assets/:id/edits", Needs("asset.edit.get"), |r| edits::get(r.lib, r.param(0))),
+    route(Method::PUT, "/api/assets/:id/edits", Needs("asset.edit.create"), |r| edits::put(r.lib, r.param(0), &r.body)),
+    route(Method::DELETE, "/api/assets/:id/edits", Needs("asset.edit.delete"), |r| edits::remove(r.lib, r.param(0))),
     route(Method::GET, "/api/assets/:id/thumbnail", Needs("asset.view"), |r| {
         assets::thumbnail(r.lib, r.param(0), &r.query, &r.conditional)
     }),
