@@ -58,14 +58,17 @@ pub use tools::registry::reference_markdown as tool_reference;
 /// The `tools` array of `tools/list` for a key that may do everything, as `[tools]` offers it
 /// (for measuring what a model is handed: `examples/tools-list-size.rs`).
 pub fn tools_list(config: &config::ToolsConfig) -> serde_json::Value {
-    let tools: Vec<_> =
-        tools::registry::all().iter().filter(|t| config.offers(t.toolset)).map(|t| t.definition()).collect();
+    let tools: Vec<_> = tools::registry::all()
+        .iter()
+        .filter(|t| config.offers_tool(t.name, t.toolset, t.writes))
+        .map(|t| t.definition())
+        .collect();
     serde_json::json!({ "tools": tools })
 }
 
 /// How many Immich tools `[tools]` offers a key that may do everything.
 pub fn tool_count(config: &config::ToolsConfig) -> usize {
-    tools::registry::all().iter().filter(|t| config.offers(t.toolset)).count()
+    tools::registry::all().iter().filter(|t| config.offers_tool(t.name, t.toolset, t.writes)).count()
 }
 
 /// The MCP protocol engine without its transport, for driving it in-process (the fuzz test).

@@ -589,6 +589,17 @@ impl ToolsConfig {
     pub fn offers(&self, toolset: Toolset) -> bool {
         self.toolsets.iter().any(|t| *t == toolset || *t == Toolset::All)
     }
+
+    /// Whether the tool `name` of `toolset` is offered (whatever the Immich key allows):
+    /// `enabled` when set, else its toolset; never when `disabled`, nor when it writes and
+    /// `read_only` is on.
+    pub fn offers_tool(&self, name: &str, toolset: Toolset, writes: bool) -> bool {
+        let chosen = match self.enabled.is_empty() {
+            true => self.offers(toolset),
+            false => self.enabled.iter().any(|n| n == name),
+        };
+        chosen && !self.disabled.iter().any(|n| n == name) && !(self.read_only && writes)
+    }
 }
 
 impl Default for ToolsConfig {

@@ -268,7 +268,7 @@ async fn sign_in_and_grant(
             Err(e) => return Err(unreachable(e)),
         }
     };
-    let permissions = scopes::permissions(scopes);
+    let permissions = scopes::permissions(scopes, &server.config.tools);
     let name = format!("{} (MCP, {})", client.name, crate::calendar::date(now() as i64));
     let made = server.immich.create_api_key(&owner, &name, &permissions).await;
     if session && let Err(e) = server.immich.logout(&owner).await {

@@ -106,12 +106,7 @@ impl ImmichCatalog {
         let allowed = |p: &str| permissions.is_none_or(|set| set.contains("all") || set.contains(p));
         let tools = registry::all()
             .into_iter()
-            .filter(|d| !(config.read_only && d.writes))
-            .filter(|d| match config.enabled.is_empty() {
-                true => config.offers(d.toolset),
-                false => config.enabled.iter().any(|n| n == d.name),
-            })
-            .filter(|d| !config.disabled.iter().any(|n| n == d.name))
+            .filter(|d| config.offers_tool(d.name, d.toolset, d.writes))
             .filter_map(|d| {
                 let available = d.permissions.iter().all(|p| allowed(p));
                 (available || !config.hide_unavailable).then_some((d, available))
