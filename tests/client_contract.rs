@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::schema::{request_schema, spec, validate};
+use common::schema::{request_schema_in, spec, spec_v2, validate_in};
 use immich_mcp_gateway::demo::{self, Fault};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -76,11 +76,11 @@ fn recording_forwarder(upstream: SocketAddr) -> (SocketAddr, Arc<Mutex<Vec<Recor
     (addr, log)
 }
 
-/// The spec's path template matching a concrete `/api/...` path.
-fn template_for(path: &str) -> Option<String> {
+/// The path template of `spec` matching a concrete `/api/...` path.
+fn template_for(spec: &Value, path: &str) -> Option<String> {
     let path = path.strip_prefix("/api")?;
     let parts: Vec<&str> = path.split('/').collect();
-    spec()["paths"]
+    spec["paths"]
         .as_object()
         .unwrap()
         .keys()
@@ -204,16 +204,51 @@ async fn every_request_the_tools_send_matches_immichs_openapi_spec() {
 
     let requests = log.lock().unwrap().clone();
     assert!(requests.len() >= 25, "recorded {} requests", requests.len());
+    let (problems, operations) = against(spec(), &requests);
+    assert!(problems.is_empty(), "requests that break the v3.1.0 spec:\n{}", problems.join("\n"));
+    eprintln!("{} requests over {} operations match the spec", requests.len(), operations.len());
+    assert!(operations.len() >= 20, "{operations:?}");
+    // The v2 line (v2.7.5) has every operation the tools use, with the same bodies; the one
+    // parameter it names differently is sent its way to a v2 server (below).
+    let (problems, _) = against(spec_v2(), &requests);
+    assert_eq!(problems, ["GET /albums: undeclared query parameter \"isShared\""], "v2.7.5 differences");
+}
+
+/// Against an Immich of the v2 line (the demo answering 2.7.5), the gateway sends what v2.7.5's
+/// spec declares: listAlbums' filter is `shared` there, `isShared` on v3.
+#[tokio::test]
+async fn an_immich_of_the_v2_line_is_sent_its_own_parameters() {
+    let demo = demo::spawn_as(500, Fault::default(), (2, 7, 5));
+    let (forwarder, log) = recording_forwarder(demo);
+    let gw = common::Gateway::start(
+        &format!("[immich]\nbase_url = \"http://{forwarder}\"\napi_key = \"{}\"\n", common::ADMIN),
+        &[],
+    );
+    let mcp = common::mcp::Mcp::connect(&gw, None).await;
+    mcp.ok("listAlbums", json!({ "shared": false })).await;
+    mcp.ok("queryPhotos", json!({ "text": "exit", "limit": 2 })).await;
+    let requests = log.lock().unwrap().clone();
+    assert!(
+        requests.iter().any(|r| r.target == "/api/albums?shared=false"),
+        "{:?}",
+        requests.iter().map(|r| &r.target).collect::<Vec<_>>()
+    );
+    let (problems, _) = against(spec_v2(), &requests);
+    assert!(problems.is_empty(), "requests that break the v2.7.5 spec:\n{}", problems.join("\n"));
+}
+
+/// Every way `requests` break `spec`, and the operations they used.
+fn against(spec: &Value, requests: &[Recorded]) -> (Vec<String>, std::collections::BTreeSet<String>) {
     let mut problems = Vec::new();
     let mut operations = std::collections::BTreeSet::new();
-    for request in &requests {
+    for request in requests {
         let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
-        let Some(template) = template_for(path) else {
+        let Some(template) = template_for(spec, path) else {
             problems.push(format!("{} {}: no such path in the spec", request.method, request.target));
             continue;
         };
         let method = request.method.to_ascii_lowercase();
-        let Some(operation) = spec()["paths"][&template].get(&method) else {
+        let Some(operation) = spec["paths"][&template].get(&method) else {
             problems.push(format!("{} {template}: no such operation", request.method));
             continue;
         };
@@ -231,16 +266,16 @@ async fn every_request_the_tools_send_matches_immichs_openapi_spec() {
                 problems.push(format!("{} {template}: undeclared query parameter {name:?}", request.method));
             }
         }
-        if let Some(schema) = request_schema(&method, &template) {
+        if let Some(schema) = request_schema_in(spec, &method, &template) {
             match serde_json::from_slice::<Value>(&request.body) {
                 Ok(body) => problems.extend(
-                    validate(schema, &body).into_iter().map(|p| format!("{} {template} body: {p}", request.method)),
+                    validate_in(spec, schema, &body)
+                        .into_iter()
+                        .map(|p| format!("{} {template} body: {p}", request.method)),
                 ),
                 Err(_) => problems.push(format!("{} {template}: body is not JSON", request.method)),
             }
         }
     }
-    assert!(problems.is_empty(), "requests that break the spec:\n{}", problems.join("\n"));
-    eprintln!("{} requests over {} operations match the spec", requests.len(), operations.len());
-    assert!(operations.len() >= 20, "{operations:?}");
+    (problems, operations)
 }

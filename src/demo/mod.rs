@@ -75,6 +75,8 @@ pub struct DemoImmich {
     /// API keys by secret.
     api_keys: parking_lot::Mutex<std::collections::HashMap<String, Arc<routes::users::DemoKey>>>,
     fault: Fault,
+    /// The Immich version it answers as (`GET /api/server/version`): 3.1.0 unless told otherwise.
+    version: (u64, u64, u64),
 }
 
 impl DemoImmich {
@@ -86,6 +88,7 @@ impl DemoImmich {
             sessions: Default::default(),
             api_keys: parking_lot::Mutex::new(routes::users::initial_keys()),
             fault,
+            version: (3, 1, 0),
         })
     }
 
@@ -217,9 +220,18 @@ impl BackgroundService for DemoService {
 /// Starts a demo Immich on its own thread and runtime, for tests and benchmarks; it lives until
 /// the process ends. Returns its address.
 pub fn spawn(assets: u64, fault: Fault) -> SocketAddr {
+    spawn_as(assets, fault, (3, 1, 0))
+}
+
+/// [`spawn`], answering `GET /api/server/version` as Immich `version` (e.g. the v2 line's 2.7.5,
+/// for what the gateway sends an older server).
+pub fn spawn_as(assets: u64, fault: Fault, version: (u64, u64, u64)) -> SocketAddr {
     let listener = bind(&[]).expect("bind loopback");
     let addr = listener.local_addr().expect("bound address");
-    let demo = DemoImmich::new(assets, fault);
+    let mut demo = DemoImmich::new(assets, fault);
+    if let Some(only) = Arc::get_mut(&mut demo) {
+        only.version = version;
+    }
     std::thread::Builder::new()
         .name("demo-immich".into())
         .spawn(move || {

@@ -106,7 +106,9 @@ fn render_album(album: &Album) -> String {
 async fn list_albums(call: &Call<'_>) -> Outcome {
     let mut query = Vec::new();
     if let Some(shared) = call.args["shared"].as_bool() {
-        query.push(("isShared", shared.to_string()));
+        // v3 calls it isShared; the v2 line (v2.7.5's spec) shared.
+        let name = if call.catalog.immich_major(call.key).await >= 3 { "isShared" } else { "shared" };
+        query.push((name, shared.to_string()));
     }
     let albums: Vec<Album> = call.client().get(call.key, &ApiPath::fixed("/api/albums"), &query).await?;
     let lines: Vec<String> = albums.iter().map(render_album).collect();

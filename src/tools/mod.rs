@@ -93,6 +93,9 @@ pub struct ImmichCatalog {
     /// The tools offered, each with whether the key may use it.
     tools: Vec<(Tool, bool)>,
     smart_search: OnceCell<bool>,
+    /// Immich's major version, asked once per catalogue (a reload asks again): the v2 line names
+    /// some parameters differently.
+    major: OnceCell<u64>,
 }
 
 impl ImmichCatalog {
@@ -120,7 +123,13 @@ impl ImmichCatalog {
             page_cap,
             tools,
             smart_search: OnceCell::new(),
+            major: OnceCell::new(),
         }
+    }
+
+    /// Immich's major version (3 when it cannot be read: the current line).
+    async fn immich_major(&self, key: &crate::immich::Credential) -> u64 {
+        *self.major.get_or_init(|| async { self.client.version(key).await.map_or(3, |(major, ..)| major) }).await
     }
 
     /// Whether Immich searches by meaning (CLIP); asked once.

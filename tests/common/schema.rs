@@ -15,35 +15,58 @@ pub fn spec() -> &'static Value {
     })
 }
 
+/// Immich's OpenAPI spec of the v2 line (v2.7.5), kept beside it.
+#[allow(dead_code)]
+pub fn spec_v2() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/immich/immich-openapi-specs-v2.7.5.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    })
+}
+
 /// The response schema of an operation, e.g. (`post`, `/search/metadata`, `200`).
 pub fn response_schema(method: &str, path: &str, status: u16) -> Option<&'static Value> {
     spec()["paths"][path][method]["responses"][status.to_string()]["content"]["application/json"].get("schema")
 }
 
 /// The request-body schema of an operation.
+#[allow(dead_code)]
 pub fn request_schema(method: &str, path: &str) -> Option<&'static Value> {
-    spec()["paths"][path][method]["requestBody"]["content"]["application/json"].get("schema")
+    request_schema_in(spec(), method, path)
 }
 
-fn resolve(schema: &Value) -> &Value {
+/// The request-body schema of an operation in `spec`.
+#[allow(dead_code)]
+pub fn request_schema_in<'s>(spec: &'s Value, method: &str, path: &str) -> Option<&'s Value> {
+    spec["paths"][path][method]["requestBody"]["content"]["application/json"].get("schema")
+}
+
+fn resolve<'s>(spec: &'s Value, schema: &'s Value) -> &'s Value {
     match schema.get("$ref").and_then(Value::as_str) {
         Some(reference) => {
             let name = reference.trim_start_matches("#/components/schemas/");
-            resolve(&spec()["components"]["schemas"][name])
+            resolve(spec, &spec["components"]["schemas"][name])
         }
         None => schema,
     }
 }
 
-/// Validates `value` against `schema`; returns every violation with its JSON path.
+/// Validates `value` against `schema` (of the v3.1.0 spec); returns every violation with its JSON
+/// path.
 pub fn validate(schema: &Value, value: &Value) -> Vec<String> {
+    validate_in(spec(), schema, value)
+}
+
+/// Validates `value` against `schema`, a schema of `spec`.
+pub fn validate_in(spec: &Value, schema: &Value, value: &Value) -> Vec<String> {
     let mut errors = Vec::new();
-    check(schema, value, "$", &mut errors);
+    check(spec, schema, value, "$", &mut errors);
     errors
 }
 
-fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
-    let schema = resolve(schema);
+fn check(spec: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    let schema = resolve(spec, schema);
     let null_in_type =
         schema.get("type").and_then(Value::as_array).is_some_and(|k| k.contains(&Value::String("null".into())));
     if value.is_null() {
@@ -56,7 +79,7 @@ fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
                 .iter()
                 .filter_map(|k| schema.get(*k).and_then(Value::as_array))
                 .flatten()
-                .any(|m| resolve(m).get("nullable") == Some(&Value::Bool(true)));
+                .any(|m| resolve(spec, m).get("nullable") == Some(&Value::Bool(true)));
             if !members_nullable {
                 errors.push(format!("{at}: null is not allowed"));
             }
@@ -65,12 +88,12 @@ fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
     }
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
         for member in all {
-            check(member, value, at, errors);
+            check(spec, member, value, at, errors);
         }
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(options) = schema.get(key).and_then(Value::as_array)
-            && !options.iter().any(|o| validate(o, value).is_empty())
+            && !options.iter().any(|o| validate_in(spec, o, value).is_empty())
         {
             errors.push(format!("{at}: matches none of {key}"));
         }
@@ -110,7 +133,7 @@ fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
         if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
             for (name, sub) in properties {
                 if let Some(v) = object.get(name) {
-                    check(sub, v, &format!("{at}.{name}"), errors);
+                    check(spec, sub, v, &format!("{at}.{name}"), errors);
                 }
             }
         }
@@ -118,14 +141,14 @@ fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
             let known = schema.get("properties").and_then(Value::as_object);
             for (name, v) in object {
                 if known.is_none_or(|k| !k.contains_key(name)) {
-                    check(extra, v, &format!("{at}.{name}"), errors);
+                    check(spec, extra, v, &format!("{at}.{name}"), errors);
                 }
             }
         }
     }
     if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
         for (i, v) in array.iter().enumerate() {
-            check(items, v, &format!("{at}[{i}]"), errors);
+            check(spec, items, v, &format!("{at}[{i}]"), errors);
         }
     }
     if let Some(text) = value.as_str() {

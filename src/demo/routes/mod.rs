@@ -98,8 +98,9 @@ use Access::{Authenticated as Auth, Permission as Needs, Public};
 /// Every route the demo serves, in matching order (fixed segments before `:id`).
 const ROUTES: &[Route] = &[
     route(Method::GET, "/api/server/ping", Public, |_| json_response(200, &json!({ "res": "pong" }))),
-    route(Method::GET, "/api/server/version", Public, |_| {
-        json_response(200, &json!({ "major": 3, "minor": 1, "patch": 0, "prerelease": null }))
+    route(Method::GET, "/api/server/version", Public, |r| {
+        let (major, minor, patch) = r.demo.version;
+        json_response(200, &json!({ "major": major, "minor": minor, "patch": patch, "prerelease": null }))
     }),
     route(Method::GET, "/api/server/features", Public, |_| json_response(200, &server::features())),
     route(Method::GET, "/api/server/about", Needs("server.about"), |_| json_response(200, &server::about())),
