@@ -68,7 +68,7 @@ pub fn tools_list(config: &config::ToolsConfig) -> serde_json::Value {
 
 /// How many Immich tools `[tools]` offers a key that may do everything.
 pub fn tool_count(config: &config::ToolsConfig) -> usize {
-    tools::registry::all().iter().filter(|t| config.offers_tool(t.name, t.toolset, t.writes)).count()
+    tools_list(config)["tools"].as_array().map_or(0, Vec::len)
 }
 
 /// The MCP protocol engine without its transport, for driving it in-process (the fuzz test).

@@ -82,6 +82,24 @@ impl Call<'_> {
         }
     }
 
+    /// A date argument as Immich takes it, when given: a full date-time as is, a bare date as the
+    /// start of its day, or with `end` its last millisecond (so a bare date covers its whole day).
+    pub(crate) fn date_bound(&self, name: &str, end: bool) -> Result<Option<String>, ToolError> {
+        let time_of_day = if end { "T23:59:59.999Z" } else { "T00:00:00.000Z" };
+        Ok(self.date_arg(name)?.map(|date| date_time(date, time_of_day)))
+    }
+
+    /// Whether the Immich key may use `permission`, for a dry run that must fail as the real call
+    /// would: an API key's permissions are known; a session (which cannot say) may do anything.
+    pub(crate) async fn may(&self, permission: &str) -> Result<(), ToolError> {
+        match self.client().permissions(self.key).await {
+            Ok(permissions) if !permissions.iter().any(|p| p == "all" || p == permission) => {
+                Err(ImmichError::Forbidden(format!("Missing required permission: {permission}")).into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A required id argument (the input schema has already made sure it is present).
     pub(crate) fn uuid(&self, name: &str) -> Result<Uuid, ToolError> {
         self.optional_uuid(name)?.ok_or_else(|| bad_argument(format!("`{name}` is required")))
@@ -229,7 +247,7 @@ pub(crate) fn is_iso_date_time(text: &str) -> bool {
 }
 
 /// A date-time Immich accepts: a bare `YYYY-MM-DD` gets `time_of_day` appended.
-pub(crate) fn date_time(text: &str, time_of_day: &str) -> String {
+fn date_time(text: &str, time_of_day: &str) -> String {
     if text.len() == 10 && text.as_bytes()[4] == b'-' { format!("{text}{time_of_day}") } else { text.to_string() }
 }
 

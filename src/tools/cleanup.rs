@@ -51,9 +51,9 @@ async fn find_large_photos(call: &Call<'_>) -> Outcome {
     if let Some(kind) = call.str_arg("type") {
         query.push(("type", kind.to_string()));
     }
-    for (arg, time_of_day) in [("takenAfter", "T00:00:00.000Z"), ("takenBefore", "T23:59:59.999Z")] {
-        if let Some(date) = call.date_arg(arg)? {
-            query.push((arg, super::call::date_time(date, time_of_day)));
+    for (arg, end) in [("takenAfter", false), ("takenBefore", true)] {
+        if let Some(bound) = call.date_bound(arg, end)? {
+            query.push((arg, bound));
         }
     }
     let assets: Vec<Asset> =

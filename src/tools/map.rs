@@ -1,6 +1,6 @@
 //! The map: where photos were taken (streamed when there are many), and places by name.
 
-use super::call::{Call, Outcome, date_time, result};
+use super::call::{Call, Outcome, result};
 use super::registry::{Streams, Threshold, Tool, any_object, output, schema};
 use crate::immich::path::ApiPath;
 use serde_json::{Value, json};
@@ -46,11 +46,9 @@ pub(super) fn tools() -> Vec<Tool> {
 
 async fn get_map_markers(call: &Call<'_>) -> Outcome {
     let mut query = Vec::new();
-    for (arg, field, time_of_day) in
-        [("takenAfter", "fileCreatedAfter", "T00:00:00.000Z"), ("takenBefore", "fileCreatedBefore", "T23:59:59.999Z")]
-    {
-        if let Some(v) = call.date_arg(arg)? {
-            query.push((field, date_time(v, time_of_day)));
+    for (arg, field, end) in [("takenAfter", "fileCreatedAfter", false), ("takenBefore", "fileCreatedBefore", true)] {
+        if let Some(bound) = call.date_bound(arg, end)? {
+            query.push((field, bound));
         }
     }
     if let Some(f) = call.args["isFavorite"].as_bool() {

@@ -1,6 +1,6 @@
 //! Photos: search (paged or streamed), one photo's details, several photos as images, and edits.
 
-use super::call::{Call, Outcome, ToolError, bad_argument, date_time, finish, photo_page, result};
+use super::call::{Call, Outcome, ToolError, bad_argument, finish, photo_page, result};
 use super::cursor::{Cursor, StreamPosition, next_cursor};
 use super::registry::{
     Streams, Threshold, Tool, any_object, cursor, id, id_list, photo_page_schema, photo_schema, schema,
@@ -146,11 +146,11 @@ async fn query_photos(call: &Call<'_>) -> Outcome {
                 filter["albumIds"] = json!([album]);
             }
             // Immich wants full date-times; a bare date covers its whole day.
-            if let Some(after) = call.date_arg("takenAfter")? {
-                filter["takenAfter"] = json!(date_time(after, "T00:00:00.000Z"));
+            if let Some(after) = call.date_bound("takenAfter", false)? {
+                filter["takenAfter"] = json!(after);
             }
-            if let Some(before) = call.date_arg("takenBefore")? {
-                filter["takenBefore"] = json!(date_time(before, "T23:59:59.999Z"));
+            if let Some(before) = call.date_bound("takenBefore", true)? {
+                filter["takenBefore"] = json!(before);
             }
             let tags = call.uuids("tagIds")?;
             if !tags.is_empty() {
@@ -426,13 +426,8 @@ async fn update_photos(call: &Call<'_>) -> Outcome {
     }
     let described = changes.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
     if call.args["dryRun"].as_bool().unwrap_or(false) {
-        // A dry run says what the key could do: one that may not update photos is told so, as
-        // the real call would be (an API key's permissions are known; a session may do anything).
-        if let Ok(permissions) = call.client().permissions(call.key).await
-            && !permissions.iter().any(|p| p == "all" || p == "asset.update")
-        {
-            return Err(ImmichError::Forbidden("Missing required permission: asset.update".into()).into());
-        }
+        // A dry run says what the key could do: one that may not update photos is told so.
+        call.may("asset.update").await?;
         return Ok(result(
             json!({ "updated": 0, "dryRun": true, "changes": changes }),
             format!("Dry run: would set {described} on {} photos.", ids.len()),

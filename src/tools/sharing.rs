@@ -166,9 +166,9 @@ async fn create_shared_link(call: &Call<'_>) -> Outcome {
         (None, false) => json!({ "type": "INDIVIDUAL", "assetIds": photos }),
         _ => return Err(bad_argument("give either albumId or photoIds")),
     };
-    let expires = match (call.date_arg("expiresAt")?, call.args["expiresInDays"].as_u64()) {
+    let expires = match (call.date_bound("expiresAt", true)?, call.args["expiresInDays"].as_u64()) {
         (Some(_), Some(_)) => return Err(bad_argument("give either expiresAt or expiresInDays")),
-        (Some(date), None) => Some(super::call::date_time(date, "T23:59:59.999Z")),
+        (Some(date), None) => Some(date),
         (None, Some(days)) => {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             Some(crate::calendar::iso_utc(now.as_secs() as i64 + days as i64 * 86_400))

@@ -61,30 +61,31 @@ impl Summary {
         }
     }
 
-    /// `{byYear, byPlace, byCamera, byPerson}`: each the top values and their counts. Years are
-    /// listed newest first rather than by count.
-    pub(crate) fn to_json(&self) -> Value {
-        let object = |pairs: Vec<(String, u64)>| Value::Object(pairs.into_iter().map(|(k, v)| (k, json!(v))).collect());
+    /// The most frequent years, newest first rather than by count.
+    fn years(&self) -> Vec<(String, u64)> {
         let mut years = self.years.top();
         years.sort_by(|a, b| b.0.cmp(&a.0));
-        json!({ "byYear": object(years), "byPlace": object(self.places.top()),
+        years
+    }
+
+    /// `{byYear, byPlace, byCamera, byPerson}`: each the top values and their counts.
+    pub(crate) fn to_json(&self) -> Value {
+        let object = |pairs: Vec<(String, u64)>| Value::Object(pairs.into_iter().map(|(k, v)| (k, json!(v))).collect());
+        json!({ "byYear": object(self.years()), "byPlace": object(self.places.top()),
                 "byCamera": object(self.cameras.top()), "byPerson": object(self.people.top()) })
     }
 
     /// One line per dimension: `places: Kyoto 312, Lisbon 298, …`.
     pub(crate) fn render(&self) -> String {
-        let line = |name: &str, mut pairs: Vec<(String, u64)>, by_name: bool| {
-            if by_name {
-                pairs.sort_by(|a, b| b.0.cmp(&a.0));
-            }
+        let line = |name: &str, pairs: Vec<(String, u64)>| {
             let parts: Vec<String> = pairs.iter().map(|(k, v)| format!("{k} {v}")).collect();
             format!("{name}: {}", if parts.is_empty() { "none".into() } else { parts.join(", ") })
         };
         [
-            line("years", self.years.top(), true),
-            line("places", self.places.top(), false),
-            line("cameras", self.cameras.top(), false),
-            line("people", self.people.top(), false),
+            line("years", self.years()),
+            line("places", self.places.top()),
+            line("cameras", self.cameras.top()),
+            line("people", self.people.top()),
         ]
         .join("\n")
     }

@@ -86,7 +86,8 @@ pub(super) async fn serve(state: &Arc<McpState>, session: &mut Session, exchange
         tracing::warn!(request_id = exchange.request_id, "a WebSocket could not be taken off Pingora; closed");
         return Ok(());
     };
-    let connection = Connection { state: state.clone(), exchange, client, stream, write_timeout: Duration::ZERO };
+    let write_timeout = exchange.config.streaming.backpressure_timeout.0;
+    let connection = Connection { state: state.clone(), exchange, client, stream, write_timeout };
     tokio::spawn(connection.run(guard, early));
     Ok(())
 }
@@ -111,7 +112,6 @@ impl Connection {
             crate::telemetry::metrics().websocket_connections.with_label_values(&["mcp"]),
         );
         let config = self.exchange.config.clone();
-        self.write_timeout = config.streaming.backpressure_timeout.0;
         let heartbeat = config.streaming.heartbeat_interval.0;
         let idle_limit = config.server.websocket_idle_timeout.0;
         let idle = tokio::time::sleep(idle_limit);
